@@ -1,0 +1,51 @@
+# Every command a person or CI runs. `make test` and `make demo` install first when needed.
+PYTHON ?= python3
+VENV := .venv
+DBT_VENV := .venv-dbt
+BIN := $(VENV)/bin
+STAGE ?= dev
+PORT ?= 8000
+
+.PHONY: install test lint unit demo webhook sign deploy destroy bench clean
+
+install: $(VENV)/.installed $(DBT_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip<26.3"
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(DBT_VENV)/.installed: dbt_container/requirements.txt
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/pip install --quiet --upgrade "pip<26.3"
+	$(DBT_VENV)/bin/pip install --quiet -r dbt_container/requirements.txt
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint infra/template.yaml
+	$(BIN)/python -m statemachine.validate statemachine/orchestrator.asl.json
+
+test: lint
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/python -m local demo
+
+webhook: install
+	$(BIN)/python -m local webhook --port $(PORT)
+
+deploy: install
+	$(BIN)/python -m scripts.deploy deploy --stage $(STAGE)
+
+destroy: install
+	$(BIN)/python -m scripts.deploy destroy --stage $(STAGE)
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(DBT_VENV) .pytest_cache .ruff_cache build

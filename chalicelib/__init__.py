@@ -1,0 +1,1 @@
+"""Code shipped to Lambda: one concept per module, wired together by ``app.py``."""

@@ -1,0 +1,84 @@
+"""Settings: every environment variable the Lambda functions read, resolved in one place.
+
+Names are contracts (DESIGN.md, "Configuration"). ``Settings.from_env`` is called at
+first use inside a handler, never at import, so tests and ``chalice local`` can set the
+environment first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chalicelib.errors import ConfigurationError
+
+__all__ = ["DEFAULT_FIVETRAN_API_URL", "Settings"]
+
+DEFAULT_FIVETRAN_API_URL = "https://api.fivetran.com"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the handlers need to know about their stage."""
+
+    token_table: str
+    fivetran_api_url: str = DEFAULT_FIVETRAN_API_URL
+    # Local stage: the values themselves. AWS stages: the Secrets Manager secret ids.
+    fivetran_api_key: str | None = None
+    fivetran_api_secret: str | None = None
+    fivetran_api_secret_arn: str | None = None
+    webhook_secret: str | None = None
+    webhook_secret_arn: str | None = None
+    # Safety net: tokens parked longer than this are checked against the Fivetran API.
+    reconcile_after_seconds: int = 240
+    # Bound on the tokens one reconcile invocation handles.
+    reconcile_max_tokens: int = 200
+    # Added to the sync timeout for the DynamoDB TTL of a parked token.
+    token_ttl_margin_seconds: int = 86_400
+    secrets_max_age_seconds: int = 300
+    http_timeout_seconds: int = 30
+    http_max_retries: int = 4
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        table = env.get("TOKEN_TABLE", "").strip()
+        if not table:
+            raise ConfigurationError(
+                "TOKEN_TABLE is not set: give the token table's name in the stage config"
+            )
+
+        def opt(name: str) -> str | None:
+            value = env.get(name, "")
+            return value if value.strip() else None
+
+        settings = cls(
+            token_table=table,
+            fivetran_api_url=(opt("FIVETRAN_API_URL") or DEFAULT_FIVETRAN_API_URL).rstrip("/"),
+            fivetran_api_key=opt("FIVETRAN_API_KEY"),
+            fivetran_api_secret=opt("FIVETRAN_API_SECRET"),
+            fivetran_api_secret_arn=opt("FIVETRAN_API_SECRET_ARN"),
+            webhook_secret=opt("FIVETRAN_WEBHOOK_SECRET"),
+            webhook_secret_arn=opt("FIVETRAN_WEBHOOK_SECRET_ARN"),
+            reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 240),
+            reconcile_max_tokens=_int(env, "RECONCILE_MAX_TOKENS", 200, minimum=1),
+            token_ttl_margin_seconds=_int(env, "TOKEN_TTL_MARGIN_SECONDS", 86_400),
+            secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300),
+            http_timeout_seconds=_int(env, "FIVETRAN_HTTP_TIMEOUT_SECONDS", 30, minimum=1),
+            http_max_retries=_int(env, "FIVETRAN_HTTP_MAX_RETRIES", 4),
+        )
+        return settings

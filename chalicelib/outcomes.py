@@ -1,0 +1,60 @@
+"""How a sync ended, and what Step Functions is told about it.
+
+One ``SyncOutcome`` type serves both resolvers: the webhook (from a ``sync_end`` event)
+and the reconcile job (from the connection's state in the API).
+
+- ``SUCCESSFUL`` → ``SendTaskSuccess`` ``{"connector_id", "status", "sync_id", "finished_at"}``
+- ``RESCHEDULED`` → ``SendTaskSuccess`` with ``status: RESCHEDULED`` and ``rescheduled_for``,
+  so the state machine waits (for free) and starts again
+- anything else → ``SendTaskFailure`` with error ``Fivetran.SyncFailed`` and a cause naming
+  the connection, the status and Fivetran's reason
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib.timeutil import format_asl_timestamp, format_timestamp
+
+__all__ = ["SYNC_FAILED_ERROR", "SyncOutcome"]
+
+SYNC_FAILED_ERROR = "Fivetran.SyncFailed"
+SUCCESS_STATUSES = frozenset({"SUCCESSFUL", "RESCHEDULED"})
+MAX_CAUSE_CHARS = 32_000  # Step Functions allows 32,768
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    connector_id: str
+    status: str
+    finished_at: datetime
+    sync_id: str | None = None
+    reason: str | None = None
+    rescheduled_for: datetime | None = None
+    source: str = "webhook"
+
+    @property
+    def is_success(self) -> bool:
+        return self.status in SUCCESS_STATUSES
+
+    def success_output(self) -> dict[str, Any]:
+        output: dict[str, Any] = {
+            "connector_id": self.connector_id,
+            "status": self.status,
+            "sync_id": self.sync_id,
+            "finished_at": format_timestamp(self.finished_at),
+        }
+        if self.status == "RESCHEDULED":
+            # Whole seconds, rounded up: the state machine Waits until this timestamp.
+            output["rescheduled_for"] = format_asl_timestamp(self.rescheduled_for or self.finished_at, round_up=True)
+        return output
+
+    def failure_cause(self) -> str:
+        reason = (self.reason or "no reason given").strip()
+        cause = (
+            f"Fivetran sync of connection {self.connector_id} ended with status {self.status}"
+            f" (sync {self.sync_id or 'unknown'}, reported by {self.source}): {reason}"
+        )
+        return cause[:MAX_CAUSE_CHARS]

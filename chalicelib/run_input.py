@@ -1,0 +1,188 @@
+"""The execution input (the run's contract): validation, defaults and normalised options.
+
+Unknown keys and wrong types raise ``InvalidInput`` naming the field, so a bad run fails
+at its first state with a message a person can act on. The normalised options travel
+through the state machine; every later state reads them, never the raw input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.errors import InvalidInput
+from chalicelib.timeutil import format_asl_timestamp, parse_timestamp, utcnow
+
+__all__ = ["DBT_COMMANDS", "DEFAULTS", "RunOptions", "parse_run_input"]
+
+DBT_COMMANDS = ("build", "run", "test", "seed", "snapshot", "source freshness")
+PAUSED_POLICIES = ("skip", "fail")
+FAILURE_POLICIES = ("fail", "continue")
+TOP_LEVEL_KEYS = ("group_id", "connector_ids", "paused", "on_sync_failure", "sync_timeout_seconds", "dbt")
+DBT_KEYS = ("command", "select", "exclude")
+
+# Deployment defaults (the state machine passes its own from DefinitionSubstitutions).
+DEFAULTS = {
+    "sync_timeout_seconds": 21_600,
+    "heartbeat_seconds": 900,
+    "max_concurrency": 10,
+    "dbt_timeout_seconds": 7_200,
+}
+MAX_TIMEOUT_SECONDS = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class DbtOptions:
+    command: str = "build"
+    select: str = ""
+    exclude: str = ""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    group_id: str | None
+    connector_ids: tuple[str, ...]
+    paused: str = "skip"
+    on_sync_failure: str = "fail"
+    sync_timeout_seconds: int = DEFAULTS["sync_timeout_seconds"]
+    heartbeat_seconds: int = DEFAULTS["heartbeat_seconds"]
+    max_concurrency: int = DEFAULTS["max_concurrency"]
+    dbt_timeout_seconds: int = DEFAULTS["dbt_timeout_seconds"]
+    deadline: str = ""
+    dbt: DbtOptions = field(default_factory=DbtOptions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id,
+            "connector_ids": list(self.connector_ids),
+            "paused": self.paused,
+            "on_sync_failure": self.on_sync_failure,
+            "sync_timeout_seconds": self.sync_timeout_seconds,
+            "heartbeat_seconds": self.heartbeat_seconds,
+            "max_concurrency": self.max_concurrency,
+            "dbt_timeout_seconds": self.dbt_timeout_seconds,
+            "deadline": self.deadline,
+            "dbt": {"command": self.dbt.command, "select": self.dbt.select, "exclude": self.dbt.exclude},
+        }
+
+
+def _fail(msg: str) -> InvalidInput:
+    return InvalidInput(f"invalid execution input: {msg}")
+
+
+def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str) or value not in choices:
+        raise _fail(f"'{key}' must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def _positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(f"'{name}' must be an integer number of seconds (got {value!r})")
+    if value < 0 or (value == 0 and not allow_zero) or value > MAX_TIMEOUT_SECONDS:
+        raise _fail(f"'{name}' must be between 1 and {MAX_TIMEOUT_SECONDS} (got {value})")
+    return value
+
+
+def _optional_text(raw: Mapping[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _fail(f"'{where}{key}' must be a string (got {type(value).__name__})")
+    return value.strip()
+
+
+def _unknown_keys(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(k) for k in raw if k not in allowed)
+    if unknown:
+        raise _fail(f"unknown key(s) {', '.join(where + k for k in unknown)}; allowed: {', '.join(allowed)}")
+
+
+def _parse_dbt(raw: Any) -> DbtOptions:
+    if raw is None:
+        return DbtOptions()
+    if not isinstance(raw, Mapping):
+        raise _fail(f"'dbt' must be an object (got {type(raw).__name__})")
+    _unknown_keys(raw, DBT_KEYS, "dbt.")
+    command = raw.get("command", "build")
+    if not isinstance(command, str) or command.strip() not in DBT_COMMANDS:
+        raise _fail(f"'dbt.command' must be one of {', '.join(DBT_COMMANDS)} (got {command!r})")
+    return DbtOptions(
+        command=command.strip(),
+        select=_optional_text(raw, "select", "dbt."),
+        exclude=_optional_text(raw, "exclude", "dbt."),
+    )
+
+
+def _parse_targets(raw: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    group_id = raw.get("group_id")
+    ids = raw.get("connector_ids")
+    if group_id is not None and (not isinstance(group_id, str) or not group_id.strip()):
+        raise _fail("'group_id' must be a non-empty string")
+    if ids is not None:
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i.strip() for i in ids):
+            raise _fail("'connector_ids' must be a list of non-empty strings")
+        if not ids:
+            raise _fail("'connector_ids' is empty: give at least one id, or a group_id")
+    if group_id is None and ids is None:
+        raise _fail("give 'group_id' (sync every connection of a group) or 'connector_ids'")
+    if group_id is not None and ids is not None:
+        raise _fail("give either 'group_id' or 'connector_ids', not both")
+    unique = tuple(dict.fromkeys(i.strip() for i in ids or []))
+    return (group_id.strip() if group_id else None), unique
+
+
+def _defaults(raw: Mapping[str, Any] | None) -> dict[str, int]:
+    merged = dict(DEFAULTS)
+    for key, value in (raw or {}).items():
+        if key in merged and value not in (None, ""):
+            try:
+                merged[key] = int(value)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"deployment default {key}={value!r} is not an integer") from None
+    return merged
+
+
+def parse_run_input(
+    raw: Any,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    started_at: datetime | str | None = None,
+) -> RunOptions:
+    """Validate the execution input and return the normalised options.
+
+    Args:
+        raw: the execution input, as given to StartExecution.
+        defaults: deployment defaults (from the state machine's substitutions).
+        started_at: the execution's start; the run deadline is this plus the sync timeout.
+    """
+    if not isinstance(raw, Mapping):
+        raise _fail(f"the input must be a JSON object (got {type(raw).__name__})")
+    _unknown_keys(raw, TOP_LEVEL_KEYS, "")
+    group_id, connector_ids = _parse_targets(raw)
+    base = _defaults(defaults)
+    timeout = base["sync_timeout_seconds"]
+    if "sync_timeout_seconds" in raw:
+        timeout = _positive_int(raw["sync_timeout_seconds"], "sync_timeout_seconds")
+    start = parse_timestamp(started_at) if isinstance(started_at, str) else started_at
+    start = start or utcnow()
+    # AWS requires HeartbeatSeconds < TimeoutSeconds.
+    heartbeat = max(1, min(base["heartbeat_seconds"], timeout - 1)) if timeout > 1 else 1
+    return RunOptions(
+        group_id=group_id,
+        connector_ids=connector_ids,
+        paused=_choice(raw, "paused", PAUSED_POLICIES, "skip"),
+        on_sync_failure=_choice(raw, "on_sync_failure", FAILURE_POLICIES, "fail"),
+        sync_timeout_seconds=timeout,
+        heartbeat_seconds=heartbeat,
+        max_concurrency=max(0, base["max_concurrency"]),
+        dbt_timeout_seconds=max(1, base["dbt_timeout_seconds"]),
+        deadline=format_asl_timestamp(start + timedelta(seconds=timeout)),
+        dbt=_parse_dbt(raw.get("dbt")),
+    )

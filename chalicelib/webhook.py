@@ -1,0 +1,106 @@
+"""The webhook route's logic: verify, parse, resolve, and always answer fast and plainly.
+
+=====================================  ======  ======================================
+request                                status  what happens
+=====================================  ======  ======================================
+body over 1 MiB                        413     nothing
+signature missing or wrong             401     nothing (checked before any parsing)
+not JSON / not an object / malformed   400     nothing; parked tokens wait for reconcile
+test delivery                          200     nothing
+other event                            200     ignored, logged
+``sync_end``                           200     parked tokens completed
+token store / Step Functions failing   503     tokens intact; Fivetran retries later
+secret unavailable                     503     logged; Fivetran retries later
+=====================================  ======  ======================================
+
+A well-signed, well-formed event never gets a 5xx for anything it contains: Fivetran
+disables a webhook that keeps failing. Callers never see a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.errors import (
+    ConfigurationError,
+    SecretUnavailable,
+    SignatureError,
+    TokenStoreError,
+    WebhookPayloadError,
+)
+from chalicelib.events import parse_event
+from chalicelib.log import logger
+from chalicelib.resolver import Resolver
+from chalicelib.signature import SIGNATURE_HEADER, verify
+
+__all__ = ["MAX_BODY_BYTES", "WebhookResponse", "handle_webhook"]
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status: int
+    body: dict[str, Any]
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        for key, candidate in headers.items():
+            if key.lower() == lowered:
+                return candidate
+    return value
+
+
+def handle_webhook(
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secret: Callable[[], str],
+    resolver: Callable[[], Resolver],
+) -> WebhookResponse:
+    if len(raw_body) > MAX_BODY_BYTES:
+        logger.warning("webhook body too large", extra={"bytes": len(raw_body)})
+        return WebhookResponse(413, {"error": "payload too large", "max_bytes": MAX_BODY_BYTES})
+    try:
+        verify(raw_body, _header(headers, SIGNATURE_HEADER), secret())
+    except SignatureError as exc:
+        logger.warning("webhook rejected", extra={"reason": str(exc), "bytes": len(raw_body)})
+        return WebhookResponse(401, {"error": "invalid signature", "detail": str(exc)})
+    except (SecretUnavailable, ConfigurationError) as exc:
+        logger.error(
+            "webhook secret unavailable; answering 503 so Fivetran retries", extra={"error": str(exc)}
+        )
+        return WebhookResponse(503, {"error": "webhook secret unavailable; retry later"})
+    try:
+        event = parse_event(raw_body)
+    except WebhookPayloadError as exc:
+        logger.warning("webhook payload refused", extra={"reason": str(exc)})
+        return WebhookResponse(400, {"error": "invalid payload", "detail": str(exc)})
+    if event.kind == "test":
+        logger.info("webhook test delivery acknowledged", extra={"event": event.event[:100]})
+        return WebhookResponse(200, {"status": "ok", "test": True})
+    if event.kind == "other" or event.outcome is None:
+        logger.info(
+            "webhook event ignored", extra={"event": event.event[:100], "connector_id": event.connector_id}
+        )
+        return WebhookResponse(200, {"status": "ignored", "event": event.event[:100]})
+    outcome = event.outcome
+    ctx = {"connector_id": outcome.connector_id, "sync_id": outcome.sync_id, "status": outcome.status}
+    try:
+        resolution = resolver().resolve_connection(outcome)
+    except (TokenStoreError, SecretUnavailable, ConfigurationError) as exc:
+        logger.error(
+            "webhook could not reach the token store; answering 503", extra={**ctx, "error": str(exc)}
+        )
+        return WebhookResponse(503, {"error": "temporarily unable to process; retry later"})
+    logger.info("webhook sync_end processed", extra={**ctx, **resolution.to_dict()})
+    if resolution.incomplete:
+        return WebhookResponse(
+            503, {"error": "some tokens could not be completed; retry later", **resolution.to_dict()}
+        )
+    return WebhookResponse(200, {"status": "ok", **resolution.to_dict()})

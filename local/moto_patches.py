@@ -1,0 +1,313 @@
+"""Every patch this project applies to moto's internals, in one module (moto is pinned: 5.2.5).
+
+moto's Step Functions executor (the ASL interpreter ported from LocalStack) runs our real
+``statemachine/orchestrator.asl.json``; these small patches make the parts it needs work
+without Docker. Each is named after what it fixes; ``tests/functional/test_moto_patches.py``
+fails if a moto upgrade breaks one. See ``../shared/reference/local-aws-with-moto.md`` §7.
+
+=============================  ==============================================================
+patch                          fixes
+=============================  ==============================================================
+lambda_in_process              Lambda invokes need Docker: run the handler named by the
+                               function's ``Handler`` (e.g. ``app.start_sync``) in-process
+ecs_parameter_casing           ``ecs:runTask`` passes PascalCase parameters unconverted
+send_task_failure_cause        ``SendTaskFailure`` drops ``cause``
+execution_name_default         ``StartExecution`` without a name is named ``"None"``
+callback_before_heartbeat      an outcome sent before the heartbeat endpoint exists is lost
+ecs_container_memory           a Fargate container without container-level memory crashes RunTask
+ecs_local_task_runner          an ECS task runs a local process; ``.sync`` ends with its real
+                               exit code and fails the state when it is non-zero, as AWS does
+=============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+__all__ = ["install", "register_handler", "set_ecs_task_runner", "installed_patches"]
+
+_lock = threading.Lock()
+_installed: list[str] = []
+_handlers: dict[str, Callable[[Any, Any], Any]] = {}
+
+
+class TaskHandle(Protocol):
+    def poll(self) -> int | None: ...
+
+
+TaskRunner = Callable[[Any, dict[str, str]], TaskHandle]
+_ecs_runner: TaskRunner | None = None
+_ecs_handles: dict[str, TaskHandle] = {}
+
+
+def register_handler(function_name: str, handler: Callable[[Any, Any], Any]) -> None:
+    """Run ``handler(event, context)`` for invokes of ``function_name`` (else its Handler is imported)."""
+    _handlers[function_name] = handler
+
+
+def set_ecs_task_runner(runner: TaskRunner | None) -> None:
+    """``runner(task, environment)`` starts the task's work and returns a handle with ``poll()``."""
+    global _ecs_runner
+    _ecs_runner = runner
+    if runner is None:
+        _ecs_handles.clear()
+
+
+def installed_patches() -> list[str]:
+    return list(_installed)
+
+
+# -- lambda_in_process -------------------------------------------------------------------
+
+
+class _LambdaContext:
+    def __init__(self, fn: Any) -> None:
+        self.function_name = fn.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = fn.function_arn
+        self.memory_limit_in_mb = int(fn.memory_size or 128)
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{fn.function_name}"
+        self.log_stream_name = self.aws_request_id
+        self.environment = dict(fn.environment_vars or {})
+        self._deadline = time.monotonic() + float(fn.timeout or 3)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _resolve_handler(fn: Any) -> Callable[[Any, Any], Any]:
+    if fn.function_name in _handlers:
+        return _handlers[fn.function_name]
+    module_name, _, attr = str(fn.handler).rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
+    try:
+        result = _resolve_handler(self)(payload, _LambdaContext(self))
+        return json.dumps(result), False, ""
+    except Exception as exc:  # reported to the state machine like Lambda does
+        stack = traceback.format_exception(exc)
+        body = {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": stack}
+        return json.dumps(body), True, "".join(stack)
+
+
+def _patch_lambda_in_process() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+# -- ecs_parameter_casing ----------------------------------------------------------------
+
+
+def _recase(value: Any, first: Callable[[str], str]) -> Any:
+    if isinstance(value, dict):
+        items = list(value.items())
+        value.clear()
+        for key, inner in items:
+            value[first(key[:1]) + key[1:] if isinstance(key, str) else key] = _recase(inner, first)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            value[i] = _recase(inner, first)
+    return value
+
+
+def _patch_ecs_parameter_casing() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_ecs as mod,
+    )
+
+    def _normalise_parameters(self: Any, parameters: dict, *args: Any, **kwargs: Any) -> None:
+        _recase(parameters, str.lower)
+
+    def _normalise_response(self: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(response, dict):
+            _recase(response, str.upper)
+
+    mod.StateTaskServiceEcs._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
+    mod.StateTaskServiceEcs._normalise_response = _normalise_response  # type: ignore[method-assign]
+
+
+# -- send_task_failure_cause -------------------------------------------------------------
+
+
+def _patch_send_task_failure_cause() -> None:
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = StepFunctionResponse.send_task_failure
+
+    def send_task_failure(self: Any) -> Any:
+        backend = self.stepfunction_backend
+        if not hasattr(backend, "send_task_failure"):
+            return original(self)
+        backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return original.__globals__["EmptyResult"]()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
+# -- execution_name_default --------------------------------------------------------------
+
+
+def _patch_execution_name_default() -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+# -- callback_before_heartbeat -----------------------------------------------------------
+
+
+def _patch_callback_before_heartbeat() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as mod,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimedOut
+
+    def _wait_for_task_token_heartbeat(self: Any, env: Any, callback_endpoint: Any, heartbeat_endpoint: Any) -> Any:
+        outcome = callback_endpoint.get_outcome()
+        while env.is_running() and outcome is None:
+            received = heartbeat_endpoint.clear_and_wait()
+            outcome = callback_endpoint.get_outcome()
+            if outcome is None and not received and env.is_running():
+                return HeartbeatTimedOut()
+        return outcome
+
+    mod.StateTaskServiceCallback._wait_for_task_token_heartbeat = _wait_for_task_token_heartbeat  # type: ignore[method-assign]
+
+
+# -- ecs_container_memory ----------------------------------------------------------------
+
+
+def _patch_ecs_container_memory() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+    def calculate(task_definition: Any) -> Any:
+        defs = task_definition.container_definitions
+        missing = [
+            d
+            for d in defs
+            if not any(d.get(k) for k in ("memory", "Memory", "memoryReservation", "MemoryReservation"))
+        ]
+        for d in missing:
+            d["memory"] = 0
+        try:
+            return original(task_definition)
+        finally:
+            for d in missing:
+                d.pop("memory", None)
+
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(calculate)  # type: ignore[method-assign]
+
+
+# -- ecs_local_task_runner ---------------------------------------------------------------
+
+
+def _task_environment(task: Any) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for container in task.containers:
+        for item in container.environment or []:
+            env[str(item.get("name"))] = str(item.get("value", ""))
+    for override in (task.overrides or {}).get("containerOverrides", []):
+        for item in override.get("environment", []) or []:
+            env[str(item.get("name"))] = str(item.get("value", ""))
+    return env
+
+
+def _patch_ecs_local_task_runner() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend, Task
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_ecs as mod,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeFailure
+
+    original_run_task = EC2ContainerServiceBackend.run_task
+    original_status = Task.last_status
+
+    def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = original_run_task(self, *args, **kwargs)
+        if _ecs_runner is not None:
+            for task in tasks:
+                _ecs_handles[task.task_arn] = _ecs_runner(task, _task_environment(task))
+        return tasks
+
+    def last_status(self: Any) -> str:
+        handle = _ecs_handles.get(self.task_arn)
+        if handle is None:
+            return original_status.fget(self)
+        code = handle.poll()
+        if code is None:
+            return "RUNNING"
+        for container in self.containers:
+            container.exitCode = code
+            container.exit_code = code
+            container.last_status = "STOPPED"
+        self.desired_status = "STOPPED"
+        self.stopped_reason = "Essential container in task exited"
+        self.status = "STOPPED"
+        return "STOPPED"
+
+    original_resolver = mod.StateTaskServiceEcs._build_sync_resolver
+
+    def _build_sync_resolver(self: Any, *args: Any, **kwargs: Any) -> Any:
+        resolve = original_resolver(self, *args, **kwargs)
+
+        def resolver() -> Any:
+            task = resolve()
+            if not task:
+                return task
+            codes = [c.get("ExitCode") for c in task.get("Containers", [])]
+            if any(code not in (0, None) for code in codes):
+                # AWS fails a .sync RunTask whose essential container exits non-zero (error
+                # States.TaskFailed, which moto refuses as a custom name; any Catch on
+                # States.ALL sees the same cause: the stopped task's description).
+                return CallbackOutcomeFailure(
+                    callback_id="ecs", error="ECS.EssentialContainerExited", cause=json.dumps(task, default=str)
+                )
+            return task
+
+        return resolver
+
+    EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
+    Task.last_status = property(last_status, original_status.fset)  # type: ignore[assignment]
+    mod.StateTaskServiceEcs._build_sync_resolver = _build_sync_resolver  # type: ignore[method-assign]
+
+
+_PATCHES: dict[str, Callable[[], None]] = {
+    "lambda_in_process": _patch_lambda_in_process,
+    "ecs_parameter_casing": _patch_ecs_parameter_casing,
+    "send_task_failure_cause": _patch_send_task_failure_cause,
+    "execution_name_default": _patch_execution_name_default,
+    "callback_before_heartbeat": _patch_callback_before_heartbeat,
+    "ecs_container_memory": _patch_ecs_container_memory,
+    "ecs_local_task_runner": _patch_ecs_local_task_runner,
+}
+
+
+def install() -> list[str]:
+    """Apply every patch once per process (idempotent, thread-safe). Returns their names."""
+    with _lock:
+        for name, apply in _PATCHES.items():
+            if name not in _installed:
+                apply()
+                _installed.append(name)
+    return list(_installed)

@@ -1,0 +1,134 @@
+"""Create the orchestrator's AWS resources in moto, from the same sources as the real stack:
+the token table's key schema from ``infra/template.yaml``, the state machine from
+``statemachine/orchestrator.asl.json`` with the same substitutions CloudFormation passes,
+and Lambda functions whose ``Handler`` points at the real Chalice handlers in ``app.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from local.infra_schema import token_table_spec
+from statemachine.definition import render
+
+__all__ = ["APP_NAME", "Stack", "provision"]
+
+APP_NAME = "fivetran-orchestrator"
+LAMBDA_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+SFN_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+# Chalice name -> handler in app.py (what `chalice deploy` sets as the function's Handler).
+FUNCTIONS = {"list_connectors": "app.list_connectors", "start_sync": "app.start_sync"}
+
+
+@dataclass(frozen=True)
+class Stack:
+    stage: str
+    table_name: str
+    state_machine_arn: str
+    function_arns: dict[str, str]
+    cluster_arn: str
+    task_definition_arn: str
+    substitutions: dict[str, str]
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "handlers run in-process (local/moto_patches.py: lambda_in_process)")
+    return buffer.getvalue()
+
+
+def provision(
+    clients: dict[str, Any],
+    *,
+    stage: str = "local",
+    tunables: dict[str, Any] | None = None,
+) -> Stack:
+    """Create table, functions, ECS cluster and task definition, and the state machine.
+
+    Args:
+        clients: boto3 clients keyed by service: dynamodb, lambda, iam, ecs, ec2, stepfunctions.
+        tunables: overrides of MaxConcurrency, HeartbeatSeconds, SyncTimeoutSeconds, DbtTimeoutSeconds.
+    """
+    prefix = f"{APP_NAME}-{stage}"
+    table = f"{prefix}-tokens"
+    clients["dynamodb"].create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **token_table_spec())
+
+    role = clients["iam"].create_role(RoleName=f"{prefix}-lambda", AssumeRolePolicyDocument=json.dumps(LAMBDA_ROLE_POLICY))
+    code = _dummy_zip()
+    arns = {}
+    for name, handler in FUNCTIONS.items():
+        created = clients["lambda"].create_function(
+            FunctionName=f"{prefix}-{name}",
+            Runtime="python3.11",
+            Role=role["Role"]["Arn"],
+            Handler=handler,
+            Code={"ZipFile": code},
+            Timeout=60,
+            Environment={"Variables": {"TOKEN_TABLE": table}},
+        )
+        arns[name] = created["FunctionArn"]
+
+    cluster = clients["ecs"].create_cluster(clusterName=prefix)["cluster"]["clusterArn"]
+    task_def = clients["ecs"].register_task_definition(
+        family=f"{prefix}-dbt",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=[
+            {
+                "name": "dbt",
+                "image": "local/dbt:latest",
+                "essential": True,
+                "memory": 2048,
+                "environment": [{"name": "DBT_TARGET", "value": "duckdb"}],
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+
+    ec2 = clients["ec2"]
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    group = ec2.create_security_group(GroupName=f"{prefix}-dbt", Description="dbt egress only", VpcId=vpc)["GroupId"]
+
+    values = {
+        "MaxConcurrency": 10,
+        "HeartbeatSeconds": 900,
+        "SyncTimeoutSeconds": 21600,
+        "DbtTimeoutSeconds": 7200,
+        **(tunables or {}),
+    }
+    substitutions = {
+        "ListConnectorsFunctionArn": arns["list_connectors"],
+        "StartSyncFunctionArn": arns["start_sync"],
+        "ClusterArn": cluster,
+        "TaskDefinitionArn": task_def,
+        "SubnetIds": ",".join(subnets[:2]),
+        "SecurityGroupIds": group,
+        "AssignPublicIp": "DISABLED",
+        **{k: str(v) for k, v in values.items()},
+    }
+    sfn_role = clients["iam"].create_role(RoleName=f"{prefix}-sfn", AssumeRolePolicyDocument=json.dumps(SFN_ROLE_POLICY))
+    machine = clients["stepfunctions"].create_state_machine(
+        name=prefix, definition=render(substitutions), roleArn=sfn_role["Role"]["Arn"]
+    )
+    return Stack(
+        stage=stage,
+        table_name=table,
+        state_machine_arn=machine["stateMachineArn"],
+        function_arns=arns,
+        cluster_arn=cluster,
+        task_definition_arn=task_def,
+        substitutions=substitutions,
+    )

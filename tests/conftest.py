@@ -1,0 +1,82 @@
+"""Shared fixtures: fake AWS credentials, moto with Step Functions execution, the app's dependencies."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.config import Settings
+from chalicelib.dependencies import Dependencies, reset_dependencies, set_dependencies
+from local import moto_patches
+from local.infra_schema import token_table_spec
+from tests.fakes import FakeFivetran
+
+REGION = "us-east-1"
+WEBHOOK_SECRET = "test-webhook-secret"
+TABLE = "fivetran-orchestrator-test-tokens"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test may reach a real AWS account: fake credentials, a fixed region, no endpoint override."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") and name != "AWS_SHARED_CREDENTIALS_FILE":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    reset_dependencies()
+    yield
+    reset_dependencies()
+
+
+@pytest.fixture
+def moto_aws() -> Iterator[None]:
+    """moto with Step Functions executing definitions, and this project's patches applied."""
+    moto_patches.install()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield
+    moto_patches.set_ecs_task_runner(None)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        token_table=TABLE,
+        fivetran_api_key="key",
+        fivetran_api_secret="secret",
+        webhook_secret=WEBHOOK_SECRET,
+        reconcile_after_seconds=0,
+    )
+
+
+@pytest.fixture
+def token_table(moto_aws: None, settings: Settings) -> str:
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=settings.token_table, BillingMode="PAY_PER_REQUEST", **token_table_spec()
+    )
+    return settings.token_table
+
+
+@pytest.fixture
+def fivetran() -> FakeFivetran:
+    return FakeFivetran()
+
+
+@pytest.fixture
+def deps(moto_aws: None, token_table: str, settings: Settings, fivetran: FakeFivetran) -> Dependencies:
+    """The app's real dependencies on moto clients, with the fake Fivetran client injected."""
+    built = Dependencies.from_clients(
+        settings,
+        dynamodb=boto3.client("dynamodb", region_name=REGION),
+        stepfunctions=boto3.client("stepfunctions", region_name=REGION),
+        fivetran_factory=lambda credentials: fivetran,
+    )
+    set_dependencies(built)
+    return built

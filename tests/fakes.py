@@ -1,0 +1,91 @@
+"""Test doubles at the project's boundaries (the Fivetran client, the dbt ECS task)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib.errors import FivetranNotFound
+from chalicelib.fivetran import Connection
+
+
+def connection(
+    connection_id: str,
+    *,
+    service: str = "stripe",
+    schema: str | None = None,
+    paused: bool = False,
+    setup_state: str = "connected",
+    sync_state: str = "scheduled",
+    schedule_type: str = "auto",
+    succeeded_at: datetime | None = None,
+    failed_at: datetime | None = None,
+    rescheduled_for: datetime | None = None,
+) -> Connection:
+    return Connection(
+        id=connection_id,
+        service=service,
+        schema=schema or connection_id,
+        paused=paused,
+        schedule_type=schedule_type,
+        setup_state=setup_state,
+        sync_state=sync_state,
+        succeeded_at=succeeded_at,
+        failed_at=failed_at,
+        rescheduled_for=rescheduled_for,
+        group_id="group",
+    )
+
+
+class FakeFivetran:
+    """Stands in for ``FivetranClient``: a dict of connections, and a record of the calls."""
+
+    def __init__(self, *connections: Connection) -> None:
+        self.connections = {c.id: c for c in connections}
+        self.triggered: list[str] = []
+        self.trigger_errors: dict[str, Exception] = {}
+        self._lock = threading.Lock()
+
+    def list_group_connections(self, group_id: str) -> list[Connection]:
+        return list(self.connections.values())
+
+    def get_connection(self, connection_id: str) -> Connection:
+        if connection_id not in self.connections:
+            raise FivetranNotFound(f"no connection {connection_id}", status=404)
+        return self.connections[connection_id]
+
+    def trigger_sync(self, connection_id: str) -> str:
+        with self._lock:
+            self.triggered.append(connection_id)
+        if connection_id in self.trigger_errors:
+            raise self.trigger_errors[connection_id]
+        if connection_id not in self.connections:
+            raise FivetranNotFound(f"no connection {connection_id}", status=404)
+        return "Sync has been successfully triggered"
+
+    def update(self, connection_id: str, **changes: Any) -> None:
+        from dataclasses import replace
+
+        self.connections[connection_id] = replace(self.connections[connection_id], **changes)
+
+
+@dataclass
+class FinishedTask:
+    exit_code: int
+
+    def poll(self) -> int | None:
+        return self.exit_code
+
+
+@dataclass
+class FakeDbtRunner:
+    """The ECS task runner for functional tests: records each task's environment, exits with ``exit_code``."""
+
+    exit_code: int = 0
+    runs: list[dict[str, str]] = field(default_factory=list)
+
+    def __call__(self, task: Any, environment: dict[str, str]) -> FinishedTask:
+        self.runs.append(environment)
+        return FinishedTask(self.exit_code)

@@ -1,0 +1,180 @@
+"""The real state machine, executed by moto with the real handlers: every path a run can take."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.fakes import FakeFivetran, connection
+from tests.pipeline import Pipeline
+
+
+@pytest.fixture
+def three_connections() -> FakeFivetran:
+    return FakeFivetran(
+        connection("stripe_prod", schema="stripe"),
+        connection("hubspot_crm", service="hubspot", schema="hubspot"),
+        connection("zendesk_support", service="zendesk", schema="zendesk"),
+    )
+
+
+def _outcomes(described: dict) -> dict[str, dict]:
+    return {c["connector_id"]: c for c in json.loads(described["output"])["connectors"]}
+
+
+def test_all_syncs_succeed_then_dbt_runs(moto_aws, three_connections):
+    pipeline = Pipeline(three_connections)
+    arn = pipeline.start({"group_id": "group"})
+    pipeline.wait_for_tokens(3)
+    for connector_id in ("stripe_prod", "hubspot_crm", "zendesk_support"):
+        pipeline.finish(connector_id)
+
+    described = pipeline.wait_for_end(arn)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    output = json.loads(described["output"])
+    assert {c["outcome"] for c in output["connectors"]} == {"succeeded"}
+    assert output["dbt"]["exit_code"] == 0
+    assert output["dbt"]["task_arn"].startswith("arn:aws:ecs:")
+    assert pipeline.dbt.runs[0]["DBT_COMMAND"] == "build"
+    assert pipeline.dbt.runs[0]["DBT_EXCLUDE_SOURCES"] == "[]"
+    assert sorted(three_connections.triggered) == ["hubspot_crm", "stripe_prod", "zendesk_support"]
+    assert pipeline.store.count() == 0
+    print("success run states:", " → ".join(pipeline.states_entered(arn)))
+
+
+def test_one_failed_sync_with_policy_fail_fails_the_run_and_skips_dbt(moto_aws, three_connections):
+    pipeline = Pipeline(three_connections)
+    arn = pipeline.start({"group_id": "group", "on_sync_failure": "fail"})
+    pipeline.wait_for_tokens(3)
+    pipeline.finish("stripe_prod")
+    pipeline.finish("hubspot_crm")
+    pipeline.finish("zendesk_support", "FAILURE", reason="java.lang.RuntimeException: quota exceeded")
+
+    described = pipeline.wait_for_end(arn)
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Orchestrator.SyncsFailed"
+    assert "zendesk_support" in described["cause"]
+    assert "quota exceeded" in described["cause"]
+    assert pipeline.dbt.runs == []
+    states = pipeline.states_entered(arn)
+    assert "RunDbt" not in states and states[-1] == "SyncsFailed"
+    print("failure run states:", " → ".join(states))
+
+
+def test_one_failed_sync_with_policy_continue_runs_dbt_without_its_sources(moto_aws, three_connections):
+    pipeline = Pipeline(three_connections)
+    arn = pipeline.start({"group_id": "group", "on_sync_failure": "continue", "dbt": {"select": "tag:daily"}})
+    pipeline.wait_for_tokens(3)
+    pipeline.finish("stripe_prod")
+    pipeline.finish("hubspot_crm", "FAILURE_WITH_TASK", reason="reconnect", taskType="reconnect")
+    pipeline.finish("zendesk_support")
+
+    described = pipeline.wait_for_end(arn)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    outcomes = _outcomes(described)
+    assert outcomes["hubspot_crm"]["outcome"] == "failed"
+    assert outcomes["hubspot_crm"]["error"] == "Fivetran.SyncFailed"
+    assert "FAILURE_WITH_TASK" in outcomes["hubspot_crm"]["cause"]
+    run = pipeline.dbt.runs[0]
+    assert json.loads(run["DBT_EXCLUDE_SOURCES"]) == ["hubspot"]
+    assert run["DBT_SELECT"] == "tag:daily"
+    assert json.loads(described["output"])["dbt"]["excluded_sources"] == ["hubspot"]
+
+
+def test_a_sync_that_never_completes_is_recorded_as_timed_out(moto_aws, three_connections):
+    pipeline = Pipeline(three_connections, tunables={"HeartbeatSeconds": 60})
+    arn = pipeline.start({"group_id": "group", "sync_timeout_seconds": 3, "on_sync_failure": "continue"})
+    pipeline.wait_for_tokens(3)
+    pipeline.finish("stripe_prod")
+    pipeline.finish("hubspot_crm")
+
+    described = pipeline.wait_for_end(arn)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    timed_out = _outcomes(described)["zendesk_support"]
+    assert timed_out["outcome"] == "timed_out"
+    assert timed_out["error"] == "States.Timeout"
+    assert json.loads(pipeline.dbt.runs[0]["DBT_EXCLUDE_SOURCES"]) == ["zendesk"]
+
+
+def test_a_rescheduled_manual_sync_waits_then_is_triggered_again(moto_aws):
+    fivetran = FakeFivetran(connection("hubspot_crm", service="hubspot", schema="hubspot", schedule_type="manual"))
+    pipeline = Pipeline(fivetran)
+    arn = pipeline.start({"connector_ids": ["hubspot_crm"]})
+    pipeline.wait_for_tokens(1)
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    pipeline.finish("hubspot_crm", "RESCHEDULED", rescheduledAt=soon.isoformat().replace("+00:00", "Z"))
+    pipeline.wait_for_tokens(1)  # the resumed attempt parks a new token
+    pipeline.finish("hubspot_crm")
+
+    described = pipeline.wait_for_end(arn)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert fivetran.triggered == ["hubspot_crm", "hubspot_crm"]
+    states = pipeline.states_entered(arn)
+    assert "WaitForReschedule" in states and states.count("StartSyncAndWait") == 2
+
+
+def test_a_rescheduled_auto_sync_is_not_triggered_again(moto_aws):
+    fivetran = FakeFivetran(connection("stripe_prod", schema="stripe", schedule_type="auto"))
+    pipeline = Pipeline(fivetran)
+    arn = pipeline.start({"connector_ids": ["stripe_prod"]})
+    pipeline.wait_for_tokens(1)
+    pipeline.finish("stripe_prod", "RESCHEDULED", rescheduledAt=datetime.now(UTC).isoformat())
+    pipeline.wait_for_tokens(1)
+    pipeline.finish("stripe_prod")
+
+    assert pipeline.wait_for_end(arn)["status"] == "SUCCEEDED"
+    assert fivetran.triggered == ["stripe_prod"]
+
+
+def test_dbt_exiting_non_zero_fails_the_run(moto_aws, three_connections):
+    pipeline = Pipeline(three_connections, dbt_exit_code=1)
+    arn = pipeline.start({"group_id": "group"})
+    pipeline.wait_for_tokens(3)
+    for connector_id in ("stripe_prod", "hubspot_crm", "zendesk_support"):
+        pipeline.finish(connector_id)
+
+    described = pipeline.wait_for_end(arn)
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Orchestrator.DbtFailed"
+    assert "dbt" in described["cause"]
+    assert pipeline.states_entered(arn)[-1] == "DbtFailed"
+
+
+def test_invalid_input_fails_at_once_naming_the_field(moto_aws, three_connections):
+    pipeline = Pipeline(three_connections)
+    arn = pipeline.start({"group_id": "group", "on_sync_failure": "sometimes"})
+
+    described = pipeline.wait_for_end(arn)
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Orchestrator.InvalidInput"
+    assert "on_sync_failure" in described["cause"]
+    assert three_connections.triggered == []
+
+
+def test_paused_and_broken_connections_are_skipped_with_their_reason(moto_aws):
+    fivetran = FakeFivetran(
+        connection("stripe_prod", schema="stripe"),
+        connection("old_crm", paused=True),
+        connection("legacy_db", setup_state="broken"),
+    )
+    pipeline = Pipeline(fivetran)
+    arn = pipeline.start({"group_id": "group"})
+    pipeline.wait_for_tokens(1)
+    pipeline.finish("stripe_prod")
+
+    output = json.loads(pipeline.wait_for_end(arn)["output"])
+
+    assert output["skipped"] == [
+        {"connector_id": "old_crm", "reason": "paused"},
+        {"connector_id": "legacy_db", "reason": "broken"},
+    ]
+    assert fivetran.triggered == ["stripe_prod"]

@@ -1,0 +1,115 @@
+"""A pipeline under test: the real state machine in moto, the real handlers, a fake Fivetran.
+
+Webhooks go through the real route (Chalice test client), so a test reads like the run:
+start it, wait for the tokens, deliver ``sync_end`` events, read the history.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from chalice.test import Client
+
+from app import app
+from chalicelib.config import Settings
+from chalicelib.dependencies import Dependencies, set_dependencies
+from chalicelib.signature import SIGNATURE_HEADER, sign
+from chalicelib.token_store import TokenStore
+from local import moto_patches
+from local.provision import Stack, provision
+from tests.fakes import FakeDbtRunner, FakeFivetran
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+SECRET = "pipeline-webhook-secret"
+
+
+def sync_end_body(connector_id: str, status: str = "SUCCESSFUL", *, created: datetime | None = None, **data: Any) -> bytes:
+    created = created or datetime.now(UTC)
+    payload = {
+        "event": "sync_end",
+        "created": created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "connector_type": "stripe",
+        "connector_id": connector_id,
+        "connector_name": connector_id,
+        "sync_id": f"sync-{connector_id}-{time.monotonic_ns()}",
+        "destination_group_id": "group",
+        "data": {"status": status, **data},
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class Pipeline:
+    def __init__(self, fivetran: FakeFivetran, *, tunables: dict[str, Any] | None = None, dbt_exit_code: int = 0):
+        clients = {s: boto3.client(s, region_name=REGION) for s in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions")}
+        self.sfn = clients["stepfunctions"]
+        self.stack: Stack = provision(clients, stage="test", tunables=tunables)
+        self.settings = Settings(
+            token_table=self.stack.table_name,
+            fivetran_api_key="key",
+            fivetran_api_secret="secret",
+            webhook_secret=SECRET,
+            reconcile_after_seconds=0,
+        )
+        self.deps = Dependencies.from_clients(
+            self.settings, dynamodb=clients["dynamodb"], stepfunctions=self.sfn, fivetran_factory=lambda c: fivetran
+        )
+        set_dependencies(self.deps)
+        self.store: TokenStore = self.deps.store
+        self.fivetran = fivetran
+        self.dbt = FakeDbtRunner(exit_code=dbt_exit_code)
+        moto_patches.set_ecs_task_runner(self.dbt)
+        # "dev": its config sets no AWS_ENDPOINT_URL (the test client overlays stage env vars process-wide).
+        self.client = Client(app, stage_name="dev", project_dir=str(ROOT))
+
+    def start(self, run_input: dict[str, Any]) -> str:
+        self.last_arn = self.sfn.start_execution(
+            stateMachineArn=self.stack.state_machine_arn, input=json.dumps(run_input)
+        )["executionArn"]
+        return self.last_arn
+
+    def wait_for_tokens(self, count: int, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while self.store.count() < count:
+            described = self.sfn.describe_execution(executionArn=self.last_arn)
+            if described["status"] != "RUNNING":
+                raise AssertionError(f"run ended while waiting for tokens: {described.get('cause')}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} parked tokens, found {self.store.count()}")
+            time.sleep(0.05)
+
+    def deliver(self, body: bytes, *, signature: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature or sign(body, SECRET)}
+        return self.client.http.post("/webhooks/fivetran", headers=headers, body=body)
+
+    def finish(self, connector_id: str, status: str = "SUCCESSFUL", **data: Any) -> Any:
+        response = self.deliver(sync_end_body(connector_id, status, **data))
+        assert response.status_code == 200, response.body
+        return response
+
+    def wait_for_end(self, arn: str, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise AssertionError(f"execution still RUNNING after {timeout} s: {self.states_entered(arn)}")
+            time.sleep(0.05)
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        events, kwargs = [], {"executionArn": arn}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def states_entered(self, arn: str) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history(arn) if "stateEnteredEventDetails" in e]
