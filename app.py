@@ -18,7 +18,8 @@ from chalicelib.listing import list_connectors as list_connections
 from chalicelib.log import logger
 from chalicelib.reconcile import reconcile
 from chalicelib.run_input import parse_run_input
-from chalicelib.syncs import SyncRequest, start_sync as park_and_trigger
+from chalicelib.syncs import SyncRequest
+from chalicelib.syncs import start_sync as park_and_trigger
 from chalicelib.timeutil import utcnow
 from chalicelib.webhook import handle_webhook
 

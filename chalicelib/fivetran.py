@@ -239,7 +239,8 @@ class FivetranClient:
         ctx: dict[str, Any] = {"status": status, "code": code, "method": method, "path": path}
         if status in (401, 403):
             raise FivetranAuthError(
-                f"Fivetran refused the API key for {where} ({detail}): check the key/secret and its permissions",
+                f"Fivetran refused the API key for {where} ({detail}): "
+                "check the key/secret and its permissions",
                 **ctx,
             )
         if status == 404:

@@ -48,7 +48,9 @@ class SyncOutcome:
         }
         if self.status == "RESCHEDULED":
             # Whole seconds, rounded up: the state machine Waits until this timestamp.
-            output["rescheduled_for"] = format_asl_timestamp(self.rescheduled_for or self.finished_at, round_up=True)
+            output["rescheduled_for"] = format_asl_timestamp(
+                self.rescheduled_for or self.finished_at, round_up=True
+            )
         return output
 
     def failure_cause(self) -> str:

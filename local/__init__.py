@@ -1,1 +1,4 @@
-"""The embedded runtime: the whole pipeline on one machine, no AWS or Fivetran account. Never shipped to Lambda."""
+"""The embedded runtime: the whole pipeline on one machine, no AWS or Fivetran account.
+
+Never shipped to Lambda.
+"""

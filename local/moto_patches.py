@@ -14,6 +14,8 @@ ecs_parameter_casing           ``ecs:runTask`` passes PascalCase parameters unco
 send_task_failure_cause        ``SendTaskFailure`` drops ``cause``
 execution_name_default         ``StartExecution`` without a name is named ``"None"``
 callback_before_heartbeat      an outcome sent before the heartbeat endpoint exists is lost
+heartbeat_before_endpoint      a heartbeat sent while the Lambda invoke is still running gets
+                               ``InvalidToken`` (AWS accepts it: the token is live)
 ecs_container_memory           a Fargate container without container-level memory crashes RunTask
 ecs_local_task_runner          an ECS task runs a local process; ``.sync`` ends with its real
                                exit code and fails the state when it is non-zero, as AWS does
@@ -31,7 +33,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["install", "register_handler", "set_ecs_task_runner", "installed_patches"]
+__all__ = ["install", "installed_patches", "register_handler", "set_ecs_task_runner"]
 
 _lock = threading.Lock()
 _installed: list[str] = []
@@ -166,7 +168,9 @@ def _patch_execution_name_default() -> None:
 
     original = StepFunctionsParserBackend.start_execution
 
-    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
@@ -181,7 +185,9 @@ def _patch_callback_before_heartbeat() -> None:
     )
     from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimedOut
 
-    def _wait_for_task_token_heartbeat(self: Any, env: Any, callback_endpoint: Any, heartbeat_endpoint: Any) -> Any:
+    def _wait_for_task_token_heartbeat(
+        self: Any, env: Any, callback_endpoint: Any, heartbeat_endpoint: Any
+    ) -> Any:
         outcome = callback_endpoint.get_outcome()
         while env.is_running() and outcome is None:
             received = heartbeat_endpoint.clear_and_wait()
@@ -191,6 +197,20 @@ def _patch_callback_before_heartbeat() -> None:
         return outcome
 
     mod.StateTaskServiceCallback._wait_for_task_token_heartbeat = _wait_for_task_token_heartbeat  # type: ignore[method-assign]
+
+
+# -- heartbeat_before_endpoint ---------------------------------------------------------
+
+
+def _patch_heartbeat_before_endpoint() -> None:
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    def notify_heartbeat(self: Any) -> bool:
+        if self._heartbeat_endpoint is not None:
+            self._heartbeat_endpoint.notify()
+        return True  # the token is known: the task is scheduled, its heartbeat timer not started yet
+
+    CallbackEndpoint.notify_heartbeat = notify_heartbeat  # type: ignore[method-assign]
 
 
 # -- ecs_container_memory ----------------------------------------------------------------
@@ -281,7 +301,9 @@ def _patch_ecs_local_task_runner() -> None:
                 # States.TaskFailed, which moto refuses as a custom name; any Catch on
                 # States.ALL sees the same cause: the stopped task's description).
                 return CallbackOutcomeFailure(
-                    callback_id="ecs", error="ECS.EssentialContainerExited", cause=json.dumps(task, default=str)
+                    callback_id="ecs",
+                    error="ECS.EssentialContainerExited",
+                    cause=json.dumps(task, default=str),
                 )
             return task
 
@@ -298,6 +320,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "send_task_failure_cause": _patch_send_task_failure_cause,
     "execution_name_default": _patch_execution_name_default,
     "callback_before_heartbeat": _patch_callback_before_heartbeat,
+    "heartbeat_before_endpoint": _patch_heartbeat_before_endpoint,
     "ecs_container_memory": _patch_ecs_container_memory,
     "ecs_local_task_runner": _patch_ecs_local_task_runner,
 }

@@ -20,11 +20,15 @@ __all__ = ["APP_NAME", "Stack", "provision"]
 APP_NAME = "fivetran-orchestrator"
 LAMBDA_ROLE_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
 }
 SFN_ROLE_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
 }
 # Chalice name -> handler in app.py (what `chalice deploy` sets as the function's Handler).
 FUNCTIONS = {"list_connectors": "app.list_connectors", "start_sync": "app.start_sync"}
@@ -64,7 +68,9 @@ def provision(
     table = f"{prefix}-tokens"
     clients["dynamodb"].create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **token_table_spec())
 
-    role = clients["iam"].create_role(RoleName=f"{prefix}-lambda", AssumeRolePolicyDocument=json.dumps(LAMBDA_ROLE_POLICY))
+    role = clients["iam"].create_role(
+        RoleName=f"{prefix}-lambda", AssumeRolePolicyDocument=json.dumps(LAMBDA_ROLE_POLICY)
+    )
     code = _dummy_zip()
     arns = {}
     for name, handler in FUNCTIONS.items():
@@ -99,8 +105,12 @@ def provision(
 
     ec2 = clients["ec2"]
     vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
-    group = ec2.create_security_group(GroupName=f"{prefix}-dbt", Description="dbt egress only", VpcId=vpc)["GroupId"]
+    subnets = [
+        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    ]
+    group = ec2.create_security_group(GroupName=f"{prefix}-dbt", Description="dbt egress only", VpcId=vpc)[
+        "GroupId"
+    ]
 
     values = {
         "MaxConcurrency": 10,
@@ -119,7 +129,9 @@ def provision(
         "AssignPublicIp": "DISABLED",
         **{k: str(v) for k, v in values.items()},
     }
-    sfn_role = clients["iam"].create_role(RoleName=f"{prefix}-sfn", AssumeRolePolicyDocument=json.dumps(SFN_ROLE_POLICY))
+    sfn_role = clients["iam"].create_role(
+        RoleName=f"{prefix}-sfn", AssumeRolePolicyDocument=json.dumps(SFN_ROLE_POLICY)
+    )
     machine = clients["stepfunctions"].create_state_machine(
         name=prefix, definition=render(substitutions), roleArn=sfn_role["Role"]["Arn"]
     )

@@ -29,7 +29,9 @@ REGION = "us-east-1"
 SECRET = "pipeline-webhook-secret"
 
 
-def sync_end_body(connector_id: str, status: str = "SUCCESSFUL", *, created: datetime | None = None, **data: Any) -> bytes:
+def sync_end_body(
+    connector_id: str, status: str = "SUCCESSFUL", *, created: datetime | None = None, **data: Any
+) -> bytes:
     created = created or datetime.now(UTC)
     payload = {
         "event": "sync_end",
@@ -45,8 +47,13 @@ def sync_end_body(connector_id: str, status: str = "SUCCESSFUL", *, created: dat
 
 
 class Pipeline:
-    def __init__(self, fivetran: FakeFivetran, *, tunables: dict[str, Any] | None = None, dbt_exit_code: int = 0):
-        clients = {s: boto3.client(s, region_name=REGION) for s in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions")}
+    def __init__(
+        self, fivetran: FakeFivetran, *, tunables: dict[str, Any] | None = None, dbt_exit_code: int = 0
+    ):
+        clients = {
+            s: boto3.client(s, region_name=REGION)
+            for s in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions")
+        }
         self.sfn = clients["stepfunctions"]
         self.stack: Stack = provision(clients, stage="test", tunables=tunables)
         self.settings = Settings(
@@ -57,7 +64,10 @@ class Pipeline:
             reconcile_after_seconds=0,
         )
         self.deps = Dependencies.from_clients(
-            self.settings, dynamodb=clients["dynamodb"], stepfunctions=self.sfn, fivetran_factory=lambda c: fivetran
+            self.settings,
+            dynamodb=clients["dynamodb"],
+            stepfunctions=self.sfn,
+            fivetran_factory=lambda c: fivetran,
         )
         set_dependencies(self.deps)
         self.store: TokenStore = self.deps.store
@@ -112,4 +122,8 @@ class Pipeline:
             kwargs["nextToken"] = page["nextToken"]
 
     def states_entered(self, arn: str) -> list[str]:
-        return [e["stateEnteredEventDetails"]["name"] for e in self.history(arn) if "stateEnteredEventDetails" in e]
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history(arn)
+            if "stateEnteredEventDetails" in e
+        ]

@@ -1,0 +1,84 @@
+"""The run report (``--report FILE``): one JSON document a person or a test can read.
+
+Shape (a contract, see issue 4): ``{"execution": {"arn", "status", "error", "cause",
+"history_events"}, "connectors": [{"connector_id", "outcome", "sync_id", "error"}],
+"skipped": [{"connector_id", "reason"}], "dbt": {"ran", "exit_code", "command"},
+"fivetran_api_calls": {"total", "by_endpoint"}, "webhooks": {"sent", "accepted",
+"rejected", "by_status"}, "tokens_left", "duration_s"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from local.runtime import LocalRuntime, RunResult
+
+__all__ = ["build_report", "expectation_problems"]
+
+
+def _skipped(history: list[dict[str, Any]]) -> list[dict[str, str]]:
+    for event in history:
+        details = event.get("stateExitedEventDetails")
+        if details and details.get("name") == "ListConnectors":
+            try:
+                return json.loads(details["output"]).get("skipped", [])
+            except (ValueError, AttributeError):
+                return []
+    return []
+
+
+def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
+    described = result.described
+    outcomes = runtime.outcomes(result.history)
+    dbt_runs = runtime.dbt.runs if runtime.dbt else []
+    last = dbt_runs[-1] if dbt_runs else None
+    assert runtime.simulator is not None and runtime.deps is not None
+    return {
+        "execution": {
+            "arn": result.execution_arn,
+            "status": described["status"],
+            "error": described.get("error"),
+            "cause": described.get("cause"),
+            "history_events": len(result.history),
+        },
+        "connectors": [
+            {
+                "connector_id": o.get("connector_id"),
+                "outcome": o.get("outcome"),
+                "sync_id": o.get("sync_id"),
+                "error": o.get("error"),
+                **({"cause": o["cause"]} if o.get("cause") else {}),
+            }
+            for o in outcomes
+        ],
+        "skipped": _skipped(result.history),
+        "dbt": {
+            "ran": last is not None,
+            "exit_code": last.poll() if last else None,
+            "command": last.environment.get("DBT_COMMAND") if last else None,
+            "exclude_sources": json.loads(last.environment.get("DBT_EXCLUDE_SOURCES") or "[]")
+            if last
+            else [],
+            "summary": last.summary if last else None,
+        },
+        "fivetran_api_calls": runtime.simulator.api_calls(),
+        "webhooks": runtime.simulator.webhooks.to_dict(),
+        "tokens_left": runtime.deps.store.count(),
+        "duration_s": round(result.duration_s, 2),
+    }
+
+
+def expectation_problems(runtime: LocalRuntime, report: dict[str, Any]) -> list[str]:
+    expect = runtime.scenario.expect
+    problems = []
+    if report["execution"]["status"] != expect.status:
+        problems.append(f"status {report['execution']['status']} (expected {expect.status})")
+    if report["dbt"]["ran"] != expect.dbt_ran:
+        problems.append(f"dbt ran={report['dbt']['ran']} (expected {expect.dbt_ran})")
+    actual = {c["connector_id"]: c["outcome"] for c in report["connectors"]}
+    actual.update({s["connector_id"]: "skipped" for s in report["skipped"]})
+    for connector_id, outcome in expect.connectors.items():
+        if actual.get(connector_id) != outcome:
+            problems.append(f"{connector_id}: {actual.get(connector_id)} (expected {outcome})")
+    return problems

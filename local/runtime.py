@@ -1,0 +1,268 @@
+"""The whole pipeline on one machine: moto (AWS), the Fivetran simulator, ``chalice local``,
+the reconcile safety net on a short interval, and dbt as a local process on DuckDB.
+
+``LocalRuntime`` is a context manager: entering starts everything, ``run()`` starts one
+execution of the real state machine and waits for it, leaving stops every process it
+started. Lambda invocations run the real handlers in-process (see ``moto_patches``);
+webhooks reach the real route served by ``chalice local``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+
+from chalicelib.config import Settings
+from chalicelib.dependencies import Dependencies, reset_dependencies, set_dependencies
+from chalicelib.log import logger as app_logger
+from chalicelib.reconcile import reconcile
+from chalicelib.timeutil import utcnow
+from local import moto_patches
+from local.chalice_local import ChaliceLocal, free_port
+from local.ecs_runner import DbtProcessRunner
+from local.fivetran_sim import FivetranSimulator
+from local.provision import Stack, provision
+from local.scenario import Scenario
+
+__all__ = ["API_KEY", "API_SECRET", "WEBHOOK_SECRET", "LocalRuntime"]
+
+REGION = "us-east-1"
+API_KEY = "local-api-key"
+API_SECRET = "local-api-secret"  # noqa: S105 - the documented local-only credentials
+WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105
+OUTCOME_STATES = {
+    "RecordSucceeded",
+    "RecordFailed",
+    "RecordFailedWithoutCause",
+    "RecordTimedOut",
+    "RecordRescheduledPastDeadline",
+}
+
+
+@dataclass
+class RunResult:
+    execution_arn: str
+    described: dict[str, Any]
+    history: list[dict[str, Any]]
+    duration_s: float
+
+
+class LocalRuntime:
+    def __init__(self, scenario: Scenario, *, workdir: Path | None = None, verbose: bool = False) -> None:
+        self.scenario = scenario
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="orchestrator-local-")
+        self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.duckdb_path = self.workdir / "warehouse.duckdb"
+        self.settings_overrides = scenario.settings
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.server: ThreadedMotoServer | None = None
+        self.simulator: FivetranSimulator | None = None
+        self.chalice: ChaliceLocal | None = None
+        self.dbt: DbtProcessRunner | None = None
+        self.stack: Stack | None = None
+        self.clients: dict[str, Any] = {}
+        self.deps: Dependencies | None = None
+        self.reconcile_runs = 0
+        self._chalice_log = None
+        self._handler_log = None
+        self._previous_stream = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> LocalRuntime:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        moto_patches.install()
+        # In-process handler logs (JSON lines) go to the run's log file, not over the progress display.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._handler_log = (self.workdir / "handlers.log").open("a", encoding="utf-8")
+        self._previous_stream = app_logger.registered_handler.setStream(self._handler_log)
+        port = free_port()
+        # moto's ASL interpreter calls Lambda and ECS at localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(port)
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.server.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        # moto's backends live in this process: start from a clean account every time.
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        requests.post(
+            f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+        ).raise_for_status()
+        session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto
+            region_name=REGION,
+        )
+        self.clients = {
+            name: session.client(name, endpoint_url=endpoint)
+            for name in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions")
+        }
+        settings = self.scenario.settings
+        self.stack = provision(
+            self.clients,
+            stage="local",
+            tunables={
+                "MaxConcurrency": settings.get("max_concurrency", 10),
+                "HeartbeatSeconds": settings.get("heartbeat_seconds", 20),
+            },
+        )
+        chalice_port = free_port()
+        self.simulator = FivetranSimulator(
+            self.scenario,
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            webhook_secret=WEBHOOK_SECRET,
+            webhook_url=f"http://127.0.0.1:{chalice_port}/webhooks/fivetran",
+            duckdb_path=self.duckdb_path,
+        )
+        self.simulator.seed_history()
+        sim_url = self.simulator.start()
+        self.deps = Dependencies.from_clients(
+            Settings(
+                token_table=self.stack.table_name,
+                fivetran_api_url=sim_url,
+                fivetran_api_key=API_KEY,
+                fivetran_api_secret=API_SECRET,
+                webhook_secret=WEBHOOK_SECRET,
+                reconcile_after_seconds=int(settings.get("reconcile_after_s", 2)),
+                http_max_retries=6,
+            ),
+            dynamodb=self.clients["dynamodb"],
+            stepfunctions=self.clients["stepfunctions"],
+        )
+        set_dependencies(self.deps)
+        self.dbt = DbtProcessRunner(self.duckdb_path, self.workdir)
+        moto_patches.set_ecs_task_runner(self.dbt)
+        self._chalice_log = (self.workdir / "chalice-local.log").open("w", encoding="utf-8")
+        self.chalice = ChaliceLocal(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "FIVETRAN_API_URL": sim_url,
+                "TOKEN_TABLE": self.stack.table_name,
+            },
+            port=chalice_port,
+            log=self._chalice_log,
+        )
+        self.chalice.start()
+        self._spawn(self._reconcile_loop, "reconcile")
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _reconcile_loop(self) -> None:
+        interval = float(self.scenario.settings.get("reconcile_interval_s", 1.0))
+        while not self._stop.wait(interval):
+            assert self.deps is not None
+            try:
+                reconcile(
+                    self.deps.store,
+                    self.deps.fivetran(),
+                    self.deps.resolver(),
+                    now=utcnow(),
+                    older_than_seconds=self.deps.settings.reconcile_after_seconds,
+                    max_tokens=self.deps.settings.reconcile_max_tokens,
+                )
+                self.reconcile_runs += 1
+            except Exception:  # noqa: S112 - the safety net keeps running, like the scheduled Lambda
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        for part in (self.chalice, self.dbt, self.simulator):
+            if part is not None:
+                with contextlib.suppress(Exception):  # best-effort teardown
+                    part.stop()
+        moto_patches.set_ecs_task_runner(None)
+        reset_dependencies()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self._handler_log is not None:
+            app_logger.registered_handler.setStream(self._previous_stream or sys.stdout)
+            self._handler_log.close()
+            self._handler_log = None
+        if self._chalice_log is not None:
+            self._chalice_log.close()
+            self._chalice_log = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def start_execution(self, run_input: dict[str, Any] | None = None) -> str:
+        assert self.stack is not None
+        payload = run_input if run_input is not None else self.scenario.execution_input()
+        return self.clients["stepfunctions"].start_execution(
+            stateMachineArn=self.stack.state_machine_arn, input=json.dumps(payload)
+        )["executionArn"]
+
+    def describe(self, arn: str) -> dict[str, Any]:
+        return self.clients["stepfunctions"].describe_execution(executionArn=arn)
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page = self.clients["stepfunctions"].get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def wait(self, arn: str, timeout: float, on_tick: Any = None) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.describe(arn)
+            if on_tick is not None:
+                on_tick(arn, described)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {arn} still RUNNING after {timeout} s")
+            time.sleep(0.25)
+
+    def run(
+        self, run_input: dict[str, Any] | None = None, *, timeout: float | None = None, on_tick: Any = None
+    ) -> RunResult:
+        started = time.monotonic()
+        arn = self.start_execution(run_input)
+        described = self.wait(arn, timeout or float(self.scenario.settings.get("timeout_s", 120)), on_tick)
+        # Let in-flight webhooks (duplicates, late ones) land before the report is taken.
+        time.sleep(0.3)
+        return RunResult(arn, described, self.history(arn), time.monotonic() - started)
+
+    def outcomes(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each connection's recorded outcome, read from the history (works for failed runs too)."""
+        found = []
+        for event in history:
+            details = event.get("stateExitedEventDetails")
+            if details and details.get("name") in OUTCOME_STATES:
+                found.append(json.loads(details["output"]))
+        return found

@@ -1,0 +1,1 @@
+"""Operator tooling: the ``orchestrator`` command-line tool."""
