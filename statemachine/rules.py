@@ -26,7 +26,7 @@ def _targets(state: dict[str, Any]) -> Iterator[str]:
         yield catcher["Next"]
 
 
-def _check_machine(  # noqa: C901 - a flat list of independent rulesmachine: dict[str, Any], where: str, top_level: bool) -> list[str]:
+def _check_machine(machine: dict[str, Any], where: str, top_level: bool) -> list[str]:  # noqa: C901
     problems: list[str] = []
     states: dict[str, dict[str, Any]] = machine.get("States", {})
     start = machine.get("StartAt")
