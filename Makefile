@@ -2,13 +2,14 @@
 PYTHON ?= python3
 VENV := .venv
 DBT_VENV := .venv-dbt
+TOOLS_VENV := .venv-tools
 BIN := $(VENV)/bin
 STAGE ?= dev
 PORT ?= 8000
 
 .PHONY: install test lint unit demo webhook sign deploy destroy bench clean
 
-install: $(VENV)/.installed $(DBT_VENV)/.installed
+install: $(VENV)/.installed $(DBT_VENV)/.installed $(TOOLS_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +24,17 @@ $(DBT_VENV)/.installed: dbt_container/requirements.txt
 	$(DBT_VENV)/bin/pip install --quiet -r dbt_container/requirements.txt
 	touch $@
 
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --upgrade "pip<26.3"
+	$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.txt
+	touch $@
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint infra/template.yaml
+	$(TOOLS_VENV)/bin/checkov -f infra/template.yaml --quiet --compact --framework cloudformation --skip-download
 	$(BIN)/python -m statemachine.validate statemachine/orchestrator.asl.json
 
 test: lint
@@ -48,4 +56,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) .pytest_cache .ruff_cache build

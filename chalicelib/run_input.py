@@ -80,8 +80,6 @@ def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], default:
 
 
 def _positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail(f"'{name}' must be an integer number of seconds (got {value!r})")
     if value < 0 or (value == 0 and not allow_zero) or value > MAX_TIMEOUT_SECONDS:
@@ -170,6 +168,9 @@ def parse_run_input(
     timeout = base["sync_timeout_seconds"]
     if "sync_timeout_seconds" in raw:
         timeout = _positive_int(raw["sync_timeout_seconds"], "sync_timeout_seconds")
+        if timeout < 2:
+            # HeartbeatSeconds must stay below TimeoutSeconds, and both are whole seconds.
+            raise _fail("'sync_timeout_seconds' must be at least 2")
     start = parse_timestamp(started_at) if isinstance(started_at, str) else started_at
     start = start or utcnow()
     # AWS requires HeartbeatSeconds < TimeoutSeconds.

@@ -103,7 +103,9 @@ def test_a_sync_that_never_completes_is_recorded_as_timed_out(moto_aws, three_co
 
 
 def test_a_rescheduled_manual_sync_waits_then_is_triggered_again(moto_aws):
-    fivetran = FakeFivetran(connection("hubspot_crm", service="hubspot", schema="hubspot", schedule_type="manual"))
+    fivetran = FakeFivetran(
+        connection("hubspot_crm", service="hubspot", schema="hubspot", schedule_type="manual")
+    )
     pipeline = Pipeline(fivetran)
     arn = pipeline.start({"connector_ids": ["hubspot_crm"]})
     pipeline.wait_for_tokens(1)

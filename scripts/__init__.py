@@ -1,0 +1,1 @@
+"""Operator scripts run from a checkout (never shipped to Lambda): ``python -m scripts.deploy``."""

@@ -1,0 +1,152 @@
+"""local/warehouse.py, the sample-data writer: schemas and tables created once, ids unique across syncs,
+references kept, deterministic rows, the file closed after each write, safe from several threads."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from local import warehouse
+
+SYNCED_AT = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_write_sync_returns_the_rows_written_across_the_services_tables(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    assert warehouse.write_sync(db, schema="stripe", service="stripe", rows=5) == 10
+    assert warehouse.write_sync(db, schema="zendesk", service="zendesk", rows=5) == 5
+    assert query(db, "select count(*) from stripe.customers") == [(5,)]
+    assert query(db, "select count(*) from stripe.charges") == [(5,)]
+
+
+def test_tables_have_the_declared_columns_and_types(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    for service, schema in warehouse.DEMO_SCHEMAS.items():
+        warehouse.write_sync(db, schema=schema, service=service, rows=1)
+        for table, columns in warehouse.TABLES[service].items():
+            described = query(db, f'describe "{schema}"."{table}"')
+            assert [(row[0], row[1]) for row in described] == columns
+
+
+def test_schema_and_tables_are_created_once_and_a_sync_of_zero_rows_only_creates_them(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    assert warehouse.write_sync(db, schema="hubspot", service="hubspot", rows=0) == 0
+    assert warehouse.write_sync(db, schema="hubspot", service="hubspot", rows=0) == 0
+    tables = query(db, "select table_name from information_schema.tables where table_schema = 'hubspot'")
+    assert sorted(tables) == [("contacts",), ("deals",)]
+    assert query(db, "select count(*) from hubspot.contacts") == [(0,)]
+
+
+def test_ids_stay_unique_across_repeated_syncs(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    for seed in (0, 0, 1):
+        warehouse.write_sync(db, schema="stripe", service="stripe", rows=7, seed=seed)
+        warehouse.write_sync(db, schema="app_db", service="postgres", rows=7, seed=seed)
+    for table in ("stripe.customers", "stripe.charges", "app_db.users", "app_db.orders"):
+        sql = f"select count(*), count(distinct id) from {table}"  # noqa: S608 (our own table names)
+        assert query(db, sql) == [(21, 21)], table
+    assert query(db, "select min(id), max(id) from stripe.customers") == [
+        ("cus_0000000001", "cus_0000000021")
+    ]
+
+
+def test_children_reference_parents_that_exist(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    for service, schema in warehouse.DEMO_SCHEMAS.items():
+        warehouse.write_sync(db, schema=schema, service=service, rows=15)
+    references = [
+        ("stripe.charges", "customer_id", "stripe.customers", "id"),
+        ("hubspot.deals", "contact_id", "hubspot.contacts", "id"),
+        ("salesforce.opportunity", "account_id", "salesforce.account", "id"),
+        ("app_db.orders", "user_id", "app_db.users", "id"),
+        ("zendesk.tickets", "requester_email", "app_db.users", "email"),
+    ]
+    for child, column, parent, key in references:
+        sql = f"select count(*) from {child} where {column} not in (select {key} from {parent})"  # noqa: S608
+        assert query(db, sql) == [(0,)], child
+
+
+def test_person_n_has_the_same_email_in_every_service(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    for service, schema in warehouse.DEMO_SCHEMAS.items():
+        warehouse.write_sync(db, schema=schema, service=service, rows=4)
+    stripe = query(db, "select email from stripe.customers order by id")
+    hubspot = query(db, "select lower(email) from hubspot.contacts order by id")
+    users = query(db, "select email from app_db.users order by id")
+    assert stripe == hubspot == users == [(warehouse.person_email(n),) for n in range(1, 5)]
+
+
+def test_rows_are_deterministic_for_a_seed(tmp_path: Path) -> None:
+    first, second, other = tmp_path / "a.duckdb", tmp_path / "b.duckdb", tmp_path / "c.duckdb"
+    for db, seed in ((first, 3), (second, 3), (other, 4)):
+        warehouse.write_sync(
+            db, schema="salesforce", service="salesforce", rows=10, seed=seed, synced_at=SYNCED_AT
+        )
+    sql = "select * from salesforce.opportunity order by id"
+    assert query(first, sql) == query(second, sql)
+    assert query(first, sql) != query(other, sql)
+
+
+def test_fivetran_synced_is_the_sync_time_in_utc(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    two_hours_ahead = SYNCED_AT.astimezone(timezone(timedelta(hours=2)))
+    warehouse.write_sync(db, schema="zendesk", service="zendesk", rows=3, synced_at=two_hours_ahead)
+    assert query(db, "select distinct _fivetran_synced from zendesk.tickets") == [
+        (datetime(2026, 11, 1, 12, 0),)
+    ]
+    assert query(db, "select max(created_at) < min(_fivetran_synced) from zendesk.tickets") == [(True,)]
+
+
+def test_the_file_is_closed_after_a_write_so_another_connection_can_open_it_read_write(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    warehouse.write_sync(db, schema="stripe", service="stripe", rows=2)
+    con = duckdb.connect(str(db))  # read-write: fails while anyone else holds the file
+    try:
+        con.execute("insert into stripe.customers (id) values ('cus_9999999999')")
+    finally:
+        con.close()
+    # And the next sync continues after the row written by someone else.
+    warehouse.write_sync(db, schema="stripe", service="stripe", rows=1)
+    assert query(db, "select max(id) from stripe.customers") == [("cus_9999999999",)]
+    assert query(db, "select count(*) from stripe.customers where id = 'cus_10000000000'") == [(1,)]
+
+
+def test_an_unknown_service_lands_a_generic_records_table(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    assert warehouse.write_sync(db, schema="marketo", service="marketo", rows=4) == 4
+    assert query(
+        db, "select count(distinct id), count(payload), count(_fivetran_synced) from marketo.records"
+    ) == [(4, 4, 4)]
+
+
+def test_calls_from_several_threads_are_serialized(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    jobs = [("stripe", "stripe"), ("hubspot", "hubspot"), ("zendesk", "zendesk"), ("app_db", "postgres")] * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        written = list(
+            pool.map(lambda job: warehouse.write_sync(db, schema=job[0], service=job[1], rows=5), jobs)
+        )
+    assert sum(written) == 3 * (10 + 10 + 5 + 10)
+    assert query(db, "select count(*), count(distinct id) from stripe.customers") == [(15, 15)]
+    assert query(db, "select count(*), count(distinct id) from zendesk.tickets") == [(15, 15)]
+
+
+@pytest.mark.parametrize(("schema", "rows"), [("bad-schema", 1), ('x"; drop table y; --', 1), ("ok", -1)])
+def test_bad_arguments_are_refused(tmp_path: Path, schema: str, rows: int) -> None:
+    with pytest.raises(ValueError):
+        warehouse.write_sync(tmp_path / "w.duckdb", schema=schema, service="stripe", rows=rows)

@@ -1,0 +1,298 @@
+"""``list_connectors`` and ``start_sync`` through the Chalice test client's ``lambda_.invoke``."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.errors import (
+    FivetranApiError,
+    FivetranNotFound,
+    FivetranRateLimited,
+    InvalidInput,
+    PausedConnections,
+)
+from chalicelib.log import logger, token_id
+from tests.fakes import FakeFivetran, connection
+
+ROOT = Path(__file__).resolve().parents[2]
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:orchestrator:run-1"
+
+
+_SESSION: list[boto3.session.Session] = []
+
+
+@pytest.fixture(autouse=True)
+def shared_boto3_session(moto_aws: None) -> None:
+    """moto gives every test a fresh boto3 default session, which reloads botocore's service models
+    for each client; one session per module keeps that cost to once (moto still answers every call)."""
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    boto3.DEFAULT_SESSION = _SESSION[0]
+
+
+@pytest.fixture
+def fivetran() -> FakeFivetran:
+    return FakeFivetran(
+        connection("stripe_prod", service="stripe", schema="stripe"),
+        connection("hubspot_crm", service="hubspot", schema="hubspot", schedule_type="manual"),
+        connection("old_crm", paused=True),
+        connection("legacy_db", setup_state="broken"),
+    )
+
+
+@pytest.fixture
+def client(deps) -> Client:
+    return Client(app, stage_name="dev", project_dir=str(ROOT))
+
+
+def start_sync_payload(connector_id: str = "stripe_prod", task: str = "task-token-1", **extra) -> dict:
+    """What the state machine's StartSyncAndWait state sends."""
+    return {
+        "connector": {
+            "connector_id": connector_id,
+            "service": "stripe",
+            "schema": "stripe",
+            "schedule_type": extra.pop("schedule_type", "auto"),
+        },
+        "task_token": task,
+        "execution_id": EXECUTION,
+        "sync_timeout_seconds": extra.pop("sync_timeout_seconds", 3600),
+        "resume": extra.pop("resume", False),
+        **extra,
+    }
+
+
+# -- list_connectors ---------------------------------------------------------------------------------
+
+
+def test_list_connectors_takes_the_state_machines_wrapped_payload(client):
+    payload = {
+        "input": {"group_id": "projected_sickle", "dbt": {"select": "tag:daily"}},
+        "execution_id": EXECUTION,
+        "execution_start": "2026-01-15T10:00:00.123Z",
+        "defaults": {
+            "max_concurrency": "5",
+            "heartbeat_seconds": "300",
+            "sync_timeout_seconds": "7200",
+            "dbt_timeout_seconds": "1800",
+        },
+    }
+
+    result = client.lambda_.invoke("list_connectors", payload).payload
+
+    assert result["connectors"] == [
+        {"connector_id": "stripe_prod", "service": "stripe", "schema": "stripe", "schedule_type": "auto"},
+        {"connector_id": "hubspot_crm", "service": "hubspot", "schema": "hubspot", "schedule_type": "manual"},
+    ]
+    assert result["skipped"] == [
+        {"connector_id": "old_crm", "reason": "paused"},
+        {"connector_id": "legacy_db", "reason": "broken"},
+    ]
+    options = result["options"]
+    assert options["max_concurrency"] == 5
+    assert options["heartbeat_seconds"] == 300
+    assert options["sync_timeout_seconds"] == 7200
+    assert options["dbt_timeout_seconds"] == 1800
+    assert options["deadline"] == "2026-01-15T12:00:00Z"
+    assert options["dbt"] == {"command": "build", "select": "tag:daily", "exclude": ""}
+
+
+def test_list_connectors_takes_a_bare_execution_input(client):
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    result = client.lambda_.invoke("list_connectors", {"connector_ids": ["stripe_prod", "gone_away"]}).payload
+
+    assert [c["connector_id"] for c in result["connectors"]] == ["stripe_prod"]
+    assert result["skipped"] == [{"connector_id": "gone_away", "reason": "not_found"}]
+    assert result["options"]["connector_ids"] == ["stripe_prod", "gone_away"]
+    assert result["options"]["sync_timeout_seconds"] == 21_600
+    deadline = datetime.strptime(result["options"]["deadline"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert deadline >= before + timedelta(seconds=21_600)
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"group_id": "g", "colour": "red"}, "colour"),
+        ({"input": {"group_id": "g", "paused": "maybe"}, "defaults": {}}, "paused"),
+        ({"input": ["g"], "defaults": {}}, "JSON object"),
+        ({}, "group_id"),
+    ],
+    ids=["bare-unknown-key", "wrapped-bad-choice", "wrapped-not-object", "empty"],
+)
+def test_list_connectors_raises_invalid_input_naming_the_field(client, fivetran, payload, named):
+    with pytest.raises(InvalidInput) as caught:
+        client.lambda_.invoke("list_connectors", payload)
+
+    assert type(caught.value).__name__ == "Orchestrator.InvalidInput"
+    assert named in str(caught.value)
+
+
+def test_list_connectors_with_paused_fail_raises_paused_connections(client):
+    with pytest.raises(PausedConnections, match="old_crm"):
+        client.lambda_.invoke("list_connectors", {"group_id": "g", "paused": "fail"})
+
+
+def test_list_connectors_lets_fivetran_errors_through_with_their_asl_names(client, fivetran, monkeypatch):
+    def rate_limited(group_id):
+        raise FivetranRateLimited("slow down", retry_after=60, status=429)
+
+    monkeypatch.setattr(fivetran, "list_group_connections", rate_limited)
+
+    with pytest.raises(FivetranRateLimited) as caught:
+        client.lambda_.invoke("list_connectors", {"group_id": "g"})
+    assert type(caught.value).__name__ == "Fivetran.RateLimited"
+
+
+# -- start_sync --------------------------------------------------------------------------------------
+
+
+def test_start_sync_parks_the_token_then_triggers_the_sync(client, deps, fivetran):
+    order: list[str] = []
+    original_trigger = fivetran.trigger_sync
+
+    def trigger_and_look(connection_id):
+        # the token must already be parked when Fivetran is asked to sync
+        order.append(f"trigger:{deps.store.count()}")
+        return original_trigger(connection_id)
+
+    fivetran.trigger_sync = trigger_and_look
+    before = datetime.now(UTC)
+
+    result = client.lambda_.invoke("start_sync", start_sync_payload()).payload
+
+    after = datetime.now(UTC)
+    assert order == ["trigger:1"]
+    assert fivetran.triggered == ["stripe_prod"]
+    assert result["triggered"] is True
+    assert result["connector_id"] == "stripe_prod"
+    assert result["token_ref"] == token_id("task-token-1")[:12]
+    record = deps.store.get("stripe_prod", token_id("task-token-1"))
+    assert record is not None
+    assert record.task_token == "task-token-1"
+    assert record.execution_id == EXECUTION
+    assert record.schedule_type == "auto"
+    assert before <= record.requested_at <= after
+    margin = deps.settings.token_ttl_margin_seconds
+    assert (
+        int(before.timestamp()) + 3600 + margin <= record.expires_at <= int(after.timestamp()) + 3600 + margin
+    )
+
+
+def test_the_result_never_carries_the_whole_token(client):
+    result = client.lambda_.invoke("start_sync", start_sync_payload(task="secret-looking-task-token")).payload
+    assert "secret-looking-task-token" not in repr(result)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        FivetranRateLimited("slow down", retry_after=3600, status=429),
+        FivetranApiError("boom", status=500),
+        FivetranNotFound("no such connection", status=404),
+    ],
+    ids=["rate-limited", "api-error", "not-found"],
+)
+def test_a_failed_trigger_removes_the_token_and_raises_the_typed_error(client, deps, fivetran, error):
+    fivetran.trigger_errors["stripe_prod"] = error
+
+    with pytest.raises(type(error)) as caught:
+        client.lambda_.invoke("start_sync", start_sync_payload())
+
+    assert caught.value is error
+    assert type(caught.value).__name__.startswith("Fivetran.")
+    assert fivetran.triggered == ["stripe_prod"]
+    assert deps.store.count() == 0
+
+
+def test_a_trigger_for_a_connection_fivetran_does_not_know_raises_not_found(client, deps):
+    with pytest.raises(FivetranNotFound) as caught:
+        client.lambda_.invoke("start_sync", start_sync_payload("vanished"))
+
+    assert type(caught.value).__name__ == "Fivetran.NotFound"
+    assert deps.store.count() == 0
+
+
+def test_a_lambda_retry_with_the_same_token_keeps_one_item_and_its_first_requested_at(client, deps, fivetran):
+    first = client.lambda_.invoke("start_sync", start_sync_payload()).payload
+    second = client.lambda_.invoke("start_sync", start_sync_payload()).payload
+
+    assert deps.store.count() == 1
+    assert second["requested_at"] == first["requested_at"]
+    assert second["token_ref"] == first["token_ref"]
+    assert fivetran.triggered == ["stripe_prod", "stripe_prod"]  # force=false joins, harmless
+
+
+def test_two_runs_syncing_one_connection_park_two_tokens(client, deps):
+    client.lambda_.invoke("start_sync", start_sync_payload(task="run-1-token"))
+    client.lambda_.invoke("start_sync", start_sync_payload(task="run-2-token"))
+
+    assert {r.task_token for r in deps.store.parked_for("stripe_prod")} == {"run-1-token", "run-2-token"}
+
+
+def test_resume_of_an_auto_schedule_connection_parks_but_does_not_trigger(client, deps, fivetran):
+    result = client.lambda_.invoke(
+        "start_sync", start_sync_payload(resume=True, schedule_type="auto")
+    ).payload
+
+    assert result["triggered"] is False
+    assert fivetran.triggered == []
+    assert deps.store.count() == 1
+
+
+def test_resume_of_a_manual_schedule_connection_triggers_again(client, deps, fivetran):
+    result = client.lambda_.invoke(
+        "start_sync", start_sync_payload("hubspot_crm", resume=True, schedule_type="manual")
+    ).payload
+
+    assert result["triggered"] is True
+    assert fivetran.triggered == ["hubspot_crm"]
+    assert deps.store.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"task_token": "t", "execution_id": EXECUTION}, "connector_id"),
+        ({"connector": {"connector_id": "stripe_prod"}, "execution_id": EXECUTION}, "task_token"),
+        (
+            {"connector": {"connector_id": "stripe_prod"}, "task_token": "t", "sync_timeout_seconds": "soon"},
+            "sync_timeout_seconds",
+        ),
+    ],
+    ids=["no-connector", "no-token", "bad-timeout"],
+)
+def test_start_sync_with_an_unusable_payload_raises_invalid_input_and_parks_nothing(
+    client, deps, fivetran, payload, named
+):
+    with pytest.raises(InvalidInput, match=named):
+        client.lambda_.invoke("start_sync", payload)
+
+    assert deps.store.count() == 0
+    assert fivetran.triggered == []
+
+
+def test_start_sync_logs_a_token_ref_never_the_token(client, deps):
+    buffer = io.StringIO()
+    previous = logger.registered_handler.setStream(buffer)
+    try:
+        result = client.lambda_.invoke(
+            "start_sync", start_sync_payload(task="whole-task-token-value")
+        ).payload
+    finally:
+        logger.registered_handler.setStream(previous)
+
+    records = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    parked = next(r for r in records if r["message"] == "token parked and sync triggered")
+    assert parked["token_ref"] == result["token_ref"]
+    assert parked["connector_id"] == "stripe_prod"
+    assert parked["execution_id"] == EXECUTION
+    assert "whole-task-token-value" not in buffer.getvalue()

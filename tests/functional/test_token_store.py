@@ -1,0 +1,192 @@
+"""The token store on moto's DynamoDB: conditional park, lookups, claim/release leases, bounds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from chalicelib.errors import TokenStoreError
+from chalicelib.log import token_id, token_ref
+from chalicelib.token_store import TokenStore
+
+REGION = "us-east-1"
+T0 = datetime(2026, 1, 15, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+_SESSION: list[boto3.session.Session] = []
+
+
+@pytest.fixture(autouse=True)
+def shared_boto3_session(moto_aws: None) -> None:
+    """moto gives every test a fresh boto3 default session, which reloads botocore's service models
+    for each client; one session per module keeps that cost to once (moto still answers every call)."""
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    boto3.DEFAULT_SESSION = _SESSION[0]
+
+
+@pytest.fixture
+def store(token_table: str) -> TokenStore:
+    return TokenStore(token_table, boto3.client("dynamodb", region_name=REGION), lease_seconds=60)
+
+
+def record(store: TokenStore, connector_id: str = "stripe_prod", task: str = "token-1", *, at: datetime = T0):
+    return store.new_record(
+        connector_id=connector_id,
+        task_token=task,
+        execution_id="arn:aws:states:us-east-1:123456789012:execution:m:run-1",
+        requested_at=at,
+        expires_at=int((at + timedelta(days=1)).timestamp()),
+        schedule_type="manual",
+    )
+
+
+def test_a_parked_token_reads_back_exactly(store):
+    original = record(store)
+
+    stored, created = store.park(original)
+
+    assert created is True
+    assert stored == original
+    assert store.get("stripe_prod", original.token_id) == original  # microseconds and all
+    assert original.token_id == token_id("token-1")
+    assert original.ref == token_ref("token-1")
+    assert len(original.ref) == 12
+    assert "token-1" not in original.token_id
+
+
+def test_parking_the_same_token_twice_keeps_the_original(store):
+    first, created_first = store.park(record(store, at=T0))
+
+    second, created_second = store.park(record(store, at=T0 + timedelta(minutes=3)))
+
+    assert created_first is True
+    assert created_second is False
+    assert second == first
+    assert second.requested_at == T0
+    assert store.count() == 1
+
+
+def test_parked_for_returns_every_token_of_that_connection_only(store):
+    store.park(record(store, "stripe_prod", "t1"))
+    store.park(record(store, "stripe_prod", "t2", at=T0 + timedelta(seconds=1)))
+    store.park(record(store, "hubspot_crm", "t3"))
+
+    tokens = {r.task_token for r in store.parked_for("stripe_prod")}
+
+    assert tokens == {"t1", "t2"}
+    assert [r.task_token for r in store.parked_for("hubspot_crm")] == ["t3"]
+    assert store.parked_for("nobody") == []
+
+
+def test_remove_deletes_one_token_and_is_idempotent(store):
+    kept, gone = record(store, task="keep"), record(store, task="gone")
+    store.park(kept)
+    store.park(gone)
+
+    store.remove(gone.connector_id, gone.token_id)
+    store.remove(gone.connector_id, gone.token_id)
+
+    assert store.get(gone.connector_id, gone.token_id) is None
+    assert store.get(kept.connector_id, kept.token_id) == kept
+    assert store.count() == 1
+
+
+def test_a_claim_is_exclusive_while_its_lease_lives(store):
+    parked = record(store)
+    store.park(parked)
+
+    assert store.claim(parked, "webhook", now=1_000.0) is True
+    assert store.claim(parked, "reconcile", now=1_030.0) is False
+
+
+def test_a_released_token_can_be_claimed_again(store):
+    parked = record(store)
+    store.park(parked)
+    store.claim(parked, "webhook", now=1_000.0)
+
+    store.release(parked, "webhook")
+
+    assert store.claim(parked, "reconcile", now=1_001.0) is True
+
+
+def test_only_the_holder_can_release_a_claim(store):
+    parked = record(store)
+    store.park(parked)
+    store.claim(parked, "webhook", now=1_000.0)
+
+    store.release(parked, "someone-else")  # ignored, not raised
+
+    assert store.claim(parked, "reconcile", now=1_001.0) is False
+
+
+def test_an_abandoned_lease_expires(store):
+    parked = record(store)
+    store.park(parked)
+    store.claim(parked, "crashed", now=1_000.0)
+
+    assert store.claim(parked, "reconcile", now=1_000.0 + 59) is False
+    assert store.claim(parked, "reconcile", now=1_000.0 + 61) is True
+
+
+def test_claiming_a_token_that_is_gone_returns_false_and_creates_nothing(store):
+    parked = record(store)
+    store.park(parked)
+    store.remove(parked.connector_id, parked.token_id)
+
+    assert store.claim(parked, "late", now=1_000.0) is False
+    assert store.count() == 0
+
+
+def test_a_claim_keeps_the_record_readable(store):
+    parked = record(store)
+    store.park(parked)
+    store.claim(parked, "webhook", now=1_000.0)
+
+    assert store.get(parked.connector_id, parked.token_id) == parked
+    assert store.parked_for(parked.connector_id) == [parked]
+
+
+def test_parked_before_returns_only_tokens_requested_before_the_cutoff(store):
+    for i in range(5):
+        store.park(record(store, f"conn_{i}", f"t{i}", at=T0 + timedelta(minutes=i)))
+
+    older = store.parked_before(T0 + timedelta(minutes=2), limit=100)
+
+    assert sorted(r.task_token for r in older) == ["t0", "t1"]  # strictly before
+    assert store.parked_before(T0, limit=100) == []
+
+
+def test_parked_before_is_bounded_by_its_limit(store):
+    for i in range(7):
+        store.park(record(store, f"conn_{i}", f"t{i}", at=T0))
+
+    assert len(store.parked_before(T0 + timedelta(hours=1), limit=3)) == 3
+    assert len(store.parked_before(T0 + timedelta(hours=1), limit=1)) == 1
+    assert len(store.parked_before(T0 + timedelta(hours=1), limit=100)) == 7
+
+
+def test_count_counts_every_parked_token(store):
+    assert store.count() == 0
+    for i in range(4):
+        store.park(record(store, "c", f"t{i}"))
+    assert store.count() == 4
+
+
+def test_an_unreachable_table_raises_token_store_error_not_a_botocore_error(moto_aws):
+    store = TokenStore("no-such-table", boto3.client("dynamodb", region_name=REGION))
+    parked = record(store)
+
+    for action in (
+        lambda: store.park(parked),
+        lambda: store.get("c", "t"),
+        lambda: store.parked_for("c"),
+        lambda: store.parked_before(T0, 10),
+        lambda: store.count(),
+        lambda: store.remove("c", "t"),
+        lambda: store.claim(parked, "me", 1.0),
+    ):
+        with pytest.raises(TokenStoreError, match="ResourceNotFoundException"):
+            action()

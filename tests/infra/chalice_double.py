@@ -1,0 +1,84 @@
+"""A stand-in for the `chalice` CLI and the file `chalice deploy` writes, for the deploy script tests.
+
+Named uniquely (not conftest) so test modules can import it without clashing with other test folders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scripts.deploy import DeployError
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's account
+
+
+def chalice_deployed(stage: str = "dev", region: str = REGION) -> dict[str, Any]:
+    """What `chalice deploy --stage <stage>` writes to .chalice/deployed/<stage>.json (chalice.md §4)."""
+    prefix = f"arn:aws:lambda:{region}:{ACCOUNT}:function:fivetran-orchestrator-{stage}"
+    role = f"arn:aws:iam::{ACCOUNT}:role/fivetran-orchestrator-{stage}"
+    return {
+        "resources": [
+            {
+                "name": "default-role",
+                "resource_type": "iam_role",
+                "role_arn": role,
+                "role_name": f"fivetran-orchestrator-{stage}",
+            },
+            {
+                "name": "list_connectors",
+                "resource_type": "lambda_function",
+                "lambda_arn": f"{prefix}-list_connectors",
+            },
+            {"name": "start_sync", "resource_type": "lambda_function", "lambda_arn": f"{prefix}-start_sync"},
+            {
+                "name": "reconcile_syncs",
+                "resource_type": "lambda_function",
+                "lambda_arn": f"{prefix}-reconcile_syncs",
+            },
+            {
+                "name": "reconcile_syncs-event",
+                "resource_type": "cloudwatch_event",
+                "rule_name": f"fivetran-orchestrator-{stage}-reconcile_syncs-event",
+            },
+            {"name": "api_handler", "resource_type": "lambda_function", "lambda_arn": prefix},
+            {
+                "name": "rest_api",
+                "resource_type": "rest_api",
+                "rest_api_id": "abc123defg",
+                "rest_api_url": f"https://abc123defg.execute-api.{region}.amazonaws.com/api/",
+            },
+        ],
+        "schema_version": "2.0",
+        "backend": "api",
+    }
+
+
+class FakeChalice:
+    """Stands in for the `chalice` CLI: records each call; `deploy` writes deployed/<stage>.json,
+    `delete` removes it. ``fail`` makes the next call fail like a non-zero exit."""
+
+    def __init__(self, region: str = REGION) -> None:
+        self.calls: list[tuple[list[str], Path, dict[str, str]]] = []
+        self.region = region
+        self.fail = False
+
+    def __call__(self, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
+        args = list(command)
+        self.calls.append((args, cwd, dict(env)))
+        if self.fail:
+            raise DeployError(f"`{' '.join(args)}` failed with exit code 2")
+        verb, stage = args[1], args[args.index("--stage") + 1]
+        deployed = cwd / ".chalice" / "deployed" / f"{stage}.json"
+        if verb == "deploy":
+            deployed.parent.mkdir(parents=True, exist_ok=True)
+            deployed.write_text(json.dumps(chalice_deployed(stage, self.region)), encoding="utf-8")
+        elif verb == "delete":
+            deployed.unlink()
+
+    @property
+    def verbs(self) -> list[list[str]]:
+        return [call[0][1:] for call in self.calls]

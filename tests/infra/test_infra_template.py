@@ -1,0 +1,387 @@
+"""infra/template.yaml: lint-clean, wired to the real state machine definition, names derived from app and
+stage, and IAM that grants only what the orchestrator uses."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+
+from scripts.deploy import TEMPLATE_PATH, definition_placeholders, render_template
+
+# The ${...} placeholders the ASL may use, as the brief for the state machine fixed them.
+CONTRACT_SUBSTITUTIONS = {
+    "ListConnectorsFunctionArn",
+    "StartSyncFunctionArn",
+    "ClusterArn",
+    "TaskDefinitionArn",
+    "SubnetIds",
+    "SecurityGroupIds",
+    "AssignPublicIp",
+    "MaxConcurrency",
+    "HeartbeatSeconds",
+    "SyncTimeoutSeconds",
+    "DbtTimeoutSeconds",
+}
+RECONCILE_INTERVAL_SECONDS = 300
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def lint_messages(text: str) -> list[str]:
+    matches = lint(text, config=ManualArgs(regions=["us-east-1", "eu-west-1"], include_checks=["I"]))
+    return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches]
+
+
+def test_template_passes_cfn_lint_with_no_errors_warnings_or_informational_findings() -> None:
+    assert lint_messages(TEMPLATE_PATH.read_text(encoding="utf-8")) == []
+
+
+def test_rendered_template_with_the_real_definition_passes_cfn_lint(
+    template: dict[str, Any], definition_text: str
+) -> None:
+    rendered = render_template(template, definition_text)
+
+    assert lint_messages(json.dumps(rendered, indent=1)) == []
+
+
+def test_definition_placeholders_are_exactly_the_definition_substitutions(
+    resources: dict[str, Any], definition_text: str
+) -> None:
+    substitutions = resources["StateMachine"]["Properties"]["DefinitionSubstitutions"]
+
+    assert definition_placeholders(definition_text) == set(substitutions)
+    assert set(substitutions) == CONTRACT_SUBSTITUTIONS
+
+
+def test_definition_substitutions_wire_the_parameters_and_resources_the_definition_expects(
+    resources: dict[str, Any],
+) -> None:
+    substitutions = resources["StateMachine"]["Properties"]["DefinitionSubstitutions"]
+
+    assert substitutions["ListConnectorsFunctionArn"] == {"Ref": "ListConnectorsFunctionArn"}
+    assert substitutions["StartSyncFunctionArn"] == {"Ref": "StartSyncFunctionArn"}
+    assert substitutions["ClusterArn"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
+    assert substitutions["TaskDefinitionArn"] == {"Ref": "TaskDefinition"}
+    assert substitutions["SubnetIds"] == {"Fn::Join": [",", {"Ref": "SubnetIds"}]}
+    assert substitutions["SecurityGroupIds"] == {
+        "Fn::If": [
+            "CreateSecurityGroup",
+            {"Fn::GetAtt": ["SecurityGroup", "GroupId"]},
+            {"Ref": "SecurityGroupId"},
+        ]
+    }
+    for number in ("MaxConcurrency", "HeartbeatSeconds", "SyncTimeoutSeconds", "DbtTimeoutSeconds"):
+        assert substitutions[number] == {"Ref": number}
+
+
+def test_the_stand_in_definition_fails_every_run_with_a_cause_naming_the_deploy_script(
+    resources: dict[str, Any],
+) -> None:
+    stand_in = resources["StateMachine"]["Properties"]["Definition"]
+    only_state = stand_in["States"][stand_in["StartAt"]]
+
+    assert only_state["Type"] == "Fail"
+    assert "scripts.deploy" in only_state["Cause"]
+
+
+def test_token_table_key_schema_and_settings_match_the_design(resources: dict[str, Any]) -> None:
+    table = resources["TokenTable"]["Properties"]
+
+    assert table["KeySchema"] == [
+        {"AttributeName": "connector_id", "KeyType": "HASH"},
+        {"AttributeName": "token_id", "KeyType": "RANGE"},
+    ]
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": "connector_id", "AttributeType": "S"},
+        {"AttributeName": "token_id", "AttributeType": "S"},
+    ]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "name_property", "expected"),
+    [
+        ("TokenTable", "TableName", "${AppName}-${Stage}-tokens"),
+        ("StateMachine", "StateMachineName", "${AppName}-${Stage}"),
+        ("Cluster", "ClusterName", "${AppName}-${Stage}"),
+        ("TaskDefinition", "Family", "${AppName}-${Stage}-dbt"),
+        ("Repository", "RepositoryName", "${AppName}-${Stage}-dbt"),
+        ("FivetranApiSecret", "Name", "${AppName}/${Stage}/fivetran-api"),
+        ("WebhookSecret", "Name", "${AppName}/${Stage}/webhook-secret"),
+        ("WarehouseSecret", "Name", "${AppName}/${Stage}/warehouse"),
+    ],
+)
+def test_resource_names_derive_from_app_name_and_stage(
+    resources: dict[str, Any], logical_id: str, name_property: str, expected: str
+) -> None:
+    assert resources[logical_id]["Properties"][name_property] == {"Fn::Sub": expected}
+
+
+def test_app_name_defaults_to_the_chalice_app_and_stage_allows_only_aws_stages(
+    template: dict[str, Any],
+) -> None:
+    parameters = template["Parameters"]
+
+    assert parameters["AppName"]["Default"] == "fivetran-orchestrator"
+    assert parameters["Stage"]["AllowedValues"] == ["dev", "prod"]
+
+
+def test_secrets_hold_generated_values_and_never_plain_text(resources: dict[str, Any]) -> None:
+    secrets = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::SecretsManager::Secret"}
+
+    assert set(secrets) == {"FivetranApiSecret", "WebhookSecret", "WarehouseSecret"}
+    for properties in secrets.values():
+        assert "SecretString" not in properties
+        assert "GenerateSecretString" in properties
+    assert "SecretStringTemplate" not in secrets["WebhookSecret"]["GenerateSecretString"]
+    api = secrets["FivetranApiSecret"]["GenerateSecretString"]
+    assert set(json.loads(api["SecretStringTemplate"])) | {api["GenerateStringKey"]} == {
+        "api_key",
+        "api_secret",
+    }
+    warehouse = secrets["WarehouseSecret"]["GenerateSecretString"]
+    keys = set(json.loads(warehouse["SecretStringTemplate"])) | {warehouse["GenerateStringKey"]}
+    assert keys == {"account", "user", "private_key", "role", "warehouse", "database", "schema"}
+
+
+def test_task_definition_runs_one_container_named_dbt_with_memory_and_a_read_only_root(
+    resources: dict[str, Any],
+) -> None:
+    task = resources["TaskDefinition"]["Properties"]
+    (container,) = task["ContainerDefinitions"]
+
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    assert task["NetworkMode"] == "awsvpc"
+    assert container["Name"] == "dbt"
+    assert container["Memory"] == {"Ref": "DbtTaskMemory"}
+    assert container["Image"] == {"Fn::Sub": "${Repository.RepositoryUri}:${DbtImageTag}"}
+    assert container["ReadonlyRootFilesystem"] is True
+    assert container["MountPoints"] == [
+        {"SourceVolume": "scratch", "ContainerPath": "/tmp", "ReadOnly": False}
+    ]
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert environment["DBT_TARGET"] == "snowflake"
+    assert environment["ARTIFACTS_BUCKET"] == {"Ref": "ArtifactsBucket"}
+    assert environment["ARTIFACTS_PREFIX"] == "dbt-runs"
+    assert environment["DBT_TARGET_PATH"].startswith("/tmp/")
+    assert environment["DBT_LOG_PATH"].startswith("/tmp/")
+    assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "DbtLogGroup"}
+
+
+def test_dbt_container_reads_each_warehouse_key_from_the_warehouse_secret(resources: dict[str, Any]) -> None:
+    (container,) = resources["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
+
+    expected = {
+        f"SNOWFLAKE_{key.upper()}": {"Fn::Sub": f"${{WarehouseSecret}}:{key}::"}
+        for key in ("account", "user", "private_key", "role", "warehouse", "database", "schema")
+    }
+    assert secrets == expected
+
+
+def test_state_machine_role_grants_only_what_the_definition_uses(resources: dict[str, Any]) -> None:
+    by_sid = {s["Sid"]: s for s in statements(resources["StateMachineRole"])}
+
+    assert as_list(by_sid["InvokeTheTwoFunctions"]["Action"]) == ["lambda:InvokeFunction"]
+    assert by_sid["InvokeTheTwoFunctions"]["Resource"] == [
+        {"Ref": "ListConnectorsFunctionArn"},
+        {"Fn::Sub": "${ListConnectorsFunctionArn}:*"},
+        {"Ref": "StartSyncFunctionArn"},
+        {"Fn::Sub": "${StartSyncFunctionArn}:*"},
+    ]
+    run_task = by_sid["RunTheDbtTask"]
+    assert as_list(run_task["Action"]) == ["ecs:RunTask"]
+    assert run_task["Resource"]["Fn::Sub"].endswith(":task-definition/${AppName}-${Stage}-dbt:*")
+    assert run_task["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": ["Cluster", "Arn"]}}}
+    watch = by_sid["WatchAndStopTheDbtTask"]
+    assert sorted(watch["Action"]) == ["ecs:DescribeTasks", "ecs:StopTask"]
+    assert watch["Resource"]["Fn::Sub"].endswith(":task/${AppName}-${Stage}/*")
+    pass_role = by_sid["PassTheTaskRoles"]
+    assert pass_role["Resource"] == [
+        {"Fn::GetAtt": ["TaskRole", "Arn"]},
+        {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]},
+    ]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    events = by_sid["EcsSyncIntegrationRule"]
+    assert sorted(events["Action"]) == ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
+    assert events["Resource"]["Fn::Sub"].endswith(":rule/StepFunctionsGetEventsForECSTaskRule")
+
+
+def test_only_log_delivery_tracing_and_ecr_login_use_a_wildcard_resource(resources: dict[str, Any]) -> None:
+    roles = {k: v for k, v in resources.items() if v["Type"] == "AWS::IAM::Role"}
+    wildcard_actions = {
+        action
+        for role in roles.values()
+        for statement in statements(role)
+        if statement["Resource"] == "*"
+        for action in as_list(statement["Action"])
+    }
+
+    assert {a.split(":")[0] for a in wildcard_actions} == {"logs", "xray", "ecr"}
+    assert {a for a in wildcard_actions if a.startswith("ecr:")} == {"ecr:GetAuthorizationToken"}
+    assert all("*" not in action for action in wildcard_actions)
+
+
+def test_execution_role_reads_only_the_warehouse_secret_and_task_role_only_writes_artifacts(
+    resources: dict[str, Any],
+) -> None:
+    execution = {s["Sid"]: s for s in statements(resources["TaskExecutionRole"])}
+    task = statements(resources["TaskRole"])
+
+    assert execution["ReadWarehouseSecret"]["Resource"] == {"Ref": "WarehouseSecret"}
+    assert execution["PullDbtImage"]["Resource"] == {"Fn::GetAtt": ["Repository", "Arn"]}
+    assert task == [
+        {
+            "Sid": "PutRunArtifacts",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": {"Fn::Sub": "${ArtifactsBucket.Arn}/dbt-runs/*"},
+        }
+    ]
+
+
+def test_state_machine_logs_to_its_log_group_without_execution_data(resources: dict[str, Any]) -> None:
+    logging = resources["StateMachine"]["Properties"]["LoggingConfiguration"]
+
+    assert logging["IncludeExecutionData"] is False
+    assert logging["Destinations"] == [
+        {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["StateMachineLogGroup", "Arn"]}}}
+    ]
+    for group in ("StateMachineLogGroup", "DbtLogGroup"):
+        assert resources[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_security_group_is_created_only_when_none_is_given_and_allows_no_ingress(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    group = resources["SecurityGroup"]
+
+    assert template["Conditions"]["CreateSecurityGroup"] == {"Fn::Equals": [{"Ref": "SecurityGroupId"}, ""]}
+    assert group["Condition"] == "CreateSecurityGroup"
+    assert "SecurityGroupIngress" not in group["Properties"]
+    assert not [r for r in resources.values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"]
+    (egress,) = group["Properties"]["SecurityGroupEgress"]
+    assert (egress["IpProtocol"], egress["FromPort"], egress["ToPort"]) == ("tcp", 443, 443)
+
+
+def test_artifacts_bucket_is_encrypted_versioned_private_and_expires_runs(resources: dict[str, Any]) -> None:
+    bucket = resources["ArtifactsBucket"]
+    properties = bucket["Properties"]
+
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    rules = {r["Id"]: r for r in properties["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-dbt-runs"]["Prefix"] == "dbt-runs/"
+    assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_alarm_counts_failed_and_timed_out_runs_and_notifies_only_a_given_topic(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    alarm = resources["FailedRunsAlarm"]["Properties"]
+    metric_names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+
+    assert metric_names == {"ExecutionsFailed", "ExecutionsTimedOut"}
+    assert expression["ReturnData"] is True
+    assert alarm["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }
+    assert template["Conditions"]["HasAlarmTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]
+    }
+
+
+def test_schedule_exists_only_with_an_expression_and_may_only_start_this_state_machine(
+    resources: dict[str, Any],
+) -> None:
+    schedule, role = resources["Schedule"], resources["SchedulerRole"]
+
+    assert schedule["Condition"] == role["Condition"] == "HasSchedule"
+    assert schedule["Properties"]["Target"]["Arn"] == {"Ref": "StateMachine"}
+    assert schedule["Properties"]["Target"]["Input"] == {"Ref": "ScheduleInput"}
+    assert statements(role) == [
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachine"}}
+    ]
+
+
+def test_run_defaults_match_the_contract_and_heartbeat_outlasts_the_reconcile_interval(
+    template: dict[str, Any],
+) -> None:
+    parameters = template["Parameters"]
+
+    assert parameters["MaxConcurrency"]["Default"] == 10
+    assert parameters["HeartbeatSeconds"]["Default"] == 900
+    assert parameters["HeartbeatSeconds"]["MinValue"] > RECONCILE_INTERVAL_SECONDS
+    assert parameters["SyncTimeoutSeconds"]["Default"] == 21600
+    assert parameters["DbtTimeoutSeconds"]["Default"] == 7200
+    assert parameters["AssignPublicIp"]["Default"] == "DISABLED"
+    assert parameters["ScheduleInput"]["Default"] == "{}"
+    assert parameters["SubnetIds"]["Type"] == "List<AWS::EC2::Subnet::Id>"
+
+
+def test_outputs_include_every_name_the_deploy_script_and_operators_use(template: dict[str, Any]) -> None:
+    expected = {
+        "StateMachineArn",
+        "TokenTableName",
+        "ClusterArn",
+        "TaskDefinitionArn",
+        "RepositoryUri",
+        "ArtifactsBucket",
+        "WebhookSecretArn",
+        "FivetranApiSecretArn",
+        "WarehouseSecretArn",
+    }
+
+    assert expected <= set(template["Outputs"])
+
+
+def test_every_checkov_skip_names_a_check_and_gives_a_reason() -> None:
+    skips = re.findall(r"#\s*checkov:skip=([^:\s]+):(.*)", TEMPLATE_PATH.read_text(encoding="utf-8"))
+
+    assert skips
+    for check_id, reason in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", check_id)
+        assert len(reason.strip()) > 40, f"{check_id} needs a real reason"
+
+
+def test_checkov_finds_no_failed_checks() -> None:
+    local = Path(__file__).resolve().parents[2] / ".venv-tools" / "bin" / "checkov"
+    checkov = str(local) if local.exists() else shutil.which("checkov")
+    assert checkov is not None, "checkov is missing: run `make install` (it goes into .venv-tools)"
+    result = subprocess.run(
+        [
+            checkov,
+            "-f",
+            str(TEMPLATE_PATH),
+            "--quiet",
+            "--compact",
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Failed checks: 0" in result.stdout

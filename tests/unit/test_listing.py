@@ -1,0 +1,125 @@
+"""Which connections a run syncs, and which it skips and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.errors import PausedConnections
+from chalicelib.listing import list_connectors
+from chalicelib.run_input import parse_run_input
+from tests.fakes import FakeFivetran, connection
+
+
+def run(fivetran: FakeFivetran, **raw) -> dict:
+    options = parse_run_input(raw, started_at="2026-01-15T10:00:00Z")
+    return list_connectors(fivetran, options).to_dict(options)
+
+
+def test_a_group_listing_syncs_every_connected_unpaused_connection_in_order():
+    fivetran = FakeFivetran(
+        connection("stripe_prod", service="stripe", schema="stripe"),
+        connection("hubspot_crm", service="hubspot", schema="hubspot", schedule_type="manual"),
+    )
+
+    result = run(fivetran, group_id="projected_sickle")
+
+    assert result["connectors"] == [
+        {"connector_id": "stripe_prod", "service": "stripe", "schema": "stripe", "schedule_type": "auto"},
+        {"connector_id": "hubspot_crm", "service": "hubspot", "schema": "hubspot", "schedule_type": "manual"},
+    ]
+    assert result["skipped"] == []
+
+
+def test_the_output_has_exactly_connectors_skipped_and_the_normalised_options():
+    fivetran = FakeFivetran(connection("a"))
+    options = parse_run_input(
+        {"group_id": "g", "on_sync_failure": "continue"}, started_at="2026-01-15T10:00:00Z"
+    )
+
+    result = list_connectors(fivetran, options).to_dict(options)
+
+    assert set(result) == {"connectors", "skipped", "options"}
+    assert result["options"] == options.to_dict()
+    assert result["options"]["on_sync_failure"] == "continue"
+    assert set(result["connectors"][0]) == {"connector_id", "service", "schema", "schedule_type"}
+
+
+def test_an_empty_group_lists_nothing():
+    assert run(FakeFivetran(), group_id="g") == {
+        "connectors": [],
+        "skipped": [],
+        "options": parse_run_input({"group_id": "g"}, started_at="2026-01-15T10:00:00Z").to_dict(),
+    }
+
+
+def test_explicit_ids_are_fetched_and_a_missing_one_is_skipped_as_not_found():
+    fivetran = FakeFivetran(connection("stripe_prod"), connection("unrelated"))
+
+    result = run(fivetran, connector_ids=["stripe_prod", "gone_away"])
+
+    assert [c["connector_id"] for c in result["connectors"]] == ["stripe_prod"]
+    assert result["skipped"] == [{"connector_id": "gone_away", "reason": "not_found"}]
+
+
+def test_explicit_ids_never_list_the_whole_group():
+    class NoGroupListing(FakeFivetran):
+        def list_group_connections(self, group_id):
+            raise AssertionError("explicit ids must not list the group")
+
+    result = run(NoGroupListing(connection("a")), connector_ids=["a"])
+    assert [c["connector_id"] for c in result["connectors"]] == ["a"]
+
+
+def test_paused_connections_are_skipped_by_default():
+    fivetran = FakeFivetran(connection("active"), connection("old_crm", paused=True))
+
+    result = run(fivetran, group_id="g")
+
+    assert [c["connector_id"] for c in result["connectors"]] == ["active"]
+    assert result["skipped"] == [{"connector_id": "old_crm", "reason": "paused"}]
+
+
+def test_paused_fail_raises_paused_connections_naming_every_paused_id():
+    fivetran = FakeFivetran(
+        connection("active"), connection("old_crm", paused=True), connection("old_db", paused=True)
+    )
+
+    with pytest.raises(PausedConnections) as caught:
+        run(fivetran, group_id="g", paused="fail")
+
+    message = str(caught.value)
+    assert "old_crm" in message and "old_db" in message
+    assert "active" not in message
+    assert type(caught.value).__name__ == "Orchestrator.PausedConnections"
+
+
+def test_paused_fail_with_nothing_paused_lists_normally():
+    result = run(FakeFivetran(connection("a")), group_id="g", paused="fail")
+    assert [c["connector_id"] for c in result["connectors"]] == ["a"]
+
+
+@pytest.mark.parametrize("setup_state", ["broken", "incomplete"])
+def test_connections_not_set_up_are_skipped_as_broken(setup_state):
+    fivetran = FakeFivetran(connection("ok"), connection("legacy_db", setup_state=setup_state))
+
+    result = run(fivetran, group_id="g")
+
+    assert [c["connector_id"] for c in result["connectors"]] == ["ok"]
+    assert result["skipped"] == [{"connector_id": "legacy_db", "reason": "broken"}]
+
+
+def test_every_skip_reason_together():
+    fivetran = FakeFivetran(
+        connection("ok"),
+        connection("old_crm", paused=True),
+        connection("legacy_db", setup_state="broken"),
+    )
+
+    result = run(fivetran, connector_ids=["ok", "old_crm", "legacy_db", "gone"])
+
+    assert [c["connector_id"] for c in result["connectors"]] == ["ok"]
+    assert sorted((s["connector_id"], s["reason"]) for s in result["skipped"]) == [
+        ("gone", "not_found"),
+        ("legacy_db", "broken"),
+        ("old_crm", "paused"),
+    ]
