@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -76,6 +77,13 @@ def webhook(port: int) -> None:
     ]
     endpoint = stage["AWS_ENDPOINT_URL"]
     moto_port = int(endpoint.rsplit(":", 1)[1])
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C (and a plain `kill`) stop both, even when started without a terminal.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     server.start()
     chalice = None
