@@ -14,6 +14,7 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 
 from chalicelib.dependencies import get_dependencies
+from chalicelib.errors import ConfigurationError, SecretUnavailable
 from chalicelib.listing import list_connectors as list_connections
 from chalicelib.log import logger
 from chalicelib.reconcile import reconcile
@@ -65,6 +66,9 @@ def fivetran_webhook() -> Response:
             secret=deps.secrets.webhook_secret,
             resolver=deps.resolver,
         )
+    except (ConfigurationError, SecretUnavailable) as exc:
+        logger.error("webhook cannot run: configuration or secrets unavailable", extra={"error": str(exc)})
+        return Response({"error": "temporarily unable to process; retry later"}, status_code=503)
     except Exception:  # never a stack trace to the caller
         logger.exception("webhook failed unexpectedly")
         return Response({"error": "internal error"}, status_code=500)

@@ -177,6 +177,7 @@ class FivetranClient:
 
     def _iter_group_connections(self, group_id: str) -> Iterator[Connection]:
         cursor: str | None = None
+        seen: set[str] = set()
         path = f"/v1/groups/{quote(group_id, safe='')}/connections"
         while True:
             params: dict[str, Any] = {"limit": 1000}
@@ -188,6 +189,9 @@ class FivetranClient:
             cursor = data.get("next_cursor")
             if not cursor:
                 return
+            if cursor in seen:
+                raise FivetranApiError(f"Fivetran repeated the page cursor for {path}; stopping", path=path)
+            seen.add(cursor)
 
     def get_connection(self, connection_id: str) -> Connection:
         data = self._request("GET", f"/v1/connections/{quote(connection_id, safe='')}")
@@ -195,9 +199,14 @@ class FivetranClient:
 
     def trigger_sync(self, connection_id: str) -> str:
         """Start a sync (``force: false``: an in-flight sync is joined). Returns Fivetran's message."""
-        body = self._request(
-            "POST", f"/v1/connections/{quote(connection_id, safe='')}/sync", json={"force": False}
-        )
+        path = f"/v1/connections/{quote(connection_id, safe='')}/sync"
+        try:
+            body = self._request("POST", path, json={"force": False})
+        except FivetranApiError as exc:
+            if exc.status == 409:
+                # "a sync already in progress": with force=false that sync is the one we wait for.
+                return "joined the sync already in progress"
+            raise
         return str(body.get("message", "")) if isinstance(body, dict) else ""
 
     # -- transport -------------------------------------------------------------------

@@ -119,7 +119,7 @@ def reconcile(
                 connector_id, "NOT_FOUND", now, reason="the connection no longer exists", source="reconcile"
             )
             for record in parked:
-                resolver.resolve_token(record, gone, report.resolution)
+                _resolve(record, gone, resolver, report)
             continue
         except FivetranRateLimited:
             report.stopped_early = "fivetran rate limit"
@@ -141,14 +141,27 @@ def _reconcile_token(
     record: TokenRecord, conn: Connection, resolver: Resolver, now: datetime, report: ReconcileReport
 ) -> None:
     outcome = outcome_from_connection(conn, record, now)
+    if outcome is not None:
+        _resolve(record, outcome, resolver, report)
+        return
     try:
-        if outcome is not None:
-            resolver.resolve_token(record, outcome, report.resolution)
-        elif resolver.heartbeat(record) is CallbackResult.SENT:
+        if resolver.heartbeat(record) is CallbackResult.SENT:
             report.heartbeats += 1
     except (CallbackError, TokenStoreError) as exc:
         report.resolution.errors.append(str(exc))
         logger.warning(
             "reconcile could not act on a token",
+            extra={"connector_id": record.connector_id, "token_ref": record.ref, "error": str(exc)},
+        )
+
+
+def _resolve(record: TokenRecord, outcome: SyncOutcome, resolver: Resolver, report: ReconcileReport) -> None:
+    """One token's outcome; a store or callback failure is recorded, and the other tokens go on."""
+    try:
+        resolver.resolve_token(record, outcome, report.resolution)
+    except (CallbackError, TokenStoreError) as exc:
+        report.resolution.errors.append(str(exc))
+        logger.warning(
+            "reconcile could not resolve a token",
             extra={"connector_id": record.connector_id, "token_ref": record.ref, "error": str(exc)},
         )

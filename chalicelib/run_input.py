@@ -168,9 +168,11 @@ def parse_run_input(
     timeout = base["sync_timeout_seconds"]
     if "sync_timeout_seconds" in raw:
         timeout = _positive_int(raw["sync_timeout_seconds"], "sync_timeout_seconds")
-        if timeout < 2:
-            # HeartbeatSeconds must stay below TimeoutSeconds, and both are whole seconds.
-            raise _fail("'sync_timeout_seconds' must be at least 2")
+    if not 2 <= timeout <= MAX_TIMEOUT_SECONDS:
+        # HeartbeatSeconds must stay below TimeoutSeconds, and both are whole seconds.
+        raise _fail(
+            f"'sync_timeout_seconds' must be at least 2 and at most {MAX_TIMEOUT_SECONDS} (got {timeout})"
+        )
     start = parse_timestamp(started_at) if isinstance(started_at, str) else started_at
     start = start or utcnow()
     # AWS requires HeartbeatSeconds < TimeoutSeconds.

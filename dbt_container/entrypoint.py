@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,7 +76,8 @@ environment (the ECS task's container overrides set these):
   ARTIFACTS_PREFIX     default dbt-runs
   DBT_PROJECT_DIR      default: the project/ folder beside this file
   DBT_PROFILES_DIR     default: the project folder
-  DBT_TARGET_PATH      where dbt writes its artifacts (default: a folder per run id under the temp dir)
+  DBT_TARGET_PATH      where dbt writes its artifacts, kept after the run (default: a folder under the
+                       temp dir, removed once the artifacts are uploaded)
   DBT_LOG_PATH         where dbt writes dbt.log (default: beside the artifacts)
   DBT_STOP_GRACE_SECONDS  after SIGTERM, how long dbt gets to cancel its queries (default 20)
   SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, SNOWFLAKE_PRIVATE_KEY, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE,
@@ -106,6 +108,7 @@ class Settings:
     bucket: str | None = None
     prefix: str = "dbt-runs"
     stop_grace_s: float = DEFAULT_STOP_GRACE_S
+    scratch_dir: Path | None = None  # the default artifacts folder: ours, removed when the run is done
 
     @property
     def artifacts_uri(self) -> str | None:
@@ -146,8 +149,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     profiles_dir = Path(env.get("DBT_PROFILES_DIR") or project_dir).resolve()
     if target == "snowflake" and profiles_dir == project_dir:
         _require_snowflake_connection(env)
-    run_dir = Path(tempfile.gettempdir()) / "orchestrator-dbt" / safe_run_id(run_id)
-    target_path = _absolute(env.get("DBT_TARGET_PATH"), project_dir) or run_dir / "target"
+    scratch_dir = Path(tempfile.gettempdir()) / "orchestrator-dbt" / safe_run_id(run_id)
+    target_path = _absolute(env.get("DBT_TARGET_PATH"), project_dir) or scratch_dir / "target"
     return Settings(
         command=parse_command(env.get("DBT_COMMAND", "")),
         select=" ".join(env.get("DBT_SELECT", "").split()),
@@ -163,6 +166,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         bucket=env.get("ARTIFACTS_BUCKET") or None,
         prefix=env.get("ARTIFACTS_PREFIX", "dbt-runs"),
         stop_grace_s=_parse_seconds(env.get("DBT_STOP_GRACE_SECONDS"), DEFAULT_STOP_GRACE_S),
+        scratch_dir=scratch_dir if target_path.is_relative_to(scratch_dir) else None,
     )
 
 
@@ -476,7 +480,12 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
         code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
     counts, failed = read_results(settings.target_path, settings.command)
     log_event("dbt_finished", exit_code=code, target_path=str(settings.target_path))
-    return Outcome(exit_code=code, counts=counts, failed_nodes=failed, artifacts=upload_artifacts(settings))
+    outcome = Outcome(
+        exit_code=code, counts=counts, failed_nodes=failed, artifacts=upload_artifacts(settings)
+    )
+    if settings.scratch_dir is not None:
+        shutil.rmtree(settings.scratch_dir, ignore_errors=True)
+    return outcome
 
 
 def summary_line(

@@ -44,6 +44,14 @@ def test_settings_default_to_a_build_of_the_bundled_project() -> None:
     assert s.target_path.parts[-3:] == ("orchestrator-dbt", "r-1", "target")
 
 
+def test_the_default_artifacts_folder_is_removed_after_the_run_and_a_given_one_is_kept(
+    tmp_path: Path,
+) -> None:
+    default = settings(RUN_ID="r-2")
+    assert default.scratch_dir is not None and default.target_path.is_relative_to(default.scratch_dir)
+    assert settings(DBT_TARGET_PATH=str(tmp_path / "t")).scratch_dir is None
+
+
 def test_a_run_without_run_id_gets_a_manual_one() -> None:
     assert settings().run_id.startswith("manual-")
 

@@ -115,11 +115,10 @@ def test_the_stack_creates_the_table_with_the_designed_key_the_dbt_task_and_the_
     assert container["image"] == f"{outputs['RepositoryUri']}:2f1c9ab"
     # Read back through the stack: once another test switches moto to executing state machines, the
     # Step Functions API no longer lists machines that CloudFormation created (local-aws-with-moto.md §6).
-    machine = boto3.client("cloudformation", REGION).describe_stack_resource(
-        StackName=STACK, LogicalResourceId="StateMachine"
-    )["StackResourceDetail"]
-    assert machine["PhysicalResourceId"] == outputs["StateMachineArn"]
-    assert machine["ResourceStatus"] == "CREATE_COMPLETE"
+    summaries = boto3.client("cloudformation", REGION).list_stack_resources(StackName=STACK)
+    by_id = {r["LogicalResourceId"]: r for r in summaries["StackResourceSummaries"]}
+    assert by_id["StateMachine"]["ResourceType"] == "AWS::StepFunctions::StateMachine"
+    assert by_id["StateMachine"]["PhysicalResourceId"] == outputs["StateMachineArn"]
 
 
 def test_deploying_again_updates_the_same_stack_in_place(

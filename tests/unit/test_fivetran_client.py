@@ -339,7 +339,15 @@ def test_404_raises_not_found_with_fivetrans_code(client, mocked):
     assert caught.value.path == "/v1/connections/gone"
 
 
-@pytest.mark.parametrize("status", [400, 405, 406, 409, 415, 422])
+def test_a_sync_already_in_progress_is_joined_not_raised(client, mocked):
+    # 409 "a sync already in progress": with force=false that running sync is the one the run waits for.
+    mocked.post(f"{BASE}/v1/connections/a/sync", status=409, json={"code": "Conflict", "message": "in progress"})
+
+    assert client.trigger_sync("a") == "joined the sync already in progress"
+    assert len(mocked.calls) == 1
+
+
+@pytest.mark.parametrize("status", [400, 405, 406, 415, 422])
 def test_other_client_errors_raise_api_error_at_once(client, mocked, status):
     mocked.post(f"{BASE}/v1/connections/a/sync", status=status, json={"code": "BadRequest", "message": "no"})
 

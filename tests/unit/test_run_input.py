@@ -243,3 +243,10 @@ def test_unknown_deployment_defaults_are_ignored():
 def test_a_deployment_default_that_is_not_an_integer_names_the_setting():
     with pytest.raises(InvalidInput, match="max_concurrency"):
         parse_run_input({"group_id": "g"}, defaults={"max_concurrency": "ten"})
+
+
+@pytest.mark.parametrize("value", ["0", "1"])
+def test_a_deployment_default_timeout_below_two_seconds_is_refused_naming_it(value):
+    # The same invariant as for the input's own timeout: HeartbeatSeconds < TimeoutSeconds, both >= 1.
+    with pytest.raises(InvalidInput, match="sync_timeout_seconds"):
+        parse_run_input({"group_id": "g"}, defaults={"sync_timeout_seconds": value})
