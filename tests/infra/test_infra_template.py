@@ -179,8 +179,7 @@ def test_task_definition_runs_one_container_named_dbt_with_memory_and_a_read_onl
     assert environment["DBT_TARGET"] == "snowflake"
     assert environment["ARTIFACTS_BUCKET"] == {"Ref": "ArtifactsBucket"}
     assert environment["ARTIFACTS_PREFIX"] == "dbt-runs"
-    assert environment["DBT_TARGET_PATH"].startswith("/tmp/")
-    assert environment["DBT_LOG_PATH"].startswith("/tmp/")
+    assert container["LinuxParameters"] == {"InitProcessEnabled": True}
     assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "DbtLogGroup"}
 
 

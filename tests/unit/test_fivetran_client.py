@@ -341,7 +341,8 @@ def test_404_raises_not_found_with_fivetrans_code(client, mocked):
 
 def test_a_sync_already_in_progress_is_joined_not_raised(client, mocked):
     # 409 "a sync already in progress": with force=false that running sync is the one the run waits for.
-    mocked.post(f"{BASE}/v1/connections/a/sync", status=409, json={"code": "Conflict", "message": "in progress"})
+    conflict = {"code": "Conflict", "message": "in progress"}
+    mocked.post(f"{BASE}/v1/connections/a/sync", status=409, json=conflict)
 
     assert client.trigger_sync("a") == "joined the sync already in progress"
     assert len(mocked.calls) == 1
