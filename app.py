@@ -24,7 +24,9 @@ from chalicelib.syncs import start_sync as park_and_trigger
 from chalicelib.timeutil import utcnow
 from chalicelib.webhook import handle_webhook
 
-app = Chalice(app_name="fivetran-orchestrator")
+# configure_logs=False: Chalice would otherwise set the "fivetran-orchestrator" logger (the one the
+# Powertools JSON logger uses, named after the service) to ERROR and add a plain-text handler.
+app = Chalice(app_name="fivetran-orchestrator", configure_logs=False)
 
 
 @app.lambda_function(name="list_connectors")

@@ -99,6 +99,8 @@ class LocalRuntime:
         moto_patches.install()
         # In-process handler logs (JSON lines) go to the run's log file, not over the progress display.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto logs every Fail state it evaluates at ERROR; the run report carries those causes.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
         self._handler_log = (self.workdir / "handlers.log").open("a", encoding="utf-8")
         self._previous_stream = app_logger.registered_handler.setStream(self._handler_log)
         port = free_port()
