@@ -771,6 +771,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     args = parse_args(argv)
     try:
         if args.command == "deploy":
@@ -800,6 +802,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stdout.write(text)
     except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as exc:  # credentials, permissions, throttling...
+        print(f"error: AWS said: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -373,3 +373,18 @@ def test_render_writes_the_template_with_the_definition_inlined(tmp_path: Path, 
 
     rendered = json.loads(output.read_text(encoding="utf-8"))
     assert rendered["Resources"]["StateMachine"]["Properties"]["Definition"] == json.loads(definition_text)
+
+
+def test_missing_aws_credentials_are_reported_as_an_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    code = main(["destroy", "--stage", "dev", "--yes", "--region", "us-east-1"])
+
+    assert code == 1
+    assert "error: AWS said: Unable to locate credentials" in capsys.readouterr().err
