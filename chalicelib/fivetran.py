@@ -3,6 +3,8 @@
 - ``GET /v1/groups/{id}/connections`` (cursor pagination to the end, ``limit=1000``)
 - ``GET /v1/connections/{id}``
 - ``POST /v1/connections/{id}/sync`` with ``{"force": false}`` (join a running sync, never restart it)
+- ``POST /v1/webhooks/group/{id}`` and ``GET /v1/webhooks`` (the operator CLI's ``register-webhook``;
+  these endpoints want ``Accept: application/json``, not the connection endpoints' ``version=2``)
 
 Retries (connection errors, 5xx, 429 with ``Retry-After``, exponential backoff, bounded)
 are urllib3's ``Retry`` on the requests adapter; other 4xx fail at once. A 429 whose
@@ -37,6 +39,7 @@ __all__ = ["Connection", "FivetranClient"]
 
 USER_AGENT = "fivetran-orchestrator/0.1 (+https://github.com/fivetran-orchestrator)"
 ACCEPT_V2 = "application/json;version=2"
+ACCEPT_JSON = "application/json"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -209,6 +212,31 @@ class FivetranClient:
             raise
         return str(body.get("message", "")) if isinstance(body, dict) else ""
 
+    def create_group_webhook(
+        self, group_id: str, *, url: str, events: list[str], secret: str, active: bool = True
+    ) -> dict[str, Any]:
+        """Create a group webhook. Fivetran first POSTs a test event to ``url`` and answers 400
+        unless that gets a 2xx. Returns the webhook (``id``, ``url``, ``events``, ``active``...)."""
+        path = f"/v1/webhooks/group/{quote(group_id, safe='')}"
+        body = {"url": url, "events": list(events), "active": active, "secret": secret}
+        return self._request("POST", path, json=body, accept=ACCEPT_JSON)
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        """Every webhook of the account (group and account webhooks), following ``next_cursor``."""
+        hooks: list[dict[str, Any]] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+            data = self._request("GET", "/v1/webhooks", params=params, accept=ACCEPT_JSON)
+            hooks.extend(item for item in data.get("items") or [] if isinstance(item, dict))
+            cursor = data.get("next_cursor")
+            if not cursor:
+                return hooks
+            if cursor in seen:
+                raise FivetranApiError("Fivetran repeated the page cursor for /v1/webhooks; stopping")
+            seen.add(cursor)
+
     # -- transport -------------------------------------------------------------------
 
     def _request(
@@ -218,10 +246,15 @@ class FivetranClient:
         *,
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
+        accept: str | None = None,
     ) -> dict[str, Any]:
+        """One call; ``accept`` overrides the session's ``Accept`` (``version=2``) for this call only."""
         url = self._base_url + path
+        headers = {"Accept": accept} if accept else None
         try:
-            response = self._session.request(method, url, params=params, json=json, timeout=self._timeout)
+            response = self._session.request(
+                method, url, params=params, json=json, headers=headers, timeout=self._timeout
+            )
         except requests.exceptions.RetryError as exc:
             raise FivetranApiError(
                 f"Fivetran kept failing {method} {path} after retries: {exc}", method=method, path=path

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from chalicelib.callbacks import CallbackError, CallbackResult, StepFunctionsCallbacks
 from chalicelib.log import logger
@@ -103,7 +102,3 @@ class Resolver:
                 extra={"connector_id": record.connector_id, "token_ref": record.ref},
             )
         return sent
-
-
-def ended_before(record: TokenRecord, ended_at: datetime | None) -> bool:
-    return ended_at is not None and ended_at > record.requested_at

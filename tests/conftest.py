@@ -36,11 +36,23 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_dependencies()
 
 
+_SESSION: list[boto3.session.Session] = []
+
+
+def _shared_session() -> boto3.session.Session:
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    return _SESSION[0]
+
+
 @pytest.fixture
 def moto_aws() -> Iterator[None]:
     """moto with Step Functions executing definitions, and this project's patches applied."""
     moto_patches.install()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        # One boto3 session for the whole run: a fresh default session reloads botocore's service
+        # models for every client, which dominated these tests' time (moto still answers every call).
+        boto3.DEFAULT_SESSION = _shared_session()
         yield
     moto_patches.set_ecs_task_runner(None)
 

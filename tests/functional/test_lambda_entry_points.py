@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from chalice.test import Client
 
@@ -24,18 +23,6 @@ from tests.fakes import FakeFivetran, connection
 
 ROOT = Path(__file__).resolve().parents[2]
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:orchestrator:run-1"
-
-
-_SESSION: list[boto3.session.Session] = []
-
-
-@pytest.fixture(autouse=True)
-def shared_boto3_session(moto_aws: None) -> None:
-    """moto gives every test a fresh boto3 default session, which reloads botocore's service models
-    for each client; one session per module keeps that cost to once (moto still answers every call)."""
-    if not _SESSION:
-        _SESSION.append(boto3.session.Session())
-    boto3.DEFAULT_SESSION = _SESSION[0]
 
 
 @pytest.fixture

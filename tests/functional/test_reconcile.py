@@ -8,7 +8,6 @@ job's own time reserve; the ``client`` fixture gives it the stage's configured b
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -28,73 +27,10 @@ from chalicelib.errors import FivetranApiError, FivetranRateLimited
 from chalicelib.token_store import TokenRecord, TokenStore
 from tests.conftest import REGION
 from tests.fakes import FakeFivetran, connection
+from tests.tokens import WaitingTask
 
 ROOT = Path(__file__).resolve().parents[2]
 THRESHOLD = 240
-
-
-_SESSION: list[boto3.session.Session] = []
-
-
-@pytest.fixture(autouse=True)
-def shared_boto3_session(moto_aws: None) -> None:
-    """moto gives every test a fresh boto3 default session, which reloads botocore's service models
-    for each client; one session per module keeps that cost to once (moto still answers every call)."""
-    if not _SESSION:
-        _SESSION.append(boto3.session.Session())
-    boto3.DEFAULT_SESSION = _SESSION[0]
-
-
-class WaitingTask:
-    """A one-state machine whose task waits for its token; the token arrives in an SQS message."""
-
-    def __init__(self) -> None:
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.sfn = boto3.client("stepfunctions", region_name=REGION)
-        suffix = uuid.uuid4().hex[:8]
-        self.queue = self.sqs.create_queue(QueueName=f"tokens-{suffix}")["QueueUrl"]
-        role = boto3.client("iam", region_name=REGION).create_role(
-            RoleName=f"waiting-task-{suffix}", AssumeRolePolicyDocument="{}"
-        )["Role"]["Arn"]
-        definition = {
-            "StartAt": "WaitForSync",
-            "States": {
-                "WaitForSync": {
-                    "Type": "Task",
-                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                    "Parameters": {"QueueUrl": self.queue, "MessageBody": {"token.$": "$$.Task.Token"}},
-                    "TimeoutSeconds": 300,
-                    "HeartbeatSeconds": 120,
-                    "End": True,
-                }
-            },
-        }
-        self.machine = self.sfn.create_state_machine(
-            name=f"waiting-task-{suffix}", definition=json.dumps(definition), roleArn=role
-        )["stateMachineArn"]
-
-    def start(self) -> tuple[str, str]:
-        arn = self.sfn.start_execution(stateMachineArn=self.machine, input="{}")["executionArn"]
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            messages = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=1).get("Messages")
-            if messages:
-                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=messages[0]["ReceiptHandle"])
-                return arn, json.loads(messages[0]["Body"])["token"]
-            time.sleep(0.02)
-        raise AssertionError("the task token never arrived")
-
-    def status(self, arn: str) -> str:
-        return self.sfn.describe_execution(executionArn=arn)["status"]
-
-    def wait_for_end(self, arn: str, timeout: float = 10) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            described = self.sfn.describe_execution(executionArn=arn)
-            if described["status"] != "RUNNING":
-                return described
-            time.sleep(0.02)
-        raise AssertionError(f"execution {arn} still RUNNING after {timeout} s")
 
 
 class CountingFivetran(FakeFivetran):

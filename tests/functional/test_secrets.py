@@ -26,18 +26,6 @@ WEBHOOK_SECRET_VALUE = "sm-webhook-secret-value"
 API_VALUE = {"api_key": "sm-api-key", "api_secret": "sm-api-secret-value"}
 
 
-_SESSION: list[boto3.session.Session] = []
-
-
-@pytest.fixture(autouse=True)
-def shared_boto3_session(moto_aws: None) -> None:
-    """moto gives every test a fresh boto3 default session, which reloads botocore's service models
-    for each client; one session per module keeps that cost to once (moto still answers every call)."""
-    if not _SESSION:
-        _SESSION.append(boto3.session.Session())
-    boto3.DEFAULT_SESSION = _SESSION[0]
-
-
 @pytest.fixture
 def secretsmanager(moto_aws):
     return boto3.client("secretsmanager", region_name=REGION)

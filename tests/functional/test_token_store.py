@@ -15,18 +15,6 @@ REGION = "us-east-1"
 T0 = datetime(2026, 1, 15, 10, 0, 0, 123456, tzinfo=UTC)
 
 
-_SESSION: list[boto3.session.Session] = []
-
-
-@pytest.fixture(autouse=True)
-def shared_boto3_session(moto_aws: None) -> None:
-    """moto gives every test a fresh boto3 default session, which reloads botocore's service models
-    for each client; one session per module keeps that cost to once (moto still answers every call)."""
-    if not _SESSION:
-        _SESSION.append(boto3.session.Session())
-    boto3.DEFAULT_SESSION = _SESSION[0]
-
-
 @pytest.fixture
 def store(token_table: str) -> TokenStore:
     return TokenStore(token_table, boto3.client("dynamodb", region_name=REGION), lease_seconds=60)
