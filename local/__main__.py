@@ -118,5 +118,37 @@ def webhook(port: int) -> None:
         click.echo("stopped")
 
 
+@cli.command()
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_SCENARIO,
+    show_default=True,
+    help="Scenario YAML: the simulated Fivetran group and its connections (format: local/README.md).",
+)
+@click.option(
+    "--state-file",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the state file `orchestrator --local` reads "
+    "(default: .local-runtime.json in the repo root, or $ORCHESTRATOR_STATE_FILE).",
+)
+def serve(scenario_path: Path, state_path: Path | None) -> None:
+    """Keep the local runtime running for `orchestrator --local` until Ctrl-C or SIGTERM."""
+    import os
+
+    from local.serve import ServeError
+    from local.serve import serve as run_serve
+    from ops.state_file import state_file_path
+
+    try:
+        code = run_serve(scenario_path, state_file_path(state_path), click.echo, os.getpid())
+    except (ServeError, ScenarioError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
+
+
 if __name__ == "__main__":
     cli()

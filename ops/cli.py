@@ -1,24 +1,229 @@
 """``orchestrator``: the operator's command-line tool (click).
 
+- ``register-webhook --group G``: the Fivetran group webhook for ``sync_end`` (idempotent, ``--dry-run``).
+- ``start-run (--group G | --connector ID ...) [--wait]``: validate the input, start a run, follow it.
+- ``runs [--limit N]``: recent runs with status, start, duration and connections ok/failed/skipped.
+- ``show RUN [--html FILE]``: a run per connection, dbt and the cause; ``--html`` writes a timeline page.
 - ``sign FILE [--secret S]``: print the ``X-Fivetran-Signature-256`` value for a body file,
   so ``curl`` can post a simulated event to ``chalice local``.
+
+Every command but ``sign`` acts on ``--stage S`` (a deployed stage) or ``--local`` (the runtime of
+``python -m local serve``); ``ops.target`` resolves which. Expected failures are one line
+(``ops.errors``), never a traceback.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
+from typing import Any
 
 import click
 
+from chalicelib.run_input import DBT_COMMANDS
 from chalicelib.signature import sign as sign_body
+from ops.display import make_console, run_report, runs_table
+from ops.errors import RUN_NOT_SUCCEEDED, OpsError, readable
+from ops.target import Target, TargetSpec, resolve_target
 
 LOCAL_WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105 - the documented local stage secret
 
 
-@click.group()
+class OrchestratorGroup(click.Group):
+    """Turns expected failures (AWS, Fivetran, the state file) into click's one-line errors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            error = readable(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+
+@click.group(cls=OrchestratorGroup, name="orchestrator")
 def cli() -> None:
-    """Operate the Fivetran → dbt orchestrator."""
+    """Operate the Fivetran → dbt orchestrator.
+
+    Commands act on a deployed stage (--stage S, e.g. dev; or $ORCHESTRATOR_STAGE) or on the
+    local runtime (--local: start it with `python -m local serve`).
+
+    Exit codes: 0 done; 1 error (the message says what to fix); 2 invalid usage or run input;
+    3 `start-run --wait` followed a run that did not succeed.
+    """
+
+
+def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --stage/--local/--state-file/--region; the command gets ``target()``, which resolves them.
+
+    Resolving is left to the command so that input checks come first (an invalid run input is
+    refused even without a runtime) and its errors go through ``OrchestratorGroup``.
+    """
+
+    @click.option("--stage", metavar="S", help="A deployed stage (its stack and .chalice/deployed/S.json).")
+    @click.option("--local", "use_local", is_flag=True, help="The local runtime (`python -m local serve`).")
+    @click.option(
+        "--state-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The local runtime's state file (implies --local; default .local-runtime.json, "
+        "or $ORCHESTRATOR_STATE_FILE).",
+    )
+    @click.option(
+        "--region",
+        metavar="REGION",
+        help="AWS region of the stage (default: the profile's / AWS_DEFAULT_REGION).",
+    )
+    @wraps(command)
+    def wrapper(
+        stage: str | None, use_local: bool, state_file: Path | None, region: str | None, **kwargs: Any
+    ) -> Any:
+        spec = TargetSpec(stage=stage, local=use_local, state_file=state_file, region=region)
+        return command(lambda: resolve_target(spec), **kwargs)
+
+    return wrapper
+
+
+@cli.command("register-webhook", short_help="Register the Fivetran sync_end webhook (idempotent).")
+@click.option("--group", "group_id", required=True, metavar="G", help="The Fivetran group whose syncs end.")
+@click.option("--dry-run", is_flag=True, help="Print the request (secret masked); send nothing.")
+@target_options
+def register_webhook_command(target: Callable[[], Target], group_id: str, dry_run: bool) -> None:
+    """Create the Fivetran group webhook for sync_end pointing at this deployment's /webhooks/fivetran.
+
+    The secret comes from Secrets Manager (the stack's WebhookSecretArn; locally, the state
+    file). Idempotent: when the group already has a webhook for that URL, it is reported and
+    nothing is created.
+    """
+    from ops.webhooks import dry_run_request, register_webhook
+
+    resolved = target()
+    if dry_run:
+        click.echo(dry_run_request(resolved, group_id))
+        click.echo("(dry run: nothing was sent)", err=True)
+        return
+    result = register_webhook(resolved, group_id)
+    hook = result.webhook
+    events = ", ".join(hook.get("events") or [])
+    if result.created:
+        click.echo(
+            f"created Fivetran webhook {hook.get('id')} for group {group_id}: {events} → {hook.get('url')}"
+        )
+        click.echo("Fivetran's test delivery reached the route and was accepted.")
+    else:
+        state = "active" if hook.get("active", True) else "inactive"
+        click.echo(
+            f"already registered: Fivetran webhook {hook.get('id')} ({hook.get('type', 'group')}, {events}, "
+            f"{state}) → {hook.get('url')}; nothing created"
+        )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@cli.command("start-run", short_help="Start a validated run; --wait follows it to the end.")
+@click.option("--group", "group_id", metavar="G", help="Sync every connection of this Fivetran group.")
+@click.option(
+    "--connector", "connectors", multiple=True, metavar="ID", help="Sync this connection (repeatable)."
+)
+@click.option("--on-sync-failure", type=click.Choice(["fail", "continue"]), help="Default fail: no dbt.")
+@click.option("--paused", type=click.Choice(["skip", "fail"]), help="Paused connections (default skip).")
+@click.option("--sync-timeout", type=int, metavar="SECONDS", help="How long one sync may take.")
+@click.option("--dbt-command", type=click.Choice(DBT_COMMANDS), help="Default build.")
+@click.option("--dbt-select", metavar="SELECTOR", help="dbt --select.")
+@click.option("--dbt-exclude", metavar="SELECTOR", help="dbt --exclude.")
+@click.option("--name", metavar="NAME", help="Execution name (default: generated).")
+@click.option("--wait", is_flag=True, help="Follow the run until it ends; exit 3 unless it succeeded.")
+@target_options
+def start_run_command(target: Callable[[], Target], name: str | None, wait: bool, **options: Any) -> None:
+    """Validate the run input as the state machine will, start a run and print its ARN."""
+    from ops.follow import follow
+    from ops.runs import RunOptions, build_run_input, start_run
+
+    run_input = build_run_input(
+        RunOptions(
+            group=options["group_id"],
+            connectors=tuple(options["connectors"]),
+            on_sync_failure=options["on_sync_failure"],
+            paused=options["paused"],
+            sync_timeout=options["sync_timeout"],
+            dbt_command=options["dbt_command"],
+            dbt_select=options["dbt_select"],
+            dbt_exclude=options["dbt_exclude"],
+        )
+    )
+    resolved = target()
+    arn = start_run(resolved, run_input, name)
+    run_name = arn.rsplit(":", 1)[-1]
+    if not wait:
+        click.echo(arn)
+        click.echo(f"follow it: orchestrator show {run_name} {resolved.flag}", err=True)
+        return
+    console = make_console()
+    console.print(f"started {arn}")
+    try:
+        view = follow(resolved, arn, console)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nstopped following; the run goes on: orchestrator show {run_name} {resolved.flag}", err=True
+        )
+        sys.exit(130)
+    console.print(run_report(view, resolved.flag))
+    if view.status != "SUCCEEDED":
+        sys.exit(RUN_NOT_SUCCEEDED)
+
+
+@cli.command(short_help="Recent runs: status, duration, connections ok/failed/skipped.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000), help="How many runs.")
+@target_options
+def runs(target: Callable[[], Target], limit: int) -> None:
+    """Recent runs: status, start, duration, connections ok/failed/skipped and dbt."""
+    from ops.runs import recent_runs
+
+    resolved = target()
+    found = recent_runs(resolved, limit)
+    console = make_console()
+    if not found:
+        console.print(
+            f"no runs yet on {resolved.label}: orchestrator start-run {resolved.flag} --group G --wait"
+        )
+        return
+    console.print(runs_table(found, resolved.label))
+
+
+@cli.command(short_help="One run per connection, dbt and the cause; --html timeline.")
+@click.argument("run")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained page with the run's timeline here.",
+)
+@target_options
+def show(target: Callable[[], Target], run: str, html_path: Path | None) -> None:
+    """One run: each connection's outcome, sync id, timing and cause; dbt; the run's error.
+
+    RUN is an execution ARN, a name, or the start of a recent run's name.
+    """
+    from datetime import UTC, datetime
+
+    from ops.runs import execution_arn, run_view
+    from ops.timeline import render_timeline
+
+    resolved = target()
+    view = run_view(resolved, execution_arn(resolved, run))
+    console = make_console()
+    console.print(run_report(view, resolved.flag))
+    if html_path is not None:
+        try:
+            now = datetime.now(UTC) if view.status == "RUNNING" else None
+            html_path.write_text(render_timeline(view, now=now), encoding="utf-8")
+        except OSError as exc:
+            raise OpsError(f"cannot write {html_path}: {exc.strerror}") from None
+        bars = sum(1 for s in view.syncs if s.started)
+        dbt = ", then dbt" if view.dbt.started else ""
+        console.print(f"timeline written to {html_path} ({bars} connection sync bar(s){dbt})")
 
 
 @cli.command()

@@ -1,0 +1,16 @@
+"""Benchmarks: scripts that print figures, never timed assertions in the test suite.
+
+``python -m benchmarks`` (``make bench``) runs them and writes ``benchmarks/results.md``:
+
+- ``latency``: how fast a run learns a sync ended and what it spends of the Fivetran API budget,
+  against ``dagster-fivetran`` polling the same simulated syncs (``peer_env`` builds its venv,
+  ``peer_driver`` runs it there, ``peer_proxy`` maps its legacy API paths onto the simulator)
+- ``webhook``: requests per second of the webhook receiver, in ``chalice local`` and in-process
+- ``scale``: runs of 10 to 1,000 connections: wall time, memory, history and payload sizes, and the
+  largest group one execution can hold
+- ``cost``: the AWS price of one run against a polling design that holds a worker (``RATES``)
+
+``hooks`` is what the runs switch off in the local runtime; ``sections`` renders the Markdown.
+The pure helpers (``stats``, ``tables``, ``history``, ``cost``) have a smoke test in
+``tests/unit/test_bench_helpers.py``; everything else needs the local runtime.
+"""

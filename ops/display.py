@@ -1,0 +1,217 @@
+"""How runs look in a terminal (rich): the ``runs`` table, ``show``'s report, and short formats.
+
+Pure rendering: every function takes ``RunView``s and returns rich renderables or text.
+"""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from ops.runview import DbtView, RunView, SyncView
+
+__all__ = [
+    "STYLE",
+    "dbt_text",
+    "duration",
+    "headline_cause",
+    "make_console",
+    "rerun_command",
+    "run_report",
+    "runs_table",
+    "stamp",
+    "sync_line",
+]
+
+STYLE = {
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "TIMED_OUT": "yellow",
+    "ABORTED": "yellow",
+    "RUNNING": "cyan",
+    "succeeded": "green",
+    "failed": "red",
+    "timed_out": "yellow",
+    "unfinished": "yellow",
+    "running": "cyan",
+    "queued": "dim",
+    "skipped": "dim",
+    "not_run": "dim",
+}
+MARK = {"succeeded": "✓", "failed": "✗", "timed_out": "⏱", "unfinished": "■", "running": "…", "queued": "·"}
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for this command's output: 160 columns when not a terminal (logs, pipes, tests)."""
+    probe = Console(stderr=stderr)
+    return Console(stderr=stderr, width=None if probe.is_terminal else 160, highlight=False)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def stamp(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
+def styled(value: str) -> Text:
+    return Text(value, style=STYLE.get(value, ""))
+
+
+def dbt_text(dbt: DbtView) -> str:
+    """dbt in a few words: ``dbt build exit 0 in 4.6 s (excluded source:zendesk+)``."""
+    if dbt.state == "not_run":
+        return "did not run"
+    if dbt.state == "running":
+        return f"dbt {dbt.command} running"
+    code = f"exit {dbt.exit_code}" if dbt.exit_code is not None else dbt.state
+    text = f"dbt {dbt.command} {code} in {duration(dbt.duration_s)}"
+    if dbt.excluded_sources:
+        text += " (excluded " + ", ".join(f"source:{s}+" for s in dbt.excluded_sources) + ")"
+    return text
+
+
+def sync_line(sync: SyncView) -> Text:
+    """One line per landed outcome, for ``start-run --wait``."""
+    line = Text("  ")
+    line.append(f"{MARK.get(sync.outcome, '?')} {sync.connector_id:<24} ", style=STYLE.get(sync.outcome, ""))
+    line.append(f"{sync.outcome:<10} {duration(sync.duration_s):>9}")
+    if sync.sync_id:
+        line.append(f"  sync {sync.sync_id}", style="dim")
+    if sync.cause:
+        line.append(f"  {sync.cause}", style="red")
+    return line
+
+
+def _dbt_cell(dbt: DbtView) -> Text:
+    if dbt.state in ("not_run", "running"):
+        return styled(dbt.state)
+    code = f"exit {dbt.exit_code}" if dbt.exit_code is not None else dbt.state
+    return Text(f"{code} · {duration(dbt.duration_s)}", style=STYLE.get(dbt.state, ""))
+
+
+def runs_table(runs: list[RunView], where: str) -> Table:
+    table = Table(title=f"recent runs on {where}", title_justify="left")
+    table.add_column("run", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("started (UTC)", no_wrap=True)
+    for column in ("took", "ok", "failed", "skipped"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("dbt", no_wrap=True)
+    for run in runs:
+        table.add_row(
+            run.name,
+            styled(run.status),
+            run.started.strftime("%Y-%m-%d %H:%M:%S"),
+            duration(run.duration_s) if run.stopped else "running",
+            str(run.ok),
+            Text(str(run.failed), style="red" if run.failed else ""),
+            str(len(run.skipped)),
+            _dbt_cell(run.dbt),
+        )
+    return table
+
+
+def _connections_table(run: RunView) -> Table:
+    table = Table(title_justify="left", expand=False)
+    for column in ("connection", "outcome", "sync id", "started", "took"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("detail", overflow="fold", min_width=24)
+    for sync in run.syncs:
+        detail = sync.cause or ""
+        if sync.waits:
+            detail = f"rescheduled {len(sync.waits)}x (waited free) " + detail
+        table.add_row(
+            sync.connector_id,
+            styled(sync.outcome),
+            sync.sync_id or "—",
+            sync.started.strftime("%H:%M:%S") if sync.started else "—",
+            duration(sync.duration_s),
+            Text(detail.strip(), style="red" if sync.outcome in ("failed", "timed_out") else ""),
+        )
+    for skipped in run.skipped:
+        table.add_row(skipped.connector_id, styled("skipped"), "—", "—", "—", skipped.reason)
+    return table
+
+
+def rerun_command(run: RunView, flag: str) -> str | None:
+    """The command that re-runs what did not succeed (same options), or None when nothing failed.
+
+    A run that succeeded with ``on_sync_failure: continue`` still has failed connections to re-run.
+    """
+    failed = run.failed_connectors
+    if (
+        run.status == "RUNNING"
+        or run.error == "Orchestrator.InvalidInput"
+        or (run.status == "SUCCEEDED" and not failed)
+    ):
+        return None
+    words = ["orchestrator", "start-run", *shlex.split(flag)]
+    if failed:
+        for connector_id in failed:
+            words += ["--connector", connector_id]
+    elif run.input.get("group_id"):
+        words += ["--group", str(run.input["group_id"])]
+    else:
+        for connector_id in run.input.get("connector_ids") or []:
+            words += ["--connector", str(connector_id)]
+    dbt = run.input.get("dbt") or {}
+    for option, value in (
+        ("--on-sync-failure", run.input.get("on_sync_failure")),
+        ("--dbt-command", dbt.get("command")),
+        ("--dbt-select", dbt.get("select")),
+        ("--dbt-exclude", dbt.get("exclude")),
+    ):
+        if value:
+            words += [option, str(value)]
+    return shlex.join([*words, "--wait"])
+
+
+def headline_cause(run: RunView) -> str | None:
+    """The run's cause, without the JSON list of failed syncs that the per-connection rows already show."""
+    if not run.cause:
+        return None
+    if run.error == "Orchestrator.SyncsFailed":
+        return run.cause.split(": [", 1)[0]  # the table above has each connection's cause
+    return run.cause
+
+
+def run_report(run: RunView, flag: str) -> Group:
+    """``show``: the run's header, one row per connection, dbt, the cause and how to re-run."""
+    header = Text()
+    header.append(f"run {run.name}  ", style="bold")
+    header.append(run.status, style=STYLE.get(run.status, ""))
+    took = duration(run.duration_s) if run.stopped else "running"
+    header.append(f"  ·  started {stamp(run.started)}  ·  took {took}")
+    parts: list[object] = [header, Text(f"arn: {run.arn}", style="dim")]
+    parts.append(
+        Text(
+            f"connections: {run.ok} ok, {run.failed} failed, {len(run.skipped)} skipped"
+            f"  ·  {run.history_events} history events"
+        )
+    )
+    if run.syncs or run.skipped:
+        parts.append(_connections_table(run))
+    elif run.status != "RUNNING":
+        parts.append(Text("no connection was synced (the run ended before listing them)"))
+    parts.append(Text(f"dbt: {dbt_text(run.dbt)}" + (f" — {run.dbt.cause}" if run.dbt.cause else "")))
+    cause = headline_cause(run)
+    if run.error:
+        parts.append(Text(f"{run.error}: {cause or ''}", style="red"))
+    rerun = rerun_command(run, flag)
+    if rerun:
+        parts.append(Text(f"re-run: {rerun}"))
+    return Group(*parts)

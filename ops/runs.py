@@ -1,0 +1,124 @@
+"""Starting runs and finding them: the execution input, StartExecution, names and recent runs.
+
+``build_run_input`` turns the command-line options into the execution input and validates it
+with ``chalicelib.run_input.parse_run_input``, exactly as the state machine's first state
+will, so an invalid run is refused before anything starts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.errors import InvalidInput
+from chalicelib.run_input import parse_run_input
+from ops.errors import InvalidRunInput, OpsError
+from ops.runview import RunView, build_run_view, fetch_history
+from ops.target import Target
+
+__all__ = ["RunOptions", "build_run_input", "execution_arn", "recent_runs", "run_view", "start_run"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The ``start-run`` options that shape the execution input (None: the deployment default)."""
+
+    group: str | None = None
+    connectors: tuple[str, ...] = ()
+    on_sync_failure: str | None = None
+    paused: str | None = None
+    sync_timeout: int | None = None
+    dbt_command: str | None = None
+    dbt_select: str | None = None
+    dbt_exclude: str | None = None
+
+
+def build_run_input(options: RunOptions) -> dict[str, Any]:
+    """The execution input, validated as the state machine's ListConnectors state will."""
+    raw: dict[str, Any] = {}
+    if options.group is not None:
+        raw["group_id"] = options.group
+    if options.connectors:
+        raw["connector_ids"] = list(options.connectors)
+    for key, value in (
+        ("on_sync_failure", options.on_sync_failure),
+        ("paused", options.paused),
+        ("sync_timeout_seconds", options.sync_timeout),
+    ):
+        if value is not None:
+            raw[key] = value
+    dbt = {
+        key: value
+        for key, value in (
+            ("command", options.dbt_command),
+            ("select", options.dbt_select),
+            ("exclude", options.dbt_exclude),
+        )
+        if value is not None
+    }
+    if dbt:
+        raw["dbt"] = dbt
+    try:
+        parse_run_input(raw)
+    except InvalidInput as exc:
+        raise InvalidRunInput(f"{exc} (nothing was started)") from None
+    return raw
+
+
+def start_run(target: Target, run_input: dict[str, Any], name: str | None = None) -> str:
+    """Start one execution; returns its ARN."""
+    kwargs: dict[str, Any] = {"stateMachineArn": target.state_machine_arn, "input": json.dumps(run_input)}
+    if name:
+        kwargs["name"] = name
+    return target.stepfunctions().start_execution(**kwargs)["executionArn"]
+
+
+def execution_arn(target: Target, run: str) -> str:
+    """An execution ARN from an ARN, a name, or the unique start of a recent run's name."""
+    if run.startswith("arn:"):
+        return run
+    machine = target.state_machine_arn
+    exact = machine.replace(":stateMachine:", ":execution:", 1) + f":{run}"
+    sfn = target.stepfunctions()
+    try:
+        sfn.describe_execution(executionArn=exact)
+        return exact
+    except sfn.exceptions.ExecutionDoesNotExist:
+        pass
+    matches = [e["executionArn"] for e in _recent_executions(sfn, machine, 1000) if e["name"].startswith(run)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise OpsError(f"{run!r} starts {len(matches)} run names on {target.label}: give more of it")
+    raise OpsError(f"no run named {run!r} on {target.label} (see `orchestrator runs {target.flag}`)")
+
+
+def run_view(target: Target, arn: str) -> RunView:
+    sfn = target.stepfunctions()
+    try:
+        described = sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        raise OpsError(f"no run {arn} on {target.label}") from None
+    return build_run_view(described, fetch_history(sfn, arn))
+
+
+def _recent_executions(sfn: Any, machine: str, limit: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"stateMachineArn": machine, "maxResults": min(limit, 1000)}
+    while len(found) < limit:
+        page = sfn.list_executions(**kwargs)
+        found.extend(page["executions"])
+        if not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    found.sort(key=lambda e: e["startDate"], reverse=True)
+    return found[:limit]
+
+
+def recent_runs(target: Target, limit: int) -> list[RunView]:
+    """The newest ``limit`` runs, each read from its execution and history."""
+    sfn = target.stepfunctions()
+    return [
+        run_view(target, e["executionArn"]) for e in _recent_executions(sfn, target.state_machine_arn, limit)
+    ]

@@ -1,0 +1,271 @@
+"""Where a command acts: a deployed stage in AWS, or the local runtime (``--local``).
+
+- ``--stage S``: the CloudFormation stack ``<app>-S-infra`` gives the state machine ARN and the
+  secrets' ARNs (Secrets Manager holds the webhook secret and the Fivetran API key);
+  ``.chalice/deployed/S.json`` gives the API's URL, hence the webhook URL.
+- ``--local`` / ``--state-file PATH``: the state file written by ``python -m local serve`` gives
+  the moto endpoint, the simulator and the local-only secrets. Executions run inside that
+  process, where the handlers live; commands only call its endpoints.
+
+Everything is read lazily and once: ``runs`` never needs the API URL, the secrets or Fivetran.
+``ORCHESTRATOR_PROJECT_DIR`` points at another checkout's ``.chalice/`` (default: this repo).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from chalicelib.fivetran import FivetranClient
+from ops.errors import OpsError, UsageProblem
+from ops.state_file import LocalState, read_state, state_file_path
+from scripts.deploy import REPO_ROOT, DeployError, parse_deployed, read_json, stack_name, webhook_url
+
+__all__ = ["LocalTarget", "StageTarget", "Target", "TargetSpec", "resolve_target"]
+
+PROJECT_DIR_ENV = "ORCHESTRATOR_PROJECT_DIR"
+STAGE_ENV = "ORCHESTRATOR_STAGE"
+DEFAULT_FIVETRAN_URL = "https://api.fivetran.com"
+PLACEHOLDER = "REPLACE_ME"
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """The target options as given on the command line (resolved by ``resolve_target``)."""
+
+    stage: str | None = None
+    local: bool = False
+    state_file: Path | None = None
+    region: str | None = None
+
+
+class Target(ABC):
+    """What every command needs; subclasses say where it comes from."""
+
+    label: str  # "stage dev (eu-west-1)" / "the local runtime"
+    flag: str  # how to name this target on a command line: "--stage dev" / "--local"
+    poll_seconds: float  # how often `start-run --wait` asks about the run
+
+    @abstractmethod
+    def stepfunctions(self) -> Any:
+        """A Step Functions client."""
+
+    @property
+    @abstractmethod
+    def state_machine_arn(self) -> str:
+        """The orchestrator's state machine."""
+
+    @abstractmethod
+    def webhook_url(self) -> str:
+        """Where Fivetran posts: the API's ``/webhooks/fivetran``."""
+
+    @abstractmethod
+    def webhook_secret(self) -> str:
+        """The secret the route verifies signatures with."""
+
+    @abstractmethod
+    def fivetran_url(self) -> str:
+        """The Fivetran API's base URL."""
+
+    @abstractmethod
+    def fivetran(self) -> FivetranClient:
+        """A Fivetran client with this target's API key."""
+
+
+class LocalTarget(Target):
+    poll_seconds = 0.5
+
+    def __init__(self, state: LocalState, path: Path) -> None:
+        self.state = state
+        self.label = "the local runtime"
+        default = state_file_path(None)
+        self.flag = "--local" if path.resolve() == default.resolve() else f"--state-file {path}"
+        self._session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto accepts anything
+            region_name=state.region,
+        )
+        self._sfn: Any = None
+
+    def stepfunctions(self) -> Any:
+        if self._sfn is None:
+            self._sfn = self._session.client("stepfunctions", endpoint_url=self.state.aws_endpoint_url)
+        return self._sfn
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.state.state_machine_arn
+
+    def webhook_url(self) -> str:
+        return self.state.webhook_url
+
+    def webhook_secret(self) -> str:
+        return self.state.webhook_secret
+
+    def fivetran_url(self) -> str:
+        return self.state.fivetran_api_url
+
+    def fivetran(self) -> FivetranClient:
+        return FivetranClient(
+            self.state.fivetran_api_url,
+            self.state.fivetran_api_key,
+            self.state.fivetran_api_secret,
+            max_retries=2,
+        )
+
+
+class StageTarget(Target):
+    poll_seconds = 5.0
+
+    def __init__(self, stage: str, region: str | None, project_dir: Path) -> None:
+        self.stage = stage
+        self.project_dir = project_dir
+        self.config = _chalice_config(project_dir)
+        self.app_name = str(self.config.get("app_name", "fivetran-orchestrator"))
+        _check_stage(self.config, stage, project_dir)
+        self._session = boto3.session.Session(region_name=region)
+        if not self._session.region_name:
+            raise OpsError(
+                "no AWS region: pass --region or set AWS_DEFAULT_REGION (or give the profile a region)"
+            )
+        self.region = self._session.region_name
+        self.stack = stack_name(self.app_name, stage)
+        self.label = f"stage {stage} ({self.region})"
+        self.flag = f"--stage {stage}"
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service)
+        return self._clients[service]
+
+    def stepfunctions(self) -> Any:
+        return self.client("stepfunctions")
+
+    @functools.cached_property
+    def outputs(self) -> dict[str, str]:
+        try:
+            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack)["Stacks"]
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                raise OpsError(
+                    f"stage {self.stage} is not deployed in {self.region}: there is no stack {self.stack} "
+                    f"(deploy it with `make deploy STAGE={self.stage}`, or pass --region)"
+                ) from None
+            raise
+        return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+    def _output(self, key: str) -> str:
+        value = self.outputs.get(key)
+        if not value:
+            raise OpsError(
+                f"stack {self.stack} has no output {key}: deploy again with `make deploy STAGE={self.stage}`"
+            )
+        return value
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self._output("StateMachineArn")
+
+    def webhook_url(self) -> str:
+        path = self.project_dir / ".chalice" / "deployed" / f"{self.stage}.json"
+        if not path.exists():
+            raise OpsError(
+                f"no {path}: run `make deploy STAGE={self.stage}` from this checkout (it records the API URL)"
+            )
+        try:
+            deployment = parse_deployed(read_json(path), self.stage)
+        except DeployError as exc:
+            raise OpsError(str(exc)) from None
+        if not deployment.rest_api_url:
+            raise OpsError(f"{path} has no rest_api: deploy again with `make deploy STAGE={self.stage}`")
+        return webhook_url(deployment.rest_api_url)
+
+    def _secret(self, key: str) -> str:
+        arn = self._output(key)
+        value = self.client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or ""
+        if not value.strip():
+            raise OpsError(f"secret {arn} is empty")
+        return value.strip()
+
+    def webhook_secret(self) -> str:
+        value = self._secret("WebhookSecretArn")
+        if value.startswith("{"):  # also accepted by the webhook Lambda: {"secret": "..."}
+            try:
+                return str(json.loads(value)["secret"])
+            except (ValueError, KeyError):
+                raise OpsError("the webhook secret is JSON without a 'secret' key") from None
+        return value
+
+    def fivetran_url(self) -> str:
+        environment = {
+            **self.config.get("environment_variables", {}),
+            **self.config["stages"][self.stage].get("environment_variables", {}),
+        }
+        return (
+            os.environ.get("FIVETRAN_API_URL") or environment.get("FIVETRAN_API_URL") or DEFAULT_FIVETRAN_URL
+        )
+
+    def fivetran(self) -> FivetranClient:
+        arn = self._output("FivetranApiSecretArn")
+        try:
+            data = json.loads(self._secret("FivetranApiSecretArn"))
+            key, secret = str(data["api_key"]), str(data["api_secret"])
+        except (ValueError, KeyError, TypeError):
+            raise OpsError(f'secret {arn} must be JSON {{"api_key": "...", "api_secret": "..."}}') from None
+        if PLACEHOLDER in (key, secret):
+            raise OpsError(
+                f"secret {arn} still holds the placeholder the stack generated: put your Fivetran API "
+                "key and secret in it first (README: Deploy to AWS, step 3)"
+            )
+        return FivetranClient(self.fivetran_url(), key, secret)
+
+
+def _chalice_config(project_dir: Path) -> dict[str, Any]:
+    path = project_dir / ".chalice" / "config.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OpsError(
+            f"no {path}: run the command from the project's checkout (or set {PROJECT_DIR_ENV})"
+        ) from None
+    except ValueError as exc:
+        raise OpsError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _check_stage(config: dict[str, Any], stage: str, project_dir: Path) -> None:
+    stages = [name for name in config.get("stages", {}) if name != "local"]
+    if stage == "local":
+        raise OpsError(
+            "stage 'local' is chalice local's; for the local runtime use --local (python -m local serve)"
+        )
+    if stage not in stages:
+        raise OpsError(
+            f"unknown stage {stage!r}: {project_dir / '.chalice' / 'config.json'} has "
+            f"{', '.join(stages) or 'no AWS stages'} (use --local for the local runtime)"
+        )
+
+
+def resolve_target(spec: TargetSpec) -> Target:
+    """The target the options name: ``--stage`` or ``--local``/``--state-file``, else $ORCHESTRATOR_STAGE."""
+    local = spec.local or spec.state_file is not None
+    if local and spec.stage:
+        raise UsageProblem("give either --stage or --local (--state-file), not both")
+    if local:
+        path = state_file_path(spec.state_file)
+        return LocalTarget(read_state(path), path)
+    stage = spec.stage or os.environ.get(STAGE_ENV)
+    if not stage:
+        raise UsageProblem(
+            "say where: --stage S for a deployed stage, or --local for `python -m local serve`"
+        )
+    project_dir = Path(os.environ.get(PROJECT_DIR_ENV) or REPO_ROOT)
+    return StageTarget(stage, spec.region, project_dir)

@@ -1,0 +1,91 @@
+"""``register-webhook``: a Fivetran group webhook for ``sync_end`` pointing at our route, once.
+
+Idempotent: ``GET /v1/webhooks`` first; a webhook of this group (or an account webhook) with
+the same URL is reported and nothing is created. Otherwise ``POST /v1/webhooks/group/{id}``
+with the secret; Fivetran then sends a test event to the URL and refuses the webhook unless
+our route answers 2xx, so a created webhook is a route that verified Fivetran's signature.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.errors import FivetranApiError, FivetranNotFound
+from ops.errors import OpsError
+from ops.target import Target
+
+__all__ = ["EVENTS", "Registration", "dry_run_request", "find_existing", "register_webhook"]
+
+EVENTS = ["sync_end"]
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What ``register_webhook`` did: ``created`` False means it found ``webhook`` already there."""
+
+    created: bool
+    webhook: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def find_existing(hooks: list[dict[str, Any]], url: str, group_id: str) -> dict[str, Any] | None:
+    """The webhook that already delivers this group's events to ``url`` (group first, then account)."""
+    same_url = [h for h in hooks if _same_url(str(h.get("url", "")), url)]
+    for hook in same_url:
+        if hook.get("type", "group") == "group" and hook.get("group_id") == group_id:
+            return hook
+    return next((h for h in same_url if h.get("type") == "account"), None)
+
+
+def _warnings(hook: dict[str, Any]) -> tuple[str, ...]:
+    found = []
+    if "sync_end" not in (hook.get("events") or []):
+        found.append(
+            f"webhook {hook.get('id')} does not send sync_end: add it in Fivetran, or delete the webhook"
+        )
+    if hook.get("active") is False:
+        found.append(f"webhook {hook.get('id')} is inactive: activate it in Fivetran")
+    return tuple(found)
+
+
+def dry_run_request(target: Target, group_id: str) -> str:
+    """The request ``register-webhook`` would send, with the secret masked."""
+    body = {"url": target.webhook_url(), "events": EVENTS, "active": True, "secret": MASK}
+    return "\n".join(
+        [
+            f"POST {target.fivetran_url().rstrip('/')}/v1/webhooks/group/{group_id}",
+            "Accept: application/json",
+            "Content-Type: application/json",
+            "",
+            json.dumps(body, indent=2),
+        ]
+    )
+
+
+def register_webhook(target: Target, group_id: str) -> Registration:
+    url = target.webhook_url()
+    client = target.fivetran()
+    existing = find_existing(client.list_webhooks(), url, group_id)
+    if existing is not None:
+        return Registration(created=False, webhook=existing, warnings=_warnings(existing))
+    try:
+        created = client.create_group_webhook(
+            group_id, url=url, events=EVENTS, secret=target.webhook_secret()
+        )
+    except FivetranNotFound:
+        raise OpsError(f"Fivetran has no group {group_id!r} (or the API key cannot see it)") from None
+    except FivetranApiError as exc:
+        if exc.status == 400:
+            raise OpsError(
+                f"Fivetran refused the webhook: {exc}. Fivetran posts a test event to {url} and needs a 2xx: "
+                f"check that the API answers there and that its webhook secret is the one of {target.label}"
+            ) from None
+        raise
+    return Registration(created=True, webhook=created)
