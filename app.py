@@ -41,7 +41,10 @@ def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
         started_at=event.get("execution_start") if wrapped else None,
     )
     deps = get_dependencies()
-    return list_connections(deps.fivetran(), options).to_dict(options)
+    listing = list_connections(
+        deps.fivetran(), options, max_connections=deps.settings.max_connections_per_run
+    )
+    return listing.to_dict(options)
 
 
 @app.lambda_function(name="start_sync")

@@ -271,9 +271,9 @@ def scale_section(scale: dict[str, Any], limits: ScaleLimits | None, max_concurr
             "- Per path, events per iteration (paths run): "
             + ", ".join(f"{k} {v:g}" for k, v in by_outcome.items())
             + ".",
-            "- The payload is the `SyncConnectors` Map state's output: the input list of connections plus "
-            "every outcome (`ResultPath: $.outcomes`). It grows with connection id and schema lengths; these "
-            "runs use Fivetran-length ids (`bench_conn_0001`, `bench_schema_0001`).",
+            "- The payload is the `SyncConnectors` Map state's output: every connection's outcome, written "
+            "over the input list (`ResultPath: $.connectors`). It grows with connection id and schema "
+            "lengths; these runs use Fivetran-length ids (`bench_conn_0001`, `bench_schema_0001`).",
         ]
     for run in measured:
         if run["status"] == "SUCCEEDED":

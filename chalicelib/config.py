@@ -45,6 +45,8 @@ class Settings:
     webhook_secret_arn: str | None = None
     # Safety net: tokens parked longer than this are checked against the Fivetran API.
     reconcile_after_seconds: int = 240
+    # One execution's state must stay under 256 KiB (about 200 bytes per connection's outcome).
+    max_connections_per_run: int = 1000
     # Bound on the tokens one reconcile invocation handles.
     reconcile_max_tokens: int = 200
     # Added to the sync timeout for the DynamoDB TTL of a parked token.
@@ -76,6 +78,7 @@ class Settings:
             webhook_secret_arn=opt("FIVETRAN_WEBHOOK_SECRET_ARN"),
             reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 240),
             reconcile_max_tokens=_int(env, "RECONCILE_MAX_TOKENS", 200, minimum=1),
+            max_connections_per_run=_int(env, "MAX_CONNECTIONS_PER_RUN", 1000, minimum=1),
             token_ttl_margin_seconds=_int(env, "TOKEN_TTL_MARGIN_SECONDS", 86_400),
             secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300),
             http_timeout_seconds=_int(env, "FIVETRAN_HTTP_TIMEOUT_SECONDS", 30, minimum=1),

@@ -21,6 +21,7 @@ __all__ = [
     "SecretUnavailable",
     "SignatureError",
     "TokenStoreError",
+    "TooManyConnections",
     "WebhookPayloadError",
 ]
 
@@ -58,6 +59,12 @@ class PausedConnections(OrchestratorError):
     """``paused: fail`` and at least one connection is paused."""
 
     error_name = "Orchestrator.PausedConnections"
+
+
+class TooManyConnections(OrchestratorError):
+    """More connections than one execution can hold (Step Functions' 256 KiB state and history limits)."""
+
+    error_name = "Orchestrator.TooManyConnections"
 
 
 class TokenStoreError(OrchestratorError):

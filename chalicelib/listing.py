@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.errors import FivetranNotFound, PausedConnections
+from chalicelib.errors import FivetranNotFound, PausedConnections, TooManyConnections
 from chalicelib.fivetran import Connection
 from chalicelib.log import logger
 from chalicelib.run_input import RunOptions
@@ -39,8 +39,14 @@ def _fetch(fivetran: ConnectionSource, options: RunOptions) -> tuple[list[Connec
     return found, missing
 
 
-def list_connectors(fivetran: ConnectionSource, options: RunOptions) -> Listing:
-    """Apply the run's policies to the connections it names."""
+def list_connectors(
+    fivetran: ConnectionSource, options: RunOptions, *, max_connections: int = 1000
+) -> Listing:
+    """Apply the run's policies to the connections it names.
+
+    Raises ``TooManyConnections`` before any sync starts when the run would outgrow one
+    execution (Step Functions' 256 KiB state limit), rather than failing after every sync ran.
+    """
     connections, skipped = _fetch(fivetran, options)
     paused = [c for c in connections if c.paused]
     if paused and options.paused == "fail":
@@ -64,6 +70,11 @@ def list_connectors(fivetran: ConnectionSource, options: RunOptions) -> Listing:
                     "schedule_type": conn.schedule_type,
                 }
             )
+    if len(to_sync) > max_connections:
+        raise TooManyConnections(
+            f"{len(to_sync)} connections to sync, more than one run holds ({max_connections}, "
+            "MAX_CONNECTIONS_PER_RUN): split them over several runs with connector_ids"
+        )
     logger.info(
         "listed connections",
         extra={
