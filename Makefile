@@ -56,4 +56,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) .venv-bench .pytest_cache .ruff_cache build
