@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.errors import WebhookPayloadError
@@ -21,6 +21,9 @@ __all__ = ["DEFAULT_RESCHEDULE_DELAY", "WebhookEvent", "parse_event"]
 
 DEFAULT_RESCHEDULE_DELAY = timedelta(minutes=5)
 _RESCHEDULED_FOR = re.compile(r"Rescheduled for (\S+?)[,\s]")
+# Past this, adding the reschedule delay or rounding up to a whole second overflows datetime.
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+MAX_ID_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class WebhookEvent:
 def _decode(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise WebhookPayloadError(f"body is not valid JSON ({type(exc).__name__})") from exc
     if not isinstance(payload, dict):
         raise WebhookPayloadError(f"body is JSON but not an object (got {type(payload).__name__})")
@@ -57,7 +60,7 @@ def _rescheduled_for(data: dict[str, Any], created: datetime) -> datetime:
             parsed = parse_timestamp(candidate) if isinstance(candidate, str) else None
         except ValueError:
             parsed = None
-        if parsed:
+        if parsed and parsed <= _LATEST:
             return parsed
     reason = data.get("reason")
     if isinstance(reason, str):
@@ -65,7 +68,7 @@ def _rescheduled_for(data: dict[str, Any], created: datetime) -> datetime:
         if match:
             try:
                 parsed = parse_timestamp(match.group(1))
-                if parsed:
+                if parsed and parsed <= _LATEST:
                     return parsed
             except ValueError:
                 pass
@@ -76,6 +79,8 @@ def _sync_end(payload: dict[str, Any]) -> SyncOutcome:
     connector_id = payload.get("connector_id")
     if not isinstance(connector_id, str) or not connector_id.strip():
         raise WebhookPayloadError("sync_end: 'connector_id' must be a non-empty string")
+    if len(connector_id) > MAX_ID_CHARS:
+        raise WebhookPayloadError(f"sync_end: 'connector_id' is longer than {MAX_ID_CHARS} characters")
     data = payload.get("data")
     if not isinstance(data, dict):
         raise WebhookPayloadError("sync_end: 'data' must be an object")
@@ -83,11 +88,13 @@ def _sync_end(payload: dict[str, Any]) -> SyncOutcome:
     if not isinstance(status, str) or not status.strip():
         raise WebhookPayloadError("sync_end: 'data.status' must be a non-empty string")
     sync_id = payload.get("sync_id")
-    if not isinstance(sync_id, str):
-        raise WebhookPayloadError("sync_end: 'sync_id' must be a string")
+    if not isinstance(sync_id, str) or len(sync_id) > MAX_ID_CHARS:
+        raise WebhookPayloadError(f"sync_end: 'sync_id' must be a string of at most {MAX_ID_CHARS} chars")
     try:
         created = parse_timestamp(payload.get("created"))
     except ValueError:
+        created = None
+    if created is not None and created > _LATEST:
         created = None
     if created is None:
         # Without a trustworthy end time we cannot tell which parked tokens it ends:

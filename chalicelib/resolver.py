@@ -84,6 +84,9 @@ class Resolver:
             result.errors.append(str(exc))
             logger.warning("callback failed; token kept for a retry", extra={**ctx, "error": str(exc)})
             return
+        except Exception:
+            self._store.release(record, claim_id)  # never leave a token claimed by a bug
+            raise
         self._store.remove(record.connector_id, record.token_id)
         if sent is CallbackResult.GONE:
             result.already_resolved += 1

@@ -59,7 +59,9 @@ class SecretSource:
                 try:
                     value = str(json.loads(value)["secret"])
                 except (ValueError, KeyError) as exc:
-                    raise SecretUnavailable("webhook secret JSON has no 'secret' key") from exc
+                    raise SecretUnavailable(
+                        f"secret {self._settings.webhook_secret_arn} is JSON without a 'secret' key"
+                    ) from exc
             if not value:
                 raise SecretUnavailable(f"secret {self._settings.webhook_secret_arn} is empty")
             return value

@@ -78,6 +78,7 @@ class LocalRuntime:
         self.clients: dict[str, Any] = {}
         self.deps: Dependencies | None = None
         self.reconcile_runs = 0
+        self._reconcile_lock = threading.Lock()
         self._chalice_log = None
         self._handler_log = None
         self._previous_stream = None
@@ -177,20 +178,25 @@ class LocalRuntime:
         thread.start()
         self._threads.append(thread)
 
+    def reconcile_once(self) -> None:
+        """One pass of ``reconcile_syncs``'s logic, as the schedule would run it."""
+        assert self.deps is not None
+        with self._reconcile_lock:
+            reconcile(
+                self.deps.store,
+                self.deps.fivetran(),
+                self.deps.resolver(),
+                now=utcnow(),
+                older_than_seconds=self.deps.settings.reconcile_after_seconds,
+                max_tokens=self.deps.settings.reconcile_max_tokens,
+            )
+            self.reconcile_runs += 1
+
     def _reconcile_loop(self) -> None:
         interval = float(self.scenario.settings.get("reconcile_interval_s", 1.0))
         while not self._stop.wait(interval):
-            assert self.deps is not None
             try:
-                reconcile(
-                    self.deps.store,
-                    self.deps.fivetran(),
-                    self.deps.resolver(),
-                    now=utcnow(),
-                    older_than_seconds=self.deps.settings.reconcile_after_seconds,
-                    max_tokens=self.deps.settings.reconcile_max_tokens,
-                )
-                self.reconcile_runs += 1
+                self.reconcile_once()
             except Exception:  # noqa: S112 - the safety net keeps running, like the scheduled Lambda
                 continue
 
@@ -256,8 +262,10 @@ class LocalRuntime:
         started = time.monotonic()
         arn = self.start_execution(run_input)
         described = self.wait(arn, timeout or float(self.scenario.settings.get("timeout_s", 120)), on_tick)
-        # Let in-flight webhooks (duplicates, late ones) land before the report is taken.
+        # Let in-flight webhooks (duplicates, late ones) land, and give the safety net its next pass
+        # (it deletes the token of a sync that timed out) before the report is taken.
         time.sleep(0.3)
+        self.reconcile_once()
         return RunResult(arn, described, self.history(arn), time.monotonic() - started)
 
     def outcomes(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -380,7 +380,7 @@ def _write_table(
     values = [(*row, synced_at) for row in _FACTORIES.get((service, table), _generic_records)(batch)]
     marks = ", ".join("?" for _ in columns)
     # Identifiers are checked plain names (schema) or this module's own (tables): no injection.
-    con.executemany(f'INSERT INTO "{schema}"."{table}" VALUES ({marks})', values)  # noqa: S608
+    con.executemany(f'INSERT INTO "{schema}"."{table}" VALUES ({marks})', values)  # noqa: S608  # nosec B608
     return len(values)
 
 
@@ -388,7 +388,7 @@ def _max_id(con: duckdb.DuckDBPyConnection, schema: str, service: str, table: st
     """The number in the table's highest id (0 when empty); string ids are prefix + zero-padded number."""
     prefix, _ = _STRING_IDS.get((service, table), ("", 0))
     expr = f"cast(substr(id, {len(prefix) + 1}) as bigint)" if prefix else "id"
-    row = con.execute(f'SELECT coalesce(max({expr}), 0) FROM "{schema}"."{table}"').fetchone()  # noqa: S608
+    row = con.execute(f'SELECT coalesce(max({expr}), 0) FROM "{schema}"."{table}"').fetchone()  # noqa: S608  # nosec B608
     return int(row[0]) if row else 0
 
 

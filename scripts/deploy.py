@@ -86,7 +86,7 @@ CfnLoader.add_multi_constructor("!", _construct_intrinsic)
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """The template as a dict, intrinsic functions in long form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``)."""
-    template = yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    template = yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
     if not isinstance(template, dict) or "Resources" not in template:
         raise DeployError(f"{path} is not a CloudFormation template")
     return template
