@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 
+from chalicelib.token_store import TokenRecord, TokenStore
 from tests.conftest import REGION
 
 
@@ -70,3 +72,24 @@ class WaitingTask:
 
     def event_types(self, arn: str) -> list[str]:
         return [e["type"] for e in self.sfn.get_execution_history(executionArn=arn)["events"]]
+
+
+def park(
+    store: TokenStore,
+    token: str,
+    connector_id: str = "stripe_prod",
+    *,
+    ago: float = 60,
+    at: datetime | None = None,
+) -> TokenRecord:
+    """Park ``token`` for ``connector_id`` as if requested ``ago`` seconds earlier (or ``at``)."""
+    requested = at or datetime.now(UTC) - timedelta(seconds=ago)
+    record = store.new_record(
+        connector_id=connector_id,
+        task_token=token,
+        execution_id="arn:aws:states:us-east-1:123456789012:execution:waiting-task:run",
+        requested_at=requested,
+        expires_at=int((requested + timedelta(days=1)).timestamp()),
+    )
+    stored, _ = store.park(record)
+    return stored

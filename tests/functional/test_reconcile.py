@@ -28,6 +28,7 @@ from chalicelib.token_store import TokenRecord, TokenStore
 from tests.conftest import REGION
 from tests.fakes import FakeFivetran, connection
 from tests.tokens import WaitingTask
+from tests.tokens import park as park_token
 
 ROOT = Path(__file__).resolve().parents[2]
 THRESHOLD = 240
@@ -85,19 +86,6 @@ def invoke(client: Client) -> dict[str, Any]:
         resources=["arn:aws:events:us-east-1:123456789012:rule/x"],
     )
     return client.lambda_.invoke("reconcile_syncs", event).payload
-
-
-def park(store: TokenStore, token: str, connector_id: str, *, ago: float = 600) -> TokenRecord:
-    requested = datetime.now(UTC) - timedelta(seconds=ago)
-    record = store.new_record(
-        connector_id=connector_id,
-        task_token=token,
-        execution_id="arn:aws:states:us-east-1:123456789012:execution:waiting-task:run",
-        requested_at=requested,
-        expires_at=int((requested + timedelta(days=1)).timestamp()),
-    )
-    store.park(record)
-    return record
 
 
 def fake_token() -> str:
@@ -407,3 +395,8 @@ def test_a_token_store_failure_on_one_connection_does_not_stop_the_others(
     assert waiting.wait_for_end(executions[healthy])["status"] in ("SUCCEEDED", "FAILED")
     assert waiting.status(executions[failing]) == "RUNNING"
     assert len(deps.store.parked_for(failing)) == 1
+
+
+def park(store: TokenStore, token: str, connector_id: str, *, ago: float = 600) -> TokenRecord:
+    """Tokens here are older than the reconcile threshold unless a test says otherwise."""
+    return park_token(store, token, connector_id, ago=ago)

@@ -24,10 +24,9 @@ from app import app
 from chalicelib.dependencies import Dependencies, set_dependencies
 from chalicelib.log import logger
 from chalicelib.signature import SIGNATURE_HEADER, sign
-from chalicelib.token_store import TokenRecord, TokenStore
 from chalicelib.webhook import MAX_BODY_BYTES
 from tests.conftest import REGION, WEBHOOK_SECRET
-from tests.tokens import WaitingTask
+from tests.tokens import WaitingTask, park
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,26 +55,6 @@ def sync_end_body(
         "data": {"status": status, **data},
     }
     return json.dumps(payload, separators=(",", ":")).encode()
-
-
-def park(
-    store: TokenStore,
-    token: str,
-    connector_id: str = "stripe_prod",
-    *,
-    ago: float = 60,
-    at: datetime | None = None,
-) -> TokenRecord:
-    requested = at or datetime.now(UTC) - timedelta(seconds=ago)
-    record = store.new_record(
-        connector_id=connector_id,
-        task_token=token,
-        execution_id="arn:aws:states:us-east-1:123456789012:execution:waiting-task:run",
-        requested_at=requested,
-        expires_at=int((requested + timedelta(days=1)).timestamp()),
-    )
-    store.park(record)
-    return record
 
 
 class Webhook:

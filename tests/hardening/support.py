@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,11 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.signature import SIGNATURE_HEADER, sign
-from chalicelib.token_store import TokenRecord, TokenStore
-from tests.tokens import WaitingTask
+from chalicelib.token_store import TokenRecord
+from tests.tokens import (
+    WaitingTask,
+    park,  # noqa: F401 - re-exported for the hardening tests
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -69,26 +72,6 @@ def encode(payload: Any) -> bytes:
 
 def sync_end_body(connector_id: str = "stripe_prod", status: str = "SUCCESSFUL", **kwargs: Any) -> bytes:
     return encode(sync_end_payload(connector_id, status, **kwargs))
-
-
-def park(
-    store: TokenStore,
-    token: str,
-    connector_id: str = "stripe_prod",
-    *,
-    ago: float = 60,
-    at: datetime | None = None,
-) -> TokenRecord:
-    requested = at or datetime.now(UTC) - timedelta(seconds=ago)
-    record = store.new_record(
-        connector_id=connector_id,
-        task_token=token,
-        execution_id="arn:aws:states:us-east-1:123456789012:execution:waiting-task:run",
-        requested_at=requested,
-        expires_at=int((requested + timedelta(days=1)).timestamp()),
-    )
-    stored, _ = store.park(record)
-    return stored
 
 
 def raw_item(table: str, record: TokenRecord) -> dict[str, Any] | None:
