@@ -25,10 +25,11 @@ import json
 import re
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
 
 import requests
+
+from local.json_http import JsonRequestHandler
 
 __all__ = ["LegacyPathProxy"]
 
@@ -89,44 +90,23 @@ class LegacyPathProxy:
         return response.status_code, response.content
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonRequestHandler):
     owner: LegacyPathProxy
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def _reply(self, status: int, raw: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def _read_body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if not length:
-            return {}
-        try:
-            parsed = json.loads(self.rfile.read(length))
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
 
     def _route(self, method: str) -> None:
         owner = self.owner
         path = self.path.split("?", 1)[0]
         auth = self.headers.get("Authorization")
-        body = self._read_body() if method in ("POST", "PATCH") else {}
+        body = self.read_json() if method in ("POST", "PATCH") else {}
         if method == "GET" and (match := _SCHEMAS.match(path)):
             owner.count("GET /v1/connectors/{id}/schemas")
-            self._reply(200, json.dumps({"code": "Success", "data": EMPTY_SCHEMA_CONFIG}).encode())
+            self.send_raw(200, json.dumps({"code": "Success", "data": EMPTY_SCHEMA_CONFIG}).encode())
         elif method == "POST" and (match := _FORCE.match(path)):
             owner.count("POST /v1/connectors/{id}/force")
-            self._reply(*owner.forward("POST", f"/v1/connections/{match.group(1)}/sync", auth))
+            self.send_raw(*owner.forward("POST", f"/v1/connections/{match.group(1)}/sync", auth))
         elif method == "GET" and (match := _CONNECTOR.match(path)):
             owner.count("GET /v1/connectors/{id}")
-            self._reply(*owner.forward("GET", f"/v1/connections/{match.group(1)}", auth))
+            self.send_raw(*owner.forward("GET", f"/v1/connections/{match.group(1)}", auth))
         elif method == "PATCH" and (match := _CONNECTOR.match(path)):
             owner.count("PATCH /v1/connectors/{id}")
             status, raw = owner.forward("GET", f"/v1/connections/{match.group(1)}", auth)
@@ -134,11 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = json.loads(raw)
                 answer["data"].update({k: v for k, v in body.items() if k == "schedule_type"})
                 raw = json.dumps(answer).encode()
-            self._reply(status, raw)
+            self.send_raw(status, raw)
         else:
             owner.count(f"{method} (unmapped)")
             message = {"code": "NotFound", "message": f"benchmark proxy: no mapping for {method} {path}"}
-            self._reply(404, json.dumps(message).encode())
+            self.send_raw(404, json.dumps(message).encode())
 
     def do_GET(self) -> None:
         self._route("GET")

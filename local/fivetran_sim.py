@@ -20,7 +20,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -29,6 +29,7 @@ import requests
 
 from chalicelib.signature import SIGNATURE_HEADER, sign
 from local import warehouse
+from local.json_http import JsonRequestHandler
 from local.scenario import ConnectorSpec, Scenario
 
 __all__ = ["FivetranSimulator"]
@@ -377,40 +378,16 @@ _SYNC = re.compile(r"^/v1/connections/([^/]+)/sync/?$")
 _GROUP_WEBHOOK = re.compile(r"^/v1/webhooks/group/([^/]+)/?$")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonRequestHandler):
     sim: FivetranSimulator
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if not length:
-            return {}
-        try:
-            parsed = json.loads(self.rfile.read(length))
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
 
     def _route(self, method: str) -> None:
         sim = self.sim
         url = urlparse(self.path)
         path = url.path
-        body = self._body() if method == "POST" else {}
+        body = self.read_json() if method == "POST" else {}
         if not sim.authorized(self.headers.get("Authorization")):
-            self._send(401, {"code": "AuthFailed", "message": "Invalid API key or secret"})
+            self.send_json(401, {"code": "AuthFailed", "message": "Invalid API key or secret"})
             return
         for pattern, verb, endpoint in (
             (_GROUP_CONNECTIONS, "GET", "GET /v1/groups/{id}/connections"),
@@ -428,36 +405,36 @@ class _Handler(BaseHTTPRequestHandler):
             with sim._lock:
                 sim.calls["GET /v1/webhooks"] += 1
             items = list(sim.registered_webhooks.values())
-            self._send(200, {"code": "Success", "data": {"items": items}})
+            self.send_json(200, {"code": "Success", "data": {"items": items}})
             return
-        self._send(404, {"code": "NotFound", "message": f"no route {method} {path}"})
+        self.send_json(404, {"code": "NotFound", "message": f"no route {method} {path}"})
 
     def _dispatch(self, endpoint: str, ident: str, query: dict[str, list[str]], body: dict[str, Any]) -> None:
         sim = self.sim
         if endpoint.startswith("POST /v1/webhooks"):
             status, answer = sim.create_webhook(ident, body)
-            self._send(status, answer)
+            self.send_json(status, answer)
             return
         connector_id = None if endpoint.startswith("GET /v1/groups") else ident
         fault = sim.fault_for(connector_id)
         if fault:
             status, headers = fault
             code = "TooManyRequests" if status == 429 else "InternalServerError"
-            self._send(status, {"code": code, "message": "simulated"}, headers)
+            self.send_json(status, {"code": code, "message": "simulated"}, headers)
             return
         try:
             if endpoint.startswith("GET /v1/groups"):
                 limit = int((query.get("limit") or ["100"])[0])
                 data = sim.list_connections(ident, (query.get("cursor") or [None])[0], limit)
-                self._send(200, {"code": "Success", "data": data})
+                self.send_json(200, {"code": "Success", "data": data})
             elif endpoint.startswith("POST"):
                 sim.trigger(ident)
                 message = f"Sync has been successfully triggered for connection with id '{ident}'"
-                self._send(200, {"code": "Success", "message": message})
+                self.send_json(200, {"code": "Success", "message": message})
             else:
-                self._send(200, {"code": "Success", "data": sim.connection(ident)})
+                self.send_json(200, {"code": "Success", "data": sim.connection(ident)})
         except KeyError:
-            self._send(
+            self.send_json(
                 404, {"code": "NotFound_Connection", "message": f"Connection with id '{ident}' doesn't exist"}
             )
 
