@@ -23,20 +23,23 @@ DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "demo.yaml"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+scenario_option = click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_SCENARIO,
+    show_default=True,
+    help="Scenario YAML: the simulated Fivetran group and its connections (format: local/README.md).",
+)
+
+
 @click.group()
 def cli() -> None:
     """The orchestrator on one machine: no AWS account, no Fivetran account."""
 
 
 @cli.command()
-@click.option(
-    "--scenario",
-    "scenario_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=DEFAULT_SCENARIO,
-    show_default=True,
-    help="Scenario YAML (format: local/README.md).",
-)
+@scenario_option
 @click.option(
     "--report",
     "report_path",
@@ -119,14 +122,7 @@ def webhook(port: int) -> None:
 
 
 @cli.command()
-@click.option(
-    "--scenario",
-    "scenario_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=DEFAULT_SCENARIO,
-    show_default=True,
-    help="Scenario YAML: the simulated Fivetran group and its connections (format: local/README.md).",
-)
+@scenario_option
 @click.option(
     "--state-file",
     "state_path",
