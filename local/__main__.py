@@ -1,6 +1,7 @@
 """``python -m local``: the local runtime's commands.
 
 - ``demo [--scenario FILE] [--report FILE]``: one whole run with live progress (``make demo``).
+- ``serve [--scenario FILE] [--state-file PATH]``: keep the runtime up for ``orchestrator --local``.
 - ``webhook [--port 8000]``: moto on 127.0.0.1:5055 with the token table, plus
   ``chalice local --stage local`` serving the webhook route, until Ctrl-C (``make webhook``).
 """
