@@ -9,20 +9,46 @@ Entry points (names are contracts, see DESIGN.md):
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib.dependencies import get_dependencies
-from chalicelib.errors import ConfigurationError, SecretUnavailable
+from chalicelib.dependencies import Dependencies, get_dependencies
+from chalicelib.errors import ConfigurationError, FivetranApiError, FivetranRateLimited, SecretUnavailable
+from chalicelib.identity import SyncRecord
 from chalicelib.listing import list_connectors as list_connections
 from chalicelib.log import logger
-from chalicelib.reconcile import reconcile
+from chalicelib.reconcile import UnavailableFivetran, reconcile
 from chalicelib.run_input import parse_run_input
-from chalicelib.syncs import SyncRequest
+from chalicelib.syncs import DEFAULT_RATE_LIMIT_WAIT_SECONDS, SyncRequest
 from chalicelib.syncs import start_sync as park_and_trigger
-from chalicelib.timeutil import utcnow
+from chalicelib.timeutil import format_asl_timestamp, parse_timestamp, utcnow
 from chalicelib.webhook import handle_webhook
+
+# Time kept back from a Lambda's remaining time: no Fivetran wait may eat into it.
+LAMBDA_MARGIN_SECONDS = 5.0
+# The webhook answers Fivetran within seconds: its one sync-history read is short.
+WEBHOOK_HISTORY_TIMEOUT_SECONDS = 3.0
+
+
+def _remaining_seconds(context: Any) -> float | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else max(0.0, remaining() / 1000 - LAMBDA_MARGIN_SECONDS)
+
+
+def _history_reader(deps: Dependencies, timeout: float | None = None) -> Any:
+    """Reads a connection's sync history; an unreadable secret counts as Fivetran being unavailable."""
+
+    def read(connection_id: str, start: Any, end: Any) -> list[SyncRecord]:
+        try:
+            client = deps.fivetran()
+        except (ConfigurationError, SecretUnavailable) as exc:
+            raise FivetranApiError(f"cannot call Fivetran: {exc}") from exc
+        return client.sync_history(connection_id, start, end, timeout=timeout)
+
+    return read
+
 
 # configure_logs=False: Chalice would otherwise set the "fivetran-orchestrator" logger (the one the
 # Powertools JSON logger uses, named after the service) to ERROR and add a plain-text handler.
@@ -41,22 +67,47 @@ def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
         started_at=event.get("execution_start") if wrapped else None,
     )
     deps = get_dependencies()
-    listing = list_connections(
-        deps.fivetran(), options, max_connections=deps.settings.max_connections_per_run
-    )
-    return listing.to_dict(options)
+    fivetran = deps.fivetran()
+    fivetran.set_deadline(_remaining_seconds(context))
+    try:
+        listing = list_connections(fivetran, options, max_connections=deps.settings.max_connections_per_run)
+    except FivetranRateLimited as exc:
+        # The wait moves to the state machine (a Wait until Fivetran's time, then list again),
+        # unless it would outlast the run's deadline.
+        retry_at = utcnow() + timedelta(seconds=exc.retry_after or DEFAULT_RATE_LIMIT_WAIT_SECONDS)
+        deadline = parse_timestamp(options.to_dict().get("deadline"))
+        if deadline is not None and retry_at > deadline:
+            raise
+        logger.warning("listing rate-limited; the run waits", extra={"retry_after_s": exc.retry_after})
+        return {
+            "connectors": [],
+            "skipped": [],
+            "options": options.to_dict(),
+            "retry_at": format_asl_timestamp(retry_at, round_up=True),
+            "input": raw,
+        }
+    return {**listing.to_dict(options), "retry_at": None, "input": None}
 
 
 @app.lambda_function(name="start_sync")
 def start_sync(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = SyncRequest(event)
     deps = get_dependencies()
+    remaining = _remaining_seconds(context)
+
+    def fivetran() -> Any:
+        client = deps.fivetran()
+        client.set_deadline(remaining)
+        return client
+
     return park_and_trigger(
         request,
         deps.store,
-        deps.fivetran(),
+        fivetran,
+        deps.resolver(),
         now=utcnow(),
         ttl_margin_seconds=deps.settings.token_ttl_margin_seconds,
+        history_reader=_history_reader(deps),
     )
 
 
@@ -70,6 +121,7 @@ def fivetran_webhook() -> Response:
             request.headers or {},
             secret=deps.secrets.webhook_secret,
             resolver=deps.resolver,
+            history_reader=_history_reader(deps, WEBHOOK_HISTORY_TIMEOUT_SECONDS),
         )
     except (ConfigurationError, SecretUnavailable) as exc:
         logger.error("webhook cannot run: configuration or secrets unavailable", extra={"error": str(exc)})
@@ -85,13 +137,20 @@ def reconcile_syncs(event: Any) -> dict[str, Any]:
     deps = get_dependencies()
     context = getattr(event, "context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
+    fivetran: Any
+    try:
+        fivetran = deps.fivetran()
+        fivetran.set_deadline(_remaining_seconds(context))
+    except (ConfigurationError, SecretUnavailable) as exc:
+        logger.error("safety net cannot read Fivetran; heartbeats only", extra={"error": str(exc)})
+        fivetran = UnavailableFivetran(str(exc))
     report = reconcile(
         deps.store,
-        deps.fivetran(),
+        fivetran,
         deps.resolver(),
         now=utcnow(),
         older_than_seconds=deps.settings.reconcile_after_seconds,
-        max_tokens=deps.settings.reconcile_max_tokens,
+        max_connections=deps.settings.reconcile_max_tokens,
         remaining_ms=remaining or (lambda: 10**9),
     )
     return report.to_dict()

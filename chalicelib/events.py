@@ -1,8 +1,13 @@
-"""Fivetran webhook payloads: classify a verified body and turn a ``sync_end`` into an outcome.
+"""Fivetran webhook payloads: classify a verified body; ``sync_start``/``sync_end`` become a
+``SyncRecord`` (what the event says of one sync, on Fivetran's clock).
 
-Payloads still say ``connector_*`` (not ``connection_*``). Test deliveries (the creation
-probe ``test_event``, ``POST /v1/webhooks/{id}/test``) carry fake ``_``-prefixed ids and
-no ``sync_id``/``data``: they are acknowledged and nothing else happens.
+Payloads still say ``connector_*`` (not ``connection_*``). Only Fivetran's test deliveries
+are tests: the creation probe (``event: test_event``) and ``POST /v1/webhooks/{id}/test``,
+which carry fake ``_``-prefixed ids. A real connection's ``sync_start``/``sync_end`` must
+carry ``sync_id`` and ``created`` (the identity rule needs both) and a ``sync_end`` its
+``data.status``: without them it is refused (400, with the reason). Source:
+shared reference ``fivetran.md`` §6 (live captures of ``sync_end``; ``sync_start`` has the
+same envelope).
 """
 
 from __future__ import annotations
@@ -10,16 +15,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import WebhookPayloadError
-from chalicelib.outcomes import SyncOutcome
+from chalicelib.identity import SyncRecord
+from chalicelib.outcomes import DEFAULT_RESCHEDULE_DELAY
 from chalicelib.timeutil import parse_timestamp
 
-__all__ = ["DEFAULT_RESCHEDULE_DELAY", "WebhookEvent", "parse_event"]
+__all__ = ["SYNC_EVENTS", "WebhookEvent", "parse_event"]
 
-DEFAULT_RESCHEDULE_DELAY = timedelta(minutes=5)
+SYNC_EVENTS = ("sync_start", "sync_end")
 _RESCHEDULED_FOR = re.compile(r"Rescheduled for (\S+?)[,\s]")
 # Past this, adding the reschedule delay or rounding up to a whole second overflows datetime.
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
@@ -28,10 +34,10 @@ MAX_ID_CHARS = 256
 
 @dataclass(frozen=True)
 class WebhookEvent:
-    kind: str  # "test", "sync_end" or "other"
+    kind: str  # "test", "sync_start", "sync_end" or "other"
     event: str
     connector_id: str | None = None
-    outcome: SyncOutcome | None = None
+    sync: SyncRecord | None = None
 
 
 def _decode(body: bytes) -> dict[str, Any]:
@@ -46,11 +52,8 @@ def _decode(body: bytes) -> dict[str, Any]:
 
 def _is_test(payload: dict[str, Any]) -> bool:
     connector_id = payload.get("connector_id")
-    return (
-        payload.get("event") == "test_event"
-        or (isinstance(connector_id, str) and connector_id.startswith("_"))
-        or "sync_id" not in payload
-        or "data" not in payload
+    return payload.get("event") == "test_event" or (
+        isinstance(connector_id, str) and connector_id.startswith("_")
     )
 
 
@@ -75,21 +78,18 @@ def _rescheduled_for(data: dict[str, Any], created: datetime) -> datetime:
     return created + DEFAULT_RESCHEDULE_DELAY
 
 
-def _sync_end(payload: dict[str, Any]) -> SyncOutcome:
+def _sync_event(payload: dict[str, Any], event: str) -> tuple[str, SyncRecord]:
     connector_id = payload.get("connector_id")
     if not isinstance(connector_id, str) or not connector_id.strip():
-        raise WebhookPayloadError("sync_end: 'connector_id' must be a non-empty string")
+        raise WebhookPayloadError(f"{event}: 'connector_id' must be a non-empty string")
     if len(connector_id) > MAX_ID_CHARS:
-        raise WebhookPayloadError(f"sync_end: 'connector_id' is longer than {MAX_ID_CHARS} characters")
-    data = payload.get("data")
-    if not isinstance(data, dict):
-        raise WebhookPayloadError("sync_end: 'data' must be an object")
-    status = data.get("status")
-    if not isinstance(status, str) or not status.strip():
-        raise WebhookPayloadError("sync_end: 'data.status' must be a non-empty string")
+        raise WebhookPayloadError(f"{event}: 'connector_id' is longer than {MAX_ID_CHARS} characters")
     sync_id = payload.get("sync_id")
-    if not isinstance(sync_id, str) or len(sync_id) > MAX_ID_CHARS:
-        raise WebhookPayloadError(f"sync_end: 'sync_id' must be a string of at most {MAX_ID_CHARS} chars")
+    if not isinstance(sync_id, str) or not sync_id.strip() or len(sync_id) > MAX_ID_CHARS:
+        raise WebhookPayloadError(
+            f"{event}: 'sync_id' must be a non-empty string of at most {MAX_ID_CHARS} characters"
+            " (without it the event cannot be matched to a sync)"
+        )
     try:
         created = parse_timestamp(payload.get("created"))
     except ValueError:
@@ -97,19 +97,27 @@ def _sync_end(payload: dict[str, Any]) -> SyncOutcome:
     if created is not None and created > _LATEST:
         created = None
     if created is None:
-        # Without a trustworthy end time we cannot tell which parked tokens it ends:
-        # refuse it (4xx) and leave them to the reconcile job.
-        raise WebhookPayloadError("sync_end: 'created' must be an ISO 8601 timestamp")
+        # Without Fivetran's time of the event the identity rule cannot place the sync:
+        # refuse it (4xx) and leave it to the safety net, which reads the sync history.
+        raise WebhookPayloadError(f"{event}: 'created' must be an ISO 8601 timestamp")
+    data = payload.get("data")
+    if event == "sync_start":
+        if data is not None and not isinstance(data, dict):
+            raise WebhookPayloadError("sync_start: 'data' must be an object when present")
+        return connector_id, SyncRecord(sync_id=sync_id, started_at=created)
+    if not isinstance(data, dict):
+        raise WebhookPayloadError("sync_end: 'data' must be an object")
+    status = data.get("status")
+    if not isinstance(status, str) or not status.strip():
+        raise WebhookPayloadError("sync_end: 'data.status' must be a non-empty string")
     reason = data.get("reason")
     status = status.strip().upper()
-    return SyncOutcome(
-        connector_id=connector_id,
-        status=status,
-        finished_at=created,
+    return connector_id, SyncRecord(
         sync_id=sync_id,
+        ended_at=created,
+        status=status,
         reason=reason if isinstance(reason, str) else (json.dumps(reason) if reason is not None else None),
         rescheduled_for=_rescheduled_for(data, created) if status == "RESCHEDULED" else None,
-        source="webhook",
     )
 
 
@@ -122,7 +130,7 @@ def parse_event(body: bytes) -> WebhookEvent:
     connector_id = payload.get("connector_id") if isinstance(payload.get("connector_id"), str) else None
     if _is_test(payload):
         return WebhookEvent(kind="test", event=event, connector_id=connector_id)
-    if event != "sync_end":
+    if event not in SYNC_EVENTS:
         return WebhookEvent(kind="other", event=event, connector_id=connector_id)
-    outcome = _sync_end(payload)
-    return WebhookEvent(kind="sync_end", event=event, connector_id=outcome.connector_id, outcome=outcome)
+    connector_id, sync = _sync_event(payload, event)
+    return WebhookEvent(kind=event, event=event, connector_id=connector_id, sync=sync)

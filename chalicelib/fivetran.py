@@ -2,23 +2,36 @@
 
 - ``GET /v1/groups/{id}/connections`` (cursor pagination to the end, ``limit=1000``)
 - ``GET /v1/connections/{id}``
-- ``POST /v1/connections/{id}/sync`` with ``{"force": false}`` (join a running sync, never restart it)
+- ``POST /v1/connections/{id}/sync`` with ``{"force": false}`` (join a running sync, never restart it);
+  the answer's HTTP ``Date`` header is the moment Fivetran accepted it, on Fivetran's clock
+  (``chalicelib/identity.py``), and 409 ("a sync already in progress") means it was joined
+- ``GET /v1/connections/{id}/sync-history`` (``start_time``/``end_time``, at most 7 days
+  apart; ``cursor``, ``limit`` 1..1000). Source: Fivetran API reference, "Retrieve
+  Connection Sync History" (fivetran.com/docs/rest-api/api-reference/connections/
+  retrieve-connection-sync-history). Fields read from each item: ``sync_id`` (``id``
+  accepted), ``start_time`` (null if not started), ``end_time`` (null while running),
+  ``status``, ``reason``, ``rescheduled_for``; the reference names the start time's
+  meaning but its stored copy does not show every field name, so aliases
+  (``started_at``/``ended_at``/``start``/``end``) are accepted too.
 - ``POST /v1/webhooks/group/{id}`` and ``GET /v1/webhooks`` (the operator CLI's ``register-webhook``;
   these endpoints want ``Accept: application/json``, not the connection endpoints' ``version=2``)
 
 Retries (connection errors, 5xx, 429 with ``Retry-After``, exponential backoff, bounded)
-are urllib3's ``Retry`` on the requests adapter; other 4xx fail at once. A 429 whose
-``Retry-After`` is longer than ``max_retry_after`` is not slept on inside Lambda: it
-raises ``FivetranRateLimited`` so Step Functions can back off instead. The client never
-changes a connection's schedule type or paused state.
+are urllib3's ``Retry`` on the requests adapter; other 4xx fail at once. No wait is longer
+than what the caller has left (``set_deadline``, the Lambda's remaining time less a margin):
+a 429 whose ``Retry-After`` is longer than ``max_retry_after`` or than that budget raises
+``FivetranRateLimited`` (with ``retry_after``) at once, so the state machine waits instead
+of a Lambda dying of its own backoff. The client never changes a connection's schedule
+type or paused state.
 """
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -33,9 +46,10 @@ from chalicelib.errors import (
     FivetranNotFound,
     FivetranRateLimited,
 )
-from chalicelib.timeutil import parse_timestamp
+from chalicelib.identity import SyncRecord
+from chalicelib.timeutil import format_asl_timestamp, parse_timestamp
 
-__all__ = ["Connection", "FivetranClient"]
+__all__ = ["Connection", "FivetranClient", "TriggerResult"]
 
 USER_AGENT = "fivetran-orchestrator/0.1 (+https://github.com/fivetran-orchestrator)"
 ACCEPT_V2 = "application/json;version=2"
@@ -93,21 +107,71 @@ class Connection:
         return self.failed_at is None or self.succeeded_at >= self.failed_at
 
 
+@dataclass(frozen=True)
+class TriggerResult:
+    """Fivetran's answer to a sync trigger.
+
+    ``accepted_at``: the answer's ``Date`` header (Fivetran's clock, whole seconds), None
+    if it had none. ``joined``: Fivetran answered 409, a sync was already running and the
+    trigger joined it (``force: false``).
+    """
+
+    message: str
+    joined: bool
+    accepted_at: datetime | None
+
+
+def _history_time(item: dict[str, Any], *names: str) -> datetime | None:
+    for name in names:
+        value = item.get(name)
+        if isinstance(value, str) and value:
+            try:
+                return parse_timestamp(value)
+            except ValueError:
+                return None
+    return None
+
+
+def sync_from_history(item: dict[str, Any]) -> SyncRecord | None:
+    """One sync-history item as a ``SyncRecord`` (None if it has no id). A status of a
+    sync still running (no end time) is not an end status."""
+    sync_id = item.get("sync_id") or item.get("id")
+    if not isinstance(sync_id, str) or not sync_id:
+        return None
+    ended = _history_time(item, "end_time", "ended_at", "end")
+    status = item.get("status")
+    reason = item.get("reason")
+    return SyncRecord(
+        sync_id=sync_id,
+        started_at=_history_time(item, "start_time", "started_at", "start"),
+        ended_at=ended,
+        status=str(status).upper() if ended is not None and status else None,
+        reason=reason if isinstance(reason, str) else None,
+        rescheduled_for=_history_time(item, "rescheduled_for", "rescheduledAt"),
+        source="history",
+    )
+
+
 class _BoundedRetry(Retry):
     """urllib3 Retry that refuses to sleep longer than ``max_retry_after`` on a Retry-After,
     and sleeps through an injectable function so tests never wait."""
 
     max_retry_after: float = 30.0
     sleep_fn: Callable[[float], None] = staticmethod(time.sleep)
+    budget_fn: Callable[[], float] = staticmethod(lambda: float("inf"))
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def]
+        budget = type(self).budget_fn()
         if response is not None and response.status == 429:
             wait = self.get_retry_after(response)
-            if wait is not None and wait > self.max_retry_after:
+            if wait is not None and wait > min(self.max_retry_after, budget):
                 # Hand the 429 back (raise_on_status=False returns it) instead of holding a
-                # Lambda for an hour; Step Functions backs off on Fivetran.RateLimited.
-                raise MaxRetryError(_pool, url or "", ResponseError("Retry-After longer than we wait"))
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+                # Lambda past its time; the state machine waits on Fivetran.RateLimited.
+                raise MaxRetryError(_pool, url or "", ResponseError("Retry-After longer than we can wait"))
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        if new.get_backoff_time() > budget:
+            raise MaxRetryError(_pool, url or "", ResponseError("no time left to back off"))
+        return new
 
     def sleep_for_retry(self, response=None) -> bool:  # type: ignore[no-untyped-def]
         wait = self.get_retry_after(response) if response is not None else None
@@ -147,13 +211,18 @@ class FivetranClient:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
+        self._deadline: float | None = None
         self._session = session or requests.Session()
         self._session.auth = (api_key, api_secret)
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT_V2})
         retry_cls = type(
             "FivetranRetry",
             (_BoundedRetry,),
-            {"max_retry_after": max_retry_after, "sleep_fn": staticmethod(sleep)},
+            {
+                "max_retry_after": max_retry_after,
+                "sleep_fn": staticmethod(sleep),
+                "budget_fn": staticmethod(self.budget),
+            },
         )
         retry = retry_cls(
             total=max_retries,
@@ -171,6 +240,19 @@ class FivetranClient:
         adapter = HTTPAdapter(max_retries=retry)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+
+    # -- time budget -----------------------------------------------------------------
+
+    def set_deadline(self, remaining_seconds: float | None) -> None:
+        """No call, retry or backoff may outlast ``remaining_seconds`` from now (None: no bound).
+        Handlers pass the Lambda's remaining time less a margin."""
+        self._deadline = None if remaining_seconds is None else time.monotonic() + remaining_seconds
+
+    def budget(self) -> float:
+        """Seconds left before the deadline (infinite without one)."""
+        if self._deadline is None:
+            return float("inf")
+        return max(0.0, self._deadline - time.monotonic())
 
     # -- endpoints -------------------------------------------------------------------
 
@@ -196,21 +278,50 @@ class FivetranClient:
                 raise FivetranApiError(f"Fivetran repeated the page cursor for {path}; stopping", path=path)
             seen.add(cursor)
 
-    def get_connection(self, connection_id: str) -> Connection:
-        data = self._request("GET", f"/v1/connections/{quote(connection_id, safe='')}")
+    def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
+        data = self._request("GET", f"/v1/connections/{quote(connection_id, safe='')}", timeout=timeout)
         return Connection.from_api(data)
 
-    def trigger_sync(self, connection_id: str) -> str:
-        """Start a sync (``force: false``: an in-flight sync is joined). Returns Fivetran's message."""
+    def trigger_sync(self, connection_id: str) -> TriggerResult:
+        """Start a sync (``force: false``: a running sync is joined, HTTP 409).
+
+        Raises the typed errors of ``_unwrap`` for any other failure (401/403, 404, 429...).
+        """
         path = f"/v1/connections/{quote(connection_id, safe='')}/sync"
-        try:
-            body = self._request("POST", path, json={"force": False})
-        except FivetranApiError as exc:
-            if exc.status == 409:
-                # "a sync already in progress": with force=false that sync is the one we wait for.
-                return "joined the sync already in progress"
-            raise
-        return str(body.get("message", "")) if isinstance(body, dict) else ""
+        response = self._send("POST", path, json={"force": False})
+        accepted_at = _date_header(response.headers.get("Date"))
+        if response.status_code == 409:
+            # "a sync already in progress": with force=false that sync is the one we wait for.
+            return TriggerResult("joined the sync already in progress", True, accepted_at)
+        body = self._unwrap(response, "POST", path)
+        return TriggerResult(str(body.get("message", "")), False, accepted_at)
+
+    def sync_history(
+        self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
+    ) -> list[SyncRecord]:
+        """The connection's syncs in ``[start, end]`` (Fivetran's clock; at most 7 days apart),
+        following ``next_cursor`` to the last page."""
+        path = f"/v1/connections/{quote(connection_id, safe='')}/sync-history"
+        params: dict[str, Any] = {
+            "start_time": format_asl_timestamp(start),
+            "end_time": format_asl_timestamp(end, round_up=True),
+            "limit": 1000,
+        }
+        records: list[SyncRecord] = []
+        seen: set[str] = set()
+        while True:
+            data = self._request("GET", path, params=params, timeout=timeout)
+            for item in data.get("items") or []:
+                record = sync_from_history(item) if isinstance(item, dict) else None
+                if record is not None:
+                    records.append(record)
+            cursor = data.get("next_cursor")
+            if not cursor:
+                return records
+            if cursor in seen:
+                raise FivetranApiError(f"Fivetran repeated the page cursor for {path}; stopping", path=path)
+            seen.add(cursor)
+            params["cursor"] = cursor
 
     def create_group_webhook(
         self, group_id: str, *, url: str, events: list[str], secret: str, active: bool = True
@@ -247,13 +358,33 @@ class FivetranClient:
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
         accept: str | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
-        """One call; ``accept`` overrides the session's ``Accept`` (``version=2``) for this call only."""
+        """One call, unwrapped; ``accept`` overrides the session's ``Accept`` (``version=2``)."""
+        response = self._send(method, path, params=params, json=json, accept=accept, timeout=timeout)
+        return self._unwrap(response, method, path)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        accept: str | None = None,
+        timeout: float | None = None,
+    ) -> requests.Response:
         url = self._base_url + path
         headers = {"Accept": accept} if accept else None
+        limit = min(timeout or self._timeout, self._timeout)
+        budget = self.budget()
+        if budget <= 0:
+            raise FivetranApiError(
+                f"no time left to call Fivetran for {method} {path}", method=method, path=path
+            )
         try:
-            response = self._session.request(
-                method, url, params=params, json=json, headers=headers, timeout=self._timeout
+            return self._session.request(
+                method, url, params=params, json=json, headers=headers, timeout=min(limit, budget)
             )
         except requests.exceptions.RetryError as exc:
             raise FivetranApiError(
@@ -265,7 +396,6 @@ class FivetranClient:
                 method=method,
                 path=path,
             ) from exc
-        return self._unwrap(response, method, path)
 
     @staticmethod
     def _unwrap(response: requests.Response, method: str, path: str) -> dict[str, Any]:
@@ -300,6 +430,17 @@ class FivetranClient:
             raise FivetranApiError(f"Fivetran answered {where} with a body that is not JSON", **ctx)
         data = body.get("data", body)
         return data if isinstance(data, dict) else {"items": data}
+
+
+def _date_header(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header (RFC 9110 IMF-fixdate) as a UTC datetime; None if absent or bad."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -13,12 +13,16 @@ and the reconcile job (from the connection's state in the API).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.identity import SyncRecord
 from chalicelib.timeutil import format_asl_timestamp, format_timestamp
 
-__all__ = ["SYNC_FAILED_ERROR", "SyncOutcome"]
+__all__ = ["DEFAULT_RESCHEDULE_DELAY", "SYNC_FAILED_ERROR", "SyncOutcome"]
+
+# When Fivetran says RESCHEDULED without saying until when.
+DEFAULT_RESCHEDULE_DELAY = timedelta(minutes=5)
 
 SYNC_FAILED_ERROR = "Fivetran.SyncFailed"
 SUCCESS_STATUSES = frozenset({"SUCCESSFUL", "RESCHEDULED"})
@@ -34,6 +38,23 @@ class SyncOutcome:
     reason: str | None = None
     rescheduled_for: datetime | None = None
     source: str = "webhook"
+
+    @classmethod
+    def from_sync(cls, connector_id: str, sync: SyncRecord, *, source: str) -> SyncOutcome:
+        """The outcome of an ended sync (``sync.ended`` must be true)."""
+        assert sync.ended_at is not None and sync.status is not None
+        rescheduled_for = None
+        if sync.status == "RESCHEDULED":
+            rescheduled_for = sync.rescheduled_for or sync.ended_at + DEFAULT_RESCHEDULE_DELAY
+        return cls(
+            connector_id=connector_id,
+            status=sync.status,
+            finished_at=sync.ended_at,
+            sync_id=sync.sync_id,
+            reason=sync.reason,
+            rescheduled_for=rescheduled_for,
+            source=source,
+        )
 
     @property
     def is_success(self) -> bool:

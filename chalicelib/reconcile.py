@@ -1,42 +1,77 @@
-"""The safety net: resolve syncs whose webhook never came (or was refused).
+"""The safety net: heartbeats for every parked token, and the exact sync read from Fivetran.
 
-For tokens parked longer than a threshold it asks Fivetran for the connection, once per
-connection per invocation:
+Each pass (``reconcile_syncs``, every 5 minutes; one pass at a time through a lease in
+the token table):
 
-- the latest sync ended after the token was parked → complete it as the webhook would
-  (success iff ``succeeded_at >= failed_at``)
-- ``sync_state == rescheduled`` → complete with ``RESCHEDULED`` and ``rescheduled_for``
-- paused while we waited, or the connection is gone → failure with that reason
-- still running → ``SendTaskHeartbeat`` (keeps ``HeartbeatSeconds`` from firing)
+1. **Heartbeats never depend on Fivetran's API.** Every parked token gets
+   ``SendTaskHeartbeat``, whatever Fivetran answers: ``HeartbeatSeconds`` fires only
+   when the safety net itself has stopped. A token Step Functions no longer knows is
+   deleted.
+2. **Reads rotate fairly.** Armed tokens parked longer than ``older_than_seconds`` are
+   grouped by connection, least recently checked first, at most ``max_connections`` per
+   pass, read with bounded concurrency and a per-request timeout:
+   ``GET /v1/connections/{id}`` and ``GET /v1/connections/{id}/sync-history``.
+3. **The exact sync decides.** The sync history is complete, so the identity rule
+   (``chalicelib/identity.py``) names each token's sync for certain and a token completes
+   only from that sync's end; a later scheduled sync is never credited to a run.
+4. **A dropped sync fails at once**: a token whose sync has not ended while the
+   connection is paused, its setup broken, or the connection deleted is failed with that
+   reason in the same pass (Fivetran drops such a sync without a ``sync_end``).
 
-Work is bounded: at most ``max_tokens`` tokens, and it stops early when the Lambda is
-about to run out of time or Fivetran rate-limits it.
+A Fivetran error (outage, 429, timeout) only skips that connection's read this pass.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from threading import Lock
 from typing import Protocol
 
 from chalicelib.callbacks import CallbackError, CallbackResult
-from chalicelib.errors import FivetranError, FivetranNotFound, FivetranRateLimited, TokenStoreError
-from chalicelib.events import DEFAULT_RESCHEDULE_DELAY
+from chalicelib.errors import FivetranApiError, FivetranError, FivetranNotFound, TokenStoreError
 from chalicelib.fivetran import Connection
+from chalicelib.identity import SyncRecord
 from chalicelib.log import logger
 from chalicelib.outcomes import SyncOutcome
-from chalicelib.resolver import Resolution, Resolver
+from chalicelib.resolver import HISTORY_WINDOW, Resolution, Resolver
 from chalicelib.token_store import TokenRecord, TokenStore
 
-__all__ = ["ReconcileReport", "reconcile"]
+__all__ = ["LEASE_NAME", "ReconcileReport", "UnavailableFivetran", "reconcile"]
 
 TIME_RESERVE_MS = 5_000
+LEASE_NAME = "reconcile"
+# Fivetran's clock may run ahead of ours: ask the history a little into our future.
+CLOCK_SLACK = timedelta(hours=1)
 
 
 class ConnectionReader(Protocol):
-    def get_connection(self, connection_id: str) -> Connection: ...
+    def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection: ...
+
+    def sync_history(
+        self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
+    ) -> list[SyncRecord]: ...
+
+
+class UnavailableFivetran:
+    """Stands in for the client when it cannot be built (the API secret is unreadable): every
+    read fails as an API error, and the pass still sends every heartbeat."""
+
+    def __init__(self, why: str) -> None:
+        self._why = why
+
+    def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
+        raise FivetranApiError(f"cannot call Fivetran: {self._why}")
+
+    def sync_history(
+        self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
+    ) -> list[SyncRecord]:
+        raise FivetranApiError(f"cannot call Fivetran: {self._why}")
 
 
 @dataclass
@@ -44,50 +79,34 @@ class ReconcileReport:
     examined: int = 0
     connections_checked: int = 0
     heartbeats: int = 0
+    dropped: int = 0
     resolution: Resolution = field(default_factory=Resolution)
     api_errors: int = 0
     stopped_early: str | None = None
+    _lock: Lock = field(default_factory=Lock, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "examined": self.examined,
             "connections_checked": self.connections_checked,
             "heartbeats": self.heartbeats,
+            "dropped": self.dropped,
             "api_errors": self.api_errors,
             "stopped_early": self.stopped_early,
             **self.resolution.to_dict(),
         }
 
 
-def outcome_from_connection(conn: Connection, record: TokenRecord, now: datetime) -> SyncOutcome | None:
-    """What the API says about the sync behind ``record``; None while it is still running."""
-    ended = conn.last_completed_at
-    if ended is not None and ended > record.requested_at:
-        if conn.last_sync_succeeded:
-            return SyncOutcome(conn.id, "SUCCESSFUL", ended, source="reconcile")
-        return SyncOutcome(
-            conn.id,
-            "FAILURE",
-            ended,
-            reason=f"Fivetran reports the sync failed at {ended.isoformat()}; see the connection's logs",
-            source="reconcile",
-        )
-    if conn.sync_state == "rescheduled":
-        return SyncOutcome(
-            conn.id,
-            "RESCHEDULED",
-            now,
-            rescheduled_for=conn.rescheduled_for or now + DEFAULT_RESCHEDULE_DELAY,
-            reason="rescheduled by Fivetran (source quota); found by reconcile",
-            source="reconcile",
-        )
+def dropped_reason(conn: Connection | None) -> str | None:
+    """Why Fivetran will never end a sync of this connection (None: it may still end)."""
+    if conn is None:
+        return "the connection no longer exists in Fivetran (deleted while the run waited)"
     if conn.paused:
-        return SyncOutcome(
-            conn.id,
-            "PAUSED",
-            now,
-            reason="the connection was paused while the run waited",
-            source="reconcile",
+        return "the connection was paused while the run waited; Fivetran dropped its sync"
+    if not conn.is_connected:
+        return (
+            f"the connection's setup is {conn.setup_state} (it broke while the run waited);"
+            " Fivetran dropped its sync: fix the connection in Fivetran"
         )
     return None
 
@@ -99,69 +118,147 @@ def reconcile(
     *,
     now: datetime,
     older_than_seconds: int,
-    max_tokens: int,
+    max_connections: int,
     remaining_ms: Callable[[], int] = lambda: 10**9,
+    read_timeout: float = 10.0,
+    workers: int = 8,
+    lease_seconds: float = 300.0,
 ) -> ReconcileReport:
     report = ReconcileReport()
-    records = store.parked_before(now - timedelta(seconds=older_than_seconds), max_tokens)
-    report.examined = len(records)
-    by_connection: dict[str, list[TokenRecord]] = defaultdict(list)
-    for record in records:
-        by_connection[record.connector_id].append(record)
-    for connector_id, parked in by_connection.items():
-        if remaining_ms() < TIME_RESERVE_MS:
-            report.stopped_early = "lambda time"
-            break
-        try:
-            conn = fivetran.get_connection(connector_id)
-        except FivetranNotFound:
-            gone = SyncOutcome(
-                connector_id, "NOT_FOUND", now, reason="the connection no longer exists", source="reconcile"
-            )
-            for record in parked:
-                _resolve(record, gone, resolver, report)
-            continue
-        except FivetranRateLimited:
-            report.stopped_early = "fivetran rate limit"
-            break
-        except FivetranError as exc:
-            report.api_errors += 1
-            logger.warning(
-                "reconcile could not read connection", extra={"connector_id": connector_id, "error": str(exc)}
-            )
-            continue
-        report.connections_checked += 1
-        for record in parked:
-            _reconcile_token(record, conn, resolver, now, report)
+    holder = uuid.uuid4().hex
+    if not store.acquire_lease(LEASE_NAME, holder, time.time(), lease_seconds):
+        report.stopped_early = "another pass holds the lease"
+        logger.info("reconcile skipped: another pass is running", extra=report.to_dict())
+        return report
+    try:
+        tokens = list(store.all_parked())
+        report.examined = len(tokens)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda record: _heartbeat(record, resolver, report), tokens))
+            due = _due_connections(tokens, now - timedelta(seconds=older_than_seconds), max_connections)
+            work = [
+                pool.submit(
+                    _check, cid, parked, store, fivetran, resolver, now, read_timeout, remaining_ms, report
+                )
+                for cid, parked in due
+            ]
+            for future in work:
+                future.result()
+    finally:
+        store.release_lease(LEASE_NAME, holder)
     logger.info("reconcile finished", extra=report.to_dict())
     return report
 
 
-def _reconcile_token(
-    record: TokenRecord, conn: Connection, resolver: Resolver, now: datetime, report: ReconcileReport
+def _due_connections(
+    tokens: Iterable[TokenRecord], cutoff: datetime, limit: int
+) -> list[tuple[str, list[TokenRecord]]]:
+    """Connections with armed tokens parked before ``cutoff``, least recently checked first."""
+    by_connection: dict[str, list[TokenRecord]] = defaultdict(list)
+    for record in tokens:
+        if record.anchor is not None and record.requested_at < cutoff:
+            by_connection[record.connector_id].append(record)
+    order = sorted(by_connection.items(), key=lambda kv: min(r.checked_at or 0.0 for r in kv[1]))
+    return order[:limit]
+
+
+def _heartbeat(record: TokenRecord, resolver: Resolver, report: ReconcileReport) -> None:
+    try:
+        sent = resolver.heartbeat(record)
+    except (CallbackError, TokenStoreError) as exc:
+        with report._lock:
+            report.resolution.errors.append(str(exc))
+        logger.warning(
+            "heartbeat failed",
+            extra={"connector_id": record.connector_id, "token_ref": record.ref, "error": str(exc)},
+        )
+        return
+    if sent is CallbackResult.SENT:
+        with report._lock:
+            report.heartbeats += 1
+
+
+def _check(
+    connector_id: str,
+    parked: list[TokenRecord],
+    store: TokenStore,
+    fivetran: ConnectionReader,
+    resolver: Resolver,
+    now: datetime,
+    read_timeout: float,
+    remaining_ms: Callable[[], int],
+    report: ReconcileReport,
 ) -> None:
-    outcome = outcome_from_connection(conn, record, now)
-    if outcome is not None:
-        _resolve(record, outcome, resolver, report)
+    if remaining_ms() < TIME_RESERVE_MS:
+        with report._lock:
+            report.stopped_early = "lambda time"
+        return
+    ctx = {"connector_id": connector_id, "tokens": len(parked)}
+    try:
+        try:
+            conn: Connection | None = fivetran.get_connection(connector_id, timeout=read_timeout)
+        except FivetranNotFound:
+            conn = None
+        history: list[SyncRecord] = []
+        if conn is not None:
+            start = min(r.anchor.at for r in parked if r.anchor is not None) - timedelta(seconds=1)
+            end = now + CLOCK_SLACK
+            history = fivetran.sync_history(
+                connector_id, max(start, end - HISTORY_WINDOW), end, timeout=read_timeout
+            )
+    except FivetranError as exc:
+        with report._lock:
+            report.api_errors += 1
+        logger.warning("reconcile could not read Fivetran", extra={**ctx, "error": str(exc)[:300]})
+        _mark_checked(store, parked)
         return
     try:
-        if resolver.heartbeat(record) is CallbackResult.SENT:
-            report.heartbeats += 1
+        resolution = resolver.settle(connector_id, history=history, source="reconcile")
+        reason = dropped_reason(conn)
+        due = {r.token_id for r in parked}
+        if reason is not None:
+            for record, binding in resolution.pending:
+                if record.token_id in due:
+                    _fail_dropped(record, now, binding.sync, reason, resolver, resolution, report)
     except (CallbackError, TokenStoreError) as exc:
-        report.resolution.errors.append(str(exc))
-        logger.warning(
-            "reconcile could not act on a token",
-            extra={"connector_id": record.connector_id, "token_ref": record.ref, "error": str(exc)},
-        )
+        resolution = Resolution(errors=[str(exc)])
+        logger.warning("reconcile could not act on a connection", extra={**ctx, "error": str(exc)})
+    _mark_checked(store, parked)
+    with report._lock:
+        report.connections_checked += 1
+        report.resolution.add(resolution)
 
 
-def _resolve(record: TokenRecord, outcome: SyncOutcome, resolver: Resolver, report: ReconcileReport) -> None:
-    """One token's outcome; a store or callback failure is recorded, and the other tokens go on."""
-    try:
-        resolver.resolve_token(record, outcome, report.resolution)
-    except (CallbackError, TokenStoreError) as exc:
-        report.resolution.errors.append(str(exc))
-        logger.warning(
-            "reconcile could not resolve a token",
-            extra={"connector_id": record.connector_id, "token_ref": record.ref, "error": str(exc)},
-        )
+def _fail_dropped(
+    record: TokenRecord,
+    now: datetime,
+    sync: SyncRecord | None,
+    reason: str,
+    resolver: Resolver,
+    resolution: Resolution,
+    report: ReconcileReport,
+) -> None:
+    status = "NOT_FOUND" if "no longer exists" in reason else "DROPPED"
+    outcome = SyncOutcome(
+        record.connector_id,
+        status,
+        now,
+        sync_id=sync.sync_id if sync else None,
+        reason=reason,
+        source="reconcile",
+    )
+    resolution.newer_than_event -= 1
+    resolver.resolve_token(record, outcome, resolution)
+    with report._lock:
+        report.dropped += 1
+
+
+def _mark_checked(store: TokenStore, parked: list[TokenRecord]) -> None:
+    now = time.time()
+    for record in parked:
+        try:
+            store.mark_checked(record, now)
+        except TokenStoreError as exc:
+            logger.warning(
+                "could not mark a token checked", extra={"token_ref": record.ref, "error": str(exc)}
+            )

@@ -1,40 +1,66 @@
-"""Completing parked tokens with an outcome: shared by the webhook and the reconcile job.
+"""Completing parked tokens from what is known of their connection's syncs.
 
-For a connection's outcome that ended at ``ended_at``, every token parked for that
-connection whose ``requested_at`` precedes ``ended_at`` is claimed, handed its outcome,
-then deleted. Tokens parked after the sync ended wait for their own sync. Two runs
-syncing one connection each get their outcome; a duplicate or replayed delivery finds
-nothing left to complete.
+Shared by the webhook (after it records a ``sync_start``/``sync_end``), ``start_sync``
+(after Fivetran accepted the trigger: an end may have arrived first) and the safety net
+(with the sync history). For each armed token of the connection, the identity rule
+(``chalicelib/identity.py``) names the one sync it waits for; a token is completed only
+from that sync's end. When the webhooks alone cannot prove which sync is the token's,
+the sync history is read once (``history_reader``) to confirm it; if Fivetran cannot be
+read, the token waits for the safety net. Two runs syncing one connection each get their
+own sync's outcome; a duplicate or replayed delivery finds nothing left to complete.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from chalicelib.callbacks import CallbackError, CallbackResult, StepFunctionsCallbacks
+from chalicelib.errors import FivetranError
+from chalicelib.identity import Binding, Decision, SyncRecord, bind
 from chalicelib.log import logger
 from chalicelib.outcomes import SYNC_FAILED_ERROR, SyncOutcome
 from chalicelib.token_store import TokenRecord, TokenStore
 
-__all__ = ["Resolution", "Resolver"]
+__all__ = ["HISTORY_WINDOW", "HistoryReader", "Resolution", "Resolver"]
+
+# Fivetran's sync history answers at most 7 days per call.
+HISTORY_WINDOW = timedelta(days=7) - timedelta(minutes=1)
+# How long a seen sync is remembered (longer than any wait for its token).
+SYNC_MEMORY_SECONDS = 8 * 86_400
+
+HistoryReader = Callable[[str, datetime, datetime], list[SyncRecord]]
 
 
 @dataclass
 class Resolution:
-    """What one outcome did to the tokens of its connection."""
+    """What one pass over a connection's tokens did.
+
+    ``newer_than_event``: tokens still waiting for their own sync (not started, still
+    running, or not yet confirmed). The name is the webhook answer's contract.
+    """
 
     completed: int = 0
     already_resolved: int = 0
     newer_than_event: int = 0
     busy: int = 0
     errors: list[str] = field(default_factory=list)
+    pending: list[tuple[TokenRecord, Binding]] = field(default_factory=list, repr=False)
 
     @property
     def incomplete(self) -> bool:
         """True when a token could not be completed for a transient reason (retry later)."""
         return bool(self.errors)
+
+    def add(self, other: Resolution) -> None:
+        self.completed += other.completed
+        self.already_resolved += other.already_resolved
+        self.newer_than_event += other.newer_than_event
+        self.busy += other.busy
+        self.errors.extend(other.errors)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -46,20 +72,92 @@ class Resolution:
         }
 
 
+def history_window(tokens: Iterable[TokenRecord], syncs: Iterable[SyncRecord]) -> tuple[datetime, datetime]:
+    """The sync-history window that covers these tokens' anchors and the syncs seen after them."""
+    anchors = [t.anchor.at for t in tokens if t.anchor is not None]
+    start = min(anchors) - timedelta(seconds=1)
+    times = [t for s in syncs for t in (s.started_at, s.ended_at) if t is not None]
+    end = max([start + timedelta(seconds=2), *times]) + timedelta(seconds=1)
+    return max(start, end - HISTORY_WINDOW), end
+
+
 class Resolver:
     def __init__(self, store: TokenStore, callbacks: StepFunctionsCallbacks) -> None:
         self._store = store
         self._callbacks = callbacks
 
-    def resolve_connection(self, outcome: SyncOutcome) -> Resolution:
-        """Complete every token of ``outcome.connector_id`` requested before it ended."""
+    def record(self, connector_id: str, sync: SyncRecord) -> None:
+        """Remember what an event said of a sync (kept for ``SYNC_MEMORY_SECONDS``)."""
+        self._store.record_sync(connector_id, sync, expires_at=int(time.time()) + SYNC_MEMORY_SECONDS)
+
+    def settle(
+        self,
+        connector_id: str,
+        *,
+        history: list[SyncRecord] | None = None,
+        history_reader: HistoryReader | None = None,
+        source: str = "webhook",
+    ) -> Resolution:
+        """Complete every armed token of the connection whose own sync has ended.
+
+        Args:
+            history: the connection's sync history over the tokens' window, when the
+                caller already read it (the safety net): decisions are then final.
+            history_reader: reads it when the webhooks alone are not enough (None: never).
+        """
         result = Resolution()
-        for record in self._store.parked_for(outcome.connector_id):
-            if record.requested_at >= outcome.finished_at:
+        tokens, seen = self._store.connection_state(connector_id)
+        complete = history is not None
+        known = seen + (history or [])
+        unsure: list[TokenRecord] = []
+        for record in tokens:
+            anchor = record.anchor
+            if anchor is None:  # the trigger is still in flight
                 result.newer_than_event += 1
+                result.pending.append((record, Binding(Decision.WAITING)))
                 continue
-            self.resolve_token(record, outcome, result)
+            binding = bind(anchor, known, complete=complete)
+            if binding.decision is Decision.UNSURE and history_reader is not None:
+                unsure.append(record)
+                continue
+            self._act(record, binding, result, source)
+        if unsure and history_reader is not None:
+            self._confirm(connector_id, unsure, seen, history_reader, result, source)
         return result
+
+    def _confirm(
+        self,
+        connector_id: str,
+        unsure: list[TokenRecord],
+        seen: list[SyncRecord],
+        history_reader: HistoryReader,
+        result: Resolution,
+        source: str,
+    ) -> None:
+        start, end = history_window(unsure, seen)
+        try:
+            history = history_reader(connector_id, start, end)
+        except FivetranError as exc:
+            logger.warning(
+                "sync history unavailable; tokens wait for the safety net",
+                extra={"connector_id": connector_id, "tokens": len(unsure), "error": str(exc)[:300]},
+            )
+            for record in unsure:
+                result.newer_than_event += 1
+                result.pending.append((record, Binding(Decision.UNSURE)))
+            return
+        for record in unsure:
+            assert record.anchor is not None
+            self._act(record, bind(record.anchor, seen + history, complete=True), result, source)
+
+    def _act(self, record: TokenRecord, binding: Binding, result: Resolution, source: str) -> None:
+        sync = binding.sync
+        if binding.decision is Decision.BOUND and sync is not None and sync.ended:
+            outcome = SyncOutcome.from_sync(record.connector_id, sync, source=source)
+            self.resolve_token(record, outcome, result)
+            return
+        result.newer_than_event += 1
+        result.pending.append((record, binding))
 
     def resolve_token(self, record: TokenRecord, outcome: SyncOutcome, result: Resolution) -> None:
         claim_id = uuid.uuid4().hex
@@ -95,8 +193,14 @@ class Resolver:
             result.completed += 1
             logger.info("task token completed", extra=ctx)
 
+    def send_success(self, record: TokenRecord, output: dict[str, object]) -> None:
+        """Complete a token with ``output`` outside the identity rule (``start_sync``'s own
+        ``RATE_LIMITED`` answer), then delete it. Raises ``CallbackError`` if not sent."""
+        self._callbacks.succeed(record.task_token, output)
+        self._store.remove(record.connector_id, record.token_id)
+
     def heartbeat(self, record: TokenRecord) -> CallbackResult:
-        """Tell Step Functions a sync is still running; a gone token is deleted."""
+        """Tell Step Functions the run is still waiting; a gone token is deleted."""
         sent = self._callbacks.heartbeat(record.task_token)
         if sent is CallbackResult.GONE:
             self._store.remove(record.connector_id, record.token_id)

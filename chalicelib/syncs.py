@@ -1,10 +1,21 @@
-"""``start_sync``: park the task token first, then ask Fivetran to sync.
+"""``start_sync``: park the task token first, then ask Fivetran to sync, then arm the token.
 
-Parking first means a webhook can never arrive for a token we have not stored. If the
-trigger fails, the token is removed again and the typed Fivetran error is raised for the
-state machine's Retry/Catch. A Lambda retry with the same token finds it already parked
-(conditional put) and just triggers again, which is harmless: ``force: false`` joins a
-running sync instead of restarting it.
+Parking first means a webhook can never arrive for a token we have not stored. Once
+Fivetran accepted the trigger the token is **armed** with the moment it did, on Fivetran's
+clock (the answer's ``Date`` header), and whether it joined a running sync (409): from
+then on the identity rule (``chalicelib/identity.py``) names its sync, and events that
+arrived in between (a one-second sync can end before the trigger's answer) are settled
+at once. A resume after ``RESCHEDULED`` on an auto-schedule connection triggers nothing:
+Fivetran resumes by itself, and the token waits for the first sync after the
+rescheduled one.
+
+Failures: a refused trigger removes the token and raises the typed Fivetran error for
+the state machine's Retry/Catch. A rate limit whose ``Retry-After`` the Lambda cannot
+wait out completes the token with status ``RATE_LIMITED`` and ``rescheduled_for`` (the
+time Fivetran named), so the state machine waits for free and triggers again: a run
+never records a connection as failed only because Fivetran asked it to wait. A Lambda
+retry with the same token finds it already parked and triggers again, which is harmless:
+``force: false`` joins a running sync instead of restarting it.
 """
 
 from __future__ import annotations
@@ -13,20 +24,32 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.errors import FivetranError, InvalidInput
+from chalicelib.callbacks import CallbackError
+from chalicelib.errors import FivetranError, FivetranRateLimited, InvalidInput
+from chalicelib.fivetran import TriggerResult
 from chalicelib.log import logger
-from chalicelib.timeutil import format_timestamp
+from chalicelib.resolver import HistoryReader, Resolver
+from chalicelib.timeutil import format_asl_timestamp, format_timestamp, parse_timestamp
 from chalicelib.token_store import TokenStore
 
-__all__ = ["SyncRequest", "start_sync"]
+__all__ = ["DEFAULT_RATE_LIMIT_WAIT_SECONDS", "RATE_LIMITED", "SyncRequest", "start_sync"]
+
+RATE_LIMITED = "RATE_LIMITED"
+# A 429 without a usable Retry-After: wait this long before triggering again.
+DEFAULT_RATE_LIMIT_WAIT_SECONDS = 60
 
 
 class SyncTrigger(Protocol):
-    def trigger_sync(self, connection_id: str) -> str: ...
+    def trigger_sync(self, connection_id: str) -> TriggerResult: ...
 
 
 class SyncRequest:
-    """The ``start_sync`` payload the state machine sends."""
+    """The ``start_sync`` payload the state machine sends.
+
+    ``{"connector": {"connector_id", "schedule_type", ...}, "task_token", "execution_id",
+    "sync_timeout_seconds", "resume": bool, "after": null | {"sync_id", "finished_at"}}``;
+    ``after`` is the rescheduled sync a resume follows (its end on Fivetran's clock).
+    """
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
         if not isinstance(payload, Mapping):
@@ -34,8 +57,8 @@ class SyncRequest:
         connector = payload.get("connector")
         connector = connector if isinstance(connector, Mapping) else {}
         self.connector_id = str(connector.get("connector_id") or payload.get("connector_id") or "").strip()
-        self.schedule_type = str(connector.get("schedule_type") or payload.get("schedule_type") or "auto")
-        self.task_token = str(payload.get("task_token") or payload.get("TaskToken") or "")
+        self.schedule_type = str(connector.get("schedule_type") or "auto")
+        self.task_token = str(payload.get("task_token") or "")
         self.execution_id = str(payload.get("execution_id") or "")
         self.resume = payload.get("resume") is True
         timeout = payload.get("sync_timeout_seconds", 21_600)
@@ -47,17 +70,40 @@ class SyncRequest:
             self.sync_timeout_seconds = int(timeout)
         except (TypeError, ValueError):
             raise InvalidInput(f"start_sync: 'sync_timeout_seconds' is not an integer: {timeout!r}") from None
+        after = payload.get("after")
+        after = after if isinstance(after, Mapping) else {}
+        try:
+            self.resume_after = parse_timestamp(after.get("finished_at"))
+        except ValueError:
+            raise InvalidInput(f"start_sync: 'after.finished_at' is not a timestamp: {after!r}") from None
+        sync_id = after.get("sync_id")
+        self.exclude_sync_id = sync_id if isinstance(sync_id, str) and sync_id else None
+
+    @property
+    def waits_for_fivetran_to_resume(self) -> bool:
+        """Fivetran resumes a rescheduled sync of an auto-schedule connection by itself."""
+        return self.resume and self.schedule_type != "manual" and self.resume_after is not None
 
 
 def start_sync(
     request: SyncRequest,
     store: TokenStore,
-    fivetran: SyncTrigger,
+    fivetran: Any,
+    resolver: Resolver,
     *,
     now: datetime,
     ttl_margin_seconds: int,
+    history_reader: HistoryReader | None = None,
 ) -> dict[str, Any]:
+    """Park, trigger, arm, settle. ``fivetran`` is called lazily (a ``() -> SyncTrigger``), so
+    the path that triggers nothing never reads the API secret.
+
+    Returns ``{"connector_id", "token_ref", "requested_at", "triggered", "joined"}``
+    (Step Functions ignores it: the task ends by its token). Raises ``FivetranError``
+    subclasses when Fivetran refuses the trigger (the token is removed first).
+    """
     expires = now + timedelta(seconds=request.sync_timeout_seconds + ttl_margin_seconds)
+    waits = request.waits_for_fivetran_to_resume
     record = store.new_record(
         connector_id=request.connector_id,
         task_token=request.task_token,
@@ -65,6 +111,8 @@ def start_sync(
         requested_at=now,
         expires_at=int(expires.timestamp()),
         schedule_type=request.schedule_type,
+        resume_after=request.resume_after if waits else None,
+        exclude_sync_id=request.exclude_sync_id if waits else None,
     )
     record, created = store.park(record)
     ctx = {
@@ -74,24 +122,75 @@ def start_sync(
         "resume": request.resume,
         "first_delivery": created,
     }
-    result = {
+    result: dict[str, Any] = {
         "connector_id": record.connector_id,
         "token_ref": record.ref,
         "requested_at": format_timestamp(record.requested_at),
         "triggered": False,
+        "joined": False,
     }
-    if request.resume and request.schedule_type != "manual":
-        # Fivetran resumes a rescheduled sync of an auto-schedule connection by itself.
+    if waits:
         logger.info("token parked; auto-schedule connection resumes by itself", extra=ctx)
+        resolver.settle(record.connector_id, history_reader=history_reader)
         return result
     try:
-        fivetran.trigger_sync(record.connector_id)
+        answer: TriggerResult = fivetran().trigger_sync(record.connector_id)
+    except FivetranRateLimited as exc:
+        _wait_for_rate_limit(record, exc, store, resolver, now=now, ctx=ctx)
+        return {**result, "rate_limited": True}
     except FivetranError as exc:
         store.remove(record.connector_id, record.token_id)
         logger.warning(
             "sync trigger failed; token removed",
-            extra={**ctx, "error": type(exc).__name__, "detail": str(exc)},
+            extra={**ctx, "error": type(exc).__name__, "detail": str(exc)[:500]},
         )
         raise
-    logger.info("token parked and sync triggered", extra=ctx)
-    return {**result, "triggered": True}
+    accepted_at = answer.accepted_at
+    if accepted_at is None:
+        accepted_at = now
+        logger.warning(
+            "Fivetran's answer had no Date header; the token is anchored on our clock instead", extra=ctx
+        )
+    armed = store.arm(record, accepted_at=accepted_at, joined=answer.joined)
+    logger.info(
+        "token parked and sync triggered",
+        extra={
+            **ctx,
+            "joined": answer.joined,
+            "accepted_at": format_timestamp(accepted_at),
+            "armed": bool(armed),
+        },
+    )
+    if armed is not None:
+        resolver.settle(record.connector_id, history_reader=history_reader)
+    return {**result, "triggered": True, "joined": answer.joined}
+
+
+def _wait_for_rate_limit(
+    record: Any,
+    exc: FivetranRateLimited,
+    store: TokenStore,
+    resolver: Resolver,
+    *,
+    now: datetime,
+    ctx: dict[str, Any],
+) -> None:
+    """Hand the wait to the state machine: complete the token with ``RATE_LIMITED``."""
+    wait = exc.retry_after if exc.retry_after and exc.retry_after > 0 else DEFAULT_RATE_LIMIT_WAIT_SECONDS
+    retry_at = now + timedelta(seconds=wait)
+    output = {
+        "connector_id": record.connector_id,
+        "status": RATE_LIMITED,
+        "sync_id": None,
+        "finished_at": format_timestamp(now),
+        "rescheduled_for": format_asl_timestamp(retry_at, round_up=True),
+    }
+    try:
+        resolver.send_success(record, output)
+    except CallbackError:
+        store.remove(record.connector_id, record.token_id)
+        raise exc from None  # the state machine's Retry on Fivetran.RateLimited takes over
+    logger.warning(
+        "Fivetran rate limit longer than this Lambda can wait; the run waits instead",
+        extra={**ctx, "retry_after_s": wait, "retry_at": output["rescheduled_for"]},
+    )

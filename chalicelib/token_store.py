@@ -1,10 +1,24 @@
-"""The task-token store (DynamoDB): one item per parked sync.
+"""The task-token store (DynamoDB): one item per parked sync, one per sync seen, one lease.
 
-Key: partition ``connector_id`` (S), sort ``token_id`` (S, SHA-256 of the task token).
-Attributes: ``task_token``, ``execution_id``, ``requested_at`` (ISO 8601 UTC),
-``expires_at`` (epoch seconds, the table's TTL), and while a resolver works on it a
-short ``claimed_by``/``claimed_at`` lease, so two deliveries of one event (or the
-webhook and the reconcile job) never send two outcomes for one token::
+Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
+
+- **parked token** (``token_id`` = SHA-256 of the task token): ``task_token``,
+  ``execution_id``, ``requested_at`` (ISO 8601 UTC, AWS clock), ``expires_at`` (epoch
+  seconds, the table's TTL), ``schedule_type``; once Fivetran accepted the trigger
+  ``accepted_at`` (Fivetran's clock, from the answer's ``Date`` header) and ``joined``
+  (the trigger joined a running sync); for a resume after ``RESCHEDULED``, ``resume_after``
+  and ``exclude_sync_id`` instead; ``checked_at`` (epoch seconds, when the safety net last
+  read Fivetran for it).
+- **sync seen** (``token_id`` = ``sync#<sync_id>``): ``sync_id``, ``started_at``,
+  ``ended_at`` (Fivetran's clock), ``status``, ``reason``, ``rescheduled_for``,
+  ``source``, ``expires_at``: what the webhooks (and the sync history) said of one sync,
+  kept so an event that arrives before its token is armed (or while no token is parked)
+  is not lost.
+- **lease** (partition ``__lease__``): ``holder``, ``until``: one safety-net pass at a time.
+
+While a resolver works on a token it holds a short ``claimed_by``/``claimed_at`` lease, so
+two deliveries of one event (or the webhook and the reconcile job) never send two
+outcomes for one token::
 
     park ──► [parked] ──claim──► [claimed] ──callback sent──► delete
                  ▲                    │
@@ -16,20 +30,27 @@ can be claimed again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import TokenStoreError
+from chalicelib.identity import Anchor, SyncRecord
 from chalicelib.log import token_id as hash_token
 from chalicelib.timeutil import format_timestamp, parse_timestamp
 
-__all__ = ["TokenRecord", "TokenStore"]
+__all__ = ["SYNC_PREFIX", "TokenRecord", "TokenStore"]
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+SYNC_PREFIX = "sync#"
+LEASE_PARTITION = "__lease__"
+# What the webhook may store of one sync (Fivetran's reason can be 32,000 characters).
+MAX_REASON_CHARS = 4_000
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,13 +62,28 @@ class TokenRecord:
     requested_at: datetime
     expires_at: int
     schedule_type: str = "auto"
+    accepted_at: datetime | None = None
+    joined: bool = False
+    resume_after: datetime | None = None
+    exclude_sync_id: str | None = None
+    checked_at: float | None = None
 
     @property
     def ref(self) -> str:
         return self.token_id[:12]
 
+    @property
+    def anchor(self) -> Anchor | None:
+        """Where this token's sync is looked for; None until the trigger was accepted."""
+        if self.accepted_at is not None:
+            return Anchor(self.accepted_at, joined=self.joined)
+        if self.resume_after is not None:
+            exclude = frozenset({self.exclude_sync_id} if self.exclude_sync_id else ())
+            return Anchor(self.resume_after, precision=timedelta(0), exclude=exclude)
+        return None
+
     def to_item(self) -> dict[str, dict[str, str]]:
-        return {
+        item = {
             "connector_id": {"S": self.connector_id},
             "token_id": {"S": self.token_id},
             "task_token": {"S": self.task_token},
@@ -56,6 +92,11 @@ class TokenRecord:
             "expires_at": {"N": str(self.expires_at)},
             "schedule_type": {"S": self.schedule_type},
         }
+        if self.resume_after is not None:
+            item["resume_after"] = {"S": format_timestamp(self.resume_after)}
+        if self.exclude_sync_id:
+            item["exclude_sync_id"] = {"S": self.exclude_sync_id}
+        return item
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> TokenRecord:
@@ -69,7 +110,29 @@ class TokenRecord:
             requested_at=requested,
             expires_at=int(item.get("expires_at", {}).get("N", "0")),
             schedule_type=item.get("schedule_type", {}).get("S", "auto"),
+            accepted_at=_time(item, "accepted_at"),
+            joined=item.get("joined", {}).get("BOOL", False),
+            resume_after=_time(item, "resume_after"),
+            exclude_sync_id=item.get("exclude_sync_id", {}).get("S"),
+            checked_at=float(item["checked_at"]["N"]) if "checked_at" in item else None,
         )
+
+
+def _time(item: dict[str, Any], name: str) -> datetime | None:
+    value = item.get(name, {}).get("S")
+    return parse_timestamp(value) if value else None
+
+
+def _sync_from_item(item: dict[str, Any]) -> SyncRecord:
+    return SyncRecord(
+        sync_id=item["sync_id"]["S"],
+        started_at=_time(item, "started_at"),
+        ended_at=_time(item, "ended_at"),
+        status=item.get("status", {}).get("S"),
+        reason=item.get("reason", {}).get("S"),
+        rescheduled_for=_time(item, "rescheduled_for"),
+        source=item.get("source", {}).get("S", "webhook"),
+    )
 
 
 def _store_error(action: str, exc: Exception) -> TokenStoreError:
@@ -77,8 +140,16 @@ def _store_error(action: str, exc: Exception) -> TokenStoreError:
     return TokenStoreError(f"token store could not {action}: {code}")
 
 
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == CONDITION_FAILED
+
+
 class TokenStore:
-    """Business verbs over the token table; the DynamoDB client is injected."""
+    """Business verbs over the token table; the DynamoDB client is injected.
+
+    Every DynamoDB failure surfaces as ``TokenStoreError`` (transient: the caller retries
+    or answers 503); a failed condition is an answer (``False``), never an error.
+    """
 
     def __init__(self, table_name: str, client: Any, *, lease_seconds: int = 60) -> None:
         self._table = table_name
@@ -97,6 +168,8 @@ class TokenStore:
         requested_at: datetime,
         expires_at: int,
         schedule_type: str = "auto",
+        resume_after: datetime | None = None,
+        exclude_sync_id: str | None = None,
     ) -> TokenRecord:
         return TokenRecord(
             connector_id=connector_id,
@@ -106,7 +179,42 @@ class TokenStore:
             requested_at=requested_at,
             expires_at=expires_at,
             schedule_type=schedule_type,
+            resume_after=resume_after,
+            exclude_sync_id=exclude_sync_id,
         )
+
+    # -- one call, errors mapped ---------------------------------------------------------
+
+    def _call(self, action: str, fn: Callable[..., T], **kwargs: Any) -> T:
+        try:
+            return fn(TableName=self._table, **kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise _store_error(action, exc) from exc
+
+    def _conditional(self, action: str, fn: Callable[..., Any], **kwargs: Any) -> bool:
+        """True if the write happened, False if its condition failed."""
+        try:
+            fn(TableName=self._table, **kwargs)
+            return True
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise _store_error(action, exc) from exc
+        except BotoCoreError as exc:
+            raise _store_error(action, exc) from exc
+
+    def _pages(
+        self, action: str, fn: Callable[..., dict[str, Any]], **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a Query or Scan, page after page."""
+        while True:
+            resp = self._call(action, fn, **kwargs)
+            yield from resp.get("Items", [])
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    # -- parked tokens ---------------------------------------------------------------------
 
     def park(self, record: TokenRecord) -> tuple[TokenRecord, bool]:
         """Store ``record`` unless that token is already parked.
@@ -119,131 +227,189 @@ class TokenStore:
                 TableName=self._table,
                 Item=record.to_item(),
                 ConditionExpression="attribute_not_exists(token_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return record, True
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
+            if not _is_condition_failure(exc):
                 raise _store_error("park a token", exc) from exc
+            old = exc.response.get("Item")
         except BotoCoreError as exc:
             raise _store_error("park a token", exc) from exc
-        existing = self.get(record.connector_id, record.token_id)
+        existing = TokenRecord.from_item(old) if old else self.get(record.connector_id, record.token_id)
         return (existing or record), False
 
+    def arm(self, record: TokenRecord, *, accepted_at: datetime, joined: bool) -> TokenRecord | None:
+        """Record that Fivetran accepted the token's trigger (its clock) and whether it joined a
+        running sync. None if the token is gone (already completed)."""
+        done = self._conditional(
+            "arm a token",
+            self._client.update_item,
+            Key=self._key(record.connector_id, record.token_id),
+            UpdateExpression="SET accepted_at = :at, joined = :joined",
+            ConditionExpression="attribute_exists(token_id)",
+            ExpressionAttributeValues={
+                ":at": {"S": format_timestamp(accepted_at)},
+                ":joined": {"BOOL": joined},
+            },
+        )
+        return replace(record, accepted_at=accepted_at, joined=joined) if done else None
+
+    def mark_checked(self, record: TokenRecord, now: float) -> None:
+        """When the safety net last read Fivetran for this token (fair rotation)."""
+        self._conditional(
+            "mark a token checked",
+            self._client.update_item,
+            Key=self._key(record.connector_id, record.token_id),
+            UpdateExpression="SET checked_at = :now",
+            ConditionExpression="attribute_exists(token_id)",
+            ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}},
+        )
+
     def get(self, connector_id: str, token_id: str) -> TokenRecord | None:
-        try:
-            resp = self._client.get_item(
-                TableName=self._table,
-                Key=self._key(connector_id, token_id),
-                ConsistentRead=True,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise _store_error("read a token", exc) from exc
+        resp = self._call(
+            "read a token", self._client.get_item, Key=self._key(connector_id, token_id), ConsistentRead=True
+        )
         item = resp.get("Item")
         return TokenRecord.from_item(item) if item else None
 
     def remove(self, connector_id: str, token_id: str) -> None:
-        try:
-            self._client.delete_item(TableName=self._table, Key=self._key(connector_id, token_id))
-        except (ClientError, BotoCoreError) as exc:
-            raise _store_error("delete a token", exc) from exc
+        self._call("delete a token", self._client.delete_item, Key=self._key(connector_id, token_id))
+
+    def connection_state(self, connector_id: str) -> tuple[list[TokenRecord], list[SyncRecord]]:
+        """Every token parked for a connection and every sync seen of it (one consistent query)."""
+        tokens: list[TokenRecord] = []
+        syncs: list[SyncRecord] = []
+        for item in self._pages(
+            "query tokens",
+            self._client.query,
+            KeyConditionExpression="connector_id = :c",
+            ExpressionAttributeValues={":c": {"S": connector_id}},
+            ConsistentRead=True,
+        ):
+            if item["token_id"]["S"].startswith(SYNC_PREFIX):
+                if "sync_id" in item:  # moto can show an item being created before its attributes
+                    syncs.append(_sync_from_item(item))
+            else:
+                tokens.append(TokenRecord.from_item(item))
+        return tokens, syncs
 
     def parked_for(self, connector_id: str) -> list[TokenRecord]:
         """Every token parked for a connection (consistent read, all pages)."""
-        records: list[TokenRecord] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "connector_id = :c",
-            "ExpressionAttributeValues": {":c": {"S": connector_id}},
-            "ConsistentRead": True,
-        }
-        try:
-            while True:
-                resp = self._client.query(**kwargs)
-                records.extend(TokenRecord.from_item(i) for i in resp.get("Items", []))
-                if "LastEvaluatedKey" not in resp:
-                    return records
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise _store_error("query tokens", exc) from exc
+        return self.connection_state(connector_id)[0]
+
+    def all_parked(self) -> Iterator[TokenRecord]:
+        """Every parked token of the table (the safety net's heartbeat list), page by page."""
+        for item in self._pages(
+            "scan tokens",
+            self._client.scan,
+            FilterExpression="attribute_exists(task_token)",
+            ConsistentRead=True,
+        ):
+            yield TokenRecord.from_item(item)
 
     def parked_before(self, cutoff: datetime, limit: int) -> list[TokenRecord]:
-        """Up to ``limit`` tokens requested before ``cutoff`` (the reconcile job's work list)."""
-        return list(self._scan(cutoff, limit))
-
-    def _scan(self, cutoff: datetime, limit: int) -> Iterator[TokenRecord]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "FilterExpression": "requested_at < :cutoff",
-            "ExpressionAttributeValues": {":cutoff": {"S": format_timestamp(cutoff)}},
-            "ConsistentRead": True,
-        }
-        found = 0
-        try:
-            while found < limit:
-                resp = self._client.scan(**kwargs)
-                for item in resp.get("Items", []):
-                    yield TokenRecord.from_item(item)
-                    found += 1
-                    if found >= limit:
-                        return
-                if "LastEvaluatedKey" not in resp:
-                    return
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise _store_error("scan tokens", exc) from exc
+        """Up to ``limit`` tokens requested before ``cutoff``."""
+        found: list[TokenRecord] = []
+        for record in self.all_parked():
+            if record.requested_at < cutoff:
+                found.append(record)
+                if len(found) >= limit:
+                    break
+        return found
 
     def count(self) -> int:
-        try:
-            total, kwargs = 0, {"TableName": self._table, "Select": "COUNT"}
-            while True:
-                resp = self._client.scan(**kwargs)
-                total += resp.get("Count", 0)
-                if "LastEvaluatedKey" not in resp:
-                    return total
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise _store_error("count tokens", exc) from exc
+        """How many tokens are parked (syncs seen and leases are not counted)."""
+        return sum(1 for _ in self.all_parked())
+
+    # -- syncs seen --------------------------------------------------------------------------
+
+    def record_sync(self, connector_id: str, sync: SyncRecord, *, expires_at: int) -> None:
+        """Remember what an event (or the sync history) said of one sync; a field already known
+        keeps its first value (a replayed or contradicting delivery changes nothing)."""
+        fields: dict[str, dict[str, str]] = {"sync_id": {"S": sync.sync_id}, "source": {"S": sync.source}}
+        for name in ("started_at", "ended_at", "rescheduled_for"):
+            value = getattr(sync, name)
+            if value is not None:
+                fields[name] = {"S": format_timestamp(value)}
+        if sync.status:
+            fields["status"] = {"S": sync.status}
+        if sync.reason:
+            fields["reason"] = {"S": sync.reason[:MAX_REASON_CHARS]}
+        names = {f"#{i}": name for i, name in enumerate(fields)}
+        values = {f":{i}": value for i, value in enumerate(fields.values())}
+        sets = [f"#{i} = if_not_exists(#{i}, :{i})" for i in range(len(fields))]
+        names["#ttl"] = "expires_at"
+        values[":ttl"] = {"N": str(expires_at)}
+        sets.append("#ttl = :ttl")
+        self._call(
+            "record a sync",
+            self._client.update_item,
+            Key=self._key(connector_id, SYNC_PREFIX + sync.sync_id),
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    # -- claims (one resolver per token) -------------------------------------------------
 
     def claim(self, record: TokenRecord, claim_id: str, now: float) -> bool:
         """Take the lease on a token; False if it is gone or someone else holds a live lease."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(record.connector_id, record.token_id),
-                UpdateExpression="SET claimed_by = :me, claimed_at = :now",
-                ConditionExpression=(
-                    "attribute_exists(token_id) AND (attribute_not_exists(claimed_at) OR claimed_at < :stale)"
-                ),
-                ExpressionAttributeValues={
-                    ":me": {"S": claim_id},
-                    ":now": {"N": f"{now:.3f}"},
-                    ":stale": {"N": f"{now - self._lease_seconds:.3f}"},
-                },
-            )
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == CONDITION_FAILED:
-                return False
-            raise _store_error("claim a token", exc) from exc
-        except BotoCoreError as exc:
-            raise _store_error("claim a token", exc) from exc
+        return self._conditional(
+            "claim a token",
+            self._client.update_item,
+            Key=self._key(record.connector_id, record.token_id),
+            UpdateExpression="SET claimed_by = :me, claimed_at = :now",
+            ConditionExpression=(
+                "attribute_exists(token_id) AND (attribute_not_exists(claimed_at) OR claimed_at < :stale)"
+            ),
+            ExpressionAttributeValues={
+                ":me": {"S": claim_id},
+                ":now": {"N": f"{now:.3f}"},
+                ":stale": {"N": f"{now - self._lease_seconds:.3f}"},
+            },
+        )
 
     def release(self, record: TokenRecord, claim_id: str) -> None:
         """Give the lease back so a later delivery (or the reconcile job) can try again."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(record.connector_id, record.token_id),
-                UpdateExpression="REMOVE claimed_by, claimed_at",
-                ConditionExpression="claimed_by = :me",
-                ExpressionAttributeValues={":me": {"S": claim_id}},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
-                raise _store_error("release a token", exc) from exc
-        except BotoCoreError as exc:
-            raise _store_error("release a token", exc) from exc
+        self._conditional(
+            "release a token",
+            self._client.update_item,
+            Key=self._key(record.connector_id, record.token_id),
+            UpdateExpression="REMOVE claimed_by, claimed_at",
+            ConditionExpression="claimed_by = :me",
+            ExpressionAttributeValues={":me": {"S": claim_id}},
+        )
+
+    # -- the safety net's single-runner lease -------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
+        """Hold the lease ``name`` until ``now + seconds`` unless another live holder has it."""
+        return self._conditional(
+            "take a lease",
+            self._client.put_item,
+            Item={
+                "connector_id": {"S": LEASE_PARTITION},
+                "token_id": {"S": name},
+                "holder": {"S": holder},
+                "until": {"N": f"{now + seconds:.3f}"},
+                "expires_at": {"N": str(int(now + seconds + 86_400))},
+            },
+            ConditionExpression="attribute_not_exists(token_id) OR #until < :now OR holder = :me",
+            ExpressionAttributeNames={"#until": "until"},
+            ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":me": {"S": holder}},
+        )
+
+    def release_lease(self, name: str, holder: str) -> None:
+        self._conditional(
+            "release a lease",
+            self._client.delete_item,
+            Key=self._key(LEASE_PARTITION, name),
+            ConditionExpression="holder = :me",
+            ExpressionAttributeValues={":me": {"S": holder}},
+        )
 
     @staticmethod
     def _key(connector_id: str, token_id: str) -> dict[str, dict[str, str]]:
         return {"connector_id": {"S": connector_id}, "token_id": {"S": token_id}}
+

@@ -6,9 +6,12 @@ request                                status  what happens
 body over 1 MiB                        413     nothing
 signature missing or wrong             401     nothing (checked before any parsing)
 not JSON / not an object / malformed   400     nothing; parked tokens wait for reconcile
-test delivery                          200     nothing
+test delivery (``test_event``, ``_`` ids)  200  nothing
 other event                            200     ignored, logged
-``sync_end``                           200     parked tokens completed
+``sync_start``/``sync_end`` without    400     nothing (the reason says which field)
+``sync_id``/``created``/``data.status``
+``sync_start``                         200     recorded; tokens whose sync already ended completed
+``sync_end``                           200     recorded; the tokens waiting for that sync completed
 token store / Step Functions failing   503     tokens intact; Fivetran retries later
 secret unavailable                     503     logged; Fivetran retries later
 =====================================  ======  ======================================
@@ -32,7 +35,7 @@ from chalicelib.errors import (
 )
 from chalicelib.events import parse_event
 from chalicelib.log import logger
-from chalicelib.resolver import Resolver
+from chalicelib.resolver import HistoryReader, Resolver
 from chalicelib.signature import SIGNATURE_HEADER, verify
 
 __all__ = ["MAX_BODY_BYTES", "WebhookResponse", "handle_webhook"]
@@ -62,7 +65,10 @@ def handle_webhook(
     *,
     secret: Callable[[], str],
     resolver: Callable[[], Resolver],
+    history_reader: HistoryReader | None = None,
 ) -> WebhookResponse:
+    """Answer one delivery. ``history_reader`` confirms a sync the webhooks alone cannot
+    prove is a token's (one sync-history read; None: leave it to the safety net)."""
     if len(raw_body) > MAX_BODY_BYTES:
         logger.warning("webhook body too large", extra={"bytes": len(raw_body)})
         return WebhookResponse(413, {"error": "payload too large", "max_bytes": MAX_BODY_BYTES})
@@ -84,21 +90,28 @@ def handle_webhook(
     if event.kind == "test":
         logger.info("webhook test delivery acknowledged", extra={"event": event.event[:100]})
         return WebhookResponse(200, {"status": "ok", "test": True})
-    if event.kind == "other" or event.outcome is None:
+    if event.kind == "other" or event.sync is None or event.connector_id is None:
         logger.info(
             "webhook event ignored", extra={"event": event.event[:100], "connector_id": event.connector_id}
         )
         return WebhookResponse(200, {"status": "ignored", "event": event.event[:100]})
-    outcome = event.outcome
-    ctx = {"connector_id": outcome.connector_id, "sync_id": outcome.sync_id, "status": outcome.status}
+    sync = event.sync
+    ctx = {
+        "connector_id": event.connector_id,
+        "sync_id": sync.sync_id,
+        "event": event.kind,
+        "status": sync.status,
+    }
     try:
-        resolution = resolver().resolve_connection(outcome)
+        active = resolver()
+        active.record(event.connector_id, sync)
+        resolution = active.settle(event.connector_id, history_reader=history_reader)
     except (TokenStoreError, SecretUnavailable, ConfigurationError) as exc:
         logger.error(
             "webhook could not reach the token store; answering 503", extra={**ctx, "error": str(exc)}
         )
         return WebhookResponse(503, {"error": "temporarily unable to process; retry later"})
-    logger.info("webhook sync_end processed", extra={**ctx, **resolution.to_dict()})
+    logger.info(f"webhook {event.kind} processed", extra={**ctx, **resolution.to_dict()})
     if resolution.incomplete:
         return WebhookResponse(
             503, {"error": "some tokens could not be completed; retry later", **resolution.to_dict()}

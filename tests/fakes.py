@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.errors import FivetranNotFound
-from chalicelib.fivetran import Connection
+from chalicelib.fivetran import Connection, TriggerResult
+from chalicelib.identity import SyncRecord
+from chalicelib.timeutil import utcnow
 
 
 def connection(
@@ -46,24 +48,42 @@ class FakeFivetran:
         self.connections = {c.id: c for c in connections}
         self.triggered: list[str] = []
         self.trigger_errors: dict[str, Exception] = {}
+        self.running: set[str] = set()  # connections with a sync running: a trigger joins it (409)
+        self.history: dict[str, list[SyncRecord]] = {}
+        self.history_reads: list[str] = []
+        self.deadline: float | None = None
         self._lock = threading.Lock()
+
+    def set_deadline(self, remaining_seconds: float | None) -> None:
+        self.deadline = remaining_seconds
+
+    def sync_history(
+        self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
+    ) -> list[SyncRecord]:
+        self.history_reads.append(connection_id)
+        if connection_id not in self.connections:
+            raise FivetranNotFound(f"no connection {connection_id}", status=404)
+        return list(self.history.get(connection_id, []))
 
     def list_group_connections(self, group_id: str) -> list[Connection]:
         return list(self.connections.values())
 
-    def get_connection(self, connection_id: str) -> Connection:
+    def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
         if connection_id not in self.connections:
             raise FivetranNotFound(f"no connection {connection_id}", status=404)
         return self.connections[connection_id]
 
-    def trigger_sync(self, connection_id: str) -> str:
+    def trigger_sync(self, connection_id: str) -> TriggerResult:
         with self._lock:
             self.triggered.append(connection_id)
         if connection_id in self.trigger_errors:
             raise self.trigger_errors[connection_id]
         if connection_id not in self.connections:
             raise FivetranNotFound(f"no connection {connection_id}", status=404)
-        return "Sync has been successfully triggered"
+        accepted = utcnow().replace(microsecond=0)  # an HTTP Date header has whole seconds
+        if connection_id in self.running:
+            return TriggerResult("joined the sync already in progress", True, accepted)
+        return TriggerResult("Sync has been successfully triggered", False, accepted)
 
     def update(self, connection_id: str, **changes: Any) -> None:
         from dataclasses import replace

@@ -30,18 +30,24 @@ SECRET = "pipeline-webhook-secret"
 
 
 def sync_end_body(
-    connector_id: str, status: str = "SUCCESSFUL", *, created: datetime | None = None, **data: Any
+    connector_id: str,
+    status: str = "SUCCESSFUL",
+    *,
+    created: datetime | None = None,
+    sync_id: str | None = None,
+    event: str = "sync_end",
+    **data: Any,
 ) -> bytes:
     created = created or datetime.now(UTC)
     payload = {
-        "event": "sync_end",
+        "event": event,
         "created": created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "connector_type": "stripe",
         "connector_id": connector_id,
         "connector_name": connector_id,
-        "sync_id": f"sync-{connector_id}-{time.monotonic_ns()}",
+        "sync_id": sync_id or f"sync-{connector_id}-{time.monotonic_ns()}",
         "destination_group_id": "group",
-        "data": {"status": status, **data},
+        "data": {"status": status, **data} if event == "sync_end" else {},
     }
     return json.dumps(payload, separators=(",", ":")).encode()
 
@@ -98,7 +104,11 @@ class Pipeline:
         return self.client.http.post("/webhooks/fivetran", headers=headers, body=body)
 
     def finish(self, connector_id: str, status: str = "SUCCESSFUL", **data: Any) -> Any:
-        response = self.deliver(sync_end_body(connector_id, status, **data))
+        """Fivetran's two events for the sync the trigger started: ``sync_start``, then ``sync_end``."""
+        sync_id = f"sync-{connector_id}-{time.monotonic_ns()}"
+        started = self.deliver(sync_end_body(connector_id, event="sync_start", sync_id=sync_id))
+        assert started.status_code == 200, started.body
+        response = self.deliver(sync_end_body(connector_id, status, sync_id=sync_id, **data))
         assert response.status_code == 200, response.body
         return response
 

@@ -81,8 +81,14 @@ def park(
     *,
     ago: float = 60,
     at: datetime | None = None,
+    armed: bool = True,
+    joined: bool = False,
 ) -> TokenRecord:
-    """Park ``token`` for ``connector_id`` as if requested ``ago`` seconds earlier (or ``at``)."""
+    """Park ``token`` for ``connector_id`` as if requested ``ago`` seconds earlier (or ``at``).
+
+    ``armed``: as ``start_sync`` leaves it once Fivetran accepted the trigger, with the
+    acceptance (Fivetran's clock) at the request time.
+    """
     requested = at or datetime.now(UTC) - timedelta(seconds=ago)
     record = store.new_record(
         connector_id=connector_id,
@@ -92,4 +98,6 @@ def park(
         expires_at=int((requested + timedelta(days=1)).timestamp()),
     )
     stored, _ = store.park(record)
+    if armed:
+        return store.arm(stored, accepted_at=requested, joined=joined) or stored
     return stored
