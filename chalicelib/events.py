@@ -20,10 +20,10 @@ from typing import Any
 
 from chalicelib.errors import WebhookPayloadError
 from chalicelib.identity import SyncRecord
-from chalicelib.outcomes import DEFAULT_RESCHEDULE_DELAY
+from chalicelib.outcomes import DEFAULT_RESCHEDULE_DELAY, SyncOutcome
 from chalicelib.timeutil import parse_timestamp
 
-__all__ = ["SYNC_EVENTS", "WebhookEvent", "parse_event"]
+__all__ = ["DEFAULT_RESCHEDULE_DELAY", "SYNC_EVENTS", "WebhookEvent", "parse_event"]
 
 SYNC_EVENTS = ("sync_start", "sync_end")
 _RESCHEDULED_FOR = re.compile(r"Rescheduled for (\S+?)[,\s]")
@@ -38,6 +38,13 @@ class WebhookEvent:
     event: str
     connector_id: str | None = None
     sync: SyncRecord | None = None
+
+    @property
+    def outcome(self) -> SyncOutcome | None:
+        """A ``sync_end``'s outcome (what its sync's tokens are handed); None for other events."""
+        if self.kind != "sync_end" or self.sync is None or self.connector_id is None:
+            return None
+        return SyncOutcome.from_sync(self.connector_id, self.sync, source="webhook")
 
 
 def _decode(body: bytes) -> dict[str, Any]:

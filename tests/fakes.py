@@ -60,9 +60,8 @@ class FakeFivetran:
     def sync_history(
         self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
     ) -> list[SyncRecord]:
+        """What ``history`` holds for the connection (nothing by default: the webhooks then decide)."""
         self.history_reads.append(connection_id)
-        if connection_id not in self.connections:
-            raise FivetranNotFound(f"no connection {connection_id}", status=404)
         return list(self.history.get(connection_id, []))
 
     def list_group_connections(self, group_id: str) -> list[Connection]:

@@ -13,6 +13,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.errors import (
     FivetranApiError,
+    FivetranAuthError,
     FivetranNotFound,
     FivetranRateLimited,
     InvalidInput,
@@ -129,14 +130,46 @@ def test_list_connectors_with_paused_fail_raises_paused_connections(client):
 
 
 def test_list_connectors_lets_fivetran_errors_through_with_their_asl_names(client, fivetran, monkeypatch):
+    def unreachable(group_id):
+        raise FivetranApiError("Fivetran kept failing", status=503)
+
+    monkeypatch.setattr(fivetran, "list_group_connections", unreachable)
+
+    with pytest.raises(FivetranApiError) as caught:
+        client.lambda_.invoke("list_connectors", {"group_id": "g"})
+    assert type(caught.value).__name__ == "Fivetran.ApiError"
+
+
+def test_a_rate_limited_listing_hands_the_wait_and_the_run_input_back_to_the_state_machine(
+    client, fivetran, monkeypatch
+):
     def rate_limited(group_id):
-        raise FivetranRateLimited("slow down", retry_after=60, status=429)
+        raise FivetranRateLimited("slow down", retry_after=3600, status=429)
 
     monkeypatch.setattr(fivetran, "list_group_connections", rate_limited)
+    before = datetime.now(UTC)
 
-    with pytest.raises(FivetranRateLimited) as caught:
-        client.lambda_.invoke("list_connectors", {"group_id": "g"})
-    assert type(caught.value).__name__ == "Fivetran.RateLimited"
+    result = client.lambda_.invoke("list_connectors", {"group_id": "g"}).payload
+
+    assert result["connectors"] == []
+    assert result["input"] == {"group_id": "g"}
+    retry_at = datetime.fromisoformat(result["retry_at"].replace("Z", "+00:00"))
+    assert before + timedelta(seconds=3599) <= retry_at <= datetime.now(UTC) + timedelta(seconds=3601)
+
+
+def test_a_rate_limit_past_the_run_deadline_fails_the_listing(client, fivetran, monkeypatch):
+    def rate_limited(group_id):
+        raise FivetranRateLimited("slow down", retry_after=7200, status=429)
+
+    monkeypatch.setattr(fivetran, "list_group_connections", rate_limited)
+    payload = {
+        "input": {"group_id": "g", "sync_timeout_seconds": 600},
+        "execution_start": datetime.now(UTC).isoformat(),
+        "defaults": {},
+    }
+
+    with pytest.raises(FivetranRateLimited):
+        client.lambda_.invoke("list_connectors", payload)
 
 
 # -- start_sync --------------------------------------------------------------------------------------
@@ -182,11 +215,11 @@ def test_the_result_never_carries_the_whole_token(client):
 @pytest.mark.parametrize(
     "error",
     [
-        FivetranRateLimited("slow down", retry_after=3600, status=429),
         FivetranApiError("boom", status=500),
         FivetranNotFound("no such connection", status=404),
+        FivetranAuthError("key revoked", status=401),
     ],
-    ids=["rate-limited", "api-error", "not-found"],
+    ids=["api-error", "not-found", "auth"],
 )
 def test_a_failed_trigger_removes_the_token_and_raises_the_typed_error(client, deps, fivetran, error):
     fivetran.trigger_errors["stripe_prod"] = error
@@ -225,14 +258,39 @@ def test_two_runs_syncing_one_connection_park_two_tokens(client, deps):
     assert {r.task_token for r in deps.store.parked_for("stripe_prod")} == {"run-1-token", "run-2-token"}
 
 
+def test_a_rate_limit_longer_than_the_lambda_can_wait_is_handed_to_the_state_machine(client, deps, fivetran):
+    fivetran.trigger_errors["stripe_prod"] = FivetranRateLimited("slow down", retry_after=3600, status=429)
+
+    result = client.lambda_.invoke("start_sync", start_sync_payload()).payload
+
+    # the token was completed with RATE_LIMITED (the run Waits), not failed, and is gone
+    assert result["rate_limited"] is True
+    assert deps.store.count() == 0
+
+
 def test_resume_of_an_auto_schedule_connection_parks_but_does_not_trigger(client, deps, fivetran):
+    after = {"sync_id": "rescheduled-sync", "finished_at": "2026-01-15T10:40:00.000Z"}
+
     result = client.lambda_.invoke(
-        "start_sync", start_sync_payload(resume=True, schedule_type="auto")
+        "start_sync", start_sync_payload(resume=True, schedule_type="auto", after=after)
     ).payload
 
     assert result["triggered"] is False
     assert fivetran.triggered == []
-    assert deps.store.count() == 1
+    [parked] = deps.store.parked_for("stripe_prod")
+    assert parked.anchor.at == datetime(2026, 1, 15, 10, 40, tzinfo=UTC)
+    assert parked.anchor.exclude == {"rescheduled-sync"}
+
+
+def test_start_sync_arms_the_token_with_fivetrans_acceptance_time_and_join(client, deps, fivetran):
+    fivetran.running.add("stripe_prod")
+
+    result = client.lambda_.invoke("start_sync", start_sync_payload()).payload
+
+    assert result["joined"] is True
+    [parked] = deps.store.parked_for("stripe_prod")
+    assert parked.accepted_at is not None and parked.accepted_at.microsecond == 0
+    assert parked.joined is True
 
 
 def test_resume_of_a_manual_schedule_connection_triggers_again(client, deps, fivetran):

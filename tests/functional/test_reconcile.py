@@ -8,6 +8,7 @@ job's own time reserve; the ``client`` fixture gives it the stage's configured b
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,8 @@ from chalice.test import Client
 from app import app
 from chalicelib.dependencies import Dependencies, set_dependencies
 from chalicelib.errors import FivetranApiError, FivetranRateLimited
+from chalicelib.identity import SyncRecord
+from chalicelib.reconcile import LEASE_NAME
 from chalicelib.token_store import TokenRecord, TokenStore
 from tests.conftest import REGION
 from tests.fakes import FakeFivetran, connection
@@ -40,11 +43,16 @@ class CountingFivetran(FakeFivetran):
         self.reads: list[str] = []
         self.error = error
 
-    def get_connection(self, connection_id: str):
+    def get_connection(self, connection_id: str, *, timeout: float | None = None):
         self.reads.append(connection_id)
         if self.error is not None:
             raise self.error
         return super().get_connection(connection_id)
+
+
+def sync(sync_id: str, start: datetime, end: datetime | None = None, status: str | None = None, **more: Any):
+    """A sync-history row as the client returns it (Fivetran's clock)."""
+    return SyncRecord(sync_id, started_at=start, ended_at=end, status=status, source="history", **more)
 
 
 @pytest.fixture
@@ -92,14 +100,16 @@ def fake_token() -> str:
     return f"not-a-real-token-{uuid.uuid4()}"
 
 
-# -- ended syncs ---------------------------------------------------------------------------------------
+# -- the exact sync decides ---------------------------------------------------------------------------
 
 
-def test_a_sync_that_succeeded_after_the_token_was_parked_completes_it(client, deps, fivetran, waiting):
+def test_the_tokens_own_sync_ended_successfully_completes_it_with_that_sync(client, deps, fivetran, waiting):
     arn, token = waiting.start()
     record = park(deps.store, token, "stripe_prod")
-    ended = record.requested_at + timedelta(minutes=3)
-    fivetran.connections["stripe_prod"] = connection("stripe_prod", succeeded_at=ended)
+    accepted = record.accepted_at
+    fivetran.connections["stripe_prod"] = connection("stripe_prod")
+    ended = accepted + timedelta(minutes=3)
+    fivetran.history["stripe_prod"] = [sync("ours", accepted + timedelta(seconds=2), ended, "SUCCESSFUL")]
 
     report = invoke(client)
 
@@ -109,20 +119,23 @@ def test_a_sync_that_succeeded_after_the_token_was_parked_completes_it(client, d
     described = waiting.wait_for_end(arn)
     assert described["status"] == "SUCCEEDED"
     output = json.loads(described["output"])
-    assert output["connector_id"] == "stripe_prod"
-    assert output["status"] == "SUCCESSFUL"
-    assert output["finished_at"] == ended.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert output == {
+        "connector_id": "stripe_prod",
+        "status": "SUCCESSFUL",
+        "sync_id": "ours",
+        "finished_at": ended.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
     assert deps.store.count() == 0
 
 
-def test_a_sync_that_failed_after_the_token_was_parked_fails_it(client, deps, fivetran, waiting):
+def test_the_tokens_own_sync_failed_fails_it_with_fivetrans_reason(client, deps, fivetran, waiting):
     arn, token = waiting.start()
     record = park(deps.store, token, "zendesk_support")
-    fivetran.connections["zendesk_support"] = connection(
-        "zendesk_support",
-        succeeded_at=record.requested_at - timedelta(days=1),
-        failed_at=record.requested_at + timedelta(minutes=2),
-    )
+    fivetran.connections["zendesk_support"] = connection("zendesk_support")
+    start = record.accepted_at + timedelta(seconds=1)
+    fivetran.history["zendesk_support"] = [
+        sync("ours", start, start + timedelta(minutes=2), "FAILURE_WITH_TASK", reason="token revoked")
+    ]
 
     report = invoke(client)
 
@@ -130,139 +143,189 @@ def test_a_sync_that_failed_after_the_token_was_parked_fails_it(client, deps, fi
     described = waiting.wait_for_end(arn)
     assert described["status"] == "FAILED"
     assert described["error"] == "Fivetran.SyncFailed"
-    assert "zendesk_support" in described["cause"]
-    assert "FAILURE" in described["cause"]
-    assert "reconcile" in described["cause"]
-    assert deps.store.count() == 0
+    for named in ("zendesk_support", "FAILURE_WITH_TASK", "token revoked", "sync ours", "reconcile"):
+        assert named in described["cause"]
 
 
-def test_a_later_success_after_a_failure_counts_as_success(client, deps, fivetran, waiting):
+def test_a_later_scheduled_sync_that_failed_is_never_credited_to_the_run(client, deps, fivetran, waiting):
     arn, token = waiting.start()
     record = park(deps.store, token, "stripe_prod")
-    fivetran.connections["stripe_prod"] = connection(
-        "stripe_prod",
-        failed_at=record.requested_at + timedelta(minutes=1),
-        succeeded_at=record.requested_at + timedelta(minutes=2),
-    )
+    at = record.accepted_at
+    fivetran.connections["stripe_prod"] = connection("stripe_prod")
+    fivetran.history["stripe_prod"] = [
+        sync("scheduled-later", at + timedelta(minutes=10), at + timedelta(minutes=11), "FAILURE"),
+        sync("ours", at + timedelta(seconds=5), at + timedelta(minutes=2), "SUCCESSFUL"),
+    ]
 
     invoke(client)
 
-    assert waiting.wait_for_end(arn)["status"] == "SUCCEEDED"
+    output = json.loads(waiting.wait_for_end(arn)["output"])
+    assert output["sync_id"] == "ours"
+    assert output["status"] == "SUCCESSFUL"
 
 
-# -- still running -------------------------------------------------------------------------------------
+def test_a_sync_running_when_the_trigger_was_accepted_is_the_one_joined(client, deps, fivetran, waiting):
+    arn, token = waiting.start()
+    record = park(deps.store, token, "stripe_prod", joined=True)
+    at = record.accepted_at
+    fivetran.connections["stripe_prod"] = connection("stripe_prod")
+    fivetran.history["stripe_prod"] = [
+        sync("already-running", at - timedelta(minutes=5), at + timedelta(minutes=1), "SUCCESSFUL"),
+        sync("next", at + timedelta(minutes=2), at + timedelta(minutes=3), "FAILURE"),
+    ]
+
+    invoke(client)
+
+    assert json.loads(waiting.wait_for_end(arn)["output"])["sync_id"] == "already-running"
+
+
+def test_a_sync_that_ended_before_the_trigger_was_accepted_is_not_this_sync(client, deps, fivetran, waiting):
+    arn, token = waiting.start()
+    record = park(deps.store, token, "hubspot_crm")
+    at = record.accepted_at
+    fivetran.connections["hubspot_crm"] = connection("hubspot_crm")
+    fivetran.history["hubspot_crm"] = [
+        sync("earlier", at - timedelta(hours=1), at - timedelta(seconds=2), "FAILURE")
+    ]
+
+    report = invoke(client)
+
+    assert report["completed"] == 0
+    assert report["heartbeats"] == 1
+    assert waiting.status(arn) == "RUNNING"
+    assert deps.store.get(record.connector_id, record.token_id) is not None
 
 
 def test_a_sync_still_running_gets_a_heartbeat_and_keeps_its_token(client, deps, fivetran, waiting):
     arn, token = waiting.start()
     record = park(deps.store, token, "stripe_prod")
-    fivetran.connections["stripe_prod"] = connection(
-        "stripe_prod", sync_state="syncing", succeeded_at=record.requested_at - timedelta(hours=1)
-    )
+    fivetran.connections["stripe_prod"] = connection("stripe_prod", sync_state="syncing")
+    fivetran.history["stripe_prod"] = [sync("ours", record.accepted_at + timedelta(seconds=1))]
 
     report = invoke(client)
 
     assert report["heartbeats"] == 1
     assert report["completed"] == 0
-    assert deps.store.get(record.connector_id, record.token_id) == record
     assert waiting.status(arn) == "RUNNING"
-
-
-def test_a_completion_before_the_token_was_parked_is_not_this_sync(client, deps, fivetran, waiting):
-    arn, token = waiting.start()
-    record = park(deps.store, token, "stripe_prod")
-    fivetran.connections["stripe_prod"] = connection(
-        "stripe_prod", sync_state="scheduled", succeeded_at=record.requested_at - timedelta(seconds=1)
-    )
-
-    report = invoke(client)
-
-    assert report["completed"] == 0
-    assert report["heartbeats"] == 1
-    assert waiting.status(arn) == "RUNNING"
+    assert deps.store.get(record.connector_id, record.token_id) is not None
 
 
 def test_a_heartbeat_for_a_token_step_functions_no_longer_knows_deletes_it(client, deps, fivetran):
-    record = park(deps.store, fake_token(), "stripe_prod")
+    park(deps.store, fake_token(), "stripe_prod")
     fivetran.connections["stripe_prod"] = connection("stripe_prod", sync_state="syncing")
 
     report = invoke(client)
 
     assert report["heartbeats"] == 0
-    assert deps.store.get(record.connector_id, record.token_id) is None
+    assert deps.store.count() == 0
 
 
-# -- rescheduled, paused, gone ----------------------------------------------------------------------------
-
-
-def test_a_rescheduled_connection_completes_the_token_with_rescheduled(client, deps, fivetran, waiting):
+def test_a_rescheduled_sync_completes_the_token_with_rescheduled_for(client, deps, fivetran, waiting):
     arn, token = waiting.start()
-    park(deps.store, token, "hubspot_crm")
-    at = datetime(2099, 1, 15, 11, 34, 53, 894000, tzinfo=UTC)
-    fivetran.connections["hubspot_crm"] = connection(
-        "hubspot_crm", sync_state="rescheduled", rescheduled_for=at
-    )
+    record = park(deps.store, token, "hubspot_crm")
+    at = record.accepted_at
+    later = datetime(2026, 1, 15, 11, 34, 53, 894000, tzinfo=UTC)
+    fivetran.connections["hubspot_crm"] = connection("hubspot_crm", sync_state="rescheduled")
+    fivetran.history["hubspot_crm"] = [
+        sync(
+            "ours", at + timedelta(seconds=1), at + timedelta(minutes=1), "RESCHEDULED", rescheduled_for=later
+        )
+    ]
+
+    invoke(client)
+
+    output = json.loads(waiting.wait_for_end(arn)["output"])
+    assert output["status"] == "RESCHEDULED"
+    assert output["rescheduled_for"] == "2026-01-15T11:34:54Z"
+    assert output["sync_id"] == "ours"
+
+
+# -- dropped syncs -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [({"paused": True}, "paused"), ({"setup_state": "broken"}, "setup is broken")],
+    ids=["paused", "broken"],
+)
+def test_a_sync_dropped_by_a_connection_that_changed_mid_run_fails_in_one_pass(
+    client, deps, fivetran, waiting, changes, named
+):
+    arn, token = waiting.start()
+    record = park(deps.store, token, "stripe_prod")
+    fivetran.connections["stripe_prod"] = connection("stripe_prod", **changes)
+    fivetran.history["stripe_prod"] = [sync("dropped", record.accepted_at + timedelta(seconds=1))]  # no end
 
     report = invoke(client)
 
-    assert report["completed"] == 1
-    output = json.loads(waiting.wait_for_end(arn)["output"])
-    assert output["status"] == "RESCHEDULED"
-    assert output["rescheduled_for"] == "2099-01-15T11:34:54Z"
-
-
-def test_a_rescheduled_connection_without_a_time_waits_five_minutes(client, deps, fivetran, waiting):
-    arn, token = waiting.start()
-    park(deps.store, token, "hubspot_crm")
-    fivetran.connections["hubspot_crm"] = connection("hubspot_crm", sync_state="rescheduled")
-    before = datetime.now(UTC)
-
-    invoke(client)
-
-    output = json.loads(waiting.wait_for_end(arn)["output"])
-    rescheduled_for = datetime.strptime(output["rescheduled_for"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    assert before + timedelta(minutes=5) - timedelta(seconds=1) <= rescheduled_for
-    assert rescheduled_for <= datetime.now(UTC) + timedelta(minutes=5, seconds=1)
-
-
-def test_a_connection_paused_while_waiting_fails_the_token(client, deps, fivetran, waiting):
-    arn, token = waiting.start()
-    park(deps.store, token, "old_crm")
-    fivetran.connections["old_crm"] = connection("old_crm", paused=True, sync_state="paused")
-
-    invoke(client)
-
+    assert report["dropped"] == 1
     described = waiting.wait_for_end(arn)
-    assert (described["status"], described["error"]) == ("FAILED", "Fivetran.SyncFailed")
-    assert "paused" in described["cause"]
+    assert described["status"] == "FAILED"
+    assert named in described["cause"]
+    assert "dropped" in described["cause"]
+    assert deps.store.count() == 0
 
 
 def test_a_connection_fivetran_no_longer_has_fails_the_token(client, deps, waiting):
     arn, token = waiting.start()
-    park(deps.store, token, "deleted_connection")
+    park(deps.store, token, "vanished_connection")
 
     report = invoke(client)
 
-    assert report["completed"] == 1
+    assert report["dropped"] == 1
     described = waiting.wait_for_end(arn)
-    assert (described["status"], described["error"]) == ("FAILED", "Fivetran.SyncFailed")
-    assert "deleted_connection" in described["cause"]
+    assert described["status"] == "FAILED"
+    assert "NOT_FOUND" in described["cause"]
     assert "no longer exists" in described["cause"]
-    assert deps.store.count() == 0
 
 
-# -- what is examined, and how much -------------------------------------------------------------------------
+# -- heartbeats never depend on Fivetran ------------------------------------------------------------
 
 
-def test_tokens_younger_than_the_threshold_are_left_alone(client, deps, fivetran):
-    young = park(deps.store, fake_token(), "stripe_prod", ago=THRESHOLD - 60)
-    fivetran.connections["stripe_prod"] = connection("stripe_prod", succeeded_at=datetime.now(UTC))
+@pytest.mark.parametrize(
+    "error",
+    [
+        FivetranApiError("Fivetran kept failing", status=503),
+        FivetranRateLimited("quota", retry_after=3600, status=429),
+    ],
+    ids=["outage", "rate-limit"],
+)
+def test_every_token_gets_its_heartbeat_whatever_fivetran_answers(client, deps, fivetran, waiting, error):
+    fivetran.error = error
+    runs = [waiting.start() for _ in range(3)]
+    for i, (_, token) in enumerate(runs):
+        park(deps.store, token, f"conn_{i}")
 
     report = invoke(client)
 
-    assert report["examined"] == 0
+    assert report["heartbeats"] == 3
+    assert report["api_errors"] == 3
+    assert report["stopped_early"] is None
+    assert all(waiting.status(arn) == "RUNNING" for arn, _ in runs)
+    assert deps.store.count() == 3
+
+
+def test_tokens_younger_than_the_threshold_get_heartbeats_but_no_read(client, deps, fivetran, waiting):
+    _, token = waiting.start()
+    park(deps.store, token, "stripe_prod", ago=10)
+
+    report = invoke(client)
+
+    assert report["heartbeats"] == 1
     assert fivetran.reads == []
-    assert deps.store.get(young.connector_id, young.token_id) == young
+    assert report["examined"] == 1
+
+
+def test_a_token_whose_trigger_is_still_in_flight_gets_a_heartbeat_but_no_read(
+    client, deps, fivetran, waiting
+):
+    _, token = waiting.start()
+    park_token(deps.store, token, "stripe_prod", ago=600, armed=False)
+
+    report = invoke(client)
+
+    assert report["heartbeats"] == 1
+    assert fivetran.reads == []
 
 
 def test_each_connection_is_read_once_however_many_tokens_it_has(client, deps, fivetran):
@@ -274,9 +337,12 @@ def test_each_connection_is_read_once_however_many_tokens_it_has(client, deps, f
 
     assert report["examined"] == 3
     assert fivetran.reads == ["stripe_prod"]
+    assert fivetran.history_reads == ["stripe_prod"]
 
 
-def test_work_is_bounded_by_max_tokens(moto_aws, token_table, settings, fivetran, lambda_budget_ms):
+def test_reads_are_bounded_per_pass_and_rotate_so_no_connection_starves(
+    moto_aws, token_table, settings, fivetran, lambda_budget_ms, waiting
+):
     bounded = replace(settings, reconcile_max_tokens=2)
     deps = Dependencies.from_clients(
         bounded,
@@ -286,51 +352,52 @@ def test_work_is_bounded_by_max_tokens(moto_aws, token_table, settings, fivetran
     )
     set_dependencies(deps)
     for i in range(5):
-        park(deps.store, fake_token(), f"conn_{i}")
-        fivetran.connections[f"conn_{i}"] = connection(f"conn_{i}", succeeded_at=datetime.now(UTC))
+        _, token = waiting.start()
+        park(deps.store, token, f"conn_{i}")
+        fivetran.connections[f"conn_{i}"] = connection(f"conn_{i}", sync_state="syncing")
+    client = Client(app, stage_name="dev", project_dir=str(ROOT))
 
-    report = invoke(Client(app, stage_name="dev", project_dir=str(ROOT)))
+    passes = [invoke(client) for _ in range(3)]
 
-    assert report["examined"] == 2
-    assert len(fivetran.reads) == 2
-    assert deps.store.count() == 3
-
-
-def test_a_rate_limit_stops_the_run_early_and_keeps_every_token(client, deps, fivetran):
-    fivetran.error = FivetranRateLimited("slow down", retry_after=3600, status=429)
-    for i in range(3):
-        park(deps.store, fake_token(), f"conn_{i}")
-
-    report = invoke(client)
-
-    assert report["stopped_early"] == "fivetran rate limit"
-    assert len(fivetran.reads) == 1
-    assert deps.store.count() == 3
+    assert [p["connections_checked"] for p in passes] == [2, 2, 2]
+    assert all(p["heartbeats"] == 5 for p in passes)
+    assert set(fivetran.reads) == {f"conn_{i}" for i in range(5)}  # every connection read within 3 passes
+    assert len(fivetran.reads[:4]) == len(set(fivetran.reads[:4]))  # least recently checked first
 
 
-def test_an_api_error_for_one_connection_skips_it_and_is_counted(client, deps, fivetran):
-    fivetran.error = FivetranApiError("boom", status=500)
-    record = park(deps.store, fake_token(), "stripe_prod")
-
-    report = invoke(client)
-
-    assert report["api_errors"] == 1
-    assert report["stopped_early"] is None
-    assert deps.store.get(record.connector_id, record.token_id) == record
-
-
-def test_with_less_time_left_than_its_reserve_it_stops_without_touching_anything(
-    client, deps, fivetran, lambda_budget_ms
+def test_with_less_time_left_than_its_reserve_it_reads_nothing(
+    client, deps, fivetran, waiting, lambda_budget_ms
 ):
     lambda_budget_ms["ms"] = 3_000  # what Chalice's test client gives by default
-    record = park(deps.store, fake_token(), "stripe_prod")
-    fivetran.connections["stripe_prod"] = connection("stripe_prod", succeeded_at=datetime.now(UTC))
+    record = park(deps.store, waiting.start()[1], "stripe_prod")
+    fivetran.connections["stripe_prod"] = connection("stripe_prod")
 
     report = invoke(client)
 
     assert report["stopped_early"] == "lambda time"
     assert fivetran.reads == []
-    assert deps.store.get(record.connector_id, record.token_id) == record
+    assert deps.store.get(record.connector_id, record.token_id) is not None
+
+
+def test_a_second_pass_while_one_holds_the_lease_does_nothing(client, deps, fivetran):
+    record = park(deps.store, fake_token(), "stripe_prod")
+    assert deps.store.acquire_lease(LEASE_NAME, "the-other-pass", time.time(), 300)
+
+    report = invoke(client)
+
+    assert report["stopped_early"] == "another pass holds the lease"
+    assert report["heartbeats"] == 0
+    assert fivetran.reads == []
+    assert deps.store.get(record.connector_id, record.token_id) is not None
+
+
+def test_a_pass_takes_an_abandoned_lease_and_gives_it_back(client, deps, fivetran):
+    assert deps.store.acquire_lease(LEASE_NAME, "crashed-pass", time.time() - 600, 300)
+
+    report = invoke(client)
+
+    assert report["stopped_early"] is None
+    assert deps.store.acquire_lease(LEASE_NAME, "next-pass", time.time(), 300)
 
 
 def test_nothing_parked_is_a_quiet_run(client):
@@ -338,6 +405,7 @@ def test_nothing_parked_is_a_quiet_run(client):
         "examined": 0,
         "connections_checked": 0,
         "heartbeats": 0,
+        "dropped": 0,
         "api_errors": 0,
         "stopped_early": None,
         "completed": 0,
@@ -359,7 +427,8 @@ class ThrottledClaims:
         return getattr(self._client, name)
 
     def update_item(self, **kwargs: Any) -> Any:
-        if kwargs["Key"]["connector_id"]["S"] == self._connector_id:
+        claiming = "claimed_by" in kwargs.get("UpdateExpression", "")
+        if claiming and kwargs["Key"]["connector_id"]["S"] == self._connector_id:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
                 "UpdateItem",
@@ -385,7 +454,11 @@ def test_a_token_store_failure_on_one_connection_does_not_stop_the_others(
         arn, token = waiting.start()
         executions[connector_id] = arn
         park(deps.store, token, connector_id)
-    fivetran.connections["ended_connection"] = connection("ended_connection", succeeded_at=datetime.now(UTC))
+    fivetran.connections["ended_connection"] = connection("ended_connection")
+    accepted = deps.store.parked_for("ended_connection")[0].accepted_at
+    fivetran.history["ended_connection"] = [
+        sync("ours", accepted + timedelta(seconds=1), accepted + timedelta(seconds=30), "SUCCESSFUL")
+    ]
 
     report = invoke(Client(app, stage_name="dev", project_dir=str(ROOT)))
 
@@ -397,6 +470,6 @@ def test_a_token_store_failure_on_one_connection_does_not_stop_the_others(
     assert len(deps.store.parked_for(failing)) == 1
 
 
-def park(store: TokenStore, token: str, connector_id: str, *, ago: float = 600) -> TokenRecord:
+def park(store: TokenStore, token: str, connector_id: str, *, ago: float = 600, **armed: Any) -> TokenRecord:
     """Tokens here are older than the reconcile threshold unless a test says otherwise."""
-    return park_token(store, token, connector_id, ago=ago)
+    return park_token(store, token, connector_id, ago=ago, **armed)

@@ -139,11 +139,36 @@ def test_the_current_openapi_test_id_without_sync_id_is_a_test_delivery():
     assert parse_event(body).kind == "test"
 
 
-@pytest.mark.parametrize("missing", ["sync_id", "data"])
-def test_a_real_looking_sync_end_missing_sync_id_or_data_is_a_test_delivery(missing):
+@pytest.mark.parametrize(
+    ("event", "missing"), [("sync_end", "sync_id"), ("sync_end", "data"), ("sync_start", "sync_id")]
+)
+def test_a_real_connections_event_missing_what_the_identity_rule_needs_is_refused_not_a_test(event, missing):
     payload = json.loads(SUCCESS)
+    payload["event"] = event
     del payload[missing]
-    assert parse_event(json.dumps(payload).encode()).kind == "test"
+
+    with pytest.raises(WebhookPayloadError, match=f"'{missing}'"):
+        parse_event(json.dumps(payload).encode())
+
+
+def test_a_sync_start_is_the_start_of_its_sync_on_fivetrans_clock():
+    event = parse_event(sync_end(None, event="sync_start"))
+
+    assert event.kind == "sync_start"
+    assert event.connector_id == "feeling_against"
+    assert event.sync.sync_id == "c316efc5-92a6-46a9-b759-60dbe5972b27"
+    assert event.sync.started_at == CREATED
+    assert event.sync.ended_at is None and event.sync.status is None
+    assert event.outcome is None
+
+
+def test_a_sync_end_is_the_end_of_its_sync_on_fivetrans_clock():
+    event = parse_event(SUCCESS)
+
+    assert event.sync.sync_id == "0f3c9a5e-2b7d-4c1e-9a8f-5d6e7f8a9b0c"
+    assert event.sync.started_at is None
+    assert event.sync.ended_at == datetime(2026, 1, 15, 10, 30, 0, 386000, tzinfo=UTC)
+    assert event.sync.status == "SUCCESSFUL"
 
 
 # -- statuses -------------------------------------------------------------------------------------
@@ -214,7 +239,7 @@ def test_a_non_rescheduled_outcome_has_no_rescheduled_for():
 # -- other events ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["sync_start", "pause_connector", "resume_connector", "dbt_run_succeeded"])
+@pytest.mark.parametrize("name", ["pause_connector", "resume_connector", "dbt_run_succeeded"])
 def test_other_events_are_kind_other(name):
     event = parse_event(sync_end(None, event=name))
 

@@ -152,11 +152,15 @@ def test_trigger_sync_posts_force_false_as_json_and_returns_fivetrans_message(cl
             "code": "Success",
             "message": "Sync has been successfully triggered for connection with id 'x'",
         },
+        headers={"Date": "Thu, 15 Jan 2026 10:29:58 GMT"},
     )
 
-    message = client.trigger_sync("decent_dropsy")
+    answer = client.trigger_sync("decent_dropsy")
 
-    assert message.startswith("Sync has been successfully triggered")
+    assert answer.message.startswith("Sync has been successfully triggered")
+    assert answer.joined is False
+    # Fivetran's clock, from the answer's Date header: the token's anchor
+    assert answer.accepted_at == datetime(2026, 1, 15, 10, 29, 58, tzinfo=UTC)
     request = mocked.calls[0].request
     assert request.method == "POST"
     assert request.headers["Content-Type"] == "application/json"
@@ -204,7 +208,7 @@ def test_the_sync_post_is_retried_on_a_server_error_too(client, mocked):
     mocked.post(url, status=503)
     mocked.post(url, json={"code": "Success", "message": "triggered"})
 
-    assert client.trigger_sync("a") == "triggered"
+    assert client.trigger_sync("a").message == "triggered"
     assert len(mocked.calls) == 2
 
 
@@ -342,9 +346,75 @@ def test_404_raises_not_found_with_fivetrans_code(client, mocked):
 def test_a_sync_already_in_progress_is_joined_not_raised(client, mocked):
     # 409 "a sync already in progress": with force=false that running sync is the one the run waits for.
     conflict = {"code": "Conflict", "message": "in progress"}
-    mocked.post(f"{BASE}/v1/connections/a/sync", status=409, json=conflict)
+    mocked.post(
+        f"{BASE}/v1/connections/a/sync",
+        status=409,
+        json=conflict,
+        headers={"Date": "Thu, 15 Jan 2026 10:29:58 GMT"},
+    )
 
-    assert client.trigger_sync("a") == "joined the sync already in progress"
+    answer = client.trigger_sync("a")
+
+    assert answer.joined is True
+    assert answer.accepted_at == datetime(2026, 1, 15, 10, 29, 58, tzinfo=UTC)
+    assert len(mocked.calls) == 1
+
+
+def test_an_answer_without_a_date_header_has_no_acceptance_time(client, mocked):
+    mocked.post(f"{BASE}/v1/connections/a/sync", json={"code": "Success", "message": "ok"})
+
+    assert client.trigger_sync("a").accepted_at is None
+
+
+def test_the_sync_history_is_read_over_a_window_page_by_page_into_sync_records(client, mocked):
+    url = f"{BASE}/v1/connections/a/sync-history"
+    first = {
+        "items": [
+            {"sync_id": "s2", "start_time": "2026-01-15T10:40:00Z", "end_time": None, "status": "RUNNING"},
+            {
+                "sync_id": "s1",
+                "start_time": "2026-01-15T10:30:00Z",
+                "end_time": "2026-01-15T10:35:00Z",
+                "status": "failure_with_task",
+                "reason": "token expired",
+            },
+        ],
+        "next_cursor": "c2",
+    }
+    mocked.get(
+        url,
+        json=ok(first),
+        match=[
+            matchers.query_param_matcher(
+                {"start_time": "2026-01-15T10:00:00Z", "end_time": "2026-01-15T11:00:00Z", "limit": "1000"}
+            )
+        ],
+    )
+    mocked.get(url, json=ok({"items": [{"id": "s0", "start_time": "2026-01-15T10:01:00Z"}]}))
+
+    records = client.sync_history(
+        "a", datetime(2026, 1, 15, 10, tzinfo=UTC), datetime(2026, 1, 15, 11, tzinfo=UTC)
+    )
+
+    assert [r.sync_id for r in records] == ["s2", "s1", "s0"]
+    running, failed, _ = records
+    assert running.ended_at is None and running.status is None  # still running: no end status
+    assert failed.status == "FAILURE_WITH_TASK" and failed.reason == "token expired"
+    assert failed.ended_at == datetime(2026, 1, 15, 10, 35, tzinfo=UTC)
+    assert all(r.source == "history" for r in records)
+    assert "cursor=c2" in mocked.calls[1].request.url
+
+
+def test_no_retry_after_is_slept_past_the_callers_deadline(sleeps, mocked):
+    client = FivetranClient(BASE, "k", "s", max_retries=3, max_retry_after=30, sleep=sleeps)
+    client.set_deadline(5)
+    mocked.post(f"{BASE}/v1/connections/a/sync", status=429, headers={"Retry-After": "20"}, json={})
+
+    with pytest.raises(FivetranRateLimited) as caught:
+        client.trigger_sync("a")
+
+    assert caught.value.retry_after == 20
+    assert sleeps.calls == []
     assert len(mocked.calls) == 1
 
 
