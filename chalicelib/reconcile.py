@@ -173,9 +173,11 @@ def _heartbeat(record: TokenRecord, resolver: Resolver, report: ReconcileReport)
             extra={"connector_id": record.connector_id, "token_ref": record.ref, "error": str(exc)},
         )
         return
-    if sent is CallbackResult.SENT:
-        with report._lock:
+    with report._lock:
+        if sent is CallbackResult.SENT:
             report.heartbeats += 1
+        else:  # Step Functions no longer knows the task: already resolved, and now deleted
+            report.resolution.already_resolved += 1
 
 
 def _check(

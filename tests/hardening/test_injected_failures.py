@@ -20,6 +20,7 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, Re
 from chalicelib.callbacks import StepFunctionsCallbacks
 from chalicelib.config import Settings
 from chalicelib.dependencies import Dependencies, set_dependencies
+from chalicelib.identity import SyncRecord
 from chalicelib.reconcile import reconcile
 from chalicelib.resolver import Resolver
 from chalicelib.secrets import SecretSource
@@ -30,6 +31,8 @@ from tests.hardening.support import FaultyClient, Route, encode, outcomes, park,
 from tests.tokens import WaitingTask
 
 CONNECTOR = "stripe_prod"
+
+SYNC_ID = "the-sync-the-history-shows"
 
 
 @dataclass
@@ -53,7 +56,7 @@ class Rig:
             Resolver(store, StepFunctionsCallbacks(self.sfn)),
             now=datetime.now(UTC),
             older_than_seconds=0,
-            max_tokens=50,
+            max_connections=50,
         )
 
 
@@ -64,15 +67,23 @@ def rig(moto_aws: None, token_table: str) -> Rig:
     )
     dynamodb = FaultyClient(boto3.client("dynamodb", region_name=REGION))
     sfn = FaultyClient(boto3.client("stepfunctions", region_name=REGION))
+    fivetran = FakeFivetran(connection(CONNECTOR))
+    # The sync history says the sync ended a second ago (after every token here was parked): what
+    # reconcile reads, under the id the webhook bodies here carry.
+    now = datetime.now(UTC)
+    fivetran.history[CONNECTOR] = [
+        SyncRecord(
+            SYNC_ID, now - timedelta(seconds=30), now - timedelta(seconds=1), "SUCCESSFUL", source="history"
+        )
+    ]
     deps = Dependencies(
         settings=settings,
         secrets=SecretSource(settings),
         store=TokenStore(TABLE, dynamodb),
         callbacks=StepFunctionsCallbacks(sfn),
+        fivetran_factory=lambda credentials: fivetran,
     )
     set_dependencies(deps)
-    # The API says the sync ended a second ago (after every token here was parked): what reconcile reads.
-    fivetran = FakeFivetran(connection(CONNECTOR, succeeded_at=datetime.now(UTC) - timedelta(seconds=1)))
     return Rig(dynamodb, sfn, deps, Route(WEBHOOK_SECRET), WaitingTask(), fivetran)
 
 
