@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from chalicelib.signature import SIGNATURE_HEADER, sign
 from local import fivetran_sim
@@ -651,3 +652,12 @@ def test_schema_table_names_pass_through_unchanged(make_sim):
     [end] = eventually(lambda: s.events("sync_end"))
     assert end["connector_name"] == "sheets.sales"
     assert s.writes[-1]["schema"] == "sheets.sales"
+
+
+def test_the_readme_format_block_is_a_valid_scenario():
+    readme = (Path(__file__).resolve().parents[2] / "local" / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Scenario format (YAML)", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    scenario = parse_scenario(yaml.safe_load(block))
+    [spec] = scenario.connectors
+    assert scenario.fivetran.api_outage is not None and spec.mid_run is not None
+    assert spec.already_syncing is not None and spec.scheduled_syncs and spec.api.trigger_status == 0
