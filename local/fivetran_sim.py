@@ -319,8 +319,9 @@ class FivetranSimulator:
         if spec is None:
             return None
         self.begin_run()
-        left = spec.start_s + spec.duration_s - self.elapsed_s()
-        if self.elapsed_s() < spec.start_s or left <= 0:
+        elapsed = self.elapsed_s()
+        left = spec.start_s + spec.duration_s - elapsed
+        if elapsed < spec.start_s or left <= 0:
             return None
         if spec.status == 429:
             message = "Too many requests: the account's API quota is spent"
