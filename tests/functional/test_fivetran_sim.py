@@ -22,7 +22,7 @@ import yaml
 from chalicelib.signature import SIGNATURE_HEADER, sign
 from local import fivetran_sim
 from local.fivetran_sim import FivetranSimulator
-from local.scenario import parse_scenario
+from local.scenario import ScenarioError, parse_scenario
 
 KEY, SECRET, HOOK_SECRET = "k", "s", "hook-secret"
 AUTH = (KEY, SECRET)
@@ -661,3 +661,47 @@ def test_the_readme_format_block_is_a_valid_scenario():
     [spec] = scenario.connectors
     assert scenario.fivetran.api_outage is not None and spec.mid_run is not None
     assert spec.already_syncing is not None and spec.scheduled_syncs and spec.api.trigger_status == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"fivetran": {"clock_offset": 3}}, "unknown key fivetran.clock_offset"),
+        ({"fivetran": {"clock_offset_s": "3"}}, "fivetran.clock_offset_s must be a number"),
+        ({"fivetran": {"webhook_events": ["status"]}}, "fivetran.webhook_events must be a non-empty list"),
+        ({"fivetran": {"api_outage": {"start_s": 1, "status": 200}}}, "fivetran.api_outage.status"),
+        ({"fivetran": {"api_outage": {"until_s": 1}}}, "unknown key fivetran.api_outage.until_s"),
+        (
+            {"c": {"already_syncing": {"remaining_s": -1}}},
+            "connectors[0].already_syncing.remaining_s must not",
+        ),
+        ({"c": {"scheduled_syncs": {"start_s": 1}}}, "connectors[0].scheduled_syncs must be a list"),
+        (
+            {"c": {"scheduled_syncs": [{"start_s": 1, "outcome": "ok"}]}},
+            "connectors[0].scheduled_syncs[0].outcome",
+        ),
+        ({"c": {"mid_run": {"at_s": 1}}}, "connectors[0].mid_run needs exactly one of"),
+        ({"c": {"mid_run": {"at_s": 1, "paused": True, "deleted": True}}}, "needs exactly one of"),
+        ({"c": {"mid_run": {"at_s": 1, "setup_state": "connected"}}}, "mid_run.setup_state must be broken"),
+        ({"c": {"api": {"trigger_status": 200}}}, "connectors[0].api.trigger_status must be an HTTP error"),
+        ({"c": {"webhook": {"fail_first": True}}}, "connectors[0].webhook.fail_first must be a number"),
+        (
+            {"c": {"sync": {"resume_duration_s": "soon"}}},
+            "connectors[0].sync.resume_duration_s must be float",
+        ),
+    ],
+)
+def test_new_scenario_keys_are_validated_with_errors_naming_the_key(raw, message):
+    connector = {"id": "c1", **raw.pop("c", {})}
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario({**raw, "connectors": [connector]})
+    assert message in str(caught.value)
+
+
+def test_new_scenario_keys_default_to_todays_behaviour():
+    scenario = parse_scenario({"connectors": [{"id": "c1", "sync": {"duration_s": 2}}]})
+    [spec] = scenario.connectors
+    assert scenario.fivetran.clock_offset_s == 0 and scenario.fivetran.api_outage is None
+    assert scenario.fivetran.webhook_events == ("sync_start", "sync_end")
+    assert (spec.already_syncing, spec.scheduled_syncs, spec.mid_run) == (None, (), None)
+    assert (spec.api.trigger_status, spec.webhook.fail_first, spec.sync.resume_s) == (0, 0, 2.0)
