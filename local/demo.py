@@ -29,10 +29,9 @@ def _progress(runtime: LocalRuntime, arn: str, status: str) -> Table:
     table.add_column("fivetran")
     table.add_column("outcome")
     for cid, state in runtime.simulator.connections.items():
-        spec = state.spec
-        if spec.paused:
+        if state.paused:
             shown = "[dim]paused (skipped)[/]"
-        elif spec.setup_state != "connected":
+        elif state.setup_state != "connected":
             shown = "[dim]broken (skipped)[/]"
         elif cid in outcomes:
             outcome = outcomes[cid]["outcome"]

@@ -19,6 +19,9 @@ heartbeat_before_endpoint      a heartbeat sent while the Lambda invoke is still
 ecs_container_memory           a Fargate container without container-level memory crashes RunTask
 ecs_local_task_runner          an ECS task runs a local process; ``.sync`` ends with its real
                                exit code and fails the state when it is non-zero, as AWS does
+wait_until_timestamp           a ``Wait`` with ``Timestamp``/``TimestampPath`` ends up to 1 s
+                               early (fraction dropped, whole seconds, naive local clock): it
+                               now never ends before its timestamp, as on AWS
 =============================  ==============================================================
 """
 
@@ -314,6 +317,43 @@ def _patch_ecs_local_task_runner() -> None:
     mod.StateTaskServiceEcs._build_sync_resolver = _build_sync_resolver  # type: ignore[method-assign]
 
 
+# -- wait_until_timestamp ----------------------------------------------------------------
+
+
+def _timestamp_target(text: str) -> float | None:
+    """The instant a ``Wait`` timestamp names (epoch seconds, fraction kept), or None if invalid."""
+    from datetime import UTC, datetime
+
+    if not isinstance(text, str) or not text.endswith("Z"):
+        return None
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00")
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).timestamp()
+
+
+def _patch_wait_until_timestamp() -> None:
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+
+    def _eval_body(self: Any, env: Any) -> None:
+        self.string.eval(env=env)
+        text = env.stack.pop()
+        target = _timestamp_target(text) if self._is_valid_timestamp_pattern(text) else None
+        if target is None:
+            raise FailureEventException(self._create_failure_event(env, text))
+        while env.is_running():
+            left = target - time.time()
+            if left <= 0:
+                return
+            env.program_state_event.wait(left)
+
+    Timestamp._eval_body = _eval_body  # type: ignore[method-assign]  # TimestampPath inherits it
+
+
 _PATCHES: dict[str, Callable[[], None]] = {
     "lambda_in_process": _patch_lambda_in_process,
     "ecs_parameter_casing": _patch_ecs_parameter_casing,
@@ -323,6 +363,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "heartbeat_before_endpoint": _patch_heartbeat_before_endpoint,
     "ecs_container_memory": _patch_ecs_container_memory,
     "ecs_local_task_runner": _patch_ecs_local_task_runner,
+    "wait_until_timestamp": _patch_wait_until_timestamp,
 }
 
 

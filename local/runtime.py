@@ -172,6 +172,8 @@ class LocalRuntime:
         )
         self.chalice.start()
         self._spawn(self._reconcile_loop, "reconcile")
+        # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up.
+        self.simulator.begin_run()
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

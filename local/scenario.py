@@ -12,10 +12,22 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ConnectorSpec", "Scenario", "ScenarioError", "load_scenario", "parse_scenario"]
+__all__ = [
+    "AlreadySyncingSpec",
+    "ApiOutageSpec",
+    "ConnectorSpec",
+    "FivetranSpec",
+    "MidRunSpec",
+    "Scenario",
+    "ScenarioError",
+    "ScheduledSyncSpec",
+    "load_scenario",
+    "parse_scenario",
+]
 
 OUTCOMES = ("success", "failure", "failure_with_task", "canceled", "rescheduled", "never_ends")
 KNOWN_SERVICES = ("stripe", "hubspot", "salesforce", "postgres", "zendesk")
+WEBHOOK_EVENTS = ("sync_start", "sync_end")
 
 
 class ScenarioError(ValueError):
@@ -29,6 +41,11 @@ class SyncSpec:
     reason: str = ""
     rescheduled_for_s: float = 2.0
     rows: int = 50
+    resume_duration_s: float | None = None  # None: duration_s
+
+    @property
+    def resume_s(self) -> float:
+        return self.duration_s if self.resume_duration_s is None else self.resume_duration_s
 
 
 @dataclass(frozen=True)
@@ -37,12 +54,51 @@ class WebhookSpec:
     duplicate: int = 0
     delay_s: float = 0.0
     bad_signature: bool = False
+    fail_first: int = 0
 
 
 @dataclass(frozen=True)
 class ApiSpec:
     rate_limit_first: int = 0
     server_error_first: int = 0
+    trigger_status: int = 0  # 0: triggers are answered as usual
+
+
+@dataclass(frozen=True)
+class AlreadySyncingSpec:
+    remaining_s: float = 1.0
+    outcome: str = "success"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduledSyncSpec:
+    start_s: float = 0.0
+    duration_s: float = 1.0
+    outcome: str = "success"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MidRunSpec:
+    at_s: float = 0.0
+    paused: bool = False
+    setup_state: str = ""  # broken | incomplete
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class ApiOutageSpec:
+    start_s: float = 0.0
+    duration_s: float = 1.0
+    status: int = 503
+
+
+@dataclass(frozen=True)
+class FivetranSpec:
+    clock_offset_s: float = 0.0
+    webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
+    api_outage: ApiOutageSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +112,9 @@ class ConnectorSpec:
     sync: SyncSpec = field(default_factory=SyncSpec)
     webhook: WebhookSpec = field(default_factory=WebhookSpec)
     api: ApiSpec = field(default_factory=ApiSpec)
+    already_syncing: AlreadySyncingSpec | None = None
+    scheduled_syncs: tuple[ScheduledSyncSpec, ...] = ()
+    mid_run: MidRunSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +132,7 @@ class Scenario:
     connectors: tuple[ConnectorSpec, ...]
     expect: Expectation
     settings: dict[str, Any] = field(default_factory=dict)
+    fivetran: FivetranSpec = field(default_factory=FivetranSpec)
 
     def execution_input(self) -> dict[str, Any]:
         base: dict[str, Any] = {"group_id": self.group_id}
@@ -107,17 +167,88 @@ def _typed(raw: dict[str, Any], key: str, kind: type | tuple[type, ...], default
     return value
 
 
-def _sub(raw: dict[str, Any], key: str, cls: type, where: str) -> Any:
-    data = _mapping(raw.get(key), f"{where}{key}")
+OPTIONAL_FLOATS = {"resume_duration_s"}
+
+
+def _fields(data: dict[str, Any], cls: type, where: str) -> Any:
     names = {f.name for f in cls.__dataclass_fields__.values()}  # type: ignore[attr-defined]
-    _keys(data, names, f"{where}{key}.")
+    _keys(data, names, where)
     defaults = cls()
     values = {}
     for name in names:
         default = getattr(defaults, name)
+        if name in OPTIONAL_FLOATS:
+            values[name] = None if data.get(name) is None else _typed(data, name, float, None, where)
+            continue
         kind: type | tuple[type, ...] = type(default)
-        values[name] = _typed(data, name, kind, default, f"{where}{key}.")
+        values[name] = _typed(data, name, kind, default, where)
     return cls(**values)
+
+
+def _sub(raw: dict[str, Any], key: str, cls: type, where: str) -> Any:
+    return _fields(_mapping(raw.get(key), f"{where}{key}"), cls, f"{where}{key}.")
+
+
+def _outcome(value: str, where: str) -> None:
+    if value not in OUTCOMES:
+        raise ScenarioError(f"{where} must be one of {', '.join(OUTCOMES)} (got {value!r})")
+
+
+def _already_syncing(raw: dict[str, Any], where: str) -> AlreadySyncingSpec | None:
+    if raw.get("already_syncing") is None:
+        return None
+    spec = _sub(raw, "already_syncing", AlreadySyncingSpec, where)
+    _outcome(spec.outcome, f"{where}already_syncing.outcome")
+    return spec
+
+
+def _scheduled_syncs(raw: dict[str, Any], where: str) -> tuple[ScheduledSyncSpec, ...]:
+    items = raw.get("scheduled_syncs")
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise ScenarioError(f"{where}scheduled_syncs must be a list")
+    specs = []
+    for i, item in enumerate(items):
+        at = f"{where}scheduled_syncs[{i}]"
+        spec = _fields(_mapping(item, at), ScheduledSyncSpec, f"{at}.")
+        _outcome(spec.outcome, f"{at}.outcome")
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _mid_run(raw: dict[str, Any], where: str) -> MidRunSpec | None:
+    if raw.get("mid_run") is None:
+        return None
+    spec = _sub(raw, "mid_run", MidRunSpec, where)
+    changes = [name for name in ("paused", "setup_state", "deleted") if getattr(spec, name)]
+    if len(changes) != 1:
+        raise ScenarioError(
+            f"{where}mid_run needs exactly one of paused: true, setup_state: broken|incomplete, deleted: true"
+        )
+    if spec.setup_state and spec.setup_state not in ("broken", "incomplete"):
+        raise ScenarioError(f"{where}mid_run.setup_state must be broken or incomplete")
+    return spec
+
+
+def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
+    data = _mapping(raw.get("fivetran"), "fivetran")
+    _keys(data, {"clock_offset_s", "webhook_events", "api_outage"}, "fivetran.")
+    offset = data.get("clock_offset_s", 0.0)
+    if isinstance(offset, bool) or not isinstance(offset, int | float):
+        raise ScenarioError(f"fivetran.clock_offset_s must be a number of seconds (got {offset!r})")
+    events = data.get("webhook_events", list(WEBHOOK_EVENTS))
+    if not isinstance(events, list) or not events or any(e not in WEBHOOK_EVENTS for e in events):
+        raise ScenarioError(
+            f"fivetran.webhook_events must be a non-empty list of {', '.join(WEBHOOK_EVENTS)} "
+            f"(got {events!r})"
+        )
+    outage = None
+    if data.get("api_outage") is not None:
+        outage = _sub(data, "api_outage", ApiOutageSpec, "fivetran.")
+        if not 400 <= outage.status <= 599:
+            raise ScenarioError("fivetran.api_outage.status must be an HTTP error status (400-599)")
+    return FivetranSpec(clock_offset_s=float(offset), webhook_events=tuple(events), api_outage=outage)
 
 
 def _connector(raw: Any, index: int) -> ConnectorSpec:
@@ -125,7 +256,20 @@ def _connector(raw: Any, index: int) -> ConnectorSpec:
     raw = _mapping(raw, f"connectors[{index}]")
     _keys(
         raw,
-        {"id", "service", "schema", "paused", "setup_state", "schedule_type", "sync", "webhook", "api"},
+        {
+            "id",
+            "service",
+            "schema",
+            "paused",
+            "setup_state",
+            "schedule_type",
+            "sync",
+            "webhook",
+            "api",
+            "already_syncing",
+            "scheduled_syncs",
+            "mid_run",
+        },
         where,
     )
     cid = raw.get("id")
@@ -133,10 +277,10 @@ def _connector(raw: Any, index: int) -> ConnectorSpec:
         raise ScenarioError(f"{where}id is required (a non-empty string)")
     service = _typed(raw, "service", str, cid.split("_")[0], where)
     sync = _sub(raw, "sync", SyncSpec, where)
-    if sync.outcome not in OUTCOMES:
-        raise ScenarioError(
-            f"{where}sync.outcome must be one of {', '.join(OUTCOMES)} (got {sync.outcome!r})"
-        )
+    _outcome(sync.outcome, f"{where}sync.outcome")
+    api = _sub(raw, "api", ApiSpec, where)
+    if api.trigger_status and not 400 <= api.trigger_status <= 599:
+        raise ScenarioError(f"{where}api.trigger_status must be an HTTP error status (400-599)")
     setup_state = _typed(raw, "setup_state", str, "connected", where)
     if setup_state not in ("connected", "broken", "incomplete"):
         raise ScenarioError(f"{where}setup_state must be connected, broken or incomplete")
@@ -152,13 +296,18 @@ def _connector(raw: Any, index: int) -> ConnectorSpec:
         schedule_type=schedule_type,
         sync=sync,
         webhook=_sub(raw, "webhook", WebhookSpec, where),
-        api=_sub(raw, "api", ApiSpec, where),
+        api=api,
+        already_syncing=_already_syncing(raw, where),
+        scheduled_syncs=_scheduled_syncs(raw, where),
+        mid_run=_mid_run(raw, where),
     )
 
 
 def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
     raw = _mapping(raw, "the scenario")
-    _keys(raw, {"name", "description", "group_id", "input", "connectors", "expect", "settings"}, "")
+    _keys(
+        raw, {"name", "description", "group_id", "input", "connectors", "expect", "settings", "fivetran"}, ""
+    )
     connectors_raw = raw.get("connectors")
     if not isinstance(connectors_raw, list) or not connectors_raw:
         raise ScenarioError("connectors must be a non-empty list")
@@ -196,6 +345,7 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
             connectors={str(k): str(v) for k, v in expected_connectors.items()},
         ),
         settings=settings,
+        fivetran=_fivetran(raw),
     )
 
 

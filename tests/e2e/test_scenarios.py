@@ -30,10 +30,13 @@ def test_scenario_ends_as_it_expects(path: Path, tmp_path: Path) -> None:
 
     assert expectation_problems(runtime, report) == [], report
     assert report["tokens_left"] == 0
-    expects_rejection = any(c.webhook.bad_signature for c in scenario.connectors)
+    # Rejected deliveries only where the scenario makes them fail (each is then redelivered).
+    expects_rejection = any(c.webhook.bad_signature or c.webhook.fail_first for c in scenario.connectors)
     assert (report["webhooks"]["rejected"] > 0) == expects_rejection, report["webhooks"]
-    if expects_rejection:
+    if any(c.webhook.bad_signature for c in scenario.connectors):
         assert report["webhooks"]["by_status"].get("401", 0) >= 1
+    if any(c.webhook.fail_first for c in scenario.connectors):
+        assert report["webhooks"]["by_status"].get("503", 0) >= 1
     if report["dbt"]["ran"] and scenario.expect.status == "SUCCEEDED":
         assert report["dbt"]["exit_code"] == 0
         failed = sorted(

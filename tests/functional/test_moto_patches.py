@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -198,3 +199,39 @@ def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(moto_aws, exi
     else:
         assert described["error"] == "ECS.EssentialContainerExited"
         assert '"ExitCode": 3' in described["cause"]
+
+
+def _wait_machine(wait: dict[str, Any], function_arn: str) -> dict[str, Any]:
+    return {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Wait", **wait, "Next": "After"},
+            "After": {"Type": "Task", "Resource": function_arn, "End": True},
+        },
+    }
+
+
+@pytest.mark.parametrize("field", ["Timestamp", "TimestampPath"])
+def test_a_wait_never_ends_before_its_timestamp(moto_aws, field):
+    arn = _function(f"after-{field}")
+    ended: list[float] = []
+    moto_patches.register_handler(f"after-{field}", lambda event, context: ended.append(time.time()) or {})
+    # A fraction close to the next whole second: moto alone drops it and rounds the wait down.
+    target = int(time.time()) + 1.95
+    stamp = datetime.fromtimestamp(target, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    wait = {"Timestamp": stamp} if field == "Timestamp" else {"TimestampPath": "$.until"}
+
+    described = _run(_wait_machine(wait, arn), {"until": stamp})
+
+    assert described["status"] == "SUCCEEDED"
+    assert ended and ended[0] >= round(target, 3)
+
+
+def test_a_wait_for_a_past_timestamp_ends_at_once_and_a_bad_one_fails_the_run(moto_aws):
+    arn = _function("after-past")
+    moto_patches.register_handler("after-past", lambda event, context: {"ran": True})
+    machine = _wait_machine({"TimestampPath": "$.until"}, arn)
+
+    assert _run(machine, {"until": "2020-01-01T00:00:00Z"})["status"] == "SUCCEEDED"
+    failed = _run(machine, {"until": "tomorrow"})
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.Runtime")
