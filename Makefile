@@ -51,11 +51,12 @@ demo: install
 webhook: install
 	$(BIN)/python -m local webhook --port $(PORT)
 
+# ARGS: more options for scripts/deploy.py, e.g. ARGS="--parameter DbtImageTag=2f1c9ab" or ARGS=--yes.
 deploy: install
-	$(BIN)/python -m scripts.deploy deploy --stage $(STAGE)
+	$(BIN)/python -m scripts.deploy deploy --stage $(STAGE) $(ARGS)
 
 destroy: install
-	$(BIN)/python -m scripts.deploy destroy --stage $(STAGE)
+	$(BIN)/python -m scripts.deploy destroy --stage $(STAGE) $(ARGS)
 
 bench: install
 	$(BIN)/python -m benchmarks
