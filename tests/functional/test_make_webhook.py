@@ -10,7 +10,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -105,7 +105,18 @@ def test_a_busy_port_is_one_line_and_a_non_zero_exit_within_seconds(
     assert is_free(ports["moto_port" if busy == "port" else "port"])
 
 
-def test_sigterm_to_make_stops_everything_it_started(tmp_path: Path) -> None:
+def sigterm_to_make(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)  # to make only, as `kill $!` after `make webhook &` does
+
+
+def ctrl_c(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal does: SIGINT to the foreground group
+
+
+@pytest.mark.parametrize("stop", [sigterm_to_make, ctrl_c], ids=["sigterm-to-make", "ctrl-c"])
+def test_stopping_make_stops_everything_it_started(
+    tmp_path: Path, stop: Callable[[subprocess.Popen], None]
+) -> None:
     port, moto_port = free_port(), free_port()
     log = (tmp_path / "webhook.log").open("w")
     # Its own session: the cleanup below can kill the whole group should the test fail half-way.
@@ -126,7 +137,7 @@ def test_sigterm_to_make_stops_everything_it_started(tmp_path: Path) -> None:
         commands = list(started.values())
         assert any("local webhook" in c for c in commands) and any("chalice" in c for c in commands), commands
 
-        process.send_signal(signal.SIGTERM)  # to make only, as `kill $!` after `make webhook &` does
+        stop(process)
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
