@@ -69,9 +69,10 @@ def _summary(report: dict[str, Any]) -> Table:
     table.add_column("outcome")
     table.add_column("detail", overflow="fold", max_width=70)
     for c in report["connectors"]:
-        table.add_row(
-            c["connector_id"], f"[{STYLE.get(c['outcome'], 'white')}]{c['outcome']}[/]", c.get("cause") or ""
-        )
+        detail = c.get("cause") or ""
+        if c["outcome"] == "succeeded" and not c.get("sync_id"):
+            detail = "no sync id: resolved by the safety net (reconcile_syncs)"
+        table.add_row(c["connector_id"], f"[{STYLE.get(c['outcome'], 'white')}]{c['outcome']}[/]", detail)
     for s in report["skipped"]:
         table.add_row(s["connector_id"], "[dim]skipped[/]", s["reason"])
     dbt = report["dbt"]

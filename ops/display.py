@@ -15,6 +15,7 @@ from rich.text import Text
 from ops.runview import DbtView, RunView, SyncView
 
 __all__ = [
+    "SAFETY_NET_HINT",
     "STYLE",
     "dbt_text",
     "duration",
@@ -22,6 +23,7 @@ __all__ = [
     "listing_refused",
     "make_console",
     "rerun_command",
+    "resolved_without_sync_id",
     "run_report",
     "runs_table",
     "stamp",

@@ -16,7 +16,7 @@ import json
 from datetime import datetime
 from html import escape
 
-from ops.display import dbt_text, duration, headline_cause, stamp
+from ops.display import SAFETY_NET_HINT, dbt_text, duration, headline_cause, resolved_without_sync_id, stamp
 from ops.runview import RunView, SyncView
 
 __all__ = ["nice_step", "render_timeline", "tick_label"]
@@ -234,12 +234,15 @@ def _axis(scale: _Scale) -> tuple[str, str]:
 def _details(view: RunView, scale: _Scale) -> str:
     rows = []
     for sync in view.syncs:
+        hint = ""
+        if resolved_without_sync_id(sync):
+            hint = f'<span class="meta">{escape(SAFETY_NET_HINT)}</span>'
         rows.append(
             "<tr>"
             f"<td><code>{escape(sync.connector_id)}</code></td><td>{escape(sync.outcome)}</td>"
             f"<td><code>{escape(sync.sync_id or '—')}</code></td><td>{scale.offset(sync.started)}</td>"
             f"<td>{escape(duration(sync.duration_s))}</td>"
-            f'<td class="cause-cell">{escape(sync.cause or "")}</td>'
+            f'<td class="cause-cell">{escape(sync.cause or "")}{hint}</td>'
             "</tr>"
         )
     for skipped in view.skipped:
