@@ -600,10 +600,13 @@ def make_plan(options: DeployOptions) -> Plan:
     try:
         plan.parameters(plan.stand_in_arns())
     except DeployError as exc:
-        if not options.params_path.exists():
+        given = {**plan.stand_in_arns(), **plan.overrides, "AppName": app_name, "Stage": options.stage}
+        declared = template.get("Parameters", {})
+        missing = [problem.split(" (", 1)[0] for problem in missing_parameters(declared, given)]
+        if not options.params_path.exists() and missing:
             raise DeployError(
-                f"no parameters file {options.params_path}: create it with at least VpcId, SubnetIds and "
-                "DbtImageTag (infra/README.md), or pass --parameter KEY=VALUE"
+                f"no parameters file {options.params_path}: {', '.join(missing)}; "
+                "create the file (infra/README.md) or pass --parameter KEY=VALUE"
             ) from exc
         raise DeployError(
             f"{exc}\n(set parameters in {options.params_path} or with --parameter KEY=VALUE; "

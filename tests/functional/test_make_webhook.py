@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -96,7 +97,7 @@ def test_a_busy_port_is_one_line_and_a_non_zero_exit_within_seconds(
     out, err = process.communicate(timeout=10)
 
     assert process.returncode != 0
-    (line,) = [line for line in err.splitlines() if not line.startswith("make: ***")]
+    (line,) = [line for line in err.splitlines() if not re.match(r"make(\[\d+\])?: \*\*\* ", line)]
     assert line == (
         f"Error: port {held_port} for {'moto' if busy == 'moto_port' else 'chalice local'} on 127.0.0.1 is "
         f"already in use: stop what holds it, or choose another port with `make webhook {variable}=NNNN`"

@@ -364,7 +364,8 @@ def test_a_deploy_error_is_printed_and_exits_1(capsys: pytest.CaptureFixture[str
 
     assert code == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: no parameters file ") and "none.json" in err
+    assert err.startswith(f"error: no parameters file {tmp_path / 'none.json'}: ")
+    assert "VpcId is required" in err
     assert err.count("\n") == 1
 
 
