@@ -118,9 +118,11 @@ class Dependencies:
 
 
 def _embedded_requested(env: Any = None) -> bool:
+    """The local stage asks for it and no AWS endpoint is set; never inside Lambda, whatever the config."""
     env = os.environ if env is None else env
     wanted = env.get(EMBEDDED_AWS_ENV, "").strip().lower() == "true"
-    return wanted and not env.get("AWS_ENDPOINT_URL", "").strip()
+    in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+    return wanted and not in_lambda and not env.get("AWS_ENDPOINT_URL", "").strip()
 
 
 _embedded_lock = threading.Lock()

@@ -54,6 +54,7 @@ def test_only_the_local_stage_may_embed_its_token_table() -> None:
         ({EMBEDDED_AWS_ENV: "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:5055"}, False),
         ({}, False),
         ({EMBEDDED_AWS_ENV: "false"}, False),
+        ({EMBEDDED_AWS_ENV: "true", "AWS_LAMBDA_FUNCTION_NAME": "fivetran-orchestrator-local"}, False),
     ],
 )
 def test_the_embedded_store_is_used_only_when_asked_and_no_endpoint_is_set(
