@@ -17,7 +17,6 @@ from rich.console import Console
 from local.scenario import ScenarioError, load_scenario
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "demo.yaml"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 scenario_option = click.option(
