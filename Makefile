@@ -6,6 +6,7 @@ TOOLS_VENV := .venv-tools
 BIN := $(VENV)/bin
 STAGE ?= dev
 PORT ?= 8000
+MOTO_PORT ?= 5055
 
 .PHONY: install test lint unit demo webhook sign deploy destroy bench clean
 
@@ -48,14 +49,16 @@ test: lint
 demo: install
 	$(BIN)/python -m local demo
 
+# exec: make's child is the server itself, so SIGTERM to make (which make forwards) stops everything.
 webhook: install
-	$(BIN)/python -m local webhook --port $(PORT)
+	exec $(BIN)/python -m local webhook --port $(PORT) --moto-port $(MOTO_PORT)
 
+# ARGS: more options for scripts/deploy.py, e.g. ARGS="--parameter DbtImageTag=2f1c9ab" or ARGS=--yes.
 deploy: install
-	$(BIN)/python -m scripts.deploy deploy --stage $(STAGE)
+	$(BIN)/python -m scripts.deploy deploy --stage $(STAGE) $(ARGS)
 
 destroy: install
-	$(BIN)/python -m scripts.deploy destroy --stage $(STAGE)
+	$(BIN)/python -m scripts.deploy destroy --stage $(STAGE) $(ARGS)
 
 bench: install
 	$(BIN)/python -m benchmarks

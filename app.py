@@ -123,8 +123,12 @@ def fivetran_webhook() -> Response:
             resolver=deps.resolver,
             history_reader=_history_reader(deps, WEBHOOK_HISTORY_TIMEOUT_SECONDS),
         )
-    except (ConfigurationError, SecretUnavailable) as exc:
-        logger.error("webhook cannot run: configuration or secrets unavailable", extra={"error": str(exc)})
+    except ConfigurationError as exc:
+        # What is missing and what provides it (no secret is ever in these messages); Fivetran retries.
+        logger.error("webhook cannot run: stage not configured", extra={"error": str(exc)})
+        return Response({"error": f"webhook unavailable: {exc}"}, status_code=503)
+    except SecretUnavailable as exc:
+        logger.error("webhook cannot run: secrets unavailable", extra={"error": str(exc)})
         return Response({"error": "temporarily unable to process; retry later"}, status_code=503)
     except Exception:  # never a stack trace to the caller
         logger.exception("webhook failed unexpectedly")

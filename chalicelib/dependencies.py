@@ -4,10 +4,22 @@
 for the life of the Lambda container. Tests and the local runtime hand in their own with
 ``set_dependencies(...)`` (moto-backed clients, a Fivetran client pointed at the
 simulator) and call ``reset_dependencies()`` between cases.
+
+Where AWS comes from:
+
+- AWS stages (``dev``, ``prod``): the session's region and credentials. Without them (plain
+  ``chalice local`` on a laptop) building fails with ``AwsNotConfigured``, a one-line message
+  naming what is missing and the command that serves the webhook locally; the route answers 503.
+- ``AWS_ENDPOINT_URL`` set (``make webhook``, ``make demo``): boto3 talks to that moto server.
+- The ``local`` stage (``EMBEDDED_AWS=true`` in its config) with no ``AWS_ENDPOINT_URL``: an
+  embedded, in-memory token store. moto's in-process DynamoDB (``moto.mock_aws``) runs the real
+  ``TokenStore`` code, so plain ``chalice local --stage local`` answers with nothing else
+  running. moto is a dev dependency, imported only on this path, never on AWS.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +29,34 @@ from botocore.config import Config
 
 from chalicelib.callbacks import StepFunctionsCallbacks
 from chalicelib.config import Settings
+from chalicelib.errors import ConfigurationError
 from chalicelib.fivetran import FivetranClient
+from chalicelib.log import logger
 from chalicelib.resolver import Resolver
 from chalicelib.secrets import FivetranCredentials, SecretSource
 from chalicelib.token_store import TokenStore
 
-__all__ = ["Dependencies", "get_dependencies", "reset_dependencies", "set_dependencies"]
+__all__ = [
+    "EMBEDDED_AWS_ENV",
+    "AwsNotConfigured",
+    "Dependencies",
+    "get_dependencies",
+    "reset_dependencies",
+    "set_dependencies",
+]
+
+# Set to "true" only in the `local` stage's config: no AWS endpoint then means the embedded store.
+EMBEDDED_AWS_ENV = "EMBEDDED_AWS"
+LOCAL_HINT = "to try the webhook on this machine run `chalice local --stage local` or `make webhook`"
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+TEMPLATE = os.path.join(ROOT, "infra", "template.yaml")
+
+
+class AwsNotConfigured(ConfigurationError):
+    """An AWS stage started without a region or credentials (e.g. plain ``chalice local``)."""
+
+    error_name = "Orchestrator.AwsNotConfigured"
+
 
 # Short, bounded AWS calls: the webhook must answer Fivetran within seconds.
 AWS_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
@@ -83,10 +117,84 @@ class Dependencies:
         )
 
 
+def _embedded_requested(env: Any = None) -> bool:
+    """The local stage asks for it and no AWS endpoint is set; never inside Lambda, whatever the config."""
+    env = os.environ if env is None else env
+    wanted = env.get(EMBEDDED_AWS_ENV, "").strip().lower() == "true"
+    in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+    return wanted and not in_lambda and not env.get("AWS_ENDPOINT_URL", "").strip()
+
+
+_embedded_lock = threading.Lock()
+_embedded_mock: Any = None
+
+
+def _token_table_spec() -> dict[str, Any]:
+    """The token table's keys, read from ``infra/template.yaml`` (their one definition)."""
+    import yaml  # dev dependency: only the embedded local path reads the template
+
+    class CfnLoader(yaml.SafeLoader):
+        """Keeps CloudFormation's short tags (!Ref, !Sub, ...) as plain values."""
+
+    CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    try:
+        with open(TEMPLATE, encoding="utf-8") as handle:
+            template = yaml.load(handle, Loader=CfnLoader)  # noqa: S506 - a SafeLoader  # nosec B506
+        props = template["Resources"]["TokenTable"]["Properties"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise ConfigurationError(
+            f"embedded token store: cannot read the table's keys from {TEMPLATE}: {exc}"
+        ) from exc
+    return {"KeySchema": props["KeySchema"], "AttributeDefinitions": props["AttributeDefinitions"]}
+
+
+def _start_embedded_aws(settings: Settings) -> None:
+    """Start moto's in-process AWS once and create the token table in it (local stage only)."""
+    global _embedded_mock
+    with _embedded_lock:
+        if _embedded_mock is not None:
+            return
+        try:
+            from moto import mock_aws
+        except ImportError:
+            raise ConfigurationError(
+                "the local stage's embedded token store needs moto (a dev dependency): run `make install`, "
+                "then `.venv/bin/chalice local --stage local`, or `make webhook`"
+            ) from None
+        mock = mock_aws()
+        mock.start()
+        client = boto3.client("dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+        client.create_table(
+            TableName=settings.token_table, BillingMode="PAY_PER_REQUEST", **_token_table_spec()
+        )
+        _embedded_mock = mock
+        logger.info(
+            "embedded token store: moto's in-memory DynamoDB, nothing persists across restarts",
+            extra={"token_table": settings.token_table},
+        )
+
+
+def _check_aws(session: Any) -> None:
+    """One clear error when an AWS stage has no region or no credentials (before any client is built)."""
+    if not session.region_name:
+        raise AwsNotConfigured(
+            "no AWS region configured: set AWS_DEFAULT_REGION (or a profile with a region) and credentials "
+            f"to use this stage's AWS resources; {LOCAL_HINT}"
+        )
+    if session.get_credentials() is None:
+        raise AwsNotConfigured(
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+            f"to use this stage's AWS resources; {LOCAL_HINT}"
+        )
+
+
 def build_dependencies(settings: Settings | None = None) -> Dependencies:
     """Real clients for the current environment (``AWS_ENDPOINT_URL`` is honoured by boto3)."""
     settings = settings or Settings.from_env()
+    if _embedded_requested():
+        _start_embedded_aws(settings)
     session = boto3.session.Session()
+    _check_aws(session)
     return Dependencies.from_clients(
         settings,
         dynamodb=session.client("dynamodb", config=AWS_CONFIG),

@@ -80,6 +80,11 @@ environment (the ECS task's container overrides set these):
                        temp dir, removed once the artifacts are uploaded)
   DBT_LOG_PATH         where dbt writes dbt.log (default: beside the artifacts)
   DBT_STOP_GRACE_SECONDS  after SIGTERM, how long dbt gets to cancel its queries (default 20)
+  DBT_THREADS          dbt threads (default 8 for snowflake, 4 for duckdb; read by profiles.yml)
+  DBT_TOLERATE_MISSING_SOURCES  true (default): a source table that does not exist yet (its connection
+                       never synced) gives an empty staging model instead of an error
+  FIVETRAN_DATABASE    the database Fivetran lands in, if not the one dbt builds in (default: the target's)
+  AWS_ENDPOINT_URL     set only locally (moto), for the artifacts upload
   SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, SNOWFLAKE_PRIVATE_KEY, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE,
   SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA, SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: the snowflake target's connection
 

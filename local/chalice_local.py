@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 __all__ = ["ChaliceLocal", "free_port"]
 
@@ -43,10 +43,18 @@ def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | 
 
 
 class ChaliceLocal:
-    def __init__(self, env_overrides: dict[str, str], *, port: int | None = None, log: IO[str] | None = None):
+    def __init__(
+        self,
+        env_overrides: dict[str, str],
+        *,
+        port: int | None = None,
+        log: IO[str] | None = None,
+        popen_options: dict[str, Any] | None = None,
+    ):
         self.port = port or free_port()
         self._overrides = env_overrides
         self._log = log
+        self._popen_options = popen_options or {}
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.process: subprocess.Popen | None = None
 
@@ -66,6 +74,15 @@ class ChaliceLocal:
         return project
 
     def start(self, timeout: float = 60.0) -> str:
+        self.launch()
+        self.wait_until_listening(timeout)
+        return self.url
+
+    def wait_until_listening(self, timeout: float = 60.0) -> None:
+        wait_for_port(self.port, timeout, self.process)
+
+    def launch(self) -> None:
+        """Start the process; ``wait_until_listening`` waits for its port."""
         project = self._project_dir()
         chalice = Path(sys.executable).with_name("chalice")
         command = [str(chalice)] if chalice.exists() else [sys.executable, "-m", "chalice.cli"]
@@ -88,9 +105,8 @@ class ChaliceLocal:
             env=env,
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            **self._popen_options,
         )
-        wait_for_port(self.port, timeout, self.process)
-        return self.url
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

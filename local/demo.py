@@ -19,6 +19,20 @@ __all__ = ["run_demo"]
 STYLE = {"succeeded": "green", "failed": "red", "timed_out": "yellow", "skipped": "dim", "syncing": "cyan"}
 
 
+def _fivetran_column(state: Any) -> str:
+    """What Fivetran says about the connection's sync in this run: syncing, rescheduled, or how it ended.
+
+    (Fivetran's own ``sync_state`` is ``scheduled`` again once any sync ends, failed ones included.)
+    """
+    if not state.attempts:
+        return "idle"
+    if state.sync_state in ("syncing", "rescheduled"):
+        return state.sync_state
+    failed, succeeded = state.failed_at, state.succeeded_at
+    failed_last = failed is not None and (succeeded is None or failed > succeeded)
+    return "sync failed" if failed_last else "sync succeeded"
+
+
 def _progress(runtime: LocalRuntime, arn: str, status: str) -> Table:
     history = runtime.history(arn)
     outcomes = {o["connector_id"]: o for o in runtime.outcomes(history)}
@@ -38,7 +52,7 @@ def _progress(runtime: LocalRuntime, arn: str, status: str) -> Table:
             shown = f"[{STYLE.get(outcome, 'white')}]{outcome}[/]"
         else:
             shown = "waiting for webhook" if state.attempts else "—"
-        table.add_row(cid, state.sync_state if state.attempts else "idle", shown)
+        table.add_row(cid, _fivetran_column(state), shown)
     dbt = "not started"
     if "RunDbt" in entered:
         runs = runtime.dbt.runs if runtime.dbt else []
@@ -54,9 +68,10 @@ def _summary(report: dict[str, Any]) -> Table:
     table.add_column("outcome")
     table.add_column("detail", overflow="fold", max_width=70)
     for c in report["connectors"]:
-        table.add_row(
-            c["connector_id"], f"[{STYLE.get(c['outcome'], 'white')}]{c['outcome']}[/]", c.get("cause") or ""
-        )
+        detail = c.get("cause") or ""
+        if c["outcome"] == "succeeded" and not c.get("sync_id"):
+            detail = "no sync id: resolved by the safety net (reconcile_syncs)"
+        table.add_row(c["connector_id"], f"[{STYLE.get(c['outcome'], 'white')}]{c['outcome']}[/]", detail)
     for s in report["skipped"]:
         table.add_row(s["connector_id"], "[dim]skipped[/]", s["reason"])
     dbt = report["dbt"]
@@ -78,17 +93,22 @@ def run_demo(
     console.print("starting moto (AWS), the Fivetran simulator and chalice local …")
     with LocalRuntime(scenario, workdir=workdir) as runtime:
         assert runtime.chalice is not None and runtime.simulator is not None
-        console.print(
-            f"webhook: {runtime.chalice.url}/webhooks/fivetran · Fivetran API: {runtime.simulator.url}"
-        )
-        with Live(console=console, refresh_per_second=4, transient=False) as live:
+        # One line each, never wrapped: a URL must stay copyable in a log or a pipe.
+        console.print(f"webhook: {runtime.chalice.url}/webhooks/fivetran", soft_wrap=True)
+        console.print(f"Fivetran API: {runtime.simulator.url}", soft_wrap=True)
+        if console.is_terminal:
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
 
-            def tick(arn: str, described: dict[str, Any]) -> None:
-                live.update(_progress(runtime, arn, described["status"]))
+                def tick(arn: str, described: dict[str, Any]) -> None:
+                    live.update(_progress(runtime, arn, described["status"]))
 
-            result = runtime.run(on_tick=tick)
-            live.update(_progress(runtime, result.execution_arn, result.described["status"]))
+                result = runtime.run(on_tick=tick)
+                live.update(_progress(runtime, result.execution_arn, result.described["status"]))
+        else:  # a log or a pipe: no redrawing, the final table once
+            result = runtime.run()
+            console.print(_progress(runtime, result.execution_arn, result.described["status"]))
         report = build_report(runtime, result)
+    console.print()
     console.print(_summary(report))
     execution = report["execution"]
     colour = "green" if execution["status"] == "SUCCEEDED" else "red"

@@ -24,7 +24,7 @@ import click
 
 from chalicelib.run_input import DBT_COMMANDS
 from chalicelib.signature import sign as sign_body
-from ops.display import make_console, run_report, runs_table
+from ops.display import make_console, rerun_command, run_report, runs_table
 from ops.errors import RUN_NOT_SUCCEEDED, OpsError, readable
 from ops.target import Target, TargetSpec, resolve_target
 
@@ -45,6 +45,7 @@ class OrchestratorGroup(click.Group):
 
 
 @click.group(cls=OrchestratorGroup, name="orchestrator")
+@click.version_option(package_name="fivetran-orchestrator", prog_name="orchestrator")
 def cli() -> None:
     """Operate the Fivetran → dbt orchestrator.
 
@@ -100,6 +101,7 @@ def register_webhook_command(target: Callable[[], Target], group_id: str, dry_ru
     from ops.webhooks import dry_run_request, register_webhook
 
     resolved = target()
+    resolved.check_group(group_id)
     if dry_run:
         click.echo(dry_run_request(resolved, group_id))
         click.echo("(dry run: nothing was sent)", err=True)
@@ -154,6 +156,8 @@ def start_run_command(target: Callable[[], Target], name: str | None, wait: bool
         )
     )
     resolved = target()
+    if options["group_id"]:
+        resolved.check_group(options["group_id"])
     arn = start_run(resolved, run_input, name)
     run_name = arn.rsplit(":", 1)[-1]
     if not wait:
@@ -218,7 +222,8 @@ def show(target: Callable[[], Target], run: str, html_path: Path | None) -> None
     if html_path is not None:
         try:
             now = datetime.now(UTC) if view.status == "RUNNING" else None
-            html_path.write_text(render_timeline(view, now=now), encoding="utf-8")
+            page = render_timeline(view, now=now, rerun=rerun_command(view, resolved.flag))
+            html_path.write_text(page, encoding="utf-8")
         except OSError as exc:
             raise OpsError(f"cannot write {html_path}: {exc.strerror}") from None
         bars = sum(1 for s in view.syncs if s.started)

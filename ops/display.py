@@ -15,12 +15,15 @@ from rich.text import Text
 from ops.runview import DbtView, RunView, SyncView
 
 __all__ = [
+    "SAFETY_NET_HINT",
     "STYLE",
     "dbt_text",
     "duration",
     "headline_cause",
+    "listing_refused",
     "make_console",
     "rerun_command",
+    "resolved_without_sync_id",
     "run_report",
     "runs_table",
     "stamp",
@@ -84,6 +87,14 @@ def dbt_text(dbt: DbtView) -> str:
     return text
 
 
+SAFETY_NET_HINT = "no sync id: resolved by the safety net (reconcile_syncs) from the connection's state"
+
+
+def resolved_without_sync_id(sync: SyncView) -> bool:
+    """A success with no sync id: only the safety net reports one (a webhook's sync_end names its sync)."""
+    return sync.outcome == "succeeded" and not sync.sync_id
+
+
 def sync_line(sync: SyncView) -> Text:
     """One line per landed outcome, for ``start-run --wait``."""
     line = Text("  ")
@@ -91,6 +102,8 @@ def sync_line(sync: SyncView) -> Text:
     line.append(f"{sync.outcome:<10} {duration(sync.duration_s):>9}")
     if sync.sync_id:
         line.append(f"  sync {sync.sync_id}", style="dim")
+    elif resolved_without_sync_id(sync):
+        line.append(f"  {SAFETY_NET_HINT}", style="dim")
     if sync.cause:
         line.append(f"  {sync.cause}", style="red")
     return line
@@ -131,7 +144,7 @@ def _connections_table(run: RunView) -> Table:
         table.add_column(column, no_wrap=True)
     table.add_column("detail", overflow="fold", min_width=24)
     for sync in run.syncs:
-        detail = sync.cause or ""
+        detail = sync.cause or (SAFETY_NET_HINT if resolved_without_sync_id(sync) else "")
         if sync.waits:
             detail = f"rescheduled {len(sync.waits)}x (waited free) " + detail
         table.add_row(
@@ -157,6 +170,7 @@ def rerun_command(run: RunView, flag: str) -> str | None:
         run.status == "RUNNING"
         or run.error == "Orchestrator.InvalidInput"
         or (run.status == "SUCCEEDED" and not failed)
+        or listing_refused(run)
     ):
         return None
     words = ["orchestrator", "start-run", *shlex.split(flag)]
@@ -178,6 +192,15 @@ def rerun_command(run: RunView, flag: str) -> str | None:
         if value:
             words += [option, str(value)]
     return shlex.join([*words, "--wait"])
+
+
+REFUSED_LISTING_HINT = "fix the group id or the API key's access, then start the run again (as is, it fails)"
+
+
+def listing_refused(run: RunView) -> bool:
+    """Fivetran refused the listing (unknown group, bad key): the same run would fail the same way."""
+    refusals = ("Fivetran.NotFound", "Fivetran.AuthError")
+    return run.error == "Orchestrator.ListingFailed" and (run.cause or "").startswith(refusals)
 
 
 def headline_cause(run: RunView) -> str | None:
@@ -214,4 +237,6 @@ def run_report(run: RunView, flag: str) -> Group:
     rerun = rerun_command(run, flag)
     if rerun:
         parts.append(Text(f"re-run: {rerun}"))
+    elif listing_refused(run):
+        parts.append(Text(REFUSED_LISTING_HINT))
     return Group(*parts)

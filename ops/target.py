@@ -75,6 +75,10 @@ class Target(ABC):
     def fivetran_url(self) -> str:
         """The Fivetran API's base URL."""
 
+    def check_group(self, group_id: str) -> None:
+        """Refuse a group this target cannot have (a deployed stage leaves it to Fivetran)."""
+        return None
+
     @abstractmethod
     def fivetran(self) -> FivetranClient:
         """A Fivetran client with this target's API key."""
@@ -112,6 +116,14 @@ class LocalTarget(Target):
 
     def fivetran_url(self) -> str:
         return self.state.fivetran_api_url
+
+    def check_group(self, group_id: str) -> None:
+        """The local runtime simulates one group (its scenario's ``group_id``): any other is unknown."""
+        if group_id != self.state.group_id:
+            raise OpsError(
+                f"the local runtime has no group {group_id!r}: it simulates group {self.state.group_id!r} "
+                f"(its scenario's group_id); use --group {self.state.group_id}"
+            )
 
     def fivetran(self) -> FivetranClient:
         return FivetranClient(

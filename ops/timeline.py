@@ -16,7 +16,7 @@ import json
 from datetime import datetime
 from html import escape
 
-from ops.display import dbt_text, duration, headline_cause, stamp
+from ops.display import SAFETY_NET_HINT, dbt_text, duration, headline_cause, resolved_without_sync_id, stamp
 from ops.runview import RunView, SyncView
 
 __all__ = ["nice_step", "render_timeline", "tick_label"]
@@ -91,6 +91,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
   white-space: nowrap; }
 .axis .tick.first { transform: none; }
 .axis-title div:last-child { text-align: center; color: var(--muted); font-size: 12px; }
+.rerun { margin: 8px 0; }
 .legend { margin: 10px 0 0 var(--label); font-size: 12px; color: var(--muted); }
 .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -2px 12px; }
 table { border-collapse: collapse; font-size: 13px; }
@@ -217,7 +218,7 @@ def _dbt_row(view: RunView, scale: _Scale, end: datetime) -> str:
 
 
 def _axis(scale: _Scale) -> tuple[str, str]:
-    """The axis row and the grid lines (one per tick)."""
+    """The axis row and the grid lines (one per tick); the caption goes below the chart, out of the grid."""
     step = nice_step(scale.span)
     ticks, lines = [], []
     for i in range(int(scale.span / step + 1e-9) + 1):
@@ -226,22 +227,22 @@ def _axis(scale: _Scale) -> tuple[str, str]:
         edge = " first" if i == 0 else ""
         ticks.append(f'<span class="tick{edge}" style="left:{left:.3f}%">{tick_label(offset, step)}</span>')
         lines.append(f'<span style="left:{left:.3f}%"></span>')
-    axis = (
-        f'<div class="row axis"><div class="label"></div><div class="track">{"".join(ticks)}</div></div>'
-        '<div class="row axis-title"><div class="label"></div><div>time since the run started</div></div>'
-    )
+    axis = f'<div class="row axis"><div class="label"></div><div class="track">{"".join(ticks)}</div></div>'
     return axis, f'<div class="grid" aria-hidden="true">{"".join(lines)}</div>'
 
 
 def _details(view: RunView, scale: _Scale) -> str:
     rows = []
     for sync in view.syncs:
+        hint = ""
+        if resolved_without_sync_id(sync):
+            hint = f'<span class="meta">{escape(SAFETY_NET_HINT)}</span>'
         rows.append(
             "<tr>"
             f"<td><code>{escape(sync.connector_id)}</code></td><td>{escape(sync.outcome)}</td>"
             f"<td><code>{escape(sync.sync_id or '—')}</code></td><td>{scale.offset(sync.started)}</td>"
             f"<td>{escape(duration(sync.duration_s))}</td>"
-            f'<td class="cause-cell">{escape(sync.cause or "")}</td>'
+            f'<td class="cause-cell">{escape(sync.cause or "")}{hint}</td>'
             "</tr>"
         )
     for skipped in view.skipped:
@@ -260,6 +261,9 @@ def _details(view: RunView, scale: _Scale) -> str:
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+AXIS_TITLE = (
+    '<div class="row axis-title"><div class="label"></div><div>time since the run started</div></div>'
+)
 LEGEND = (
     '<p class="legend"><i style="background:var(--ok)"></i>succeeded'
     '<i style="background:var(--failed)"></i>failed'
@@ -268,8 +272,9 @@ LEGEND = (
 )
 
 
-def render_timeline(view: RunView, *, now: datetime | None = None) -> str:
-    """The whole page. ``now`` closes the bars of a run still in progress."""
+def render_timeline(view: RunView, *, now: datetime | None = None, rerun: str | None = None) -> str:
+    """The whole page. ``now`` closes the bars of a run still in progress; ``rerun``: the command
+    that re-runs what failed (``display.rerun_command``), shown under the cause."""
     end = _end_of(view, now)
     scale = _Scale(view.started, end)
     axis, grid = _axis(scale)
@@ -284,7 +289,10 @@ def render_timeline(view: RunView, *, now: datetime | None = None) -> str:
     cause = ""
     if view.error:
         cause = f'<div class="cause"><b>{escape(view.error)}</b>: {escape(headline_cause(view) or "")}</div>'
+    if rerun:
+        cause += f'<p class="rerun">re-run: <code>{escape(rerun)}</code></p>'
     title = f"run {view.name} · {view.status}"
+    dbt_summary = "dbt did not run" if view.dbt.state == "not_run" else dbt_text(view.dbt)
     status = escape(view.status)
     return f"""<!doctype html>
 <html lang="en" data-bars="0">
@@ -298,7 +306,7 @@ def render_timeline(view: RunView, *, now: datetime | None = None) -> str:
 <body>
 <h1>run <code>{escape(view.name)}</code> <span class="status {status}">{status}</span></h1>
 <p class="meta">started {escape(stamp(view.started))} · took {escape(took)} ·
-{view.ok} ok, {view.failed} failed, {len(view.skipped)} skipped · {escape(dbt_text(view.dbt))}</p>
+{view.ok} ok, {view.failed} failed, {len(view.skipped)} skipped · {escape(dbt_summary)}</p>
 <p class="meta">input <code>{escape(json.dumps(view.input, sort_keys=True))}</code></p>
 <p class="meta"><code>{escape(view.arn)}</code></p>
 {cause}
@@ -308,6 +316,7 @@ def render_timeline(view: RunView, *, now: datetime | None = None) -> str:
 {"".join(rows)}
 {axis}
 </div>
+{AXIS_TITLE}
 {LEGEND}
 <h2>details</h2>
 {_details(view, scale)}

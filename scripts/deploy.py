@@ -379,10 +379,20 @@ class Clients(NamedTuple):
 def make_clients(region: str | None) -> Clients:
     """boto3 clients for the region given, else the one configured for the environment or profile."""
     import boto3  # deferred: `--help`, `render` and `--dry-run` need no AWS SDK session
+    from botocore.exceptions import BotoCoreError
 
-    session = boto3.session.Session(region_name=region)
+    try:
+        session = boto3.session.Session(region_name=region)
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
+        raise DeployError(f"AWS configuration: {exc}") from exc
     if not session.region_name:
         raise DeployError("no AWS region: pass --region, set AWS_DEFAULT_REGION or give the profile a region")
+    if credentials is None:
+        raise DeployError(
+            "no AWS credentials: set AWS_PROFILE (see `aws configure`) or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY; nothing was created"
+        )
     return Clients(session.client("cloudformation"), session.client("s3"), session.region_name)
 
 
@@ -590,6 +600,14 @@ def make_plan(options: DeployOptions) -> Plan:
     try:
         plan.parameters(plan.stand_in_arns())
     except DeployError as exc:
+        given = {**plan.stand_in_arns(), **plan.overrides, "AppName": app_name, "Stage": options.stage}
+        declared = template.get("Parameters", {})
+        missing = [problem.split(" (", 1)[0] for problem in missing_parameters(declared, given)]
+        if not options.params_path.exists() and missing:
+            raise DeployError(
+                f"no parameters file {options.params_path}: {', '.join(missing)}; "
+                "create the file (infra/README.md) or pass --parameter KEY=VALUE"
+            ) from exc
         raise DeployError(
             f"{exc}\n(set parameters in {options.params_path} or with --parameter KEY=VALUE; "
             "see infra/README.md)"
@@ -636,6 +654,8 @@ def deploy(
         return {}
 
     clients = clients_factory(options.region)
+    if shutil.which("docker") is None:  # not needed to deploy; needed to build the dbt image (step 4)
+        say("note: no `docker` here: build and push the dbt image from a machine with Docker (step 4)")
     if not options.skip_chalice:
         say(f"==> chalice deploy --stage {plan.stage} ({clients.region})")
         chalice("deploy", plan.stage, options.project_dir, clients.region, run)
@@ -806,6 +826,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BotoCoreError, ClientError) as exc:  # credentials, permissions, throttling...
         print(f"error: AWS said: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_prints_progress_and_summary_and_exits_zero(tmp_path: Path) -> None:
-    report_path = tmp_path / "report.json"
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    """One ``python -m local demo`` with its output captured (a pipe: not a terminal)."""
+    report_path = tmp_path_factory.mktemp("demo") / "report.json"
     done = subprocess.run(
         [sys.executable, "-m", "local", "demo", "--report", str(report_path)],
         cwd=ROOT,
@@ -23,6 +26,13 @@ def test_demo_prints_progress_and_summary_and_exits_zero(tmp_path: Path) -> None
         text=True,
         timeout=180,
     )
+    return done, report_path
+
+
+def test_demo_prints_progress_and_summary_and_exits_zero(
+    demo_run: tuple[subprocess.CompletedProcess, Path],
+) -> None:
+    done, report_path = demo_run
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "summary" in done.stdout
@@ -33,6 +43,24 @@ def test_demo_prints_progress_and_summary_and_exits_zero(tmp_path: Path) -> None
     assert report["dbt"] == {**report["dbt"], "ran": True, "exit_code": 0, "exclude_sources": ["zendesk"]}
     assert report["tokens_left"] == 0
     assert report["duration_s"] < 60
+
+
+def test_demo_output_outside_a_terminal_is_clean(demo_run: tuple[subprocess.CompletedProcess, Path]) -> None:
+    """In a log or a pipe: no escape codes, whole URL lines, the final table once, a title on its own line."""
+    done, _ = demo_run
+    lines = done.stdout.splitlines()
+
+    assert "\x1b" not in done.stdout
+    webhook = re.compile(r"webhook: http://127\.0\.0\.1:\d+/webhooks/fivetran")
+    assert [line for line in lines if webhook.fullmatch(line)]
+    assert [line for line in lines if re.fullmatch(r"Fivetran API: http://127\.0\.0\.1:\d+", line)]
+    assert len([line for line in lines if re.search(r"run [0-9a-f]{8}  ·  SUCCEEDED", line)]) == 1
+    assert [line.strip() for line in lines if "summary" in line] == ["summary"]
+    progress = lines[: lines.index(next(line for line in lines if line.strip() == "summary"))]
+    rows = {line.split("│")[1].strip(): line for line in progress if line.startswith("│")}
+    assert "sync failed" in rows["zendesk_support"] and "failed" in rows["zendesk_support"]
+    assert "sync succeeded" in rows["stripe_prod"]
+    assert "scheduled" not in done.stdout
 
 
 def test_demo_refuses_a_scenario_with_an_unknown_key(tmp_path: Path) -> None:

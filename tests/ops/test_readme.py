@@ -17,7 +17,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -152,19 +151,18 @@ def test_every_orchestrator_command_in_the_readme_runs_as_shown(
 
 @pytest.fixture
 def webhook_server(tmp_path: Path) -> tuple[int, subprocess.Popen]:
-    """``python -m local webhook`` (what ``make webhook`` runs) on a free port."""
+    """``python -m local webhook`` (what ``make webhook`` runs) on free ports."""
     port = free_port()
     log = (tmp_path / "webhook.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "local", "webhook", "--port", str(port)],
+        [sys.executable, "-m", "local", "webhook", "--port", str(port), "--moto-port", str(free_port())],
         cwd=ROOT,
         env=serve_environment(),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_port(port, 60, process)
-        time.sleep(0.2)
+        wait_for_port(port, 60, process)  # chalice's port opens once the token table exists
         yield port, process
     finally:
         stop_serve_process(process)

@@ -64,8 +64,13 @@ def test_a_second_registration_reports_the_webhook_and_creates_nothing(
     assert webhooks(served.state) == before
 
 
-def test_dry_run_prints_the_request_with_the_secret_masked_and_sends_nothing(served: Served) -> None:
-    result = run_cli(served.state_file, "register-webhook", "--local", "--group", "dry_group", "--dry-run")
+def test_dry_run_prints_the_request_with_the_secret_masked_and_sends_nothing(
+    served: Served, tmp_path: Path
+) -> None:
+    # The local runtime knows one group; a state file naming another lets the simulator serve it too.
+    other_group = altered_state_file(served, tmp_path, group_id="dry_group")
+
+    result = run_cli(other_group, "register-webhook", "--local", "--group", "dry_group", "--dry-run")
 
     assert result.exit_code == 0, result.output
     head, body_text = result.stdout.split("\n\n", 1)
@@ -89,7 +94,9 @@ def test_dry_run_prints_the_request_with_the_secret_masked_and_sends_nothing(ser
 def test_a_route_that_refuses_fivetrans_test_delivery_fails_the_registration_readably(
     served: Served, tmp_path: Path
 ) -> None:
-    wrong_secret = altered_state_file(served, tmp_path, webhook_secret="not-the-route-secret")
+    wrong_secret = altered_state_file(
+        served, tmp_path, webhook_secret="not-the-route-secret", group_id="probe_group"
+    )
 
     result = run_cli(wrong_secret, "register-webhook", "--local", "--group", "probe_group")
 
