@@ -28,6 +28,7 @@ type or paused state.
 from __future__ import annotations
 
 import email.utils
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -211,7 +212,7 @@ class FivetranClient:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
-        self._deadline: float | None = None
+        self._deadline = threading.local()  # per thread: concurrent callers keep their own budget
         self._session = session or requests.Session()
         self._session.auth = (api_key, api_secret)
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT_V2})
@@ -244,15 +245,16 @@ class FivetranClient:
     # -- time budget -----------------------------------------------------------------
 
     def set_deadline(self, remaining_seconds: float | None) -> None:
-        """No call, retry or backoff may outlast ``remaining_seconds`` from now (None: no bound).
-        Handlers pass the Lambda's remaining time less a margin."""
-        self._deadline = None if remaining_seconds is None else time.monotonic() + remaining_seconds
+        """No call, retry or backoff made by this thread may outlast ``remaining_seconds`` from
+        now (None: no bound). Handlers pass the Lambda's remaining time less a margin."""
+        self._deadline.at = None if remaining_seconds is None else time.monotonic() + remaining_seconds
 
     def budget(self) -> float:
-        """Seconds left before the deadline (infinite without one)."""
-        if self._deadline is None:
+        """Seconds this thread has left before its deadline (infinite without one)."""
+        at = getattr(self._deadline, "at", None)
+        if at is None:
             return float("inf")
-        return max(0.0, self._deadline - time.monotonic())
+        return max(0.0, at - time.monotonic())
 
     # -- endpoints -------------------------------------------------------------------
 

@@ -196,6 +196,9 @@ def _check(
             report.stopped_early = "lambda time"
         return
     ctx = {"connector_id": connector_id, "tokens": len(parked)}
+    set_deadline = getattr(fivetran, "set_deadline", None)
+    if set_deadline is not None:  # this worker's reads end before the pass must
+        set_deadline((remaining_ms() - TIME_RESERVE_MS) / 1000)
     try:
         try:
             conn: Connection | None = fivetran.get_connection(connector_id, timeout=read_timeout)

@@ -412,4 +412,3 @@ class TokenStore:
     @staticmethod
     def _key(connector_id: str, token_id: str) -> dict[str, dict[str, str]]:
         return {"connector_id": {"S": connector_id}, "token_id": {"S": token_id}}
-

@@ -28,7 +28,7 @@ from moto.server import ThreadedMotoServer
 from chalicelib.config import Settings
 from chalicelib.dependencies import Dependencies, reset_dependencies, set_dependencies
 from chalicelib.log import logger as app_logger
-from chalicelib.reconcile import reconcile
+from chalicelib.reconcile import TIME_RESERVE_MS, reconcile
 from chalicelib.timeutil import utcnow
 from local import moto_patches
 from local.chalice_local import ChaliceLocal, free_port
@@ -36,6 +36,7 @@ from local.ecs_runner import DbtProcessRunner
 from local.fivetran_sim import FivetranSimulator
 from local.provision import Stack, provision
 from local.scenario import Scenario
+from statemachine.definition import OUTCOME_STATES
 
 __all__ = ["API_KEY", "API_SECRET", "WEBHOOK_SECRET", "LocalRuntime"]
 
@@ -43,13 +44,17 @@ REGION = "us-east-1"
 API_KEY = "local-api-key"
 API_SECRET = "local-api-secret"  # noqa: S105 - the documented local-only credentials
 WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105
-OUTCOME_STATES = {
-    "RecordSucceeded",
-    "RecordFailed",
-    "RecordFailedWithoutCause",
-    "RecordTimedOut",
-    "RecordRescheduledPastDeadline",
-}
+
+
+# How long one local safety-net pass may spend reading Fivetran: passes come every second or
+# so here, and a Fivetran outage must not delay the next pass's heartbeats.
+PASS_SECONDS = 3.0
+
+
+def _pass_budget(seconds: float) -> Any:
+    """A ``remaining_ms`` for a pass that may read Fivetran for ``seconds`` (plus the reserve)."""
+    deadline = time.monotonic() + seconds + TIME_RESERVE_MS / 1000
+    return lambda: int((deadline - time.monotonic()) * 1000)
 
 
 @dataclass
@@ -190,7 +195,9 @@ class LocalRuntime:
                 self.deps.resolver(),
                 now=utcnow(),
                 older_than_seconds=self.deps.settings.reconcile_after_seconds,
-                max_tokens=self.deps.settings.reconcile_max_tokens,
+                max_connections=self.deps.settings.reconcile_max_tokens,
+                remaining_ms=_pass_budget(PASS_SECONDS),
+                read_timeout=PASS_SECONDS,
             )
             self.reconcile_runs += 1
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from statemachine.definition import OUTCOME_STATES
+
 __all__ = [
     "DbtView",
     "HistoryReader",
@@ -34,13 +36,7 @@ __all__ = [
     "readable_cause",
 ]
 
-RECORD_STATES = {
-    "RecordSucceeded",
-    "RecordFailed",
-    "RecordFailedWithoutCause",
-    "RecordTimedOut",
-    "RecordRescheduledPastDeadline",
-}
+RECORD_STATES = OUTCOME_STATES
 ITERATION_END = {"MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"}
 ITERATION_DETAILS = (
     "mapIterationStartedEventDetails",

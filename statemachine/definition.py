@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ASL_PATH", "load_text", "placeholders", "render"]
+__all__ = ["ASL_PATH", "OUTCOME_STATES", "load_text", "placeholders", "render"]
 
 ASL_PATH = Path(__file__).with_name("orchestrator.asl.json")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -34,3 +34,22 @@ def render(substitutions: Mapping[str, Any], text: str | None = None) -> str:
     rendered = _PLACEHOLDER.sub(lambda m: str(substitutions[m.group(1)]), text)
     json.loads(rendered)  # still valid JSON (values are spliced inside strings)
     return rendered
+
+
+def _outcome_states() -> frozenset[str]:
+    """The states that record one connection's outcome: the sync Map's final ``Record*`` states."""
+    states = json.loads(load_text())["States"]
+    found: set[str] = set()
+    for state in states.values():
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if state.get("Type") == "Map" and processor:
+            found.update(
+                name
+                for name, inner in processor["States"].items()
+                if name.startswith("Record") and inner.get("End") is True
+            )
+    return frozenset(found)
+
+
+# Operator views and the local report read a connection's outcome from these states' output.
+OUTCOME_STATES = _outcome_states()
