@@ -17,8 +17,10 @@ callback_before_heartbeat      an outcome sent before the heartbeat endpoint exi
 heartbeat_before_endpoint      a heartbeat sent while the Lambda invoke is still running gets
                                ``InvalidToken`` (AWS accepts it: the token is live)
 ecs_container_memory           a Fargate container without container-level memory crashes RunTask
-ecs_local_task_runner          an ECS task runs a local process; ``.sync`` ends with its real
-                               exit code and fails the state when it is non-zero, as AWS does
+ecs_local_task_runner          an ECS task runs a local process; the first ``DescribeTasks`` that
+                               says STOPPED carries its real exit code, and ``.sync`` fails
+                               with ``States.TaskFailed`` (cause: the task JSON) when it is
+                               non-zero, as AWS does
 =============================  ==============================================================
 """
 
@@ -253,40 +255,57 @@ def _task_environment(task: Any) -> dict[str, str]:
     return env
 
 
-def _patch_ecs_local_task_runner() -> None:
-    from moto.ecs.models import EC2ContainerServiceBackend, Task
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_ecs as mod,
+def _settle(task: Any) -> None:
+    """Give a task run by the local runner its real end state, before anything reads the task.
+
+    Called at the start of ``DescribeTasks`` (and by ``lastStatus``), so the one answer that first
+    says STOPPED already carries the containers' exit codes, as on AWS.
+    """
+    handle = _ecs_handles.get(task.task_arn)
+    if handle is None or task.status == "STOPPED":
+        return
+    code = handle.poll()
+    if code is None:
+        task.status = "RUNNING"
+        return
+    for container in task.containers:
+        container.exitCode = code
+        container.exit_code = code
+        container.last_status = "STOPPED"
+    task.desired_status = "STOPPED"
+    task.stopped_reason = "Essential container in task exited"
+    task.status = "STOPPED"
+
+
+def _states_failure_event(self: Any, env: Any, ex: Any) -> Any:
+    """moto builds only custom error names, which must not start with "States.": build the
+    ``States.TaskFailed`` event AWS records (a Retry or Catch then matches it by that name)."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    failure = ex.callback_outcome_failure
+    error = failure.error or ""
+    name = StatesErrorName.from_name(error) if error.startswith("States.") else CustomErrorName(error)
+    return FailureEvent(
+        env=env,
+        error_name=name,
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(
+            taskFailedEventDetails=TaskFailedEventDetails(
+                resourceType=self._get_sfn_resource_type(),
+                resource=self._get_sfn_resource(),
+                error=failure.error,
+                cause=failure.cause,
+            )
+        ),
     )
+
+
+def _failing_sync_resolver(original_resolver: Callable[..., Any]) -> Callable[..., Any]:
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeFailure
-
-    original_run_task = EC2ContainerServiceBackend.run_task
-    original_status = Task.last_status
-
-    def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
-        tasks = original_run_task(self, *args, **kwargs)
-        if _ecs_runner is not None:
-            for task in tasks:
-                _ecs_handles[task.task_arn] = _ecs_runner(task, _task_environment(task))
-        return tasks
-
-    def last_status(self: Any) -> str:
-        handle = _ecs_handles.get(self.task_arn)
-        if handle is None:
-            return original_status.fget(self)
-        code = handle.poll()
-        if code is None:
-            return "RUNNING"
-        for container in self.containers:
-            container.exitCode = code
-            container.exit_code = code
-            container.last_status = "STOPPED"
-        self.desired_status = "STOPPED"
-        self.stopped_reason = "Essential container in task exited"
-        self.status = "STOPPED"
-        return "STOPPED"
-
-    original_resolver = mod.StateTaskServiceEcs._build_sync_resolver
 
     def _build_sync_resolver(self: Any, *args: Any, **kwargs: Any) -> Any:
         resolve = original_resolver(self, *args, **kwargs)
@@ -297,21 +316,53 @@ def _patch_ecs_local_task_runner() -> None:
                 return task
             codes = [c.get("ExitCode") for c in task.get("Containers", [])]
             if any(code not in (0, None) for code in codes):
-                # AWS fails a .sync RunTask whose essential container exits non-zero (error
-                # States.TaskFailed, which moto refuses as a custom name; any Catch on
-                # States.ALL sees the same cause: the stopped task's description).
+                # AWS fails a .sync RunTask whose essential container exits non-zero with
+                # States.TaskFailed, the cause being the stopped task's description (JSON).
                 return CallbackOutcomeFailure(
-                    callback_id="ecs",
-                    error="ECS.EssentialContainerExited",
-                    cause=json.dumps(task, default=str),
+                    callback_id="ecs", error="States.TaskFailed", cause=json.dumps(task, default=str)
                 )
             return task
 
         return resolver
 
+    return _build_sync_resolver
+
+
+def _patch_ecs_local_task_runner() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend, Task
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_ecs as mod,
+    )
+
+    original_run_task = EC2ContainerServiceBackend.run_task
+    original_describe_tasks = EC2ContainerServiceBackend.describe_tasks
+    original_status = Task.last_status
+
+    def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = original_run_task(self, *args, **kwargs)
+        if _ecs_runner is not None:
+            for task in tasks:
+                _ecs_handles[task.task_arn] = _ecs_runner(task, _task_environment(task))
+        return tasks
+
+    def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> Any:
+        for task in (t for cluster_tasks in self.tasks.values() for t in cluster_tasks.values()):
+            _settle(task)
+        return original_describe_tasks(self, cluster_str, tasks)
+
+    def last_status(self: Any) -> str:
+        if self.task_arn not in _ecs_handles:
+            return original_status.fget(self)
+        _settle(self)
+        return self.status
+
     EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.describe_tasks = describe_tasks  # type: ignore[method-assign]
     Task.last_status = property(last_status, original_status.fset)  # type: ignore[assignment]
-    mod.StateTaskServiceEcs._build_sync_resolver = _build_sync_resolver  # type: ignore[method-assign]
+    mod.StateTaskServiceEcs._build_sync_resolver = _failing_sync_resolver(
+        mod.StateTaskServiceEcs._build_sync_resolver
+    )  # type: ignore[method-assign]
+    mod.StateTaskServiceEcs._get_callback_outcome_failure_event = _states_failure_event  # type: ignore[method-assign]
 
 
 _PATCHES: dict[str, Callable[[], None]] = {

@@ -73,9 +73,19 @@ class FakeFivetran:
 
 @dataclass
 class FinishedTask:
+    """A task handle that says "running" for its first ``running_polls`` polls, then exits.
+
+    Like a real process, it is still running when the state machine first describes it, so the
+    answer that first says STOPPED is the one that must carry the exit code.
+    """
+
     exit_code: int
+    running_polls: int = 0
 
     def poll(self) -> int | None:
+        if self.running_polls > 0:
+            self.running_polls -= 1
+            return None
         return self.exit_code
 
 
@@ -84,8 +94,9 @@ class FakeDbtRunner:
     """The ECS task runner for functional tests: records each task's environment, exits with ``exit_code``."""
 
     exit_code: int = 0
+    running_polls: int = 2
     runs: list[dict[str, str]] = field(default_factory=list)
 
     def __call__(self, task: Any, environment: dict[str, str]) -> FinishedTask:
         self.runs.append(environment)
-        return FinishedTask(self.exit_code)
+        return FinishedTask(self.exit_code, self.running_polls)

@@ -184,9 +184,14 @@ def _ecs_machine() -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("running_polls", [0, 1, 3])
 @pytest.mark.parametrize(("exit_code", "status"), [(0, "SUCCEEDED"), (3, "FAILED")])
-def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(moto_aws, exit_code, status):
-    runner = FakeDbtRunner(exit_code=exit_code)
+def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(
+    moto_aws, exit_code, status, running_polls
+):
+    # running_polls > 0: the process is still running at the first DescribeTasks, and the answer
+    # that first says STOPPED must already hold the exit code (it used to hold the old state).
+    runner = FakeDbtRunner(exit_code=exit_code, running_polls=running_polls)
     moto_patches.set_ecs_task_runner(runner)
 
     described = _run(_ecs_machine())
@@ -196,5 +201,42 @@ def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(moto_aws, exi
     if exit_code == 0:
         assert json.loads(described["output"])["Containers"][0]["ExitCode"] == 0
     else:
-        assert described["error"] == "ECS.EssentialContainerExited"
-        assert '"ExitCode": 3' in described["cause"]
+        # AWS's shape: States.TaskFailed, the cause the stopped task's description.
+        assert described["error"] == "States.TaskFailed"
+        task = json.loads(described["cause"])
+        assert task["Containers"][0]["ExitCode"] == 3
+        assert task["LastStatus"] == "STOPPED"
+        assert task["StoppedReason"] == "Essential container in task exited"
+
+
+def test_describe_tasks_reports_the_exit_code_in_the_answer_that_first_says_stopped(moto_aws):
+    machine = _ecs_machine()
+    params = machine["States"]["Run"]["Parameters"]
+
+    class Process:
+        code: int | None = None
+
+        def poll(self) -> int | None:
+            return self.code
+
+    process = Process()
+    moto_patches.set_ecs_task_runner(lambda task, environment: process)
+    ecs = boto3.client("ecs", region_name=REGION)
+    task = ecs.run_task(
+        cluster=params["Cluster"],
+        taskDefinition=params["TaskDefinition"],
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
+                "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
+            }
+        },
+    )["tasks"][0]["taskArn"]
+
+    first = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
+    process.code = 2  # the process ends between two polls
+    second = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
+
+    assert first["lastStatus"] == "RUNNING"
+    assert (second["lastStatus"], second["containers"][0]["exitCode"]) == ("STOPPED", 2)
