@@ -21,6 +21,8 @@ ecs_local_task_runner          an ECS task runs a local process; the first ``Des
                                says STOPPED carries its real exit code, and ``.sync`` fails
                                with ``States.TaskFailed`` (cause: the task JSON) when it is
                                non-zero, as AWS does
+aws_sdk_streaming_body         an ``aws-sdk:s3:getObject`` task's ``Body`` stays a stream, where
+                               AWS hands the state the object's content as a string
 =============================  ==============================================================
 """
 
@@ -268,12 +270,15 @@ def _settle(task: Any) -> None:
     if code is None:
         task.status = "RUNNING"
         return
+    # A handle may say its container never started (``stopped_reason``): no exit code then, as
+    # on AWS when a network interface, the image pull or capacity fails.
+    never_started = getattr(handle, "stopped_reason", None)
     for container in task.containers:
-        container.exitCode = code
-        container.exit_code = code
+        container.exitCode = None if never_started else code
+        container.exit_code = container.exitCode
         container.last_status = "STOPPED"
     task.desired_status = "STOPPED"
-    task.stopped_reason = "Essential container in task exited"
+    task.stopped_reason = never_started or "Essential container in task exited"
     task.status = "STOPPED"
 
 
@@ -315,9 +320,9 @@ def _failing_sync_resolver(original_resolver: Callable[..., Any]) -> Callable[..
             if not task:
                 return task
             codes = [c.get("ExitCode") for c in task.get("Containers", [])]
-            if any(code not in (0, None) for code in codes):
-                # AWS fails a .sync RunTask whose essential container exits non-zero with
-                # States.TaskFailed, the cause being the stopped task's description (JSON).
+            if any(code not in (0, None) for code in codes) or all(code is None for code in codes):
+                # AWS fails a .sync RunTask whose essential container exits non-zero, or never
+                # starts, with States.TaskFailed, the cause the stopped task's description (JSON).
                 return CallbackOutcomeFailure(
                     callback_id="ecs", error="States.TaskFailed", cause=json.dumps(task, default=str)
                 )
@@ -365,6 +370,28 @@ def _patch_ecs_local_task_runner() -> None:
     mod.StateTaskServiceEcs._get_callback_outcome_failure_event = _states_failure_event  # type: ignore[method-assign]
 
 
+# -- aws_sdk_streaming_body ---------------------------------------------------------------
+
+
+def _patch_aws_sdk_streaming_body() -> None:
+    from botocore.response import StreamingBody
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as mod,
+    )
+
+    original = mod.StateTaskServiceAwsSdk._eval_service_task
+
+    def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, env, *args, **kwargs)
+        response = env.stack[-1]
+        if isinstance(response, dict):
+            for key, value in list(response.items()):
+                if isinstance(value, StreamingBody):
+                    response[key] = value.read().decode("utf-8")
+
+    mod.StateTaskServiceAwsSdk._eval_service_task = _eval_service_task  # type: ignore[method-assign]
+
+
 _PATCHES: dict[str, Callable[[], None]] = {
     "lambda_in_process": _patch_lambda_in_process,
     "ecs_parameter_casing": _patch_ecs_parameter_casing,
@@ -374,6 +401,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "heartbeat_before_endpoint": _patch_heartbeat_before_endpoint,
     "ecs_container_memory": _patch_ecs_container_memory,
     "ecs_local_task_runner": _patch_ecs_local_task_runner,
+    "aws_sdk_streaming_body": _patch_aws_sdk_streaming_body,
 }
 
 

@@ -81,6 +81,7 @@ class FinishedTask:
 
     exit_code: int
     running_polls: int = 0
+    stopped_reason: str | None = None  # set: the container never started (no exit code)
 
     def poll(self) -> int | None:
         if self.running_polls > 0:
@@ -95,8 +96,22 @@ class FakeDbtRunner:
 
     exit_code: int = 0
     running_polls: int = 2
+    summary: dict[str, Any] | None = None  # written to the artifacts bucket as the entrypoint does
+    never_start: int = 0  # the first N tasks stop before their container starts
     runs: list[dict[str, str]] = field(default_factory=list)
 
     def __call__(self, task: Any, environment: dict[str, str]) -> FinishedTask:
         self.runs.append(environment)
+        if len(self.runs) <= self.never_start:
+            reason = "Timeout waiting for network interface provisioning to complete."
+            return FinishedTask(self.exit_code, self.running_polls, stopped_reason=reason)
+        if self.summary is not None and environment.get("ARTIFACTS_BUCKET"):
+            import json
+
+            import boto3
+
+            key = f"{environment.get('ARTIFACTS_PREFIX', 'dbt-runs')}/{environment['RUN_ID']}/summary.json"
+            boto3.client("s3", region_name="us-east-1").put_object(
+                Bucket=environment["ARTIFACTS_BUCKET"], Key=key, Body=json.dumps(self.summary).encode()
+            )
         return FinishedTask(self.exit_code, self.running_polls)

@@ -240,3 +240,26 @@ def test_describe_tasks_reports_the_exit_code_in_the_answer_that_first_says_stop
 
     assert first["lastStatus"] == "RUNNING"
     assert (second["lastStatus"], second["containers"][0]["exitCode"]) == ("STOPPED", 2)
+
+
+def test_an_aws_sdk_s3_get_object_task_hands_the_state_the_body_as_a_string(moto_aws):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="run/summary.json", Body=b'{"exit_code": 2}')
+    machine = {
+        "StartAt": "Read",
+        "States": {
+            "Read": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "artifacts", "Key": "run/summary.json"},
+                "ResultSelector": {"summary.$": "States.StringToJson($.Body)"},
+                "End": True,
+            }
+        },
+    }
+
+    described = _run(machine)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"]) == {"summary": {"exit_code": 2}}
