@@ -49,7 +49,9 @@ SNOWFLAKE_REQUIRED = (
 CONFIG_ERROR = 2
 DEFAULT_STOP_GRACE_S = 20.0
 KILL_AFTER_S = 5.0
-_SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A connection's schema as Fivetran names it: a plain identifier, or schema.table for the connections that
+# land one table (Google Sheets, files); dbt selects the latter's table as source:<schema>.<table>.
+_SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._:=@-]+")
 _PASS, _WARN, _ERROR, _SKIP = "pass", "warn", "error", "skip"
 _STATUS_COUNTS = {
@@ -68,8 +70,10 @@ environment (the ECS task's container overrides set these):
   DBT_COMMAND          build (default), run, test, seed, snapshot or "source freshness"
   DBT_SELECT           space-separated selectors passed to --select (empty: everything)
   DBT_EXCLUDE          space-separated selectors passed to --exclude
-  DBT_EXCLUDE_SOURCES  JSON array of source names, e.g. ["stripe","zendesk"]; each adds source:<name>+
-                       to the exclusions (what depends on a failed connection is not built)
+  DBT_EXCLUDE_SOURCES  JSON array of source names, e.g. ["stripe","zendesk","sheets.budget"]; each adds
+                       source:<name>+ to the exclusions (what depends on a failed connection is not
+                       built); schema.table (Fivetran's name for a Sheets or file connection) excludes
+                       that one table of source <schema>
   DBT_TARGET           snowflake (the image's default) or duckdb
   RUN_ID               the run's id (the Step Functions execution name); default manual-<utc time>
   DUCKDB_PATH          the DuckDB file, for target duckdb
@@ -208,7 +212,9 @@ def parse_exclude_sources(raw: str | None) -> list[str]:
         raise ConfigError(f"DBT_EXCLUDE_SOURCES must be a JSON array of strings, got {raw!r}")
     bad = [n for n in names if not _SOURCE_NAME.match(n)]
     if bad:
-        raise ConfigError(f"DBT_EXCLUDE_SOURCES holds names that are not plain identifiers: {bad}")
+        raise ConfigError(
+            f"DBT_EXCLUDE_SOURCES holds names that are neither plain identifiers nor schema.table: {bad}"
+        )
     return list(dict.fromkeys(names))
 
 

@@ -69,12 +69,24 @@ def test_any_other_command_is_refused(raw: str) -> None:
         ep.parse_command(raw)
 
 
-@pytest.mark.parametrize(("raw", "names"), [(None, []), ("", []), ("[]", []), ('["a","b","a"]', ["a", "b"])])
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [
+        (None, []),
+        ("", []),
+        ("[]", []),
+        ('["a","b","a"]', ["a", "b"]),
+        ('["stripe","sheets.budget"]', ["stripe", "sheets.budget"]),
+    ],
+)
 def test_exclude_sources_is_a_json_array_of_names(raw: str | None, names: list[str]) -> None:
     assert ep.parse_exclude_sources(raw) == names
 
 
-@pytest.mark.parametrize("raw", ["stripe", '{"stripe": 1}', "[1]", '["a b"]', '["x+"]'])
+@pytest.mark.parametrize(
+    "raw",
+    ["stripe", '{"stripe": 1}', "[1]", '["a b"]', '["x+"]', '["a.b.c"]', '[".b"]', '["a."]', '["a.b+"]'],
+)
 def test_exclude_sources_refuses_anything_else(raw: str) -> None:
     with pytest.raises(ep.ConfigError):
         ep.parse_exclude_sources(raw)
@@ -86,6 +98,11 @@ def test_excluded_sources_are_appended_to_the_exclude_with_their_descendants() -
     args = ep.dbt_args(s)
     at = args.index("--exclude")
     assert args[at + 1 :] == ["tag:slow", "customer_360", "source:stripe+", "source:zendesk+"]
+
+
+def test_a_schema_table_source_is_excluded_as_dbt_selects_that_table() -> None:
+    s = settings(DBT_EXCLUDE_SOURCES='["stripe", "finance_sheets.budget"]')
+    assert s.exclude == "source:stripe+ source:finance_sheets.budget+"
 
 
 def test_dbt_args_carry_the_command_target_paths_and_selection() -> None:
