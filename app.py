@@ -68,7 +68,7 @@ def fivetran_webhook() -> Response:
         result = handle_webhook(
             request.raw_body or b"",
             request.headers or {},
-            secret=deps.secrets.webhook_secret,
+            secret=deps.secrets.webhook_secrets,
             resolver=deps.resolver,
         )
     except (ConfigurationError, SecretUnavailable) as exc:
