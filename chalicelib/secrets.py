@@ -8,13 +8,16 @@ Manager per request and a rotated secret is picked up within the max age. In the
 Webhook secret rotation (``orchestrator rotate-webhook-secret``) writes the new value as
 ``{"secret": "...", "previous_accepted_until": "<ISO 8601 UTC>"}``: until then the route also
 accepts the ``AWSPREVIOUS`` version, so deliveries Fivetran signed with the old secret (in
-flight, retried, or sent while Lambdas still cached the old value) are not refused. After that
-moment, or for a value without the field (a plain string), only ``AWSCURRENT`` is accepted.
+flight, or retried) are not refused. After that moment, or for a value without the field (a
+plain string), only ``AWSCURRENT`` is accepted. A delivery that matches no cached secret makes
+the route read the secret again (throttled), so a rotation newer than a Lambda's cache is seen
+at once: nothing waits for the cache's max age.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +32,7 @@ from chalicelib.timeutil import utcnow
 __all__ = ["FivetranCredentials", "SecretSource", "WebhookSecretValue", "parse_webhook_secret"]
 
 PREVIOUS_STAGE = "AWSPREVIOUS"
+REFRESH_INTERVAL_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -88,30 +92,32 @@ class SecretSource:
         # Powertools caches by secret id alone: the AWSPREVIOUS version needs a provider (cache) of its own.
         self._previous_provider: parameters.SecretsProvider | None = None
         self._clock = clock
+        self._refreshed_at = -REFRESH_INTERVAL_SECONDS
 
     def _secrets_provider(self) -> parameters.SecretsProvider:
         if self._provider is None:
             self._provider = parameters.SecretsProvider()
         return self._provider
 
-    def _fetch(self, secret_id: str, *, previous: bool = False) -> Any:
+    def _fetch(self, secret_id: str, *, previous: bool = False, force: bool = False) -> Any:
+        max_age = self._settings.secrets_max_age_seconds
         try:
             if not previous:
-                return self._secrets_provider().get(secret_id, max_age=self._settings.secrets_max_age_seconds)
+                return self._secrets_provider().get(secret_id, max_age=max_age, force_fetch=force)
             if self._previous_provider is None:
                 client = self._secrets_provider().client
                 self._previous_provider = parameters.SecretsProvider(boto3_client=client)
             return self._previous_provider.get(
-                secret_id, max_age=self._settings.secrets_max_age_seconds, VersionStage=PREVIOUS_STAGE
+                secret_id, max_age=max_age, force_fetch=force, VersionStage=PREVIOUS_STAGE
             )
         except parameters.exceptions.GetParameterError as exc:
             # The message names the secret id (an ARN or name), never its value.
             version = f" ({PREVIOUS_STAGE})" if previous else ""
             raise SecretUnavailable(f"could not read secret {secret_id}{version}: {exc}") from exc
 
-    def _stored_webhook_secret(self) -> WebhookSecretValue:
+    def _stored_webhook_secret(self, *, force: bool = False) -> WebhookSecretValue:
         secret_id = str(self._settings.webhook_secret_arn)
-        return parse_webhook_secret(self._fetch(secret_id), secret_id)
+        return parse_webhook_secret(self._fetch(secret_id, force=force), secret_id)
 
     def webhook_secret(self) -> str:
         """The current webhook secret (what Fivetran is told to sign with)."""
@@ -122,19 +128,32 @@ class SecretSource:
         raise ConfigurationError("set FIVETRAN_WEBHOOK_SECRET_ARN (AWS) or FIVETRAN_WEBHOOK_SECRET (local)")
 
     def webhook_secrets(self) -> Iterator[str]:
-        """The secrets a delivery may be signed with, current first; the previous one only while the
-        rotation window is open (read lazily: most deliveries match the current one)."""
-        yield self.webhook_secret()
-        if self._settings.webhook_secret_arn:
-            stored = self._stored_webhook_secret()
-            until = stored.previous_accepted_until
-            if until is not None and self._clock() < until:
-                secret_id = str(self._settings.webhook_secret_arn)
-                previous = parse_webhook_secret(self._fetch(secret_id, previous=True), secret_id)
-                if previous.secret != stored.secret:
-                    yield previous.secret
-        elif self._settings.webhook_secret_previous:
-            yield self._settings.webhook_secret_previous
+        """The secrets a delivery may be signed with, tried in order and read lazily (most deliveries
+        match the first): the cached current secret; the current one read again, when the cached one
+        did not match (a rotation newer than the cache; at most once per ``REFRESH_INTERVAL_SECONDS``,
+        so bad signatures cannot flood Secrets Manager); the previous one while the window is open."""
+        if not self._settings.webhook_secret_arn:
+            yield self.webhook_secret()
+            if self._settings.webhook_secret_previous:
+                yield self._settings.webhook_secret_previous
+            return
+        stored = self._stored_webhook_secret()
+        yield stored.secret
+        refreshed = False
+        now = time.monotonic()
+        if now - self._refreshed_at >= REFRESH_INTERVAL_SECONDS:
+            self._refreshed_at = now
+            fresh = self._stored_webhook_secret(force=True)
+            refreshed = fresh != stored
+            if fresh.secret != stored.secret:
+                yield fresh.secret
+            stored = fresh
+        until = stored.previous_accepted_until
+        if until is not None and self._clock() < until:
+            secret_id = str(self._settings.webhook_secret_arn)
+            previous = parse_webhook_secret(self._fetch(secret_id, previous=True, force=refreshed), secret_id)
+            if previous.secret != stored.secret:
+                yield previous.secret
 
     def fivetran_credentials(self) -> FivetranCredentials:
         if self._settings.fivetran_api_secret_arn:
