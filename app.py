@@ -9,6 +9,7 @@ Entry points (names are contracts, see DESIGN.md):
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chalice import Chalice, Rate, Response
@@ -17,6 +18,7 @@ from chalicelib.dependencies import get_dependencies
 from chalicelib.errors import ConfigurationError, SecretUnavailable
 from chalicelib.listing import list_connectors as list_connections
 from chalicelib.log import logger
+from chalicelib.metrics import record_safety_net_pass, record_webhook_answer
 from chalicelib.reconcile import reconcile
 from chalicelib.run_input import parse_run_input
 from chalicelib.syncs import SyncRequest
@@ -62,6 +64,13 @@ def start_sync(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @app.route("/webhooks/fivetran", methods=["POST"], content_types=["application/json"])
 def fivetran_webhook() -> Response:
+    started = time.monotonic()
+    response = _answer_webhook()
+    record_webhook_answer(response.status_code, (time.monotonic() - started) * 1000)
+    return response
+
+
+def _answer_webhook() -> Response:
     request = app.current_request
     try:
         deps = get_dependencies()
@@ -94,4 +103,6 @@ def reconcile_syncs(event: Any) -> dict[str, Any]:
         max_tokens=deps.settings.reconcile_max_tokens,
         remaining_ms=remaining or (lambda: 10**9),
     )
-    return report.to_dict()
+    summary = report.to_dict()
+    record_safety_net_pass(summary)
+    return summary
