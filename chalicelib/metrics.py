@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 NAMESPACE = "FivetranOrchestrator"
+# The ``service`` dimension: <app>-<stage>, so one account's stages graph apart (.chalice/config.json sets
+# ORCHESTRATOR_METRICS_SERVICE per stage; the dashboard in infra/template.yaml filters on it).
+SERVICE_ENV = "ORCHESTRATOR_METRICS_SERVICE"
 SERVICE = "fivetran-orchestrator"
 
 SYNC_OUTCOMES = "SyncOutcomes"
@@ -85,7 +88,7 @@ def _emit(metrics: list[tuple[str, MetricUnit, float]], dimensions: dict[str, st
     if _disabled():
         return
     try:
-        manager = MetricManager(namespace=NAMESPACE, service=SERVICE)
+        manager = MetricManager(namespace=NAMESPACE, service=os.environ.get(SERVICE_ENV) or SERVICE)
         for name, unit, value in metrics:
             manager.add_metric(name=name, unit=unit, value=value)
         for key, value in (dimensions or {}).items():

@@ -39,7 +39,7 @@ def metric(document: dict[str, Any]) -> dict[str, Any]:
     assert directive["Namespace"] == metrics.NAMESPACE
     assert isinstance(document["_aws"]["Timestamp"], int)
     (dimensions,) = directive["Dimensions"]
-    assert "service" in dimensions and document["service"] == metrics.SERVICE
+    assert "service" in dimensions and document["service"].startswith(metrics.SERVICE)
     values = {m["Name"]: (document[m["Name"]], m["Unit"]) for m in directive["Metrics"]}
     return {"values": values, "dimensions": {d: document[d] for d in dimensions if d != "service"}}
 
@@ -86,6 +86,8 @@ def test_the_webhook_route_counts_every_answer_by_status_with_its_latency(deps, 
     assert (ok.status_code, refused.status_code) == (200, 401)
     found = [metric(d) for d in documents(emitted)]
     assert [f["dimensions"] for f in found] == [{"status": "200"}, {"status": "401"}]
+    # The stage's config names the service <app>-<stage>, what the dashboard filters on.
+    assert {d["service"] for d in documents(emitted)} == {"fivetran-orchestrator-dev"}
     for answer in found:
         assert answer["values"]["WebhookAnswers"] == ([1.0], "Count")
         (latency,), unit = answer["values"]["WebhookLatency"]

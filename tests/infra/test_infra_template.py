@@ -431,3 +431,63 @@ def test_checkov_finds_no_failed_checks() -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Failed checks: 0" in result.stdout
+
+
+def test_the_dashboard_graphs_every_operator_metric_of_this_stage_and_the_runs(
+    resources: dict[str, Any],
+) -> None:
+    from chalicelib import metrics
+
+    dashboard = resources["Dashboard"]["Properties"]
+    assert dashboard["DashboardName"] == {"Fn::Sub": "${AppName}-${Stage}"}
+    body = json.loads(dashboard["DashboardBody"]["Fn::Sub"])  # ${...} only appear inside JSON strings
+    widgets = body["widgets"]
+    rows = [row for w in widgets if w["type"] == "metric" for row in w["properties"]["metrics"]]
+    expressions = [
+        item["expression"] for row in rows for item in row if isinstance(item, dict) and "expression" in item
+    ]
+    plain = [row for row in rows if isinstance(row[0], str)]
+
+    emitted = {
+        metrics.SYNC_OUTCOMES,
+        metrics.SYNC_DURATION,
+        metrics.WEBHOOK_ANSWERS,
+        metrics.WEBHOOK_LATENCY,
+        metrics.TOKENS_PARKED,
+        metrics.SAFETY_NET_ACTIONS,
+    }
+    graphed = {re.search(r'MetricName="(\w+)"', e).group(1) for e in expressions} | {
+        row[1] for row in plain if row[0] == metrics.NAMESPACE
+    }
+    assert graphed == emitted
+    for expression in expressions:
+        assert expression.startswith(f"SEARCH('{{{metrics.NAMESPACE},")
+        assert 'service="${AppName}-${Stage}"' in expression
+    for row in plain:
+        if row[0] == metrics.NAMESPACE:
+            assert row[2:4] == ["service", "${AppName}-${Stage}"]
+    assert {row[1] for row in plain if row[0] == "AWS/States"} == {
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+    }
+    assert any(
+        w["type"] == "alarm" and w["properties"]["alarms"] == ["${FailedRunsAlarm.Arn}"] for w in widgets
+    )
+    # The Lambdas emit service=<app>-<stage>, what the dashboard filters on.
+    config = json.loads((TEMPLATE_PATH.parents[1] / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    for stage in ("dev", "prod"):
+        variables = config["stages"][stage]["environment_variables"]
+        assert variables[metrics.SERVICE_ENV] == f"{config['app_name']}-{stage}"
+
+
+def test_the_failed_runs_alarm_is_unchanged_by_the_dashboard(resources: dict[str, Any]) -> None:
+    alarm = resources["FailedRunsAlarm"]["Properties"]
+    names = [m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+    assert names == ["ExecutionsFailed", "ExecutionsTimedOut"]
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["ComparisonOperator"]) == (
+        1,
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
