@@ -21,6 +21,9 @@ ecs_local_task_runner          an ECS task runs a local process; the first ``Des
                                says STOPPED carries its real exit code, and ``.sync`` fails
                                with ``States.TaskFailed`` (cause: the task JSON) when it is
                                non-zero, as AWS does
+ecs_active_task_definition     ``RunTask`` with a family starts its newest revision even when it
+                               is INACTIVE, and an INACTIVE revision starts tasks: AWS takes the
+                               latest ACTIVE revision and refuses an INACTIVE one
 aws_sdk_streaming_body         an ``aws-sdk:s3:getObject`` task's ``Body`` stays a stream, where
                                AWS hands the state the object's content as a string
 =============================  ==============================================================
@@ -370,6 +373,35 @@ def _patch_ecs_local_task_runner() -> None:
     mod.StateTaskServiceEcs._get_callback_outcome_failure_event = _states_failure_event  # type: ignore[method-assign]
 
 
+# -- ecs_active_task_definition -----------------------------------------------------------
+
+
+def _patch_ecs_active_task_definition() -> None:
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.describe_task_definition
+
+    def latest_active(self: Any, family: str) -> int | None:
+        revisions = self.task_definitions.get(family) or {}
+        active = [rev for rev, definition in revisions.items() if definition.status == "ACTIVE"]
+        return max(active) if active else None
+
+    def run_task(self: Any, cluster_str: str, task_definition_str: str, *args: Any, **kwargs: Any) -> Any:
+        name = task_definition_str.split("/")[-1]
+        if ":" not in name:
+            revision = latest_active(self, name)
+            if revision is None:
+                raise InvalidParameterException(f"TaskDefinition not found or inactive: {name}")
+            task_definition_str = f"{name}:{revision}"
+        elif original(self, task_definition_str).status != "ACTIVE":
+            raise InvalidParameterException(f"TaskDefinition is inactive: {name}")
+        return original_run_task(self, cluster_str, task_definition_str, *args, **kwargs)
+
+    original_run_task = EC2ContainerServiceBackend.run_task
+    EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
+
+
 # -- aws_sdk_streaming_body ---------------------------------------------------------------
 
 
@@ -401,6 +433,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "heartbeat_before_endpoint": _patch_heartbeat_before_endpoint,
     "ecs_container_memory": _patch_ecs_container_memory,
     "ecs_local_task_runner": _patch_ecs_local_task_runner,
+    "ecs_active_task_definition": _patch_ecs_active_task_definition,
     "aws_sdk_streaming_body": _patch_aws_sdk_streaming_body,
 }
 

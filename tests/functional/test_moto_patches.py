@@ -263,3 +263,69 @@ def test_an_aws_sdk_s3_get_object_task_hands_the_state_the_body_as_a_string(moto
 
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert json.loads(described["output"]) == {"summary": {"exit_code": 2}}
+
+
+def test_run_task_takes_a_familys_latest_active_revision_and_refuses_an_inactive_one(moto_aws):
+    ecs = boto3.client("ecs", region_name=REGION)
+    machine = _ecs_machine()  # registers family "dbt" revision 1
+    params = machine["States"]["Run"]["Parameters"]
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
+            "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
+        }
+    }
+    second = ecs.register_task_definition(
+        family="dbt",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "dbt", "image": "dbt:v2"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.register_task_definition(
+        family="dbt",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "dbt", "image": "dbt:v3"}],
+    )
+    ecs.deregister_task_definition(taskDefinition="dbt:3")
+
+    def run(definition: str) -> str:
+        tasks = ecs.run_task(
+            cluster=params["Cluster"],
+            taskDefinition=definition,
+            launchType="FARGATE",
+            networkConfiguration=network,
+        )["tasks"]
+        return tasks[0]["taskDefinitionArn"]
+
+    assert run("dbt") == second  # revision 3 is INACTIVE: the latest ACTIVE one is 2
+    with pytest.raises(ecs.exceptions.InvalidParameterException, match="inactive"):
+        run("dbt:3")
+
+
+def test_a_run_started_before_a_deploy_runs_the_new_revision_of_the_family(moto_aws):
+    # What CloudFormation does on a new DbtImageTag: register a new revision, deregister the old one.
+    runner = FakeDbtRunner(exit_code=0)
+    moto_patches.set_ecs_task_runner(runner)
+    machine = _ecs_machine()
+    old = machine["States"]["Run"]["Parameters"]["TaskDefinition"]
+    machine["States"]["Run"]["Parameters"]["TaskDefinition"] = "dbt"  # the family, as the real ASL names it
+    ecs = boto3.client("ecs", region_name=REGION)
+    new = ecs.register_task_definition(
+        family="dbt",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "dbt", "image": "dbt:new"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.deregister_task_definition(taskDefinition=old)
+
+    described = _run(machine)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["TaskDefinitionArn"] == new
