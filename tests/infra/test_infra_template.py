@@ -472,7 +472,12 @@ def test_the_dashboard_graphs_every_operator_metric_of_this_stage_and_the_runs(
         "ExecutionsTimedOut",
     }
     assert any(
-        w["type"] == "alarm" and w["properties"]["alarms"] == ["${FailedRunsAlarm.Arn}"] for w in widgets
+        w["type"] == "alarm"
+        and w["properties"]["alarms"]
+        == [
+            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AppName}-${Stage}-failed-runs"
+        ]
+        for w in widgets
     )
     # The Lambdas emit service=<app>-<stage>, what the dashboard filters on.
     config = json.loads((TEMPLATE_PATH.parents[1] / ".chalice" / "config.json").read_text(encoding="utf-8"))
@@ -483,6 +488,7 @@ def test_the_dashboard_graphs_every_operator_metric_of_this_stage_and_the_runs(
 
 def test_the_failed_runs_alarm_is_unchanged_by_the_dashboard(resources: dict[str, Any]) -> None:
     alarm = resources["FailedRunsAlarm"]["Properties"]
+    assert alarm["AlarmName"] == {"Fn::Sub": "${AppName}-${Stage}-failed-runs"}  # the dashboard's alarm ARN
     names = [m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m]
 
     assert names == ["ExecutionsFailed", "ExecutionsTimedOut"]
