@@ -156,3 +156,29 @@ def test_deps_run_only_for_a_project_with_packages_not_yet_installed(tmp_path: P
     (tmp_path / "vendor" / "dbt_utils").mkdir(parents=True)
     assert not ep.needs_deps(tmp_path)
     assert not ep.needs_deps(PROJECT)
+
+
+def test_the_summary_kept_beside_the_artifacts_names_at_most_50_failed_nodes(monkeypatch) -> None:
+    put: list[dict] = []
+
+    class S3:
+        def put_object(self, **kwargs) -> None:
+            put.append(kwargs)
+
+    monkeypatch.setattr(ep, "_s3_client", S3)
+    s = settings(ARTIFACTS_BUCKET="b", RUN_ID="run-1")
+    failed = [f"model.p.m{i}" for i in range(120)]
+    summary = {"event": "dbt_summary", "exit_code": 1, "counts": {"error": 120}, "failed_nodes": failed}
+
+    ep.upload_summary(s, summary)
+
+    (call,) = put
+    assert (call["Bucket"], call["Key"], call["ContentType"]) == (
+        "b",
+        "dbt-runs/run-1/summary.json",
+        "application/json",
+    )
+    kept = json.loads(call["Body"])
+    assert kept["failed_nodes"] == failed[:50]
+    assert kept["counts"] == {"error": 120}  # the total stays
+    assert summary["failed_nodes"] == failed  # the summary line itself is not cut
