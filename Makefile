@@ -8,7 +8,7 @@ STAGE ?= dev
 PORT ?= 8000
 MOTO_PORT ?= 5055
 
-.PHONY: install test lint unit demo webhook sign deploy destroy bench clean
+.PHONY: install test lint unit demo webhook sign deploy destroy bench clean lock
 
 install: $(VENV)/.installed $(DBT_VENV)/.installed $(TOOLS_VENV)/.installed
 
@@ -19,10 +19,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(DBT_VENV)/.installed: dbt_container/requirements.txt
+# The dbt image's packages, exactly as the image installs them: from the hashed lock.
+$(DBT_VENV)/.installed: dbt_container/requirements.lock
 	$(PYTHON) -m venv $(DBT_VENV)
 	$(DBT_VENV)/bin/pip install --quiet --upgrade "pip<26.3"
-	$(DBT_VENV)/bin/pip install --quiet -r dbt_container/requirements.txt
+	$(DBT_VENV)/bin/pip install --quiet --require-hashes --no-deps -r dbt_container/requirements.lock
 	touch $@
 
 $(TOOLS_VENV)/.installed: requirements-tools.txt
@@ -30,6 +31,12 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 	$(TOOLS_VENV)/bin/pip install --quiet --upgrade "pip<26.3"
 	$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.txt
 	touch $@
+
+# Regenerate dbt_container/requirements.lock from dbt_container/requirements.txt: every transitive package,
+# with the hashes of all its files on PyPI, resolved for every platform (x86_64 and aarch64 images alike).
+lock: $(TOOLS_VENV)/.installed
+	cd dbt_container && ../$(TOOLS_VENV)/bin/uv pip compile requirements.txt --universal --generate-hashes \
+		--python-version 3.11 --only-binary :all: --custom-compile-command "make lock" --quiet -o requirements.lock
 
 lint: install
 	$(BIN)/ruff check .

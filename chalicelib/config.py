@@ -43,6 +43,8 @@ class Settings:
     fivetran_api_secret_arn: str | None = None
     webhook_secret: str | None = None
     webhook_secret_arn: str | None = None
+    # Local stage only: a second secret the route also accepts (AWS stages read AWSPREVIOUS instead).
+    webhook_secret_previous: str | None = None
     # Safety net: tokens parked longer than this are checked against the Fivetran API.
     reconcile_after_seconds: int = 240
     # One execution's state must stay under 256 KiB (about 200 bytes per connection's outcome).
@@ -76,6 +78,7 @@ class Settings:
             fivetran_api_secret_arn=opt("FIVETRAN_API_SECRET_ARN"),
             webhook_secret=opt("FIVETRAN_WEBHOOK_SECRET"),
             webhook_secret_arn=opt("FIVETRAN_WEBHOOK_SECRET_ARN"),
+            webhook_secret_previous=opt("FIVETRAN_WEBHOOK_SECRET_PREVIOUS"),
             reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 240),
             reconcile_max_tokens=_int(env, "RECONCILE_MAX_TOKENS", 200, minimum=1),
             max_connections_per_run=_int(env, "MAX_CONNECTIONS_PER_RUN", 1000, minimum=1),

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 
 from chalicelib.errors import SignatureError
 
-__all__ = ["SIGNATURE_HEADER", "sign", "verify"]
+__all__ = ["SIGNATURE_HEADER", "sign", "verify", "verify_any"]
 
 SIGNATURE_HEADER = "X-Fivetran-Signature-256"
 
@@ -32,3 +33,24 @@ def verify(body: bytes, signature: str | None, secret: str) -> None:
     # compare_digest on ASCII bytes: constant time, and no TypeError on non-ASCII input.
     if not hmac.compare_digest(expected.encode("ascii"), received.encode("utf-8", "replace")):
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
+
+
+def verify_any(body: bytes, signature: str | None, secrets: Iterable[str]) -> int:
+    """Which of ``secrets`` (tried in order) signed ``body``: its index. Raise ``SignatureError`` if none.
+
+    During a secret rotation the route accepts the current and the previous secret; ``secrets`` may be
+    lazy, so the previous one is only read when the current one does not match.
+    """
+    if signature is None or not signature.strip():
+        raise SignatureError(f"missing {SIGNATURE_HEADER} header")
+    tried = 0
+    for index, secret in enumerate(secrets):
+        tried += 1
+        try:
+            verify(body, signature, secret)
+        except SignatureError:
+            continue
+        return index
+    if not tried:
+        raise SignatureError("no webhook secret is configured; refusing every delivery")
+    raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")

@@ -4,7 +4,9 @@
 request                                status  what happens
 =====================================  ======  ======================================
 body over 1 MiB                        413     nothing
-signature missing or wrong             401     nothing (checked before any parsing)
+signature missing or wrong             401     nothing (checked before any parsing; during a
+                                              secret rotation the previous secret is accepted
+                                              until the rotation window closes)
 not JSON / not an object / malformed   400     nothing; parked tokens wait for reconcile
 test delivery (``test_event``, ``_`` ids)  200  nothing
 other event                            200     ignored, logged
@@ -22,7 +24,7 @@ disables a webhook that keeps failing. Callers never see a stack trace.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +38,7 @@ from chalicelib.errors import (
 from chalicelib.events import parse_event
 from chalicelib.log import logger
 from chalicelib.resolver import HistoryReader, Resolver
-from chalicelib.signature import SIGNATURE_HEADER, verify
+from chalicelib.signature import SIGNATURE_HEADER, verify_any
 
 __all__ = ["MAX_BODY_BYTES", "WebhookResponse", "handle_webhook"]
 
@@ -63,17 +65,24 @@ def handle_webhook(
     raw_body: bytes,
     headers: Mapping[str, str],
     *,
-    secret: Callable[[], str],
+    secret: Callable[[], str | Iterable[str]],
     resolver: Callable[[], Resolver],
     history_reader: HistoryReader | None = None,
 ) -> WebhookResponse:
-    """Answer one delivery. ``history_reader`` confirms a sync the webhooks alone cannot
-    prove is a token's (one sync-history read; None: leave it to the safety net)."""
+    """Answer one delivery.
+
+    ``secret`` returns the secret, or the secrets a delivery may be signed with (current
+    first). ``history_reader`` confirms a sync the webhooks alone cannot prove is a token's
+    (one sync-history read; None: leave it to the safety net).
+    """
     if len(raw_body) > MAX_BODY_BYTES:
         logger.warning("webhook body too large", extra={"bytes": len(raw_body)})
         return WebhookResponse(413, {"error": "payload too large", "max_bytes": MAX_BODY_BYTES})
     try:
-        verify(raw_body, _header(headers, SIGNATURE_HEADER), secret())
+        secrets = secret()
+        matched = verify_any(
+            raw_body, _header(headers, SIGNATURE_HEADER), [secrets] if isinstance(secrets, str) else secrets
+        )
     except SignatureError as exc:
         logger.warning("webhook rejected", extra={"reason": str(exc), "bytes": len(raw_body)})
         return WebhookResponse(401, {"error": "invalid signature", "detail": str(exc)})
@@ -82,6 +91,8 @@ def handle_webhook(
             "webhook secret unavailable; answering 503 so Fivetran retries", extra={"error": str(exc)}
         )
         return WebhookResponse(503, {"error": "webhook secret unavailable; retry later"})
+    if matched:
+        logger.info("webhook signed with the previous secret, accepted within the rotation window")
     try:
         event = parse_event(raw_body)
     except WebhookPayloadError as exc:

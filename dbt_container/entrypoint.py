@@ -35,6 +35,8 @@ ALLOWED_COMMANDS = ("build", "run", "test", "seed", "snapshot", "source freshnes
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 ARTIFACT_FILES = ("run_results.json", "manifest.json", "sources.json")
 LOG_FILE = "dbt.log"
+SUMMARY_FILE = "summary.json"
+SUMMARY_MAX_FAILED_NODES = 50  # summary.json feeds a Step Functions cause (at most 32,768 characters)
 SNOWFLAKE_REQUIRED = (
     "SNOWFLAKE_ACCOUNT",
     "SNOWFLAKE_USER",
@@ -47,7 +49,9 @@ SNOWFLAKE_REQUIRED = (
 CONFIG_ERROR = 2
 DEFAULT_STOP_GRACE_S = 20.0
 KILL_AFTER_S = 5.0
-_SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A connection's schema as Fivetran names it: a plain identifier, or schema.table for the connections that
+# land one table (Google Sheets, files); dbt selects the latter's table as source:<schema>.<table>.
+_SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._:=@-]+")
 _PASS, _WARN, _ERROR, _SKIP = "pass", "warn", "error", "skip"
 _STATUS_COUNTS = {
@@ -66,13 +70,15 @@ environment (the ECS task's container overrides set these):
   DBT_COMMAND          build (default), run, test, seed, snapshot or "source freshness"
   DBT_SELECT           space-separated selectors passed to --select (empty: everything)
   DBT_EXCLUDE          space-separated selectors passed to --exclude
-  DBT_EXCLUDE_SOURCES  JSON array of source names, e.g. ["stripe","zendesk"]; each adds source:<name>+
-                       to the exclusions (what depends on a failed connection is not built)
+  DBT_EXCLUDE_SOURCES  JSON array of source names, e.g. ["stripe","zendesk","sheets.budget"]; each adds
+                       source:<name>+ to the exclusions (what depends on a failed connection is not
+                       built); schema.table (Fivetran's name for a Sheets or file connection) excludes
+                       that one table of source <schema>
   DBT_TARGET           snowflake (the image's default) or duckdb
   RUN_ID               the run's id (the Step Functions execution name); default manual-<utc time>
   DUCKDB_PATH          the DuckDB file, for target duckdb
-  ARTIFACTS_BUCKET     when set, run_results.json, manifest.json and dbt.log go to
-                       s3://ARTIFACTS_BUCKET/ARTIFACTS_PREFIX/RUN_ID/
+  ARTIFACTS_BUCKET     when set, run_results.json, manifest.json, dbt.log and summary.json (the summary
+                       line, at most 50 failed nodes) go to s3://ARTIFACTS_BUCKET/ARTIFACTS_PREFIX/RUN_ID/
   ARTIFACTS_PREFIX     default dbt-runs
   DBT_PROJECT_DIR      default: the project/ folder beside this file
   DBT_PROFILES_DIR     default: the project folder
@@ -211,7 +217,9 @@ def parse_exclude_sources(raw: str | None) -> list[str]:
         raise ConfigError(f"DBT_EXCLUDE_SOURCES must be a JSON array of strings, got {raw!r}")
     bad = [n for n in names if not _SOURCE_NAME.match(n)]
     if bad:
-        raise ConfigError(f"DBT_EXCLUDE_SOURCES holds names that are not plain identifiers: {bad}")
+        raise ConfigError(
+            f"DBT_EXCLUDE_SOURCES holds names that are neither plain identifiers nor schema.table: {bad}"
+        )
     return list(dict.fromkeys(names))
 
 
@@ -458,6 +466,24 @@ def upload_artifacts(settings: Settings) -> str | None:
     return settings.artifacts_uri
 
 
+def upload_summary(settings: Settings, summary: dict[str, Any]) -> None:
+    """Put the run's summary beside its artifacts: the state machine reads it to name a failed run's
+    failed nodes. ``failed_nodes`` is cut to SUMMARY_MAX_FAILED_NODES; ``counts.error`` has the total."""
+    if not settings.bucket:
+        return
+    body = {**summary, "failed_nodes": summary.get("failed_nodes", [])[:SUMMARY_MAX_FAILED_NODES]}
+    key = artifacts_key_prefix(settings.prefix, settings.run_id) + SUMMARY_FILE
+    try:
+        _s3_client().put_object(
+            Bucket=settings.bucket,
+            Key=key,
+            Body=json.dumps(body).encode("utf-8"),
+            ContentType="application/json",
+        )
+    except Exception as exc:  # boto3/botocore errors, network errors: logged, never fatal
+        log_event("summary_upload_failed", level="error", bucket=settings.bucket, key=key, error=str(exc))
+
+
 def _s3_client() -> Any:
     import boto3  # here, not at the top: only a run that keeps artifacts needs it
     from botocore.config import Config
@@ -551,7 +577,10 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         except OSError as exc:  # e.g. the artifacts folders cannot be created: say so, still summarize
             log_event("run_failed", level="error", error=str(exc))
             outcome = Outcome(exit_code=CONFIG_ERROR)
-    print(summary_line(settings, outcome, time.monotonic() - started, env), flush=True)
+    line = summary_line(settings, outcome, time.monotonic() - started, env)
+    if settings is not None:
+        upload_summary(settings, json.loads(line))
+    print(line, flush=True)
     return outcome.exit_code
 
 

@@ -49,6 +49,7 @@ class DbtProcessRunner:
     duckdb_path: Path
     log_dir: Path
     python: Path = field(default_factory=default_dbt_python)
+    aws_env: dict[str, str] = field(default_factory=dict)  # the local AWS endpoint and its credentials
     runs: list[DbtRun] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -62,6 +63,7 @@ class DbtProcessRunner:
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", str(self.log_dir)),
+            **self.aws_env,
             **environment,
             "DBT_TARGET": "duckdb",
             "DUCKDB_PATH": str(self.duckdb_path),

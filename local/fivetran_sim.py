@@ -682,6 +682,7 @@ _ROUTES = (
     (_GROUP_WEBHOOK, "POST", "POST /v1/webhooks/group/{id}"),
     (_WEBHOOKS, "GET", "GET /v1/webhooks"),
 )
+_WEBHOOK = re.compile(r"^/v1/webhooks/([^/]+)/?$")
 
 
 class _Handler(JsonRequestHandler):
@@ -751,6 +752,29 @@ class _Handler(JsonRequestHandler):
 
     def do_GET(self) -> None:
         self._route("GET")
+
+    def do_PATCH(self) -> None:
+        """``PATCH /v1/webhooks/{id}`` (``rotate-webhook-secret``): updates the registered webhook. The
+        simulator's own deliveries keep the runtime's secret: the local route reads its secret from its
+        environment (``FIVETRAN_WEBHOOK_SECRET``), which a rotation does not change."""
+        sim = self.sim
+        match = _WEBHOOK.match(urlparse(self.path).path)
+        body = self.read_json()
+        if not sim.authorized(self.headers.get("Authorization")):
+            self.send_json(401, {"code": "AuthFailed", "message": "Invalid API key or secret"})
+        elif match is None:
+            self.send_json(404, {"code": "NotFound", "message": f"no route PATCH {self.path}"})
+        else:
+            with sim._lock:
+                sim.calls["PATCH /v1/webhooks/{id}"] += 1
+                record = sim.registered_webhooks.get(match.group(1))
+                if record is not None:
+                    record.update({k: body[k] for k in ("url", "events", "active") if k in body})
+            if record is None:
+                self.send_json(404, {"code": "NotFound", "message": f"no webhook {match.group(1)}"})
+            else:
+                answer = {"code": "Success", "message": "Webhook has been updated", "data": record}
+                self.send_json(200, answer)
 
     def do_POST(self) -> None:
         self._route("POST")

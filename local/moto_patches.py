@@ -17,8 +17,15 @@ callback_before_heartbeat      an outcome sent before the heartbeat endpoint exi
 heartbeat_before_endpoint      a heartbeat sent while the Lambda invoke is still running gets
                                ``InvalidToken`` (AWS accepts it: the token is live)
 ecs_container_memory           a Fargate container without container-level memory crashes RunTask
-ecs_local_task_runner          an ECS task runs a local process; ``.sync`` ends with its real
-                               exit code and fails the state when it is non-zero, as AWS does
+ecs_local_task_runner          an ECS task runs a local process; the first ``DescribeTasks`` that
+                               says STOPPED carries its real exit code, and ``.sync`` fails
+                               with ``States.TaskFailed`` (cause: the task JSON) when it is
+                               non-zero, as AWS does
+ecs_active_task_definition     ``RunTask`` with a family starts its newest revision even when it
+                               is INACTIVE, and an INACTIVE revision starts tasks: AWS takes the
+                               latest ACTIVE revision and refuses an INACTIVE one
+aws_sdk_streaming_body         an ``aws-sdk:s3:getObject`` task's ``Body`` stays a stream, where
+                               AWS hands the state the object's content as a string
 wait_until_timestamp           a ``Wait`` with ``Timestamp``/``TimestampPath`` ends up to 1 s
                                early (fraction dropped, whole seconds, naive local clock): it
                                now never ends before its timestamp, as on AWS
@@ -256,40 +263,60 @@ def _task_environment(task: Any) -> dict[str, str]:
     return env
 
 
-def _patch_ecs_local_task_runner() -> None:
-    from moto.ecs.models import EC2ContainerServiceBackend, Task
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_ecs as mod,
+def _settle(task: Any) -> None:
+    """Give a task run by the local runner its real end state, before anything reads the task.
+
+    Called at the start of ``DescribeTasks`` (and by ``lastStatus``), so the one answer that first
+    says STOPPED already carries the containers' exit codes, as on AWS.
+    """
+    handle = _ecs_handles.get(task.task_arn)
+    if handle is None or task.status == "STOPPED":
+        return
+    code = handle.poll()
+    if code is None:
+        task.status = "RUNNING"
+        return
+    # A handle may say its container never started (``stopped_reason``): no exit code then, as
+    # on AWS when a network interface, the image pull or capacity fails.
+    never_started = getattr(handle, "stopped_reason", None)
+    for container in task.containers:
+        container.exitCode = None if never_started else code
+        container.exit_code = container.exitCode
+        container.last_status = "STOPPED"
+    task.desired_status = "STOPPED"
+    task.stopped_reason = never_started or "Essential container in task exited"
+    task.status = "STOPPED"
+
+
+def _states_failure_event(self: Any, env: Any, ex: Any) -> Any:
+    """moto builds only custom error names, which must not start with "States.": build the
+    ``States.TaskFailed`` event AWS records (a Retry or Catch then matches it by that name)."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    failure = ex.callback_outcome_failure
+    error = failure.error or ""
+    name = StatesErrorName.from_name(error) if error.startswith("States.") else CustomErrorName(error)
+    return FailureEvent(
+        env=env,
+        error_name=name,
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(
+            taskFailedEventDetails=TaskFailedEventDetails(
+                resourceType=self._get_sfn_resource_type(),
+                resource=self._get_sfn_resource(),
+                error=failure.error,
+                cause=failure.cause,
+            )
+        ),
     )
+
+
+def _failing_sync_resolver(original_resolver: Callable[..., Any]) -> Callable[..., Any]:
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeFailure
-
-    original_run_task = EC2ContainerServiceBackend.run_task
-    original_status = Task.last_status
-
-    def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
-        tasks = original_run_task(self, *args, **kwargs)
-        if _ecs_runner is not None:
-            for task in tasks:
-                _ecs_handles[task.task_arn] = _ecs_runner(task, _task_environment(task))
-        return tasks
-
-    def last_status(self: Any) -> str:
-        handle = _ecs_handles.get(self.task_arn)
-        if handle is None:
-            return original_status.fget(self)
-        code = handle.poll()
-        if code is None:
-            return "RUNNING"
-        for container in self.containers:
-            container.exitCode = code
-            container.exit_code = code
-            container.last_status = "STOPPED"
-        self.desired_status = "STOPPED"
-        self.stopped_reason = "Essential container in task exited"
-        self.status = "STOPPED"
-        return "STOPPED"
-
-    original_resolver = mod.StateTaskServiceEcs._build_sync_resolver
 
     def _build_sync_resolver(self: Any, *args: Any, **kwargs: Any) -> Any:
         resolve = original_resolver(self, *args, **kwargs)
@@ -299,22 +326,105 @@ def _patch_ecs_local_task_runner() -> None:
             if not task:
                 return task
             codes = [c.get("ExitCode") for c in task.get("Containers", [])]
-            if any(code not in (0, None) for code in codes):
-                # AWS fails a .sync RunTask whose essential container exits non-zero (error
-                # States.TaskFailed, which moto refuses as a custom name; any Catch on
-                # States.ALL sees the same cause: the stopped task's description).
+            if any(code not in (0, None) for code in codes) or all(code is None for code in codes):
+                # AWS fails a .sync RunTask whose essential container exits non-zero, or never
+                # starts, with States.TaskFailed, the cause the stopped task's description (JSON).
                 return CallbackOutcomeFailure(
-                    callback_id="ecs",
-                    error="ECS.EssentialContainerExited",
-                    cause=json.dumps(task, default=str),
+                    callback_id="ecs", error="States.TaskFailed", cause=json.dumps(task, default=str)
                 )
             return task
 
         return resolver
 
+    return _build_sync_resolver
+
+
+def _patch_ecs_local_task_runner() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend, Task
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_ecs as mod,
+    )
+
+    original_run_task = EC2ContainerServiceBackend.run_task
+    original_describe_tasks = EC2ContainerServiceBackend.describe_tasks
+    original_status = Task.last_status
+
+    def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = original_run_task(self, *args, **kwargs)
+        if _ecs_runner is not None:
+            for task in tasks:
+                _ecs_handles[task.task_arn] = _ecs_runner(task, _task_environment(task))
+        return tasks
+
+    def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> Any:
+        for task in (t for cluster_tasks in self.tasks.values() for t in cluster_tasks.values()):
+            _settle(task)
+        return original_describe_tasks(self, cluster_str, tasks)
+
+    def last_status(self: Any) -> str:
+        if self.task_arn not in _ecs_handles:
+            return original_status.fget(self)
+        _settle(self)
+        return self.status
+
     EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.describe_tasks = describe_tasks  # type: ignore[method-assign]
     Task.last_status = property(last_status, original_status.fset)  # type: ignore[assignment]
-    mod.StateTaskServiceEcs._build_sync_resolver = _build_sync_resolver  # type: ignore[method-assign]
+    mod.StateTaskServiceEcs._build_sync_resolver = _failing_sync_resolver(
+        mod.StateTaskServiceEcs._build_sync_resolver
+    )  # type: ignore[method-assign]
+    mod.StateTaskServiceEcs._get_callback_outcome_failure_event = _states_failure_event  # type: ignore[method-assign]
+
+
+# -- ecs_active_task_definition -----------------------------------------------------------
+
+
+def _patch_ecs_active_task_definition() -> None:
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.describe_task_definition
+
+    def latest_active(self: Any, family: str) -> int | None:
+        revisions = self.task_definitions.get(family) or {}
+        active = [rev for rev, definition in revisions.items() if definition.status == "ACTIVE"]
+        return max(active) if active else None
+
+    def run_task(self: Any, cluster_str: str, task_definition_str: str, *args: Any, **kwargs: Any) -> Any:
+        name = task_definition_str.split("/")[-1]
+        if ":" not in name:
+            revision = latest_active(self, name)
+            if revision is None:
+                raise InvalidParameterException(f"TaskDefinition not found or inactive: {name}")
+            task_definition_str = f"{name}:{revision}"
+        elif original(self, task_definition_str).status != "ACTIVE":
+            raise InvalidParameterException(f"TaskDefinition is inactive: {name}")
+        return original_run_task(self, cluster_str, task_definition_str, *args, **kwargs)
+
+    original_run_task = EC2ContainerServiceBackend.run_task
+    EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
+
+
+# -- aws_sdk_streaming_body ---------------------------------------------------------------
+
+
+def _patch_aws_sdk_streaming_body() -> None:
+    from botocore.response import StreamingBody
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as mod,
+    )
+
+    original = mod.StateTaskServiceAwsSdk._eval_service_task
+
+    def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, env, *args, **kwargs)
+        response = env.stack[-1]
+        if isinstance(response, dict):
+            for key, value in list(response.items()):
+                if isinstance(value, StreamingBody):
+                    response[key] = value.read().decode("utf-8")
+
+    mod.StateTaskServiceAwsSdk._eval_service_task = _eval_service_task  # type: ignore[method-assign]
 
 
 # -- wait_until_timestamp ----------------------------------------------------------------
@@ -364,6 +474,8 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "ecs_container_memory": _patch_ecs_container_memory,
     "ecs_local_task_runner": _patch_ecs_local_task_runner,
     "wait_until_timestamp": _patch_wait_until_timestamp,
+    "ecs_active_task_definition": _patch_ecs_active_task_definition,
+    "aws_sdk_streaming_body": _patch_aws_sdk_streaming_body,
 }
 
 

@@ -43,6 +43,7 @@ class Stack:
     cluster_arn: str
     task_definition_arn: str
     substitutions: dict[str, str]
+    artifacts_bucket: str = ""
 
 
 def _dummy_zip() -> bytes:
@@ -61,8 +62,9 @@ def provision(
     """Create table, functions, ECS cluster and task definition, and the state machine.
 
     Args:
-        clients: boto3 clients keyed by service: dynamodb, lambda, iam, ecs, ec2, stepfunctions.
-        tunables: overrides of MaxConcurrency, HeartbeatSeconds, SyncTimeoutSeconds, DbtTimeoutSeconds.
+        clients: boto3 clients keyed by service: dynamodb, lambda, iam, ecs, ec2, stepfunctions, s3.
+        tunables: overrides of MaxConcurrency, HeartbeatSeconds, SyncTimeoutSeconds, DbtTimeoutSeconds,
+            DbtRelaunchWaitSeconds.
     """
     prefix = f"{APP_NAME}-{stage}"
     table = f"{prefix}-tokens"
@@ -85,6 +87,11 @@ def provision(
         )
         arns[name] = created["FunctionArn"]
 
+    # The artifacts bucket: the dbt task keeps its artifacts and summary.json there, and the state
+    # machine reads a failed run's summary from it (as in infra/template.yaml).
+    bucket = f"{prefix}-artifacts"
+    clients["s3"].create_bucket(Bucket=bucket)
+    log_group = f"/ecs/{prefix}-dbt"
     cluster = clients["ecs"].create_cluster(clusterName=prefix)["cluster"]["clusterArn"]
     task_def = clients["ecs"].register_task_definition(
         family=f"{prefix}-dbt",
@@ -98,7 +105,11 @@ def provision(
                 "image": "local/dbt:latest",
                 "essential": True,
                 "memory": 2048,
-                "environment": [{"name": "DBT_TARGET", "value": "duckdb"}],
+                "environment": [
+                    {"name": "DBT_TARGET", "value": "duckdb"},
+                    {"name": "ARTIFACTS_BUCKET", "value": bucket},
+                    {"name": "ARTIFACTS_PREFIX", "value": "dbt-runs"},
+                ],
             }
         ],
     )["taskDefinition"]["taskDefinitionArn"]
@@ -117,13 +128,16 @@ def provision(
         "HeartbeatSeconds": 900,
         "SyncTimeoutSeconds": 21600,
         "DbtTimeoutSeconds": 7200,
+        "DbtRelaunchWaitSeconds": "30, 120",
         **(tunables or {}),
     }
     substitutions = {
         "ListConnectorsFunctionArn": arns["list_connectors"],
         "StartSyncFunctionArn": arns["start_sync"],
         "ClusterArn": cluster,
-        "TaskDefinitionArn": task_def,
+        "TaskDefinitionFamily": f"{prefix}-dbt",
+        "ArtifactsBucket": bucket,
+        "DbtLogGroupName": log_group,
         "SubnetIds": ",".join(subnets[:2]),
         "SecurityGroupIds": group,
         "AssignPublicIp": "DISABLED",
@@ -143,4 +157,5 @@ def provision(
         cluster_arn=cluster,
         task_definition_arn=task_def,
         substitutions=substitutions,
+        artifacts_bucket=bucket,
     )

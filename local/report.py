@@ -76,6 +76,10 @@ def expectation_problems(runtime: LocalRuntime, report: dict[str, Any]) -> list[
         problems.append(f"status {report['execution']['status']} (expected {expect.status})")
     if report["dbt"]["ran"] != expect.dbt_ran:
         problems.append(f"dbt ran={report['dbt']['ran']} (expected {expect.dbt_ran})")
+    if expect.error is not None and report["execution"]["error"] != expect.error:
+        problems.append(f"error {report['execution']['error']} (expected {expect.error})")
+    if expect.dbt_exit_code is not None and report["dbt"]["exit_code"] != expect.dbt_exit_code:
+        problems.append(f"dbt exit code {report['dbt']['exit_code']} (expected {expect.dbt_exit_code})")
     actual = {c["connector_id"]: c["outcome"] for c in report["connectors"]}
     actual.update({s["connector_id"]: "skipped" for s in report["skipped"]})
     for connector_id, outcome in expect.connectors.items():

@@ -127,7 +127,7 @@ class LocalRuntime:
         )
         self.clients = {
             name: session.client(name, endpoint_url=endpoint)
-            for name in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions")
+            for name in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions", "s3")
         }
         settings = self.scenario.settings
         self.stack = provision(
@@ -163,7 +163,14 @@ class LocalRuntime:
             stepfunctions=self.clients["stepfunctions"],
         )
         set_dependencies(self.deps)
-        self.dbt = DbtProcessRunner(self.duckdb_path, self.workdir)
+        # The dbt process keeps its artifacts in moto's S3, as the task does in the stack's bucket.
+        aws_env = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+        self.dbt = DbtProcessRunner(self.duckdb_path, self.workdir, aws_env=aws_env)
         moto_patches.set_ecs_task_runner(self.dbt)
         self._chalice_log = (self.workdir / "chalice-local.log").open("w", encoding="utf-8")
         self.chalice = ChaliceLocal(

@@ -122,6 +122,8 @@ class Expectation:
     status: str = "SUCCEEDED"
     dbt_ran: bool = True
     connectors: dict[str, str] = field(default_factory=dict)
+    error: str | None = None  # the execution's error, e.g. Orchestrator.DbtFailed
+    dbt_exit_code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -318,7 +320,7 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
             f"connector ids must be unique (duplicate: {sorted({i for i in ids if ids.count(i) > 1})})"
         )
     expect_raw = _mapping(raw.get("expect"), "expect")
-    _keys(expect_raw, {"status", "dbt_ran", "connectors"}, "expect.")
+    _keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, "expect.")
     status = _typed(expect_raw, "status", str, "SUCCEEDED", "expect.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
         raise ScenarioError("expect.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
@@ -343,6 +345,8 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
             status=status,
             dbt_ran=_typed(expect_raw, "dbt_ran", bool, True, "expect."),
             connectors={str(k): str(v) for k, v in expected_connectors.items()},
+            error=_typed(expect_raw, "error", (str, type(None)), None, "expect."),
+            dbt_exit_code=_typed(expect_raw, "dbt_exit_code", (int, type(None)), None, "expect."),
         ),
         settings=settings,
         fivetran=_fivetran(raw),

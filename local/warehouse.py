@@ -318,25 +318,30 @@ def write_sync(
     synced_at: datetime | None = None,
     lock_timeout_s: float = 30.0,
 ) -> int:
-    """Land one sync: append ``rows`` rows to each table of ``service`` in ``schema``.
+    """Land one sync: append ``rows`` rows to each table of ``service`` in ``schema``, or to the one
+    table of a ``schema.table`` connection.
 
     Returns the rows written, all tables together. Creates the schema and the tables when missing.
     ``_fivetran_synced`` is ``synced_at`` (default: now), stored as a UTC timestamp without time zone.
     The file is closed on return. If another process holds the file (a dbt run), waits up to
     ``lock_timeout_s`` for it.
     """
-    if not _SCHEMA_NAME.match(schema):
-        raise ValueError(f"schema must be a plain identifier, got {schema!r}")
+    # Fivetran names a connection that lands one table (Google Sheets, a file) schema.table.
+    name = schema
+    schema, dot, single_table = name.partition(".")
+    if not _SCHEMA_NAME.match(schema) or (dot and not _SCHEMA_NAME.match(single_table)):
+        raise ValueError(f"schema must be a plain identifier or schema.table, got {name!r}")
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
     synced = _as_utc_naive(synced_at or datetime.now(UTC))
+    tables = {single_table: GENERIC_TABLES["records"]} if single_table else tables_for(service)
     with _LOCK:
         con = _connect(Path(db_path), lock_timeout_s)
         try:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             written = sum(
                 _write_table(con, schema, service, table, columns, rows, seed, synced)
-                for table, columns in tables_for(service).items()
+                for table, columns in tables.items()
             )
             con.commit()
             return written

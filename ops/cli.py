@@ -1,6 +1,7 @@
 """``orchestrator``: the operator's command-line tool (click).
 
 - ``register-webhook --group G``: the Fivetran group webhook for ``sync_end`` (idempotent, ``--dry-run``).
+- ``rotate-webhook-secret``: a new webhook secret in Secrets Manager, then in Fivetran; no delivery lost.
 - ``start-run (--group G | --connector ID ...) [--wait]``: validate the input, start a run, follow it.
 - ``runs [--limit N]``: recent runs with status, start, duration and connections ok/failed/skipped.
 - ``show RUN [--html FILE]``: a run per connection, dbt and the cause; ``--html`` writes a timeline page.
@@ -122,6 +123,42 @@ def register_webhook_command(target: Callable[[], Target], group_id: str, dry_ru
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+
+
+@cli.command("rotate-webhook-secret", short_help="Rotate the webhook secret without losing a delivery.")
+@click.option(
+    "--group", "group_id", metavar="G", help="The group of the webhook (default: any to this route)."
+)
+@click.option(
+    "--window",
+    "window_seconds",
+    type=click.IntRange(min=600),
+    default=3600,
+    show_default=True,
+    help="Seconds the route still accepts the old secret.",
+)
+@target_options
+def rotate_webhook_secret_command(
+    target: Callable[[], Target], group_id: str | None, window_seconds: int
+) -> None:
+    """Generate a new webhook secret and hand it to Secrets Manager, then to Fivetran.
+
+    The new value becomes AWSCURRENT and the old one AWSPREVIOUS; the route accepts both until the
+    window closes. Then PATCH /v1/webhooks/{id} gives Fivetran the new one. If Fivetran refuses, the
+    old secret is made current again.
+    """
+    from ops.rotate_secret import rotate_webhook_secret
+
+    rotation = rotate_webhook_secret(
+        target(),
+        group_id=group_id,
+        window_seconds=window_seconds,
+        progress=click.echo,
+    )
+    click.echo(
+        f"rotated: Fivetran webhook {rotation.webhook_id} signs with the new secret; the old one is "
+        f"accepted until {rotation.previous_accepted_until:%Y-%m-%d %H:%M:%S} UTC"
+    )
 
 
 @cli.command("start-run", short_help="Start a validated run; --wait follows it to the end.")

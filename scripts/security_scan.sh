@@ -3,8 +3,9 @@
 #
 #   bandit     app.py chalicelib local dbt_container ops scripts: no medium or high finding
 #              (a justified false positive carries an inline `# nosec BXXX` after its reason)
-#   pip-audit  the pins of requirements.txt, requirements-dev.txt and dbt_container/requirements.txt
-#              (--no-deps: exactly the pinned versions), against PyPI's vulnerability data
+#   pip-audit  the pins of requirements.txt, requirements-dev.txt and dbt_container/requirements.lock
+#              (--no-deps: exactly the pinned versions; the lock holds every package of the dbt image),
+#              against PyPI's vulnerability data
 #   checkov    dbt_container/Dockerfile (the template is checked by `make lint`)
 #
 # pip-audit needs PyPI's JSON API. When it can't be reached (an offline CI, a mirror that serves
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="${TOOLS:-.venv-tools/bin}"
 ALLOW_UNAUDITED="${ALLOW_UNAUDITED:-0}"
-REQUIREMENTS=(requirements.txt requirements-dev.txt dbt_container/requirements.txt)
+REQUIREMENTS=(requirements.txt requirements-dev.txt dbt_container/requirements.lock)
 BANDIT_PATHS=(app.py chalicelib local dbt_container ops scripts)
 failed=()
 
@@ -47,6 +48,13 @@ fi
 echo "== pip-audit: ${REQUIREMENTS[*]}"
 audit_args=()
 for file in "${REQUIREMENTS[@]}"; do
+    if [[ "$file" == *.lock ]]; then
+        # pip-audit wants hashes on every file once one has them: audit the lock's pins without them.
+        unhashed="$workdir/$(basename "$file").txt"
+        "$TOOLS/python" -c 'import re, sys; print(re.sub(r"\\\n\s*--hash=\S+", "", open(sys.argv[1]).read()).replace(" \\\n", "\n"))' \
+            "$file" >"$unhashed"
+        file="$unhashed"
+    fi
     audit_args+=(--requirement "$file")
 done
 audit_rc=0

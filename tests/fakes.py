@@ -92,9 +92,20 @@ class FakeFivetran:
 
 @dataclass
 class FinishedTask:
+    """A task handle that says "running" for its first ``running_polls`` polls, then exits.
+
+    Like a real process, it is still running when the state machine first describes it, so the
+    answer that first says STOPPED is the one that must carry the exit code.
+    """
+
     exit_code: int
+    running_polls: int = 0
+    stopped_reason: str | None = None  # set: the container never started (no exit code)
 
     def poll(self) -> int | None:
+        if self.running_polls > 0:
+            self.running_polls -= 1
+            return None
         return self.exit_code
 
 
@@ -103,8 +114,23 @@ class FakeDbtRunner:
     """The ECS task runner for functional tests: records each task's environment, exits with ``exit_code``."""
 
     exit_code: int = 0
+    running_polls: int = 2
+    summary: dict[str, Any] | None = None  # written to the artifacts bucket as the entrypoint does
+    never_start: int = 0  # the first N tasks stop before their container starts
     runs: list[dict[str, str]] = field(default_factory=list)
 
     def __call__(self, task: Any, environment: dict[str, str]) -> FinishedTask:
         self.runs.append(environment)
-        return FinishedTask(self.exit_code)
+        if len(self.runs) <= self.never_start:
+            reason = "Timeout waiting for network interface provisioning to complete."
+            return FinishedTask(self.exit_code, self.running_polls, stopped_reason=reason)
+        if self.summary is not None and environment.get("ARTIFACTS_BUCKET"):
+            import json
+
+            import boto3
+
+            key = f"{environment.get('ARTIFACTS_PREFIX', 'dbt-runs')}/{environment['RUN_ID']}/summary.json"
+            boto3.client("s3", region_name="us-east-1").put_object(
+                Bucket=environment["ARTIFACTS_BUCKET"], Key=key, Body=json.dumps(self.summary).encode()
+            )
+        return FinishedTask(self.exit_code, self.running_polls)

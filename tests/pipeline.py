@@ -54,11 +54,16 @@ def sync_end_body(
 
 class Pipeline:
     def __init__(
-        self, fivetran: FakeFivetran, *, tunables: dict[str, Any] | None = None, dbt_exit_code: int = 0
+        self,
+        fivetran: FakeFivetran,
+        *,
+        tunables: dict[str, Any] | None = None,
+        dbt_exit_code: int = 0,
+        dbt: FakeDbtRunner | None = None,
     ):
         clients = {
             s: boto3.client(s, region_name=REGION)
-            for s in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions")
+            for s in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions", "s3")
         }
         self.sfn = clients["stepfunctions"]
         self.stack: Stack = provision(clients, stage="test", tunables=tunables)
@@ -78,7 +83,7 @@ class Pipeline:
         set_dependencies(self.deps)
         self.store: TokenStore = self.deps.store
         self.fivetran = fivetran
-        self.dbt = FakeDbtRunner(exit_code=dbt_exit_code)
+        self.dbt = dbt or FakeDbtRunner(exit_code=dbt_exit_code)
         moto_patches.set_ecs_task_runner(self.dbt)
         # "dev": its config sets no AWS_ENDPOINT_URL (the test client overlays stage env vars process-wide).
         self.client = Client(app, stage_name="dev", project_dir=str(ROOT))

@@ -73,12 +73,12 @@ def test_entrypoint_runs_the_entrypoint_script() -> None:
 
 def test_requirements_are_installed_from_the_pinned_file_without_a_cache() -> None:
     build = [(k, r) for stage in stages() for k, r in stage]
-    assert any(k == "COPY" and r.startswith("requirements.txt ") for k, r in build)
+    assert any(k == "COPY" and r.startswith("requirements.lock ") for k, r in build)
     installs = [shlex.split(r) for k, r in build if k == "RUN" and "pip install" in r]
     assert len(installs) == 1
     (words,) = installs
     assert "--no-cache-dir" in words
-    assert words[words.index("-r") + 1].endswith("requirements.txt")
+    assert words[words.index("-r") + 1].endswith("requirements.lock")  # tests/dbt/test_dbt_lock.py
     for line in (DOCKER_DIR / "requirements.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][A-Za-z0-9.]*", line.strip()), line

@@ -133,7 +133,9 @@ def test_artifacts_land_in_s3_under_the_prefix_and_run_id(full_build: FullBuild)
         prefix + "run_results.json",
         prefix + "manifest.json",
         prefix + "dbt.log",
+        prefix + "summary.json",
     }
+    assert json.loads(full_build.objects[prefix + "summary.json"]) == full_build.run.summary
     assert full_build.run.summary["artifacts"] == f"s3://{BUCKET}/{prefix}"
     uploaded = json.loads(full_build.objects[prefix + "run_results.json"])
     assert uploaded["results"] == full_build.run.results()

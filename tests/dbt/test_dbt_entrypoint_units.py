@@ -69,12 +69,24 @@ def test_any_other_command_is_refused(raw: str) -> None:
         ep.parse_command(raw)
 
 
-@pytest.mark.parametrize(("raw", "names"), [(None, []), ("", []), ("[]", []), ('["a","b","a"]', ["a", "b"])])
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [
+        (None, []),
+        ("", []),
+        ("[]", []),
+        ('["a","b","a"]', ["a", "b"]),
+        ('["stripe","sheets.budget"]', ["stripe", "sheets.budget"]),
+    ],
+)
 def test_exclude_sources_is_a_json_array_of_names(raw: str | None, names: list[str]) -> None:
     assert ep.parse_exclude_sources(raw) == names
 
 
-@pytest.mark.parametrize("raw", ["stripe", '{"stripe": 1}', "[1]", '["a b"]', '["x+"]'])
+@pytest.mark.parametrize(
+    "raw",
+    ["stripe", '{"stripe": 1}', "[1]", '["a b"]', '["x+"]', '["a.b.c"]', '[".b"]', '["a."]', '["a.b+"]'],
+)
 def test_exclude_sources_refuses_anything_else(raw: str) -> None:
     with pytest.raises(ep.ConfigError):
         ep.parse_exclude_sources(raw)
@@ -86,6 +98,11 @@ def test_excluded_sources_are_appended_to_the_exclude_with_their_descendants() -
     args = ep.dbt_args(s)
     at = args.index("--exclude")
     assert args[at + 1 :] == ["tag:slow", "customer_360", "source:stripe+", "source:zendesk+"]
+
+
+def test_a_schema_table_source_is_excluded_as_dbt_selects_that_table() -> None:
+    s = settings(DBT_EXCLUDE_SOURCES='["stripe", "finance_sheets.budget"]')
+    assert s.exclude == "source:stripe+ source:finance_sheets.budget+"
 
 
 def test_dbt_args_carry_the_command_target_paths_and_selection() -> None:
@@ -139,3 +156,29 @@ def test_deps_run_only_for_a_project_with_packages_not_yet_installed(tmp_path: P
     (tmp_path / "vendor" / "dbt_utils").mkdir(parents=True)
     assert not ep.needs_deps(tmp_path)
     assert not ep.needs_deps(PROJECT)
+
+
+def test_the_summary_kept_beside_the_artifacts_names_at_most_50_failed_nodes(monkeypatch) -> None:
+    put: list[dict] = []
+
+    class S3:
+        def put_object(self, **kwargs) -> None:
+            put.append(kwargs)
+
+    monkeypatch.setattr(ep, "_s3_client", S3)
+    s = settings(ARTIFACTS_BUCKET="b", RUN_ID="run-1")
+    failed = [f"model.p.m{i}" for i in range(120)]
+    summary = {"event": "dbt_summary", "exit_code": 1, "counts": {"error": 120}, "failed_nodes": failed}
+
+    ep.upload_summary(s, summary)
+
+    (call,) = put
+    assert (call["Bucket"], call["Key"], call["ContentType"]) == (
+        "b",
+        "dbt-runs/run-1/summary.json",
+        "application/json",
+    )
+    kept = json.loads(call["Body"])
+    assert kept["failed_nodes"] == failed[:50]
+    assert kept["counts"] == {"error": 120}  # the total stays
+    assert summary["failed_nodes"] == failed  # the summary line itself is not cut

@@ -134,6 +134,17 @@ def test_an_unknown_service_lands_a_generic_records_table(tmp_path: Path) -> Non
     ) == [(4, 4, 4)]
 
 
+def test_a_schema_table_connection_lands_its_one_table_in_that_schema(tmp_path: Path) -> None:
+    # Fivetran names Google Sheets and file connections schema.table.
+    db = tmp_path / "w.duckdb"
+    assert warehouse.write_sync(db, schema="finance_sheets.budget", service="google_sheets", rows=3) == 3
+    assert warehouse.write_sync(db, schema="finance_sheets.budget", service="google_sheets", rows=2) == 2
+    assert query(db, "select count(distinct id) from finance_sheets.budget") == [(5,)]
+    assert query(
+        db, "select table_name from information_schema.tables where table_schema = 'finance_sheets'"
+    ) == [("budget",)]
+
+
 def test_calls_from_several_threads_are_serialized(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     jobs = [("stripe", "stripe"), ("hubspot", "hubspot"), ("zendesk", "zendesk"), ("app_db", "postgres")] * 3
@@ -146,7 +157,10 @@ def test_calls_from_several_threads_are_serialized(tmp_path: Path) -> None:
     assert query(db, "select count(*), count(distinct id) from zendesk.tickets") == [(15, 15)]
 
 
-@pytest.mark.parametrize(("schema", "rows"), [("bad-schema", 1), ('x"; drop table y; --', 1), ("ok", -1)])
+@pytest.mark.parametrize(
+    ("schema", "rows"),
+    [("bad-schema", 1), ('x"; drop table y; --', 1), ("ok", -1), ("a.b.c", 1), ("a.", 1), ('a.b"x', 1)],
+)
 def test_bad_arguments_are_refused(tmp_path: Path, schema: str, rows: int) -> None:
     with pytest.raises(ValueError):
         warehouse.write_sync(tmp_path / "w.duckdb", schema=schema, service="stripe", rows=rows)

@@ -185,9 +185,14 @@ def _ecs_machine() -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("running_polls", [0, 1, 3])
 @pytest.mark.parametrize(("exit_code", "status"), [(0, "SUCCEEDED"), (3, "FAILED")])
-def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(moto_aws, exit_code, status):
-    runner = FakeDbtRunner(exit_code=exit_code)
+def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(
+    moto_aws, exit_code, status, running_polls
+):
+    # running_polls > 0: the process is still running at the first DescribeTasks, and the answer
+    # that first says STOPPED must already hold the exit code (it used to hold the old state).
+    runner = FakeDbtRunner(exit_code=exit_code, running_polls=running_polls)
     moto_patches.set_ecs_task_runner(runner)
 
     described = _run(_ecs_machine())
@@ -197,8 +202,134 @@ def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(moto_aws, exi
     if exit_code == 0:
         assert json.loads(described["output"])["Containers"][0]["ExitCode"] == 0
     else:
-        assert described["error"] == "ECS.EssentialContainerExited"
-        assert '"ExitCode": 3' in described["cause"]
+        # AWS's shape: States.TaskFailed, the cause the stopped task's description.
+        assert described["error"] == "States.TaskFailed"
+        task = json.loads(described["cause"])
+        assert task["Containers"][0]["ExitCode"] == 3
+        assert task["LastStatus"] == "STOPPED"
+        assert task["StoppedReason"] == "Essential container in task exited"
+
+
+def test_describe_tasks_reports_the_exit_code_in_the_answer_that_first_says_stopped(moto_aws):
+    machine = _ecs_machine()
+    params = machine["States"]["Run"]["Parameters"]
+
+    class Process:
+        code: int | None = None
+
+        def poll(self) -> int | None:
+            return self.code
+
+    process = Process()
+    moto_patches.set_ecs_task_runner(lambda task, environment: process)
+    ecs = boto3.client("ecs", region_name=REGION)
+    task = ecs.run_task(
+        cluster=params["Cluster"],
+        taskDefinition=params["TaskDefinition"],
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
+                "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
+            }
+        },
+    )["tasks"][0]["taskArn"]
+
+    first = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
+    process.code = 2  # the process ends between two polls
+    second = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
+
+    assert first["lastStatus"] == "RUNNING"
+    assert (second["lastStatus"], second["containers"][0]["exitCode"]) == ("STOPPED", 2)
+
+
+def test_an_aws_sdk_s3_get_object_task_hands_the_state_the_body_as_a_string(moto_aws):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="run/summary.json", Body=b'{"exit_code": 2}')
+    machine = {
+        "StartAt": "Read",
+        "States": {
+            "Read": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "artifacts", "Key": "run/summary.json"},
+                "ResultSelector": {"summary.$": "States.StringToJson($.Body)"},
+                "End": True,
+            }
+        },
+    }
+
+    described = _run(machine)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"]) == {"summary": {"exit_code": 2}}
+
+
+def test_run_task_takes_a_familys_latest_active_revision_and_refuses_an_inactive_one(moto_aws):
+    ecs = boto3.client("ecs", region_name=REGION)
+    machine = _ecs_machine()  # registers family "dbt" revision 1
+    params = machine["States"]["Run"]["Parameters"]
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
+            "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
+        }
+    }
+    second = ecs.register_task_definition(
+        family="dbt",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "dbt", "image": "dbt:v2"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.register_task_definition(
+        family="dbt",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "dbt", "image": "dbt:v3"}],
+    )
+    ecs.deregister_task_definition(taskDefinition="dbt:3")
+
+    def run(definition: str) -> str:
+        tasks = ecs.run_task(
+            cluster=params["Cluster"],
+            taskDefinition=definition,
+            launchType="FARGATE",
+            networkConfiguration=network,
+        )["tasks"]
+        return tasks[0]["taskDefinitionArn"]
+
+    assert run("dbt") == second  # revision 3 is INACTIVE: the latest ACTIVE one is 2
+    with pytest.raises(ecs.exceptions.InvalidParameterException, match="inactive"):
+        run("dbt:3")
+
+
+def test_a_run_started_before_a_deploy_runs_the_new_revision_of_the_family(moto_aws):
+    # What CloudFormation does on a new DbtImageTag: register a new revision, deregister the old one.
+    runner = FakeDbtRunner(exit_code=0)
+    moto_patches.set_ecs_task_runner(runner)
+    machine = _ecs_machine()
+    old = machine["States"]["Run"]["Parameters"]["TaskDefinition"]
+    machine["States"]["Run"]["Parameters"]["TaskDefinition"] = "dbt"  # the family, as the real ASL names it
+    ecs = boto3.client("ecs", region_name=REGION)
+    new = ecs.register_task_definition(
+        family="dbt",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "dbt", "image": "dbt:new"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.deregister_task_definition(taskDefinition=old)
+
+    described = _run(machine)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["TaskDefinitionArn"] == new
 
 
 def _wait_machine(wait: dict[str, Any], function_arn: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.fakes import FakeFivetran, connection
+from tests.fakes import FakeDbtRunner, FakeFivetran, connection
 from tests.pipeline import Pipeline
 
 
@@ -146,8 +146,61 @@ def test_dbt_exiting_non_zero_fails_the_run(moto_aws, three_connections):
 
     assert described["status"] == "FAILED"
     assert described["error"] == "Orchestrator.DbtFailed"
-    assert "dbt" in described["cause"]
+    assert described["cause"].startswith("dbt build exited with code 1 (task arn:aws:ecs:")
+    assert "Failed nodes: unknown" in described["cause"]  # this fake wrote no summary.json
     assert pipeline.states_entered(arn)[-1] == "DbtFailed"
+    assert len(pipeline.dbt.runs) == 1  # a dbt that ran and failed is never run again
+
+
+def _finish_all(pipeline: Pipeline) -> None:
+    pipeline.wait_for_tokens(3)
+    for connector_id in ("stripe_prod", "hubspot_crm", "zendesk_support"):
+        pipeline.finish(connector_id)
+
+
+def test_a_failed_dbt_run_names_exit_code_failed_nodes_logs_and_artifacts(moto_aws, three_connections):
+    failed = ["model.orchestrator.customer_360", "test.orchestrator.unique_orders_id.1a2b"]
+    summary = {"event": "dbt_summary", "exit_code": 1, "counts": {"error": 2}, "failed_nodes": failed}
+    pipeline = Pipeline(three_connections, dbt=FakeDbtRunner(exit_code=1, summary=summary))
+    arn = pipeline.start({"group_id": "group", "dbt": {"command": "run"}})
+    _finish_all(pipeline)
+
+    described = pipeline.wait_for_end(arn)
+
+    assert (described["status"], described["error"]) == ("FAILED", "Orchestrator.DbtFailed")
+    cause = described["cause"]
+    name = arn.rsplit(":", 1)[1]
+    assert cause.startswith("dbt run exited with code 1 (task arn:aws:ecs:")
+    assert f"Failed nodes (2 in all): {json.dumps(failed, separators=(',', ':'))}" in cause
+    assert "log group /ecs/fivetran-orchestrator-test-dbt" in cause
+    assert f"s3://{pipeline.stack.artifacts_bucket}/dbt-runs/{name}/" in cause
+
+
+def test_a_dbt_task_that_never_started_is_relaunched_then_runs(moto_aws, three_connections):
+    dbt = FakeDbtRunner(exit_code=0, never_start=2)
+    pipeline = Pipeline(three_connections, dbt=dbt, tunables={"DbtRelaunchWaitSeconds": "0, 0"})
+    arn = pipeline.start({"group_id": "group"})
+    _finish_all(pipeline)
+
+    described = pipeline.wait_for_end(arn)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert len(dbt.runs) == 3
+    assert pipeline.states_entered(arn).count("WaitBeforeRelaunch") == 2
+
+
+def test_a_dbt_task_that_never_starts_fails_the_run_after_two_relaunches(moto_aws, three_connections):
+    dbt = FakeDbtRunner(exit_code=0, never_start=10)
+    pipeline = Pipeline(three_connections, dbt=dbt, tunables={"DbtRelaunchWaitSeconds": "0, 0"})
+    arn = pipeline.start({"group_id": "group"})
+    _finish_all(pipeline)
+
+    described = pipeline.wait_for_end(arn)
+
+    assert (described["status"], described["error"]) == ("FAILED", "Orchestrator.DbtFailed")
+    assert described["cause"].startswith("the dbt ECS task stopped before dbt started, 3 time(s)")
+    assert "Timeout waiting for network interface provisioning" in described["cause"]
+    assert len(dbt.runs) == 3
 
 
 def test_invalid_input_fails_at_once_naming_the_field(moto_aws, three_connections):

@@ -20,7 +20,10 @@ CONTRACT_SUBSTITUTIONS = {
     "ListConnectorsFunctionArn",
     "StartSyncFunctionArn",
     "ClusterArn",
-    "TaskDefinitionArn",
+    "TaskDefinitionFamily",
+    "ArtifactsBucket",
+    "DbtLogGroupName",
+    "DbtRelaunchWaitSeconds",
     "SubnetIds",
     "SecurityGroupIds",
     "AssignPublicIp",
@@ -74,7 +77,8 @@ def test_definition_substitutions_wire_the_parameters_and_resources_the_definiti
     assert substitutions["ListConnectorsFunctionArn"] == {"Ref": "ListConnectorsFunctionArn"}
     assert substitutions["StartSyncFunctionArn"] == {"Ref": "StartSyncFunctionArn"}
     assert substitutions["ClusterArn"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
-    assert substitutions["TaskDefinitionArn"] == {"Ref": "TaskDefinition"}
+    assert substitutions["ArtifactsBucket"] == {"Ref": "ArtifactsBucket"}
+    assert substitutions["DbtLogGroupName"] == {"Ref": "DbtLogGroup"}
     assert substitutions["SubnetIds"] == {"Fn::Join": [",", {"Ref": "SubnetIds"}]}
     assert substitutions["SecurityGroupIds"] == {
         "Fn::If": [
@@ -85,6 +89,46 @@ def test_definition_substitutions_wire_the_parameters_and_resources_the_definiti
     }
     for number in ("MaxConcurrency", "HeartbeatSeconds", "SyncTimeoutSeconds", "DbtTimeoutSeconds"):
         assert substitutions[number] == {"Ref": number}
+
+
+def test_runs_in_flight_survive_a_deploy_the_state_machine_names_the_task_family_not_a_revision(
+    resources: dict[str, Any], definition_text: str
+) -> None:
+    # CloudFormation replaces the task definition on a new DbtImageTag and deregisters the old revision
+    # (INACTIVE: it cannot start tasks). A run started before the deploy reaches RunDbt afterwards: it
+    # must ask for the family, which RunTask resolves to the latest ACTIVE revision.
+    substitutions = resources["StateMachine"]["Properties"]["DefinitionSubstitutions"]
+    family = substitutions["TaskDefinitionFamily"]
+    assert family == {
+        "Fn::Select": [
+            0,
+            {"Fn::Split": [":", {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "TaskDefinition"}]}]}]},
+        ]
+    }
+    # What CloudFormation evaluates it to, on the ARN Ref returns:
+    arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/fivetran-orchestrator-dev-dbt:7"
+    assert arn.split("/")[1].split(":")[0] == "fivetran-orchestrator-dev-dbt"
+    assert "TaskDefinitionArn" not in substitutions
+    run_dbt = json.loads(definition_text)["States"]["RunDbt"]
+    assert run_dbt["Parameters"]["TaskDefinition"] == "${TaskDefinitionFamily}"
+    # The role may run the family (as named) and any of its revisions (as resolved), nothing else.
+    role = resources["StateMachineRole"]
+    (run,) = [s for s in statements(role) if s.get("Sid") == "RunTheDbtTask"]
+    resources_allowed = [r["Fn::Sub"] for r in as_list(run["Resource"])]
+    assert resources_allowed == [
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AppName}-${Stage}-dbt",
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AppName}-${Stage}-dbt:*",
+    ]
+
+
+def test_the_state_machine_may_read_only_the_dbt_summaries_of_the_artifacts_bucket(
+    resources: dict[str, Any],
+) -> None:
+    role = resources["StateMachineRole"]
+    (read,) = [s for s in statements(role) if s.get("Sid") == "ReadTheDbtSummary"]
+
+    assert read["Action"] == "s3:GetObject"
+    assert read["Resource"] == {"Fn::Sub": "${ArtifactsBucket.Arn}/dbt-runs/*"}
 
 
 def test_the_stand_in_definition_fails_every_run_with_a_cause_naming_the_deploy_script(
@@ -206,7 +250,10 @@ def test_state_machine_role_grants_only_what_the_definition_uses(resources: dict
     ]
     run_task = by_sid["RunTheDbtTask"]
     assert as_list(run_task["Action"]) == ["ecs:RunTask"]
-    assert run_task["Resource"]["Fn::Sub"].endswith(":task-definition/${AppName}-${Stage}-dbt:*")
+    assert [r["Fn::Sub"].rsplit(":", 1)[-1] for r in run_task["Resource"]] == [
+        "task-definition/${AppName}-${Stage}-dbt",
+        "*",
+    ]
     assert run_task["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": ["Cluster", "Arn"]}}}
     watch = by_sid["WatchAndStopTheDbtTask"]
     assert sorted(watch["Action"]) == ["ecs:DescribeTasks", "ecs:StopTask"]
@@ -384,3 +431,69 @@ def test_checkov_finds_no_failed_checks() -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Failed checks: 0" in result.stdout
+
+
+def test_the_dashboard_graphs_every_operator_metric_of_this_stage_and_the_runs(
+    resources: dict[str, Any],
+) -> None:
+    from chalicelib import metrics
+
+    dashboard = resources["Dashboard"]["Properties"]
+    assert dashboard["DashboardName"] == {"Fn::Sub": "${AppName}-${Stage}"}
+    body = json.loads(dashboard["DashboardBody"]["Fn::Sub"])  # ${...} only appear inside JSON strings
+    widgets = body["widgets"]
+    rows = [row for w in widgets if w["type"] == "metric" for row in w["properties"]["metrics"]]
+    expressions = [
+        item["expression"] for row in rows for item in row if isinstance(item, dict) and "expression" in item
+    ]
+    plain = [row for row in rows if isinstance(row[0], str)]
+
+    emitted = {
+        metrics.SYNC_OUTCOMES,
+        metrics.SYNC_DURATION,
+        metrics.WEBHOOK_ANSWERS,
+        metrics.WEBHOOK_LATENCY,
+        metrics.TOKENS_PARKED,
+        metrics.SAFETY_NET_ACTIONS,
+    }
+    graphed = {re.search(r'MetricName="(\w+)"', e).group(1) for e in expressions} | {
+        row[1] for row in plain if row[0] == metrics.NAMESPACE
+    }
+    assert graphed == emitted
+    for expression in expressions:
+        assert expression.startswith(f"SEARCH('{{{metrics.NAMESPACE},")
+        assert 'service="${AppName}-${Stage}"' in expression
+    for row in plain:
+        if row[0] == metrics.NAMESPACE:
+            assert row[2:4] == ["service", "${AppName}-${Stage}"]
+    assert {row[1] for row in plain if row[0] == "AWS/States"} == {
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+    }
+    assert any(
+        w["type"] == "alarm"
+        and w["properties"]["alarms"]
+        == [
+            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AppName}-${Stage}-failed-runs"
+        ]
+        for w in widgets
+    )
+    # The Lambdas emit service=<app>-<stage>, what the dashboard filters on.
+    config = json.loads((TEMPLATE_PATH.parents[1] / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    for stage in ("dev", "prod"):
+        variables = config["stages"][stage]["environment_variables"]
+        assert variables[metrics.SERVICE_ENV] == f"{config['app_name']}-{stage}"
+
+
+def test_the_failed_runs_alarm_is_unchanged_by_the_dashboard(resources: dict[str, Any]) -> None:
+    alarm = resources["FailedRunsAlarm"]["Properties"]
+    assert alarm["AlarmName"] == {"Fn::Sub": "${AppName}-${Stage}-failed-runs"}  # the dashboard's alarm ARN
+    names = [m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+    assert names == ["ExecutionsFailed", "ExecutionsTimedOut"]
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["ComparisonOperator"]) == (
+        1,
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
