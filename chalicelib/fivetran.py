@@ -334,6 +334,11 @@ class FivetranClient:
         body = {"url": url, "events": list(events), "active": active, "secret": secret}
         return self._request("POST", path, json=body, accept=ACCEPT_JSON)
 
+    def update_webhook_secret(self, webhook_id: str, secret: str) -> dict[str, Any]:
+        """``PATCH /v1/webhooks/{id}`` with a new signing secret (the operator CLI's rotation)."""
+        path = f"/v1/webhooks/{quote(webhook_id, safe='')}"
+        return self._request("PATCH", path, json={"secret": secret}, accept=ACCEPT_JSON)
+
     def list_webhooks(self) -> list[dict[str, Any]]:
         """Every webhook of the account (group and account webhooks), following ``next_cursor``."""
         hooks: list[dict[str, Any]] = []

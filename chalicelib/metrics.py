@@ -65,6 +65,7 @@ SAFETY_NET_ACTION_KEYS = {
     "already_resolved": "already_resolved",
     "api_errors": "api_error",
     "errors": "error",
+    "dropped": "dropped",
 }
 
 _stream: IO[str] | None = None

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from chalicelib import metrics
 from chalicelib.callbacks import CallbackError, CallbackResult, StepFunctionsCallbacks
 from chalicelib.errors import FivetranError
 from chalicelib.identity import Binding, Decision, SyncRecord, bind
@@ -192,6 +193,14 @@ class Resolver:
         else:
             result.completed += 1
             logger.info("task token completed", extra=ctx)
+            kind = (
+                "rescheduled"
+                if outcome.status == "RESCHEDULED"
+                else "succeeded"
+                if outcome.is_success
+                else "failed"
+            )
+            metrics.record_sync_outcome(kind, (time.time() - record.requested_at.timestamp()))
 
     def send_success(self, record: TokenRecord, output: dict[str, object]) -> None:
         """Complete a token with ``output`` outside the identity rule (``start_sync``'s own

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib import metrics
 from chalicelib.callbacks import CallbackError
 from chalicelib.errors import FivetranError, FivetranRateLimited, InvalidInput
 from chalicelib.fivetran import TriggerResult
@@ -115,6 +116,8 @@ def start_sync(
         exclude_sync_id=request.exclude_sync_id if waits else None,
     )
     record, created = store.park(record)
+    if created:
+        metrics.record_token_parked()
     ctx = {
         "connector_id": record.connector_id,
         "execution_id": record.execution_id,

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from chalicelib.errors import FivetranError
 from chalicelib.secrets import parse_webhook_secret
@@ -89,9 +88,7 @@ def rotate_webhook_secret(
         f"new secret is AWSCURRENT in {arn}; the previous one is accepted until {format_timestamp(until)}"
     )
     try:
-        target.fivetran()._request(  # PATCH /v1/webhooks/{id}: FivetranClient has no public method yet
-            "PATCH", f"/v1/webhooks/{quote(hook_id, safe='')}", json={"secret": fresh}
-        )
+        target.fivetran().update_webhook_secret(hook_id, fresh)
     except FivetranError as exc:
         # Fivetran still signs with the old secret: make it current again (the new one becomes AWSPREVIOUS).
         sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"secret": old}))
