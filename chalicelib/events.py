@@ -85,28 +85,44 @@ def _rescheduled_for(data: dict[str, Any], created: datetime) -> datetime:
     return created + DEFAULT_RESCHEDULE_DELAY
 
 
-def _sync_event(payload: dict[str, Any], event: str) -> tuple[str, SyncRecord]:
-    connector_id = payload.get("connector_id")
-    if not isinstance(connector_id, str) or not connector_id.strip():
-        raise WebhookPayloadError(f"{event}: 'connector_id' must be a non-empty string")
-    if len(connector_id) > MAX_ID_CHARS:
-        raise WebhookPayloadError(f"{event}: 'connector_id' is longer than {MAX_ID_CHARS} characters")
-    sync_id = payload.get("sync_id")
-    if not isinstance(sync_id, str) or not sync_id.strip() or len(sync_id) > MAX_ID_CHARS:
+def _is_text(value: str) -> bool:
+    """Encodable as UTF-8 (JSON may escape lone surrogates, which no key or attribute can hold)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+MAX_STATUS_CHARS = 64
+
+
+def _id(payload: dict[str, Any], name: str, event: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_CHARS or not _is_text(value):
         raise WebhookPayloadError(
-            f"{event}: 'sync_id' must be a non-empty string of at most {MAX_ID_CHARS} characters"
-            " (without it the event cannot be matched to a sync)"
+            f"{event}: '{name}' must be a non-empty string of at most {MAX_ID_CHARS} characters"
+            + (" (without it the event cannot be matched to a sync)" if name == "sync_id" else "")
         )
+    return value
+
+
+def _created(payload: dict[str, Any], event: str) -> datetime:
     try:
         created = parse_timestamp(payload.get("created"))
     except ValueError:
         created = None
-    if created is not None and created > _LATEST:
-        created = None
-    if created is None:
+    if created is None or created > _LATEST:
         # Without Fivetran's time of the event the identity rule cannot place the sync:
         # refuse it (4xx) and leave it to the safety net, which reads the sync history.
         raise WebhookPayloadError(f"{event}: 'created' must be an ISO 8601 timestamp")
+    return created
+
+
+def _sync_event(payload: dict[str, Any], event: str) -> tuple[str, SyncRecord]:
+    connector_id = _id(payload, "connector_id", event)
+    sync_id = _id(payload, "sync_id", event)
+    created = _created(payload, event)
     data = payload.get("data")
     if event == "sync_start":
         if data is not None and not isinstance(data, dict):
@@ -115,15 +131,26 @@ def _sync_event(payload: dict[str, Any], event: str) -> tuple[str, SyncRecord]:
     if not isinstance(data, dict):
         raise WebhookPayloadError("sync_end: 'data' must be an object")
     status = data.get("status")
-    if not isinstance(status, str) or not status.strip():
-        raise WebhookPayloadError("sync_end: 'data.status' must be a non-empty string")
-    reason = data.get("reason")
+    if (
+        not isinstance(status, str)
+        or not status.strip()
+        or len(status) > MAX_STATUS_CHARS
+        or not _is_text(status)
+    ):
+        raise WebhookPayloadError(
+            f"sync_end: 'data.status' must be a non-empty string of at most {MAX_STATUS_CHARS} characters"
+        )
     status = status.strip().upper()
+    reason = data.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        reason = json.dumps(reason)
+    if reason is not None and not _is_text(reason):
+        reason = reason.encode("utf-8", "replace").decode("utf-8")
     return connector_id, SyncRecord(
         sync_id=sync_id,
         ended_at=created,
         status=status,
-        reason=reason if isinstance(reason, str) else (json.dumps(reason) if reason is not None else None),
+        reason=reason,
         rescheduled_for=_rescheduled_for(data, created) if status == "RESCHEDULED" else None,
     )
 

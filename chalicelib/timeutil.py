@@ -13,8 +13,10 @@ def utcnow() -> datetime:
 
 
 def format_timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with microseconds and ``Z``: sorts as text, parses back exactly."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 in UTC with microseconds and ``Z``: sorts as text, parses back exactly (a
+    four-digit year, even before 1000)."""
+    value = value.astimezone(UTC)
+    return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S.%fZ")
 
 
 def format_asl_timestamp(value: datetime, *, round_up: bool = False) -> str:
@@ -25,7 +27,7 @@ def format_asl_timestamp(value: datetime, *, round_up: bool = False) -> str:
     value = value.astimezone(UTC)
     if round_up and value.microsecond:
         value = value.replace(microsecond=0) + timedelta(seconds=1)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%SZ")
 
 
 def parse_timestamp(value: Any) -> datetime | None:

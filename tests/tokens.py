@@ -87,7 +87,8 @@ def park(
     """Park ``token`` for ``connector_id`` as if requested ``ago`` seconds earlier (or ``at``).
 
     ``armed``: as ``start_sync`` leaves it once Fivetran accepted the trigger, with the
-    acceptance (Fivetran's clock) at the request time.
+    acceptance (Fivetran's clock) at the request time in whole seconds, as an HTTP ``Date``
+    header gives it.
     """
     requested = at or datetime.now(UTC) - timedelta(seconds=ago)
     record = store.new_record(
@@ -99,5 +100,5 @@ def park(
     )
     stored, _ = store.park(record)
     if armed:
-        return store.arm(stored, accepted_at=requested, joined=joined) or stored
+        return store.arm(stored, accepted_at=requested.replace(microsecond=0), joined=joined) or stored
     return stored

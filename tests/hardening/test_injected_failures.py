@@ -202,8 +202,8 @@ def test_when_releasing_the_lease_fails_too_the_token_waits_for_the_stale_lease_
     parked = park(rig.deps.store, token, CONNECTOR)
     rig.sfn.fail("send_task_success", "ThrottlingException")
     rig.dynamodb.fail(
-        "update_item", "ProvisionedThroughputExceededException", after=1
-    )  # claim ok, release not
+        "update_item", "ProvisionedThroughputExceededException", after=2
+    )  # recording the sync_end ok, the claim ok, the release not
 
     refused = rig.route.deliver(sync_end_body(CONNECTOR))
 
@@ -259,11 +259,13 @@ def test_with_dynamodb_and_step_functions_down_only_a_sync_end_gets_a_5xx(rig):
     for method in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
         rig.sfn.fail(method, "ServiceUnavailable", status=503, times=100)
     probe = encode({"event": "test_event", "connector_id": "_connector_1", "group_id": "_destination_1"})
-    other = sync_end_body(CONNECTOR).replace(b'"sync_end"', b'"sync_start"')
+    other = sync_end_body(CONNECTOR).replace(b'"sync_end"', b'"pause_connector"')
+    start = sync_end_body(CONNECTOR).replace(b'"sync_end"', b'"sync_start"')
 
     answers = {
         "test delivery": rig.route.deliver(probe).status,
         "other event": rig.route.deliver(other).status,
+        "sync_start": rig.route.deliver(start).status,  # recorded before it is acknowledged
         "bad signature": rig.route.deliver(sync_end_body(CONNECTOR), secret="wrong").status,
         "malformed": rig.route.deliver(b'{"event": "sync_end", "created": "x"').status,
         "sync_end": rig.route.deliver(sync_end_body(CONNECTOR)).status,
@@ -274,6 +276,7 @@ def test_with_dynamodb_and_step_functions_down_only_a_sync_end_gets_a_5xx(rig):
         "other event": 200,
         "bad signature": 401,
         "malformed": 400,
+        "sync_start": 503,
         "sync_end": 503,
     }
     rig.dynamodb.heal()

@@ -64,8 +64,13 @@ def test_two_runs_syncing_the_same_connection_at_once_each_get_exactly_one_outco
     assert len(pipeline.store.parked_for("stripe_prod")) == 2
     assert fivetran.triggered.count("stripe_prod") == 2  # Fivetran joins the running sync (force=false)
 
-    shared = pipeline.deliver(pipeline_sync_end("stripe_prod", status, reason="boom"))
-    own = pipeline.deliver(pipeline_sync_end("hubspot_crm"))
+    # Fivetran's events for the one sync both runs wait for (the second trigger joined it), and hubspot's.
+    for cid, sync_id in (("stripe_prod", "shared-sync"), ("hubspot_crm", "hubspot-sync")):
+        assert (
+            pipeline.deliver(pipeline_sync_end(cid, event="sync_start", sync_id=sync_id)).status_code == 200
+        )
+    shared = pipeline.deliver(pipeline_sync_end("stripe_prod", status, sync_id="shared-sync", reason="boom"))
+    own = pipeline.deliver(pipeline_sync_end("hubspot_crm", sync_id="hubspot-sync"))
 
     assert shared.status_code == 200 and shared.json_body["completed"] == 2, shared.json_body
     assert own.json_body["completed"] == 1
@@ -81,8 +86,12 @@ def test_a_run_that_starts_after_the_shared_sync_ended_is_not_completed_by_that_
     pipeline = Pipeline(fivetran)
     first = pipeline.start({"connector_ids": ["stripe_prod"]})
     pipeline.wait_for_tokens(1)
-    ended = pipeline_sync_end("stripe_prod", created=datetime.now(UTC))
+    now = datetime.now(UTC)
+    started = pipeline_sync_end("stripe_prod", event="sync_start", sync_id="first-sync", created=now)
+    ended = pipeline_sync_end("stripe_prod", sync_id="first-sync", created=now + timedelta(seconds=2))
+    assert pipeline.deliver(started).json_body["completed"] == 0
     assert pipeline.deliver(ended).json_body["completed"] == 1
+    time.sleep(max(0.0, (now + timedelta(seconds=3) - datetime.now(UTC)).total_seconds()))  # a later trigger
     late = pipeline.start({"connector_ids": ["stripe_prod"]})
     pipeline.wait_for_tokens(1)
 
@@ -122,15 +131,22 @@ def _scenario() -> Any:
     )
 
 
-def _deliveries(now: datetime) -> list[tuple[str, bytes, str]]:
-    """500 deliveries: (kind, body, signature header), in a fixed shuffled order."""
+def _deliveries(now: datetime, sync_ids: dict[str, str]) -> list[tuple[str, bytes, str]]:
+    """500 deliveries: (kind, body, signature header), in a fixed shuffled order. ``sync_ids``: the
+    sync each connection's runs wait for (the one the simulator is running)."""
     good = LOCAL_SECRET
     out: list[tuple[str, bytes, str]] = []
     for cid in CONNECTORS:
         status = "FAILURE" if cid == FAILING else "SUCCESSFUL"
         for n in range(2):  # the sync's own sync_end and a second (replayed, later) one
             body = encode(
-                sync_end_payload(cid, status, created=now + timedelta(seconds=n), reason="burst failure")
+                sync_end_payload(
+                    cid,
+                    status,
+                    created=now + timedelta(seconds=n),
+                    sync_id=sync_ids[cid],
+                    reason="burst failure",
+                )
             )
             out += [("genuine", body, sign(body, good))] * 6
     for i in range(80):
@@ -218,7 +234,11 @@ def test_a_burst_of_500_webhooks_while_two_runs_wait_loses_none_doubles_none_and
         assert odd_statuses["latin-1 bytes"] == odd_statuses["utf-8 bytes"] == odd_statuses["empty"] == 401
         assert runtime.deps.store.count() == 2 * len(CONNECTORS)
 
-        deliveries = _deliveries(datetime.now(UTC))
+        running = {cid: runtime.simulator.connections[cid].running for cid in CONNECTORS}
+        assert all(running.values()), running
+        deliveries = _deliveries(
+            runtime.simulator.now_f() + timedelta(seconds=2), {cid: s.sync_id for cid, s in running.items()}
+        )
         local = threading.local()
         stop_at = time.monotonic() + BURST_DEADLINE_S
 
@@ -270,7 +290,9 @@ def test_a_burst_of_500_webhooks_while_two_runs_wait_loses_none_doubles_none_and
         f"completed {completed}, already resolved {sum(a['already_resolved'] for a in genuine)}, "
         f"busy {sum(a['busy'] for a in genuine)}, left {tokens_left}; odd HTTP answers {odd_statuses}"
     )
-    assert completed == 2 * len(CONNECTORS)  # none lost, none doubled
+    # None doubled; the few the safety net (its pass runs every second here) completed first from the
+    # recorded sync_end are counted in the per-run outcomes below: exactly one per connection and run.
+    assert 2 * len(CONNECTORS) - 4 <= completed <= 2 * len(CONNECTORS)
     assert all(a["completed"] == 0 for kind, _, _, a in results if kind == "unknown")
     assert tokens_left == 0
     for described, history in zip(ended, histories, strict=True):

@@ -13,6 +13,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -166,7 +167,11 @@ def test_a_webhook_secret_missing_at_cold_start_is_a_logged_error_and_a_503_unti
 ):
     """Nothing is injected: the app builds its own clients from the dev stage's settings, as on Lambda."""
     parked = park(dev_table, "token-while-the-secret-is-missing", "stripe_prod")
-    body = sync_end_body("stripe_prod")
+    # The sync the trigger started: its sync_start inside the acceptance second, then its end.
+    started = sync_end_body(
+        "stripe_prod", sync_id="the-sync", created=parked.accepted_at + timedelta(milliseconds=100)
+    ).replace(b'"sync_end"', b'"sync_start"')
+    body = sync_end_body("stripe_prod", sync_id="the-sync")
     route = Route(SECRET_VALUE)
 
     refused = route.deliver(body)
@@ -182,6 +187,7 @@ def test_a_webhook_secret_missing_at_cold_start_is_a_logged_error_and_a_503_unti
     boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name=DEV_WEBHOOK_SECRET_ID, SecretString=SECRET_VALUE
     )
+    assert route.deliver(started).status == 200
     retried = route.deliver(body)
     assert retried.status == 200, retried.text
     assert retried.body["already_resolved"] == 1  # the fake token is unknown to Step Functions
