@@ -1,4 +1,5 @@
-"""``register-webhook``: a Fivetran group webhook for ``sync_end`` pointing at our route, once.
+"""``register-webhook``: a Fivetran group webhook for ``sync_start`` and ``sync_end`` pointing at our
+route, once (the identity rule needs both: ``chalicelib/identity.py``).
 
 Idempotent: ``GET /v1/webhooks`` first; a webhook of this group (or an account webhook) with
 the same URL is reported and nothing is created. Otherwise ``POST /v1/webhooks/group/{id}``
@@ -18,7 +19,7 @@ from ops.target import Target
 
 __all__ = ["EVENTS", "Registration", "dry_run_request", "find_existing", "register_webhook"]
 
-EVENTS = ["sync_end"]
+EVENTS = ["sync_start", "sync_end"]
 MASK = "********"
 
 
@@ -46,9 +47,15 @@ def find_existing(hooks: list[dict[str, Any]], url: str, group_id: str) -> dict[
 
 def _warnings(hook: dict[str, Any]) -> tuple[str, ...]:
     found = []
-    if "sync_end" not in (hook.get("events") or []):
+    missing = [event for event in EVENTS if event not in (hook.get("events") or [])]
+    if "sync_end" in missing:
         found.append(
             f"webhook {hook.get('id')} does not send sync_end: add it in Fivetran, or delete the webhook"
+        )
+    elif missing:
+        found.append(
+            f"webhook {hook.get('id')} does not send sync_start: runs still get their own sync's outcome, "
+            "but each sync then costs one sync-history read; add sync_start in Fivetran"
         )
     if hook.get("active") is False:
         found.append(f"webhook {hook.get('id')} is inactive: activate it in Fivetran")

@@ -45,10 +45,16 @@ def test_register_webhook_creates_the_group_webhook_and_its_test_delivery_is_acc
     served: Served, first_registration: Result
 ) -> None:
     assert first_registration.exit_code == 0, first_registration.output
-    assert f"for group ops_group: sync_end → {served.state.webhook_url}" in first_registration.output
+    assert (
+        f"for group ops_group: sync_start, sync_end → {served.state.webhook_url}" in first_registration.output
+    )
     assert "test delivery reached the route and was accepted" in first_registration.output
     (hook,) = [h for h in webhooks(served.state) if h["group_id"] == "ops_group"]
-    assert (hook["url"], hook["events"], hook["active"]) == (served.state.webhook_url, ["sync_end"], True)
+    assert (hook["url"], hook["events"], hook["active"]) == (
+        served.state.webhook_url,
+        ["sync_start", "sync_end"],
+        True,
+    )
 
 
 def test_a_second_registration_reports_the_webhook_and_creates_nothing(
@@ -82,7 +88,7 @@ def test_dry_run_prints_the_request_with_the_secret_masked_and_sends_nothing(
     body = json.loads(body_text)
     assert body == {
         "url": served.state.webhook_url,
-        "events": ["sync_end"],
+        "events": ["sync_start", "sync_end"],
         "active": True,
         "secret": "********",
     }

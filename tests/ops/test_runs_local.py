@@ -235,10 +235,10 @@ def test_a_run_uses_the_history_events_and_payload_the_readme_limits_assume(
         for e in events["events"]
         if "stateExitedEventDetails" in e
     }
-    per_connection_bytes = (len(outputs["SyncConnectors"]) - len(json.dumps({"options": {}}))) / 3
+    per_connection_bytes = len(json.dumps(json.loads(outputs["SyncConnectors"])["connectors"])) / 3
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
 
-    assert len(events["events"]) <= 30 + 2 + 12 * 3
+    assert len(events["events"]) <= 32 + 2 + 12 * 3
     assert per_connection_bytes <= 300
-    assert "a run uses about 30 plus 12 per connection synced" in readme
+    assert "a run uses about 32 plus 12 per connection synced" in readme
     assert "about 200 bytes" in readme
