@@ -263,22 +263,9 @@ class FivetranClient:
         return list(self._iter_group_connections(group_id))
 
     def _iter_group_connections(self, group_id: str) -> Iterator[Connection]:
-        cursor: str | None = None
-        seen: set[str] = set()
         path = f"/v1/groups/{quote(group_id, safe='')}/connections"
-        while True:
-            params: dict[str, Any] = {"limit": 1000}
-            if cursor:
-                params["cursor"] = cursor
-            data = self._request("GET", path, params=params)
-            for item in data.get("items") or []:
-                yield Connection.from_api(item)
-            cursor = data.get("next_cursor")
-            if not cursor:
-                return
-            if cursor in seen:
-                raise FivetranApiError(f"Fivetran repeated the page cursor for {path}; stopping", path=path)
-            seen.add(cursor)
+        for item in self._items("GET", path):
+            yield Connection.from_api(item)
 
     def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
         data = self._request("GET", f"/v1/connections/{quote(connection_id, safe='')}", timeout=timeout)
@@ -307,23 +294,11 @@ class FivetranClient:
         params: dict[str, Any] = {
             "start_time": format_asl_timestamp(start),
             "end_time": format_asl_timestamp(end, round_up=True),
-            "limit": 1000,
         }
-        records: list[SyncRecord] = []
-        seen: set[str] = set()
-        while True:
-            data = self._request("GET", path, params=params, timeout=timeout)
-            for item in data.get("items") or []:
-                record = sync_from_history(item) if isinstance(item, dict) else None
-                if record is not None:
-                    records.append(record)
-            cursor = data.get("next_cursor")
-            if not cursor:
-                return records
-            if cursor in seen:
-                raise FivetranApiError(f"Fivetran repeated the page cursor for {path}; stopping", path=path)
-            seen.add(cursor)
-            params["cursor"] = cursor
+        records = (
+            sync_from_history(item) for item in self._items("GET", path, params=params, timeout=timeout)
+        )
+        return [record for record in records if record is not None]
 
     def create_group_webhook(
         self, group_id: str, *, url: str, events: list[str], secret: str, active: bool = True
@@ -341,21 +316,35 @@ class FivetranClient:
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         """Every webhook of the account (group and account webhooks), following ``next_cursor``."""
-        hooks: list[dict[str, Any]] = []
-        cursor: str | None = None
-        seen: set[str] = set()
-        while True:
-            params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
-            data = self._request("GET", "/v1/webhooks", params=params, accept=ACCEPT_JSON)
-            hooks.extend(item for item in data.get("items") or [] if isinstance(item, dict))
-            cursor = data.get("next_cursor")
-            if not cursor:
-                return hooks
-            if cursor in seen:
-                raise FivetranApiError("Fivetran repeated the page cursor for /v1/webhooks; stopping")
-            seen.add(cursor)
+        return list(self._items("GET", "/v1/webhooks", accept=ACCEPT_JSON))
 
     # -- transport -------------------------------------------------------------------
+
+    def _items(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        accept: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every object in ``items`` of every page (``limit=1000``, following ``next_cursor``).
+
+        Raises ``FivetranApiError`` if Fivetran hands back a cursor it already gave (a loop).
+        """
+        params = {"limit": 1000, **(params or {})}
+        seen: set[str] = set()
+        while True:
+            data = self._request(method, path, params=params, accept=accept, timeout=timeout)
+            yield from (item for item in data.get("items") or [] if isinstance(item, dict))
+            cursor = data.get("next_cursor")
+            if not cursor:
+                return
+            if cursor in seen:
+                raise FivetranApiError(f"Fivetran repeated the page cursor for {path}; stopping", path=path)
+            seen.add(cursor)
+            params["cursor"] = cursor
 
     def _request(
         self,
