@@ -40,13 +40,16 @@ def _remaining_seconds(context: Any) -> float | None:
 
 
 def _history_reader(deps: Dependencies, timeout: float | None = None) -> Any:
-    """Reads a connection's sync history; an unreadable secret counts as Fivetran being unavailable."""
+    """Reads a connection's sync history; an unreadable secret counts as Fivetran being unavailable.
+    ``timeout`` bounds the whole read, retries and backoff included (the webhook's 3 s)."""
 
     def read(connection_id: str, start: Any, end: Any) -> list[SyncRecord]:
         try:
             client = deps.fivetran()
         except (ConfigurationError, SecretUnavailable) as exc:
             raise FivetranApiError(f"cannot call Fivetran: {exc}") from exc
+        if timeout is not None:  # the whole read, retries included, ends within ``timeout``
+            client.set_deadline(timeout)
         return client.sync_history(connection_id, start, end, timeout=timeout)
 
     return read
