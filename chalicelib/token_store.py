@@ -308,16 +308,6 @@ class TokenStore:
         ):
             yield TokenRecord.from_item(item)
 
-    def parked_before(self, cutoff: datetime, limit: int) -> list[TokenRecord]:
-        """Up to ``limit`` tokens requested before ``cutoff``."""
-        found: list[TokenRecord] = []
-        for record in self.all_parked():
-            if record.requested_at < cutoff:
-                found.append(record)
-                if len(found) >= limit:
-                    break
-        return found
-
     def count(self) -> int:
         """How many tokens are parked (syncs seen and leases are not counted)."""
         return sum(1 for _ in self.all_parked())

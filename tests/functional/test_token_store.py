@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from chalicelib.errors import TokenStoreError
+from chalicelib.identity import SyncRecord
 from chalicelib.log import token_id, token_ref
 from chalicelib.token_store import TokenStore
 
@@ -137,23 +138,54 @@ def test_a_claim_keeps_the_record_readable(store):
     assert store.parked_for(parked.connector_id) == [parked]
 
 
-def test_parked_before_returns_only_tokens_requested_before_the_cutoff(store):
+def test_every_parked_token_is_listed_and_nothing_else_the_table_holds(store):
     for i in range(5):
         store.park(record(store, f"conn_{i}", f"t{i}", at=T0 + timedelta(minutes=i)))
+    store.record_sync("conn_0", SyncRecord("s1", started_at=T0), expires_at=1)
+    assert store.acquire_lease("reconcile", "me", 1000.0, 60)
 
-    older = store.parked_before(T0 + timedelta(minutes=2), limit=100)
-
-    assert sorted(r.task_token for r in older) == ["t0", "t1"]  # strictly before
-    assert store.parked_before(T0, limit=100) == []
+    assert sorted(r.task_token for r in store.all_parked()) == [f"t{i}" for i in range(5)]
+    assert store.count() == 5
 
 
-def test_parked_before_is_bounded_by_its_limit(store):
-    for i in range(7):
-        store.park(record(store, f"conn_{i}", f"t{i}", at=T0))
+def test_arming_records_fivetrans_acceptance_and_the_join_and_gives_the_tokens_anchor(store):
+    parked, _ = store.park(record(store))
+    accepted = datetime(2026, 1, 15, 10, 0, 5, tzinfo=UTC)
 
-    assert len(store.parked_before(T0 + timedelta(hours=1), limit=3)) == 3
-    assert len(store.parked_before(T0 + timedelta(hours=1), limit=1)) == 1
-    assert len(store.parked_before(T0 + timedelta(hours=1), limit=100)) == 7
+    armed = store.arm(parked, accepted_at=accepted, joined=True)
+
+    assert armed == store.get(parked.connector_id, parked.token_id)
+    assert (armed.anchor.at, armed.anchor.joined) == (accepted, True)
+    assert parked.anchor is None  # not armed: the trigger is still in flight
+    store.remove(parked.connector_id, parked.token_id)
+    assert store.arm(parked, accepted_at=accepted, joined=False) is None  # gone: nothing is created
+    assert store.count() == 0
+
+
+def test_a_seen_sync_keeps_the_first_value_of_each_field_and_sits_beside_the_tokens(store):
+    parked, _ = store.park(record(store))
+    store.record_sync("stripe_prod", SyncRecord("s1", started_at=T0), expires_at=1)
+    store.record_sync(
+        "stripe_prod", SyncRecord("s1", ended_at=T0 + timedelta(minutes=1), status="FAILURE"), expires_at=1
+    )
+    store.record_sync(
+        "stripe_prod", SyncRecord("s1", ended_at=T0 + timedelta(minutes=2), status="SUCCESSFUL"), expires_at=1
+    )
+
+    tokens, syncs = store.connection_state("stripe_prod")
+
+    assert tokens == [parked]
+    assert syncs == [SyncRecord("s1", T0, T0 + timedelta(minutes=1), "FAILURE")]
+
+
+def test_one_lease_holder_at_a_time_until_it_lapses_or_is_released(store):
+    assert store.acquire_lease("reconcile", "first", 1000.0, 60)
+    assert not store.acquire_lease("reconcile", "second", 1030.0, 60)
+    assert store.acquire_lease("reconcile", "second", 1061.0, 60)  # the first one's lapsed
+    store.release_lease("reconcile", "first")  # not the holder: nothing happens
+    assert not store.acquire_lease("reconcile", "third", 1062.0, 60)
+    store.release_lease("reconcile", "second")
+    assert store.acquire_lease("reconcile", "third", 1062.0, 60)
 
 
 def test_count_counts_every_parked_token(store):
@@ -171,10 +203,13 @@ def test_an_unreachable_table_raises_token_store_error_not_a_botocore_error(moto
         lambda: store.park(parked),
         lambda: store.get("c", "t"),
         lambda: store.parked_for("c"),
-        lambda: store.parked_before(T0, 10),
+        lambda: list(store.all_parked()),
         lambda: store.count(),
         lambda: store.remove("c", "t"),
         lambda: store.claim(parked, "me", 1.0),
+        lambda: store.arm(parked, accepted_at=T0, joined=False),
+        lambda: store.record_sync("c", SyncRecord("s"), expires_at=1),
+        lambda: store.acquire_lease("reconcile", "me", 1.0, 60),
     ):
         with pytest.raises(TokenStoreError, match="ResourceNotFoundException"):
             action()
