@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 # What a webhook answer may take at most on this machine (moto in-process, 2 cores). API Gateway's own
 # limit is 29 s and the api_handler's Lambda timeout is 10 s; Fivetran wants an answer within seconds.
-ANSWER_BOUND_S = 2.0
+ANSWER_BOUND_S = 5.0  # Fivetran waits about 10 s; 2 s flaked on a loaded 2-core CI run
 
 
 def stamp(moment: datetime) -> str:
