@@ -690,3 +690,30 @@ def test_a_distributed_map_over_2500_items_runs_on_a_small_machine(moto_aws, max
     assert described["status"] == "SUCCEEDED", described.get("cause")
     manifest = _s3_json(json.loads(described["output"])["map_run"]["ResultWriterDetails"]["Key"])
     assert len(_s3_json(manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])) == 2500
+
+
+def test_children_still_running_when_the_threshold_is_exceeded_are_aborted(moto_aws):
+    child = {
+        "StartAt": "Route",
+        "States": {
+            "Route": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.item", "StringEquals": "bad", "Next": "Broken"}],
+                "Default": "Slow",
+            },
+            "Broken": {"Type": "Fail", "Error": "Fivetran.SyncFailed", "Cause": "connector broke"},
+            "Slow": {"Type": "Wait", "Seconds": 60, "End": True},
+        },
+    }
+    started = time.monotonic()
+
+    described = _run(_dmap(child), _items(["slow", "bad"], max_concurrency=2))
+
+    assert (described["status"], described["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    assert time.monotonic() - started < 20
+    keys = [
+        o["Key"] for o in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="runs")["Contents"]
+    ]
+    manifest = _s3_json(next(k for k in keys if k.endswith("manifest.json")))
+    failed = _s3_json(manifest["ResultFiles"]["FAILED"][0]["Key"])
+    assert sorted(r["Status"] for r in failed) == ["ABORTED", "FAILED"]  # both in FAILED_0.json
