@@ -25,6 +25,13 @@ AWS facts relied on (AWS Step Functions Developer Guide unless said otherwise):
   either threshold when both are set; the default 0 fails on any failed child; 100 never fails.
 - API reference ``MapRunItemCounts``/``MapRunExecutionCounts``: pending, running, succeeded,
   failed, timedOut, aborted, total, resultsWritten (items whose results ResultWriter wrote).
+
+Not verified against AWS (no account used), chosen as the closest reading of the docs: a result
+file is written only for a status that has children (the docs' manifest example lists
+``"FAILED": []``); a PENDING record holds only ``Input`` and ``Status``; the threshold error's
+``Cause`` text; an aborted child's ``Error``/``Cause``; ``RedriveStatusReason`` wording for
+children that did not succeed. ``WriterConfig`` (``Transformation``, ``JSONL``) and files split
+past AWS's size limit are not implemented.
 """
 
 from __future__ import annotations
