@@ -20,6 +20,7 @@ from ops.runview import RunView, S3Location, build_run_view, distributed_sources
 from ops.target import Target
 
 __all__ = [
+    "OutcomesCache",
     "RunOptions",
     "build_run_input",
     "execution_arn",
@@ -145,24 +146,34 @@ def fetch_map_run(sfn: Any, execution: str, map_run_arn: str | None) -> dict[str
         return None
 
 
+@dataclass
+class OutcomesCache:
+    """``outcomes.json`` read once (or why it could not be) for a run followed poll after poll."""
+
+    tried: bool = False
+    outcomes: dict[str, Any] | None = None
+    problem: str | None = None
+
+
 def read_run(
     target: Target,
     described: dict[str, Any],
     events: list[dict[str, Any]],
-    outcomes: dict[str, Any] | None = None,
+    cache: OutcomesCache | None = None,
 ) -> RunView:
     """The view of one run, with what a distributed run keeps elsewhere: ``outcomes.json`` once
-    ``CollectOutcomes`` has run (unless given: ``start-run --wait`` reads it once), else the map
-    run's counts. An inline Map run needs nothing more than its history."""
+    ``CollectOutcomes`` has run (read once per ``cache``), else the map run's counts. An inline
+    Map run needs nothing more than its history."""
+    cache = cache if cache is not None else OutcomesCache()
     location, map_run_arn, collected = distributed_sources(events)
-    problem = None
-    if location is not None and outcomes is None:
-        outcomes, problem = fetch_outcomes(target, location)
+    if location is not None and not cache.tried:
+        cache.tried = True
+        cache.outcomes, cache.problem = fetch_outcomes(target, location)
     map_run = None
     if not collected and (map_run_arn or _map_entered(events)):
         map_run = fetch_map_run(target.stepfunctions(), described["executionArn"], map_run_arn)
-    view = build_run_view(described, events, outcomes=outcomes, map_run=map_run)
-    view.outcomes_problem = problem
+    view = build_run_view(described, events, outcomes=cache.outcomes, map_run=map_run)
+    view.outcomes_problem = cache.problem
     return view
 
 
