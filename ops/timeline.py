@@ -119,7 +119,7 @@ details { margin: 12px 0; } summary { cursor: pointer; }
 .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -2px 12px; }
 table { border-collapse: collapse; font-size: 13px; }
 th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #eee; vertical-align: top; }
-td.cause-cell { max-width: 560px; color: var(--failed); }
+td.cause-cell { max-width: 560px; color: var(--failed); overflow-wrap: anywhere; }
 td code { white-space: nowrap; }
 #tip { position: absolute; background: #212121; color: #fff; padding: 6px 9px; border-radius: 4px;
   font-size: 12px; max-width: 480px; pointer-events: none; white-space: pre-wrap; z-index: 2; }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from ops.runs import read_run, run_view
 from ops.runview import build_run_view
 from ops.target import Target
 from ops.timeline import bar_summary, render_timeline
+from tests.ops.browser import ensure_chromium, load
 from tests.ops.histories import (
     ARN,
     BUCKET,
@@ -471,6 +473,21 @@ def test_the_page_of_ten_thousand_groups_the_succeeded_and_keeps_every_failure(
     assert len(elements.with_class("row", "skipped")) == 150
     assert len(page.encode()) < 2_000_000
     assert bar_summary(view) == "3 connection sync bar(s), 9,997 succeeded in one histogram row, then dbt"
+
+
+@pytest.mark.timeout(1200)  # the first browser test may install chromium with apt-get
+def test_the_page_of_ten_thousand_loads_in_headless_chromium_without_errors(
+    ten_thousand: dict[str, Any], tmp_path: Path
+) -> None:
+    chromium = ensure_chromium()
+    page = tmp_path / "run.html"
+    page.write_text(render_timeline(build_run_view(*distributed_run(ten_thousand), outcomes=ten_thousand)))
+
+    loaded = load(chromium, page)
+
+    root = dict(Elements(loaded.dom).tags)["html"]
+    assert loaded.console == []
+    assert root["data-bars"] == "3" and "data-js-error" not in root
 
 
 def test_the_page_without_the_outcomes_file_counts_what_it_cannot_list(ten_thousand: dict[str, Any]) -> None:
