@@ -107,13 +107,16 @@ def execution_arn(target: Target, run: str) -> str:
     raise OpsError(f"no run named {run!r} on {target.label} (see `orchestrator runs {target.flag}`)")
 
 
-def run_view(target: Target, arn: str) -> RunView:
+def run_view(target: Target, arn: str, outcomes_file: bool = True) -> RunView:
+    """One run's view; ``outcomes_file=False`` leaves a distributed run's ``outcomes.json`` unread
+    (its counts and first 100 outcomes are in the history: enough for the ``runs`` table)."""
     sfn = target.stepfunctions()
     try:
         described = sfn.describe_execution(executionArn=arn)
     except sfn.exceptions.ExecutionDoesNotExist:
         raise OpsError(f"no run {arn} on {target.label}") from None
-    return read_run(target, described, fetch_history(sfn, arn))
+    cache = OutcomesCache(tried=not outcomes_file)
+    return read_run(target, described, fetch_history(sfn, arn), cache)
 
 
 def fetch_outcomes(target: Target, where: S3Location) -> tuple[dict[str, Any] | None, str | None]:
@@ -207,8 +210,9 @@ def _recent_executions(sfn: Any, machine: str, limit: int) -> list[dict[str, Any
 
 
 def recent_runs(target: Target, limit: int) -> list[RunView]:
-    """The newest ``limit`` runs, each read from its execution and history."""
+    """The newest ``limit`` runs, each read from its execution and history (no ``outcomes.json``)."""
     sfn = target.stepfunctions()
     return [
-        run_view(target, e["executionArn"]) for e in _recent_executions(sfn, target.state_machine_arn, limit)
+        run_view(target, e["executionArn"], outcomes_file=False)
+        for e in _recent_executions(sfn, target.state_machine_arn, limit)
     ]

@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 
 from chalicelib.fivetran import FivetranClient
-from ops.display import rerun_command, run_report
+from ops.display import rerun_command, run_report, runs_table
 from ops.follow import follow
-from ops.runs import read_run, run_view
+from ops.runs import read_run, recent_runs, run_view
 from ops.runview import build_run_view
 from ops.target import Target
 from ops.timeline import bar_summary, render_timeline
@@ -426,6 +426,22 @@ def test_an_unreadable_outcomes_file_leaves_the_bounded_list_and_says_why(
 
     assert len(view.syncs) == 100 and view.ok == 9_997
     assert view.outcomes_problem == f"cannot read s3://{BUCKET}/{OUTCOMES_KEY}: NoSuchKey"
+
+
+def test_the_runs_table_counts_a_distributed_run_without_reading_its_outcomes_file(
+    ten_thousand: dict[str, Any],
+) -> None:
+    described, events = distributed_run(ten_thousand)
+    sfn = FakeStepFunctions([(described, events, None)])
+    listed = {"executionArn": ARN, "name": "run-1", "startDate": described["startDate"]}
+    sfn.list_executions = lambda **_: {"executions": [listed]}  # type: ignore[attr-defined]
+    s3 = FakeS3({(BUCKET, OUTCOMES_KEY): json.dumps(ten_thousand).encode()})
+
+    (view,) = recent_runs(FakeTarget(sfn, s3), 5)
+
+    assert s3.gets == [] and (view.ok, view.failed, view.skipped_total) == (9_997, 3, 150)
+    row = next(line for line in printed(runs_table([view], "a fake stage")).splitlines() if "run-1" in line)
+    assert [cell.strip() for cell in row.split("│")[5:9]] == ["9997", "3", "150", "exit 0 · 7.0 s"]
 
 
 def test_an_inline_run_needs_neither_s3_nor_a_map_run() -> None:
