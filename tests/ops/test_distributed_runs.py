@@ -134,6 +134,24 @@ def test_ten_thousand_connections_from_the_bounded_list_count_by_the_counts(
     )
 
 
+def test_more_failures_than_collect_outcomes_lists_re_run_the_group_unless_the_file_names_them() -> None:
+    connectors = many_connectors(1_000)
+    outcomes = outcomes_file(connectors, failed={c: "boom" for c in connectors[:150]})
+    described, events = distributed_run(outcomes, dbt=False)
+
+    bounded = build_run_view(described, events)
+    whole = build_run_view(described, events, outcomes=outcomes)
+
+    assert (len(bounded.failed_connectors), bounded.failed) == (100, 150)
+    assert rerun_command(bounded, "--stage dev") == (
+        "orchestrator start-run --stage dev --group projected_sickle --on-sync-failure continue --wait"
+    )
+    assert (rerun_command(whole, "--stage dev") or "").count("--connector ") == 150
+    report = printed(run_report(bounded, "--stage dev"))
+    assert f"  … and 50 more did not succeed (full list: s3://{BUCKET}/{OUTCOMES_KEY})" in report
+    assert "  … and 850 more succeeded (not listed here; full list: s3://" in report
+
+
 def test_ten_thousand_connections_from_the_outcomes_file(ten_thousand: dict[str, Any]) -> None:
     view = build_run_view(*distributed_run(ten_thousand), outcomes=ten_thousand)
 
