@@ -52,6 +52,9 @@ STYLE = {
 # every connection that did not succeed is always printed.
 SUCCEEDED_LIMIT = 50
 SKIPPED_LIMIT = 50
+# More rows than this (``show --all`` of a big run) are printed as lines: a table measures every cell
+# first (10,000 rows: half a minute), lines print in about a second.
+TABLE_LIMIT = 500
 MARK = {"succeeded": "✓", "failed": "✗", "timed_out": "⏱", "unfinished": "■", "running": "…", "queued": "·"}
 
 
@@ -220,6 +223,13 @@ def _connections_table(run: RunView, syncs: list[SyncView], show_all: bool) -> T
     return table
 
 
+def _connection_lines(run: RunView, syncs: list[SyncView]) -> Text:
+    """Too many rows for a table: one ``sync_line`` per connection, then one per skipped one."""
+    lines = [sync_line(sync) for sync in syncs]
+    lines += [Text(f"  - {s.connector_id:<24} skipped    {s.reason}", style="dim") for s in run.skipped]
+    return Text("\n").join(lines)
+
+
 def rerun_command(run: RunView, flag: str) -> str | None:
     """The command that re-runs what did not succeed (same options), or None when nothing failed.
 
@@ -293,7 +303,10 @@ def run_report(run: RunView, flag: str, show_all: bool = False) -> Group:
         parts.append(Text(progress_text(run.progress)))
     if run.syncs or run.skipped:
         rows, hidden_ok, hidden_not_ok = shown_syncs(run, show_all)
-        parts.append(_connections_table(run, rows, show_all))
+        if len(rows) + len(run.skipped) > TABLE_LIMIT:
+            parts.append(_connection_lines(run, rows))
+        else:
+            parts.append(_connections_table(run, rows, show_all))
         parts.extend(more_lines(run, hidden_ok, hidden_not_ok))
         if not show_all and run.skipped_total > SKIPPED_LIMIT:
             more = run.skipped_total - min(len(run.skipped), SKIPPED_LIMIT)

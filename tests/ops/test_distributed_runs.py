@@ -253,6 +253,17 @@ def test_show_all_prints_every_connection() -> None:
     assert len(connection_rows(report)) == 300 and "more succeeded" not in report
 
 
+def test_show_all_prints_ten_thousand_connections_as_lines(ten_thousand: dict[str, Any]) -> None:
+    view = build_run_view(*distributed_run(ten_thousand), outcomes=ten_thousand)
+
+    report = printed(run_report(view, "--stage dev", show_all=True))
+
+    assert len(re.findall(r"^  ✓ conn\d+_prod +succeeded", report, re.M)) == 9_997
+    assert len(re.findall(r"^  [✗⏱] conn\d+_prod", report, re.M)) == 3
+    assert len(re.findall(r"^  - paused\d+_x +skipped +paused$", report, re.M)) == 150
+    assert "more succeeded" not in report and "more skipped" not in report
+
+
 def test_without_the_outcomes_file_show_says_where_the_full_list_is(ten_thousand: dict[str, Any]) -> None:
     view = build_run_view(*distributed_run(ten_thousand))
     view.outcomes_problem = f"cannot read s3://{BUCKET}/{OUTCOMES_KEY}: AccessDenied"
