@@ -4,7 +4,8 @@
 - ``rotate-webhook-secret``: a new webhook secret in Secrets Manager, then in Fivetran; no delivery lost.
 - ``start-run (--group G | --connector ID ...) [--wait]``: validate the input, start a run, follow it.
 - ``runs [--limit N]``: recent runs with status, start, duration and connections ok/failed/skipped.
-- ``show RUN [--html FILE]``: a run per connection, dbt and the cause; ``--html`` writes a timeline page.
+- ``show RUN [--html FILE] [--all]``: a run per connection, dbt and the cause; ``--html`` writes a
+  timeline page; past 50 succeeded connections the rest are counted unless ``--all``.
 - ``sign FILE [--secret S]``: print the ``X-Fivetran-Signature-256`` value for a body file,
   so ``curl`` can post a simulated event to ``chalice local``.
 
@@ -241,8 +242,14 @@ def runs(target: Callable[[], Target], limit: int) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write a self-contained page with the run's timeline here.",
 )
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Print every connection (by default, past 50 succeeded ones the rest are counted).",
+)
 @target_options
-def show(target: Callable[[], Target], run: str, html_path: Path | None) -> None:
+def show(target: Callable[[], Target], run: str, html_path: Path | None, show_all: bool) -> None:
     """One run: each connection's outcome, sync id, timing and cause; dbt; the run's error.
 
     RUN is an execution ARN, a name, or the start of a recent run's name.
@@ -250,12 +257,12 @@ def show(target: Callable[[], Target], run: str, html_path: Path | None) -> None
     from datetime import UTC, datetime
 
     from ops.runs import execution_arn, run_view
-    from ops.timeline import render_timeline
+    from ops.timeline import bar_summary, render_timeline
 
     resolved = target()
     view = run_view(resolved, execution_arn(resolved, run))
     console = make_console()
-    console.print(run_report(view, resolved.flag))
+    console.print(run_report(view, resolved.flag, show_all=show_all))
     if html_path is not None:
         try:
             now = datetime.now(UTC) if view.status == "RUNNING" else None
@@ -263,9 +270,7 @@ def show(target: Callable[[], Target], run: str, html_path: Path | None) -> None
             html_path.write_text(page, encoding="utf-8")
         except OSError as exc:
             raise OpsError(f"cannot write {html_path}: {exc.strerror}") from None
-        bars = sum(1 for s in view.syncs if s.started)
-        dbt = ", then dbt" if view.dbt.started else ""
-        console.print(f"timeline written to {html_path} ({bars} connection sync bar(s){dbt})")
+        console.print(f"timeline written to {html_path} ({bar_summary(view)})")
 
 
 @cli.command()

@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ops.runview import DbtView, RunView, SyncView
+from ops.runview import DbtView, MapProgress, RunView, SyncView
 
 __all__ = [
     "SAFETY_NET_HINT",
@@ -22,10 +22,13 @@ __all__ = [
     "headline_cause",
     "listing_refused",
     "make_console",
+    "more_lines",
+    "progress_text",
     "rerun_command",
     "resolved_without_sync_id",
     "run_report",
     "runs_table",
+    "shown_syncs",
     "stamp",
     "sync_line",
 ]
@@ -45,6 +48,13 @@ STYLE = {
     "skipped": "dim",
     "not_run": "dim",
 }
+# Past this many succeeded connections, `show` (and `start-run --wait`) count the rest in one line;
+# every connection that did not succeed is always printed.
+SUCCEEDED_LIMIT = 50
+SKIPPED_LIMIT = 50
+# More rows than this (``show --all`` of a big run) are printed as lines: a table measures every cell
+# first (10,000 rows: half a minute), lines print in about a second.
+TABLE_LIMIT = 500
 MARK = {"succeeded": "✓", "failed": "✗", "timed_out": "⏱", "unfinished": "■", "running": "…", "queued": "·"}
 
 
@@ -109,6 +119,59 @@ def sync_line(sync: SyncView) -> Text:
     return line
 
 
+def progress_text(progress: MapProgress) -> str:
+    """A map run's counts: ``syncing: 37/100 done (35 succeeded, 2 failed), 63 running``."""
+    done = f"{progress.succeeded:,} succeeded, {progress.failed:,} failed"
+    if progress.timed_out:
+        done += f", {progress.timed_out:,} timed out"
+    if progress.aborted:
+        done += f", {progress.aborted:,} aborted"
+    text = f"syncing: {progress.done:,}/{progress.total:,} done ({done}), {progress.running:,} running"
+    if progress.pending:
+        text += f", {progress.pending:,} pending"
+    return text
+
+
+def shown_syncs(
+    run: RunView, show_all: bool = False, limit: int = SUCCEEDED_LIMIT
+) -> tuple[list[SyncView], int, int]:
+    """The connections to print (each one that did not succeed, the first ``limit`` that did, or all),
+    how many succeeded ones are left out, and how many not-succeeded ones the view does not have
+    (a distributed run whose ``outcomes.json`` could not be read)."""
+    rows: list[SyncView] = []
+    succeeded = 0
+    for sync in run.syncs:
+        if sync.outcome == "succeeded":
+            if not show_all and succeeded >= limit:
+                continue
+            succeeded += 1
+        rows.append(sync)
+    if run.counts is None and run.progress is not None:
+        return rows, 0, 0  # syncs still running: the progress line counts them
+    finished_others = sum(1 for s in rows if s.outcome in ("failed", "timed_out", "unfinished"))
+    return rows, max(0, run.ok - succeeded), max(0, run.failed - finished_others)
+
+
+def more_lines(run: RunView, hidden_ok: int, hidden_not_ok: int, see: str = "--all, --html") -> list[Text]:
+    """``… and 9,950 more succeeded (see --all, --html or s3://…)`` for what ``shown_syncs`` left out."""
+    lines: list[Text] = []
+    where = run.outcomes_uri
+    if hidden_not_ok:
+        full = f" (full list: {where})" if where else ""
+        lines.append(Text(f"  … and {hidden_not_ok:,} more did not succeed{full}", style="red"))
+    if hidden_ok:
+        if run.complete:
+            hint = f"see {see} or {where}" if where else f"see {see}"
+        else:
+            hint = f"not listed here; full list: {where}" if where else "not listed here"
+        lines.append(Text(f"  … and {hidden_ok:,} more succeeded ({hint})", style="dim"))
+    if run.outcomes_problem:
+        lines.append(
+            Text(f"  {run.outcomes_problem}: the list above is CollectOutcomes' bounded one", style="yellow")
+        )
+    return lines
+
+
 def _dbt_cell(dbt: DbtView) -> Text:
     if dbt.state in ("not_run", "running"):
         return styled(dbt.state)
@@ -132,18 +195,18 @@ def runs_table(runs: list[RunView], where: str) -> Table:
             duration(run.duration_s) if run.stopped else "running",
             str(run.ok),
             Text(str(run.failed), style="red" if run.failed else ""),
-            str(len(run.skipped)),
+            str(run.skipped_total),
             _dbt_cell(run.dbt),
         )
     return table
 
 
-def _connections_table(run: RunView) -> Table:
+def _connections_table(run: RunView, syncs: list[SyncView], show_all: bool) -> Table:
     table = Table(title_justify="left", expand=False)
     for column in ("connection", "outcome", "sync id", "started", "took"):
         table.add_column(column, no_wrap=True)
     table.add_column("detail", overflow="fold", min_width=24)
-    for sync in run.syncs:
+    for sync in syncs:
         detail = sync.cause or (SAFETY_NET_HINT if resolved_without_sync_id(sync) else "")
         if sync.waits:
             detail = f"rescheduled {len(sync.waits)}x (waited free) " + detail
@@ -155,9 +218,16 @@ def _connections_table(run: RunView) -> Table:
             duration(sync.duration_s),
             Text(detail.strip(), style="red" if sync.outcome in ("failed", "timed_out") else ""),
         )
-    for skipped in run.skipped:
+    for skipped in run.skipped if show_all else run.skipped[:SKIPPED_LIMIT]:
         table.add_row(skipped.connector_id, styled("skipped"), "—", "—", "—", skipped.reason)
     return table
+
+
+def _connection_lines(run: RunView, syncs: list[SyncView]) -> Text:
+    """Too many rows for a table: one ``sync_line`` per connection, then one per skipped one."""
+    lines = [sync_line(sync) for sync in syncs]
+    lines += [Text(f"  - {s.connector_id:<24} skipped    {s.reason}", style="dim") for s in run.skipped]
+    return Text("\n").join(lines)
 
 
 def rerun_command(run: RunView, flag: str) -> str | None:
@@ -174,7 +244,7 @@ def rerun_command(run: RunView, flag: str) -> str | None:
     ):
         return None
     words = ["orchestrator", "start-run", *shlex.split(flag)]
-    if failed:
+    if failed and run.failed_connectors_complete:
         for connector_id in failed:
             words += ["--connector", connector_id]
     elif run.input.get("group_id"):
@@ -212,8 +282,11 @@ def headline_cause(run: RunView) -> str | None:
     return run.cause
 
 
-def run_report(run: RunView, flag: str) -> Group:
-    """``show``: the run's header, one row per connection, dbt, the cause and how to re-run."""
+def run_report(run: RunView, flag: str, show_all: bool = False) -> Group:
+    """``show``: the run's header, one row per connection, dbt, the cause and how to re-run.
+
+    Past ``SUCCEEDED_LIMIT`` succeeded connections (a distributed run may have 10,000), the rest
+    are counted in one line unless ``show_all``; every connection that did not succeed is printed."""
     header = Text()
     header.append(f"run {run.name}  ", style="bold")
     header.append(run.status, style=STYLE.get(run.status, ""))
@@ -222,13 +295,23 @@ def run_report(run: RunView, flag: str) -> Group:
     parts: list[object] = [header, Text(f"arn: {run.arn}", style="dim")]
     parts.append(
         Text(
-            f"connections: {run.ok} ok, {run.failed} failed, {len(run.skipped)} skipped"
+            f"connections: {run.ok} ok, {run.failed} failed, {run.skipped_total} skipped"
             f"  ·  {run.history_events} history events"
         )
     )
+    if run.progress is not None:
+        parts.append(Text(progress_text(run.progress)))
     if run.syncs or run.skipped:
-        parts.append(_connections_table(run))
-    elif run.status != "RUNNING":
+        rows, hidden_ok, hidden_not_ok = shown_syncs(run, show_all)
+        if len(rows) + len(run.skipped) > TABLE_LIMIT:
+            parts.append(_connection_lines(run, rows))
+        else:
+            parts.append(_connections_table(run, rows, show_all))
+        parts.extend(more_lines(run, hidden_ok, hidden_not_ok))
+        if not show_all and run.skipped_total > SKIPPED_LIMIT:
+            more = run.skipped_total - min(len(run.skipped), SKIPPED_LIMIT)
+            parts.append(Text(f"  … and {more:,} more skipped", style="dim"))
+    elif run.status != "RUNNING" and run.progress is None and run.counts is None:
         parts.append(Text("no connection was synced (the run ended before listing them)"))
     parts.append(Text(f"dbt: {dbt_text(run.dbt)}" + (f" — {run.dbt.cause}" if run.dbt.cause else "")))
     cause = headline_cause(run)

@@ -2,8 +2,12 @@
 
 Every poll reads ``DescribeExecution`` and only the history events that are new
 (``HistoryReader``), rebuilds the ``RunView`` and prints what changed: the listing, each
-connection's outcome, dbt's start and end. On a terminal a live table shows what is still
-running; elsewhere (CI logs, pipes) only the lines are printed.
+connection's outcome, dbt's start and end. A Distributed Map run's syncs are not in the
+history: while they run, a progress line from the map run's counts is printed whenever they
+change; once ``CollectOutcomes`` has run, ``outcomes.json`` is read once and the outcome lines
+printed (each one that did not succeed, the first succeeded ones, then a count of the rest).
+On a terminal a live table shows what is still running; elsewhere (CI logs, pipes) only the
+lines are printed.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ops.display import STYLE, dbt_text, duration, sync_line
-from ops.runview import HistoryReader, RunView, build_run_view
+from ops.display import STYLE, dbt_text, duration, more_lines, progress_text, shown_syncs, sync_line
+from ops.runs import OutcomesCache, read_run
+from ops.runview import HistoryReader, RunView
 from ops.target import Target
 
 __all__ = ["follow"]
@@ -31,6 +36,34 @@ class _Seen:
     listed: bool = False
     outcomes: set[str] = field(default_factory=set)
     dbt: str = "not_run"
+    progress: str | None = None
+    collected: bool = False
+
+
+def _listed_line(view: RunView) -> Text:
+    skipped = ", ".join(f"{s.connector_id} ({s.reason})" for s in view.skipped)
+    if skipped and view.skipped_total > len(view.skipped):
+        skipped += f" and {view.skipped_total - len(view.skipped):,} more"
+    listed = f"  listed {view.to_sync} connection(s) to sync"
+    return Text(listed + (f"; skipped {skipped}" if skipped else ""))
+
+
+def _distributed_news(view: RunView, seen: _Seen) -> list[Text]:
+    """A distributed run: a progress line when the map run's counts change, the outcomes once collected."""
+    lines: list[Text] = []
+    if view.progress is not None and not view.collected:
+        text = progress_text(view.progress)
+        if text != seen.progress:
+            seen.progress = text
+            lines.append(Text(f"  {text}", style="cyan"))
+    if view.collected and not seen.collected:
+        seen.collected = True
+        rows, hidden_ok, hidden_not_ok = shown_syncs(view)
+        for sync in rows:
+            seen.outcomes.add(sync.connector_id)
+            lines.append(sync_line(sync))
+        lines.extend(more_lines(view, hidden_ok, hidden_not_ok, see=f"orchestrator show {view.name} --all"))
+    return lines
 
 
 def _news(view: RunView, seen: _Seen) -> list[Text]:
@@ -38,14 +71,10 @@ def _news(view: RunView, seen: _Seen) -> list[Text]:
     lines: list[Text] = []
     if view.listed and not seen.listed:
         seen.listed = True
-        skipped = ", ".join(f"{s.connector_id} ({s.reason})" for s in view.skipped)
-        lines.append(
-            Text(
-                f"  listed {len(view.syncs)} connection(s) to sync"
-                + (f"; skipped {skipped}" if skipped else "")
-            )
-        )
-    for sync in view.syncs:
+        lines.append(_listed_line(view))
+    if view.distributed:
+        lines.extend(_distributed_news(view, seen))
+    for sync in view.syncs if not view.distributed else ():
         if sync.outcome in FINAL and sync.connector_id not in seen.outcomes:
             seen.outcomes.add(sync.connector_id)
             lines.append(sync_line(sync))
@@ -63,6 +92,8 @@ def _live_table(view: RunView) -> Table:
     table = Table(title=f"run {view.name} · {view.status}", title_justify="left")
     table.add_column("connection")
     table.add_column("state")
+    if view.progress is not None and not view.collected:
+        table.add_row("syncs", Text(progress_text(view.progress), style=STYLE["running"]))
     for sync in view.syncs:
         if sync.outcome in ("running", "queued"):
             table.add_row(sync.connector_id, Text(sync.outcome, style=STYLE[sync.outcome]))
@@ -81,6 +112,7 @@ def follow(
     """Poll until the execution ends; returns its final view."""
     sfn = target.stepfunctions()
     reader = HistoryReader(sfn, arn)
+    cache = OutcomesCache()
     seen = _Seen()
     interval = poll_seconds if poll_seconds is not None else target.poll_seconds
     live = Live(console=console, transient=True, refresh_per_second=4) if console.is_terminal else None
@@ -90,7 +122,7 @@ def follow(
         while True:
             described = sfn.describe_execution(executionArn=arn)
             reader.refresh()
-            view = build_run_view(described, reader.events)
+            view = read_run(target, described, reader.events, cache)
             for line in _news(view, seen):
                 console.print(line, soft_wrap=True)  # one line per event, however long: easy to grep
             if live is not None:

@@ -11,13 +11,26 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.errors import InvalidInput
 from chalicelib.run_input import parse_run_input
 from ops.errors import InvalidRunInput, OpsError
-from ops.runview import RunView, build_run_view, fetch_history
+from ops.runview import RunView, S3Location, build_run_view, distributed_sources, fetch_history
 from ops.target import Target
 
-__all__ = ["RunOptions", "build_run_input", "execution_arn", "recent_runs", "run_view", "start_run"]
+__all__ = [
+    "OutcomesCache",
+    "RunOptions",
+    "build_run_input",
+    "execution_arn",
+    "fetch_map_run",
+    "fetch_outcomes",
+    "read_run",
+    "recent_runs",
+    "run_view",
+    "start_run",
+]
 
 
 @dataclass(frozen=True)
@@ -94,13 +107,93 @@ def execution_arn(target: Target, run: str) -> str:
     raise OpsError(f"no run named {run!r} on {target.label} (see `orchestrator runs {target.flag}`)")
 
 
-def run_view(target: Target, arn: str) -> RunView:
+def run_view(target: Target, arn: str, outcomes_file: bool = True) -> RunView:
+    """One run's view; ``outcomes_file=False`` leaves a distributed run's ``outcomes.json`` unread
+    (its counts and first 100 outcomes are in the history: enough for the ``runs`` table)."""
     sfn = target.stepfunctions()
     try:
         described = sfn.describe_execution(executionArn=arn)
     except sfn.exceptions.ExecutionDoesNotExist:
         raise OpsError(f"no run {arn} on {target.label}") from None
-    return build_run_view(described, fetch_history(sfn, arn))
+    cache = OutcomesCache(tried=not outcomes_file)
+    return read_run(target, described, fetch_history(sfn, arn), cache)
+
+
+def fetch_outcomes(target: Target, where: S3Location) -> tuple[dict[str, Any] | None, str | None]:
+    """A distributed run's ``outcomes.json`` in one GET (10,000 connections are ~3 MB): (parsed, None),
+    or (None, why not) — the view then falls back to ``CollectOutcomes``'s bounded list."""
+    try:
+        body = target.s3().get_object(Bucket=where.bucket, Key=where.key)["Body"].read()
+        parsed = json.loads(body)
+    except ClientError as exc:
+        return None, f"cannot read {where.uri}: {exc.response.get('Error', {}).get('Code', exc)}"
+    except (BotoCoreError, ValueError) as exc:
+        return None, f"cannot read {where.uri}: {exc}"
+    if not isinstance(parsed, dict):
+        return None, f"cannot read {where.uri}: not a JSON object"
+    return parsed, None
+
+
+def fetch_map_run(sfn: Any, execution: str, map_run_arn: str | None) -> dict[str, Any] | None:
+    """The map run's ``DescribeMapRun`` (its item counts), found by ARN or by ``ListMapRuns``; None
+    when there is none yet or it cannot be read (the view then knows less, nothing breaks)."""
+    try:
+        if not map_run_arn:
+            runs = sfn.list_map_runs(executionArn=execution).get("mapRuns") or []
+            if not runs:
+                return None
+            map_run_arn = runs[0]["mapRunArn"]
+        described: dict[str, Any] = sfn.describe_map_run(mapRunArn=map_run_arn)
+        return described
+    except (ClientError, BotoCoreError):
+        return None
+
+
+@dataclass
+class OutcomesCache:
+    """``outcomes.json`` read once (or why it could not be) for a run followed poll after poll."""
+
+    tried: bool = False
+    outcomes: dict[str, Any] | None = None
+    problem: str | None = None
+
+
+def read_run(
+    target: Target,
+    described: dict[str, Any],
+    events: list[dict[str, Any]],
+    cache: OutcomesCache | None = None,
+) -> RunView:
+    """The view of one run, with what a distributed run keeps elsewhere: ``outcomes.json`` once
+    ``CollectOutcomes`` has run (read once per ``cache``), else the map run's counts. An inline
+    Map run needs nothing more than its history."""
+    cache = cache if cache is not None else OutcomesCache()
+    location, map_run_arn, collected = distributed_sources(events)
+    if location is not None and not cache.tried:
+        cache.tried = True
+        cache.outcomes, cache.problem = fetch_outcomes(target, location)
+    map_run = None
+    if not collected and (map_run_arn or _map_entered(events)):
+        map_run = fetch_map_run(target.stepfunctions(), described["executionArn"], map_run_arn)
+    view = build_run_view(described, events, outcomes=cache.outcomes, map_run=map_run)
+    view.outcomes_problem = cache.problem
+    return view
+
+
+def _map_entered(events: list[dict[str, Any]]) -> bool:
+    """A distributed sync Map has begun (its map run may not be in the history yet)."""
+    listing_items = False
+    for event in events:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == "ListConnectors":
+            try:
+                output = json.loads(details.get("output") or "null")
+            except ValueError:
+                output = None
+            listing_items = isinstance(output, dict) and isinstance(output.get("items"), dict)
+        elif event["type"] == "MapStateEntered" and listing_items:
+            return True
+    return False
 
 
 def _recent_executions(sfn: Any, machine: str, limit: int) -> list[dict[str, Any]]:
@@ -117,8 +210,9 @@ def _recent_executions(sfn: Any, machine: str, limit: int) -> list[dict[str, Any
 
 
 def recent_runs(target: Target, limit: int) -> list[RunView]:
-    """The newest ``limit`` runs, each read from its execution and history."""
+    """The newest ``limit`` runs, each read from its execution and history (no ``outcomes.json``)."""
     sfn = target.stepfunctions()
     return [
-        run_view(target, e["executionArn"]) for e in _recent_executions(sfn, target.state_machine_arn, limit)
+        run_view(target, e["executionArn"], outcomes_file=False)
+        for e in _recent_executions(sfn, target.state_machine_arn, limit)
     ]

@@ -58,6 +58,10 @@ class Target(ABC):
     def stepfunctions(self) -> Any:
         """A Step Functions client."""
 
+    @abstractmethod
+    def s3(self) -> Any:
+        """An S3 client (a distributed run's ``outcomes.json``)."""
+
     @property
     @abstractmethod
     def state_machine_arn(self) -> str:
@@ -98,11 +102,17 @@ class LocalTarget(Target):
             region_name=state.region,
         )
         self._sfn: Any = None
+        self._s3: Any = None
 
     def stepfunctions(self) -> Any:
         if self._sfn is None:
             self._sfn = self._session.client("stepfunctions", endpoint_url=self.state.aws_endpoint_url)
         return self._sfn
+
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = self._session.client("s3", endpoint_url=self.state.aws_endpoint_url)
+        return self._s3
 
     @property
     def state_machine_arn(self) -> str:
@@ -161,6 +171,9 @@ class StageTarget(Target):
 
     def stepfunctions(self) -> Any:
         return self.client("stepfunctions")
+
+    def s3(self) -> Any:
+        return self.client("s3")
 
     @functools.cached_property
     def outputs(self) -> dict[str, str]:

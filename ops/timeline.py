@@ -1,9 +1,16 @@
 """``show --html FILE``: one self-contained page with the run's timeline (pure: a ``RunView`` in, HTML out).
 
-One row per connection with one bar for its sync (its Map iteration's start to end; the free
-waits of rescheduled syncs are hatched inside it), skipped connections without a bar, then
-a bar for dbt, over a labelled time axis (time since the run started). Below: the details
-table. CSS and the little JavaScript (tooltips) are inline: the page makes no request.
+One row per connection with one bar for its sync (its Map iteration's or child execution's
+start to end; the free waits of rescheduled syncs are hatched inside it), skipped connections
+without a bar, then a bar for dbt, over a labelled time axis (time since the run started).
+Below: the details table. CSS and the little JavaScript (tooltips) are inline: the page makes
+no request.
+
+Past ``GROUP_AFTER`` syncs (a distributed run may have 10,000), every connection that did not
+succeed keeps its own bar and cause, and the succeeded ones share one row (``.row.group``): a
+histogram of their end times; their details are in a ``<details>`` below the main table.
+A distributed run whose full list could not be read has a ``.row.summary`` counting the rest,
+and one still syncing a ``.row.progress`` with the map run's counts.
 
 Structure the tests and the headless browser rely on: ``.bar.sync`` per synced connection,
 ``.bar.dbt`` when dbt ran, ``.axis .tick`` per axis label, ``<html data-bars="N">`` set by the
@@ -16,10 +23,18 @@ import json
 from datetime import datetime
 from html import escape
 
-from ops.display import SAFETY_NET_HINT, dbt_text, duration, headline_cause, resolved_without_sync_id, stamp
+from ops.display import (
+    SAFETY_NET_HINT,
+    dbt_text,
+    duration,
+    headline_cause,
+    progress_text,
+    resolved_without_sync_id,
+    stamp,
+)
 from ops.runview import RunView, SyncView
 
-__all__ = ["nice_step", "render_timeline", "tick_label"]
+__all__ = ["bar_summary", "grouped", "nice_step", "render_timeline", "tick_label"]
 
 STEPS = (
     0.1,
@@ -48,6 +63,9 @@ MAX_TICKS = 10
 MIN_BAR_PERCENT = 0.4
 INSIDE_AFTER_PERCENT = 90.0
 DBT_STATE = {"not_run": "did not run"}
+GROUP_AFTER = 200  # more syncs than this: the succeeded ones share one histogram row
+SKIPPED_ROWS = 200  # skipped connections drawn in the chart (the details table has them all)
+HISTOGRAM_BINS = 60
 
 CSS = """
 :root { --ok: #2e7d32; --failed: #c62828; --timed_out: #ef6c00; --unfinished: #8d6e63; --running: #0277bd;
@@ -91,12 +109,17 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
   white-space: nowrap; }
 .axis .tick.first { transform: none; }
 .axis-title div:last-child { text-align: center; color: var(--muted); font-size: 12px; }
+.row.group .track, .row.summary .track, .row.progress .track { color: var(--muted); font-size: 12px; }
+.hbin { position: absolute; bottom: 0; background: var(--ok); opacity: .85; border-radius: 1px 1px 0 0; }
+.row.group { min-height: 44px; } .row.group .track { height: 40px; }
+.row.group .note { position: absolute; top: 0; right: 0; font-size: 11px; }
+details { margin: 12px 0; } summary { cursor: pointer; }
 .rerun { margin: 8px 0; }
 .legend { margin: 10px 0 0 var(--label); font-size: 12px; color: var(--muted); }
 .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -2px 12px; }
 table { border-collapse: collapse; font-size: 13px; }
 th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #eee; vertical-align: top; }
-td.cause-cell { max-width: 560px; color: var(--failed); }
+td.cause-cell { max-width: 560px; color: var(--failed); overflow-wrap: anywhere; }
 td code { white-space: nowrap; }
 #tip { position: absolute; background: #212121; color: #fff; padding: 6px 9px; border-radius: 4px;
   font-size: 12px; max-width: 480px; pointer-events: none; white-space: pre-wrap; z-index: 2; }
@@ -231,9 +254,89 @@ def _axis(scale: _Scale) -> tuple[str, str]:
     return axis, f'<div class="grid" aria-hidden="true">{"".join(lines)}</div>'
 
 
+def grouped(view: RunView) -> bool:
+    """Too many syncs for a bar each: the succeeded ones share one row."""
+    return len(view.syncs) > GROUP_AFTER
+
+
+def bar_summary(view: RunView) -> str:
+    """What the page draws, for ``show --html``'s message: ``3 connection sync bar(s), then dbt``."""
+    drawn = [s for s in view.syncs if s.started and not (grouped(view) and s.outcome == "succeeded")]
+    text = f"{len(drawn)} connection sync bar(s)"
+    if grouped(view):
+        text += f", {sum(1 for s in view.syncs if s.outcome == 'succeeded'):,} succeeded in one histogram row"
+    return text + (", then dbt" if view.dbt.started else "")
+
+
+def _group_row(succeeded: list[SyncView], scale: _Scale) -> str:
+    """One row for many succeeded syncs: how many ended in each of ``HISTOGRAM_BINS`` intervals."""
+    bins = [0] * HISTOGRAM_BINS
+    for sync in succeeded:
+        if sync.ended is not None:
+            bins[min(HISTOGRAM_BINS - 1, int(scale.pct(sync.ended) / 100 * HISTOGRAM_BINS))] += 1
+    tallest = max(bins) or 1
+    width = 100 / HISTOGRAM_BINS
+    spans = []
+    for i, count in enumerate(bins):
+        if not count:
+            continue
+        start, end = i * width / 100 * scale.span, (i + 1) * width / 100 * scale.span
+        title = f"{count:,} succeeded sync(s) ended between +{start:.1f} s and +{end:.1f} s"
+        height = max(count / tallest * 100, 4)
+        spans.append(
+            f'<span class="hbin" data-count="{count}" title="{title}" '
+            f'style="left:{i * width:.3f}%;width:{width * 0.9:.3f}%;height:{height:.1f}%"></span>'
+        )
+    label = f"{len(succeeded):,} succeeded"
+    note = '<span class="note">end times (see the list below)</span>'
+    return (
+        f'<div class="row group" data-succeeded="{len(succeeded)}"><div class="label">{label}</div>'
+        f'<div class="track">{"".join(spans)}{note}</div></div>'
+    )
+
+
+def _extra_rows(view: RunView) -> list[str]:
+    """What the view counts but has no row for: a run still syncing, or a partial outcome list."""
+    rows = []
+    if view.progress is not None and not view.collected:
+        rows.append(
+            f'<div class="row progress"><div class="label">syncs</div>'
+            f'<div class="track">{escape(progress_text(view.progress))}</div></div>'
+        )
+    listed_ok = sum(1 for s in view.syncs if s.outcome == "succeeded")
+    listed_not_ok = len(view.syncs) - listed_ok
+    missing_ok, missing_not_ok = max(0, view.ok - listed_ok), max(0, view.failed - listed_not_ok)
+    if view.counts is not None and (missing_ok or missing_not_ok):
+        where = f" (full list: {view.outcomes_uri})" if view.outcomes_uri else ""
+        text = f"{missing_ok:,} succeeded and {missing_not_ok:,} not succeeded not listed here{where}"
+        if view.outcomes_problem:
+            text += f"; {view.outcomes_problem}"
+        rows.append(
+            f'<div class="row summary" data-missing="{missing_ok + missing_not_ok}"><div class="label">'
+            f'not listed</div><div class="track">{escape(text)}</div></div>'
+        )
+    return rows
+
+
+def _succeeded_details(succeeded: list[SyncView], scale: _Scale) -> str:
+    """The grouped succeeded syncs, one short row each, folded away."""
+    rows = "".join(
+        f"<tr><td>{escape(s.connector_id)}</td><td>{escape(s.sync_id or '—')}</td>"
+        f"<td>{scale.offset(s.started)}</td><td>{escape(duration(s.duration_s))}</td></tr>"
+        for s in succeeded
+    )
+    head = "<tr><th>connection</th><th>sync id</th><th>started</th><th>took</th></tr>"
+    return (
+        f'<details class="succeeded"><summary>{len(succeeded):,} succeeded connection(s)</summary>'
+        f"<table><thead>{head}</thead><tbody>{rows}</tbody></table></details>"
+    )
+
+
 def _details(view: RunView, scale: _Scale) -> str:
     rows = []
     for sync in view.syncs:
+        if grouped(view) and sync.outcome == "succeeded":
+            continue
         hint = ""
         if resolved_without_sync_id(sync):
             hint = f'<span class="meta">{escape(SAFETY_NET_HINT)}</span>'
@@ -258,7 +361,10 @@ def _details(view: RunView, scale: _Scale) -> str:
     )
     head = "".join(f"<th>{h}</th>" for h in ("connection", "outcome", "sync id", "started", "took", "detail"))
     head = f"<tr>{head}</tr>"
-    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    table = f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    if grouped(view):
+        table += _succeeded_details([s for s in view.syncs if s.outcome == "succeeded"], scale)
+    return table
 
 
 AXIS_TITLE = (
@@ -278,12 +384,22 @@ def render_timeline(view: RunView, *, now: datetime | None = None, rerun: str | 
     end = _end_of(view, now)
     scale = _Scale(view.started, end)
     axis, grid = _axis(scale)
-    rows = [_sync_row(sync, scale, end) for sync in view.syncs]
+    many = grouped(view)
+    rows = [_sync_row(sync, scale, end) for sync in view.syncs if not (many and sync.outcome == "succeeded")]
+    if many:
+        rows.insert(0, _group_row([s for s in view.syncs if s.outcome == "succeeded"], scale))
+    rows += _extra_rows(view)
     rows += [
         f'<div class="row skipped"><div class="label">{escape(s.connector_id)}</div>'
         f'<div class="track">skipped: {escape(s.reason)}</div></div>'
-        for s in view.skipped
+        for s in view.skipped[:SKIPPED_ROWS]
     ]
+    if view.skipped_total > SKIPPED_ROWS:
+        more = view.skipped_total - min(SKIPPED_ROWS, len(view.skipped))
+        rows.append(
+            f'<div class="row skipped"><div class="label">…</div>'
+            f'<div class="track">and {more:,} more skipped (see the details)</div></div>'
+        )
     rows.append(_dbt_row(view, scale, end))
     took = duration(view.duration_s) if view.stopped else "still running"
     cause = ""
@@ -306,7 +422,7 @@ def render_timeline(view: RunView, *, now: datetime | None = None, rerun: str | 
 <body>
 <h1>run <code>{escape(view.name)}</code> <span class="status {status}">{status}</span></h1>
 <p class="meta">started {escape(stamp(view.started))} · took {escape(took)} ·
-{view.ok} ok, {view.failed} failed, {len(view.skipped)} skipped · {escape(dbt_summary)}</p>
+{view.ok:,} ok, {view.failed:,} failed, {view.skipped_total:,} skipped · {escape(dbt_summary)}</p>
 <p class="meta">input <code>{escape(json.dumps(view.input, sort_keys=True))}</code></p>
 <p class="meta"><code>{escape(view.arn)}</code></p>
 {cause}
