@@ -1,8 +1,12 @@
 """The Chalice app: one thin function per entry point. Wiring only; the logic is in chalicelib/.
 
 Entry points (names are contracts, see DESIGN.md):
-- ``list_connectors``  (Lambda, first state): validate the run input, list the connections.
-- ``start_sync``       (Lambda, waitForTaskToken): park the token, trigger the sync.
+- ``list_connectors``  (Lambda, first state): validate the run input, list the connections and
+  write them to S3 for the Distributed Map.
+- ``start_sync``       (Lambda, waitForTaskToken, one per child execution): park the token, take
+  a place in the API budget, trigger the sync.
+- ``collect_outcomes`` (Lambda, after the Map): read the Map's results, write the run's outcomes,
+  return the bounded summary the failure policy and dbt use.
 - ``POST /webhooks/fivetran``: verify the signature, complete parked tokens.
 - ``reconcile_syncs``  (every 5 minutes): resolve syncs whose webhook never came.
 """
@@ -16,7 +20,14 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 
 from chalicelib.dependencies import Dependencies, get_dependencies
-from chalicelib.errors import ConfigurationError, FivetranApiError, FivetranRateLimited, SecretUnavailable
+from chalicelib.errors import (
+    ConfigurationError,
+    FivetranApiError,
+    FivetranRateLimited,
+    InvalidInput,
+    SecretUnavailable,
+)
+from chalicelib.fanout import collect_run, write_items
 from chalicelib.identity import SyncRecord
 from chalicelib.listing import list_connectors as list_connections
 from chalicelib.log import logger
@@ -60,10 +71,19 @@ def _history_reader(deps: Dependencies, timeout: float | None = None) -> Any:
 app = Chalice(app_name="fivetran-orchestrator", configure_logs=False)
 
 
+def _run_files(deps: Dependencies, event: dict[str, Any]) -> Any:
+    """The run's files, from the bucket and execution name the state machine passes."""
+    return deps.run_files(str(event.get("artifacts_bucket") or ""), str(event.get("execution_name") or ""))
+
+
 @app.lambda_function(name="list_connectors")
 def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Input: ``{"input": <execution input>, "execution_start", "defaults"}`` from the state machine
-    (a bare execution input also works, for manual invokes)."""
+    """Input: ``{"input": <execution input>, "execution_start", "execution_name", "artifacts_bucket",
+    "defaults"}`` from the state machine (a bare execution input also works, for manual invokes:
+    then nothing is written to S3 and the connections come back in the answer).
+
+    Output: ``{"items": {"bucket", "key", "count"}, "skipped": [first 100], "skipped_count",
+    "options", "retry_at", "input"}``."""
     wrapped = isinstance(event, dict) and "input" in event and "defaults" in event
     raw = event["input"] if wrapped else event
     options = parse_run_input(
@@ -85,13 +105,17 @@ def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
             raise
         logger.warning("listing rate-limited; the run waits", extra={"retry_after_s": exc.retry_after})
         return {
-            "connectors": [],
+            "items": None,
             "skipped": [],
+            "skipped_count": 0,
             "options": options.to_dict(),
             "retry_at": format_asl_timestamp(retry_at, round_up=True),
             "input": raw,
         }
-    return {**listing.to_dict(options), "retry_at": None, "input": None}
+    if not wrapped:
+        return {**listing.to_dict(options), "retry_at": None, "input": None}
+    written = write_items(_run_files(deps, event), listing.connectors, listing.skipped)
+    return {**written, "options": options.to_dict(), "retry_at": None, "input": None}
 
 
 @app.lambda_function(name="start_sync")
@@ -113,6 +137,25 @@ def start_sync(event: dict[str, Any], context: Any) -> dict[str, Any]:
         now=utcnow(),
         ttl_margin_seconds=deps.settings.token_ttl_margin_seconds,
         history_reader=_history_reader(deps),
+        budget=deps.budget(),
+    )
+
+
+@app.lambda_function(name="collect_outcomes")
+def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Input: ``{"map_run": {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}, "execution_arn",
+    "execution_name", "artifacts_bucket"}``. Output: ``chalicelib.fanout.collect_run``'s summary
+    (counts, at most 100 outcomes, ``outcomes`` and ``exclude_sources_uri``)."""
+    if not isinstance(event, dict) or not isinstance(event.get("map_run"), dict):
+        raise InvalidInput(
+            "collect_outcomes expects {'map_run': {...}, 'execution_name', 'artifacts_bucket'}"
+        )
+    deps = get_dependencies()
+    return collect_run(
+        _run_files(deps, event),
+        deps.s3,
+        event["map_run"],
+        execution_arn=str(event.get("execution_arn") or ""),
     )
 
 

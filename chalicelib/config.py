@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chalicelib.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
 from chalicelib.errors import ConfigurationError
 
 __all__ = ["DEFAULT_FIVETRAN_API_URL", "Settings"]
@@ -47,8 +48,9 @@ class Settings:
     webhook_secret_previous: str | None = None
     # Safety net: tokens parked longer than this are checked against the Fivetran API.
     reconcile_after_seconds: int = 240
-    # One execution's state must stay under 256 KiB (about 200 bytes per connection's outcome).
-    max_connections_per_run: int = 1000
+    # The Distributed Map's ItemReader takes up to 100,000,000 items; past this many connections a
+    # run is refused before any sync starts (a typo'd group, not a real one, is the likely cause).
+    max_connections_per_run: int = 10_000
     # Bound on the tokens one reconcile invocation handles.
     reconcile_max_tokens: int = 200
     # Added to the sync timeout for the DynamoDB TTL of a parked token.
@@ -56,6 +58,8 @@ class Settings:
     secrets_max_age_seconds: int = 300
     http_timeout_seconds: int = 30
     http_max_retries: int = 4
+    # Sync triggers per minute, shared by every run of the stage (0: no budget; api_budget.py).
+    triggers_per_minute: int = DEFAULT_TRIGGERS_PER_MINUTE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,10 +85,11 @@ class Settings:
             webhook_secret_previous=opt("FIVETRAN_WEBHOOK_SECRET_PREVIOUS"),
             reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 240),
             reconcile_max_tokens=_int(env, "RECONCILE_MAX_TOKENS", 200, minimum=1),
-            max_connections_per_run=_int(env, "MAX_CONNECTIONS_PER_RUN", 1000, minimum=1),
+            max_connections_per_run=_int(env, "MAX_CONNECTIONS_PER_RUN", 10_000, minimum=1),
             token_ttl_margin_seconds=_int(env, "TOKEN_TTL_MARGIN_SECONDS", 86_400),
             secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300),
             http_timeout_seconds=_int(env, "FIVETRAN_HTTP_TIMEOUT_SECONDS", 30, minimum=1),
             http_max_retries=_int(env, "FIVETRAN_HTTP_MAX_RETRIES", 4),
+            triggers_per_minute=_int(env, "FIVETRAN_TRIGGERS_PER_MINUTE", DEFAULT_TRIGGERS_PER_MINUTE),
         )
         return settings

@@ -27,12 +27,14 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chalicelib.api_budget import Budget
 from chalicelib.callbacks import StepFunctionsCallbacks
 from chalicelib.config import Settings
 from chalicelib.errors import ConfigurationError
 from chalicelib.fivetran import FivetranClient
 from chalicelib.log import logger
 from chalicelib.resolver import Resolver
+from chalicelib.run_files import RunFiles
 from chalicelib.secrets import FivetranCredentials, SecretSource
 from chalicelib.token_store import TokenStore
 
@@ -60,6 +62,8 @@ class AwsNotConfigured(ConfigurationError):
 
 # Short, bounded AWS calls: the webhook must answer Fivetran within seconds.
 AWS_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+# Run files can be a few MB (10,000 outcomes): a longer read.
+S3_CONFIG = Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 5, "mode": "standard"})
 
 
 @dataclass
@@ -69,6 +73,7 @@ class Dependencies:
     store: TokenStore
     callbacks: StepFunctionsCallbacks
     fivetran_factory: Any = None  # (credentials) -> FivetranClient; default builds a real one
+    s3: Any = None  # the run files (chalicelib/run_files.py): the Map's items and outcomes
     _fivetran: FivetranClient | None = field(default=None, repr=False)
     _credentials: FivetranCredentials | None = field(default=None, repr=False)
 
@@ -93,6 +98,14 @@ class Dependencies:
     def resolver(self) -> Resolver:
         return Resolver(self.store, self.callbacks)
 
+    def budget(self) -> Budget:
+        return Budget(self.store, self.settings.triggers_per_minute)
+
+    def run_files(self, bucket: str, run_name: str) -> RunFiles:
+        if self.s3 is None:
+            raise ConfigurationError("no S3 client: run files need one (Dependencies.from_clients(s3=...))")
+        return RunFiles(self.s3, bucket, run_name)
+
     @classmethod
     def from_clients(
         cls,
@@ -102,6 +115,7 @@ class Dependencies:
         stepfunctions: Any,
         secretsmanager: Any = None,
         fivetran_factory: Any = None,
+        s3: Any = None,
     ) -> Dependencies:
         from aws_lambda_powertools.utilities import parameters
 
@@ -114,6 +128,7 @@ class Dependencies:
             store=TokenStore(settings.token_table, dynamodb),
             callbacks=StepFunctionsCallbacks(stepfunctions),
             fivetran_factory=fivetran_factory,
+            s3=s3,
         )
 
 
@@ -199,6 +214,7 @@ def build_dependencies(settings: Settings | None = None) -> Dependencies:
         settings,
         dynamodb=session.client("dynamodb", config=AWS_CONFIG),
         stepfunctions=session.client("stepfunctions", config=AWS_CONFIG),
+        s3=session.client("s3", config=S3_CONFIG),
         secretsmanager=session.client("secretsmanager", config=AWS_CONFIG)
         if settings.fivetran_api_secret_arn or settings.webhook_secret_arn
         else None,

@@ -40,12 +40,13 @@ def _fetch(fivetran: ConnectionSource, options: RunOptions) -> tuple[list[Connec
 
 
 def list_connectors(
-    fivetran: ConnectionSource, options: RunOptions, *, max_connections: int = 1000
+    fivetran: ConnectionSource, options: RunOptions, *, max_connections: int = 10_000
 ) -> Listing:
     """Apply the run's policies to the connections it names.
 
-    Raises ``TooManyConnections`` before any sync starts when the run would outgrow one
-    execution (Step Functions' 256 KiB state limit), rather than failing after every sync ran.
+    Raises ``TooManyConnections`` before any sync starts when more than ``max_connections``
+    would sync (``MAX_CONNECTIONS_PER_RUN``; 10,000 by default, the Distributed Map's most
+    child executions at once), rather than queueing a run nobody meant.
     """
     connections, skipped = _fetch(fivetran, options)
     paused = [c for c in connections if c.paused]
@@ -72,8 +73,8 @@ def list_connectors(
             )
     if len(to_sync) > max_connections:
         raise TooManyConnections(
-            f"{len(to_sync)} connections to sync, more than one run holds ({max_connections}, "
-            "MAX_CONNECTIONS_PER_RUN): split them over several runs with connector_ids"
+            f"{len(to_sync)} connections to sync, more than one run takes ({max_connections}, "
+            "MAX_CONNECTIONS_PER_RUN): split them over several runs with connector_ids, or raise the limit"
         )
     logger.info(
         "listed connections",

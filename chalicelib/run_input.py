@@ -27,7 +27,7 @@ DBT_KEYS = ("command", "select", "exclude")
 DEFAULTS = {
     "sync_timeout_seconds": 21_600,
     "heartbeat_seconds": 900,
-    "max_concurrency": 10,
+    "max_concurrency": 0,  # 0: no cap (the Distributed Map runs up to 10,000 children at once)
     "dbt_timeout_seconds": 7_200,
 }
 MAX_TIMEOUT_SECONDS = 365 * 24 * 3600

@@ -9,6 +9,10 @@ at once. A resume after ``RESCHEDULED`` on an auto-schedule connection triggers 
 Fivetran resumes by itself, and the token waits for the first sync after the
 rescheduled one.
 
+Every trigger first takes its place in the account's API budget (``chalicelib/api_budget.py``);
+one over budget completes its token with ``RATE_LIMITED`` and ``rescheduled_for`` (its turn), so
+the state machine waits for free and triggers again, as for Fivetran's own 429.
+
 Failures: a refused trigger removes the token and raises the typed Fivetran error for
 the state machine's Retry/Catch. A rate limit whose ``Retry-After`` the Lambda cannot
 wait out completes the token with status ``RATE_LIMITED`` and ``rescheduled_for`` (the
@@ -25,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib import metrics
+from chalicelib.api_budget import Budget
 from chalicelib.callbacks import CallbackError
 from chalicelib.errors import FivetranError, FivetranRateLimited, InvalidInput
 from chalicelib.fivetran import TriggerResult
@@ -95,9 +100,10 @@ def start_sync(
     now: datetime,
     ttl_margin_seconds: int,
     history_reader: HistoryReader | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
-    """Park, trigger, arm, settle. ``fivetran`` is called lazily (a ``() -> SyncTrigger``), so
-    the path that triggers nothing never reads the API secret.
+    """Park, take a place in the API budget, trigger, arm, settle. ``fivetran`` is called lazily
+    (a ``() -> SyncTrigger``), so the path that triggers nothing never reads the API secret.
 
     Returns ``{"connector_id", "token_ref", "requested_at", "triggered", "joined"}``
     (Step Functions ignores it: the task ends by its token). Raises ``FivetranError``
@@ -136,6 +142,10 @@ def start_sync(
         logger.info("token parked; auto-schedule connection resumes by itself", extra=ctx)
         resolver.settle(record.connector_id, history_reader=history_reader)
         return result
+    turn = budget.take(now) if budget is not None else None
+    if turn is not None:
+        _wait_for_turn(record, turn, store, resolver, now=now, ctx=ctx)
+        return {**result, "rate_limited": True, "budget": True}
     try:
         answer: TriggerResult = fivetran().trigger_sync(record.connector_id)
     except FivetranRateLimited as exc:
@@ -181,6 +191,33 @@ def _wait_for_rate_limit(
     """Hand the wait to the state machine: complete the token with ``RATE_LIMITED``."""
     wait = exc.retry_after if exc.retry_after and exc.retry_after > 0 else DEFAULT_RATE_LIMIT_WAIT_SECONDS
     retry_at = now + timedelta(seconds=wait)
+    try:
+        _complete_rate_limited(record, retry_at, resolver, now=now)
+    except CallbackError:
+        store.remove(record.connector_id, record.token_id)
+        raise exc from None  # the state machine's Retry on Fivetran.RateLimited takes over
+    logger.warning(
+        "Fivetran rate limit longer than this Lambda can wait; the run waits instead",
+        extra={**ctx, "retry_after_s": wait, "retry_at": format_asl_timestamp(retry_at, round_up=True)},
+    )
+
+
+def _wait_for_turn(
+    record: Any, turn: datetime, store: TokenStore, resolver: Resolver, *, now: datetime, ctx: dict[str, Any]
+) -> None:
+    """Over the API budget: the run waits (for free) until this trigger's turn."""
+    try:
+        _complete_rate_limited(record, turn, resolver, now=now)
+    except CallbackError:
+        store.remove(record.connector_id, record.token_id)
+        raise
+    logger.info(
+        "API budget spent for this minute; the trigger waits for its turn",
+        extra={**ctx, "retry_at": format_asl_timestamp(turn, round_up=True)},
+    )
+
+
+def _complete_rate_limited(record: Any, retry_at: datetime, resolver: Resolver, *, now: datetime) -> None:
     output = {
         "connector_id": record.connector_id,
         "status": RATE_LIMITED,
@@ -188,12 +225,4 @@ def _wait_for_rate_limit(
         "finished_at": format_timestamp(now),
         "rescheduled_for": format_asl_timestamp(retry_at, round_up=True),
     }
-    try:
-        resolver.send_success(record, output)
-    except CallbackError:
-        store.remove(record.connector_id, record.token_id)
-        raise exc from None  # the state machine's Retry on Fivetran.RateLimited takes over
-    logger.warning(
-        "Fivetran rate limit longer than this Lambda can wait; the run waits instead",
-        extra={**ctx, "retry_after_s": wait, "retry_at": output["rescheduled_for"]},
-    )
+    resolver.send_success(record, output)

@@ -15,6 +15,9 @@ Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
   kept so an event that arrives before its token is armed (or while no token is parked)
   is not lost.
 - **lease** (partition ``__lease__``): ``holder``, ``until``: one safety-net pass at a time.
+- **API budget window** (partition ``__api_budget__``, ``token_id`` = ``triggers#<epoch minute>``):
+  ``calls``, ``expires_at``: the sync triggers every run made in that minute
+  (``chalicelib/api_budget.py``).
 
 While a resolver works on a token it holds a short ``claimed_by``/``claimed_at`` lease, so
 two deliveries of one event (or the webhook and the reconcile job) never send two
@@ -47,6 +50,7 @@ __all__ = ["SYNC_PREFIX", "TokenRecord", "TokenStore"]
 CONDITION_FAILED = "ConditionalCheckFailedException"
 SYNC_PREFIX = "sync#"
 LEASE_PARTITION = "__lease__"
+BUDGET_PARTITION = "__api_budget__"
 # What the webhook may store of one sync (Fivetran's reason can be 32,000 characters).
 MAX_REASON_CHARS = 4_000
 
@@ -398,6 +402,19 @@ class TokenStore:
             ConditionExpression="holder = :me",
             ExpressionAttributeValues={":me": {"S": holder}},
         )
+
+    def count_call(self, window: str, expires_at: int) -> int:
+        """Add one call to the budget window ``window`` (atomic ``ADD``); returns the window's count
+        including this call. Concurrent callers never collide: each gets its own position."""
+        answer = self._call(
+            "count a Fivetran call",
+            self._client.update_item,
+            Key=self._key(BUDGET_PARTITION, window),
+            UpdateExpression="ADD calls :one SET expires_at = if_not_exists(expires_at, :ttl)",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(expires_at)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(answer["Attributes"]["calls"]["N"])
 
     @staticmethod
     def _key(connector_id: str, token_id: str) -> dict[str, dict[str, str]]:

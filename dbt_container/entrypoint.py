@@ -74,6 +74,9 @@ environment (the ECS task's container overrides set these):
                        source:<name>+ to the exclusions (what depends on a failed connection is not
                        built); schema.table (Fivetran's name for a Sheets or file connection) excludes
                        that one table of source <schema>
+  DBT_EXCLUDE_SOURCES_URI  s3://bucket/key of a JSON array of the same form (what the state machine
+                       passes: the failed connections of a run, however many, without growing the
+                       ECS container overrides, which hold 8,192 characters in all); both may be set
   DBT_TARGET           snowflake (the image's default) or duckdb
   RUN_ID               the run's id (the Step Functions execution name); default manual-<utc time>
   DUCKDB_PATH          the DuckDB file, for target duckdb
@@ -166,7 +169,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         command=parse_command(env.get("DBT_COMMAND", "")),
         select=" ".join(env.get("DBT_SELECT", "").split()),
         exclude=build_exclude(
-            env.get("DBT_EXCLUDE", ""), parse_exclude_sources(env.get("DBT_EXCLUDE_SOURCES"))
+            env.get("DBT_EXCLUDE", ""),
+            parse_exclude_sources(env.get("DBT_EXCLUDE_SOURCES"))
+            + parse_exclude_sources(
+                read_exclude_sources_uri(env.get("DBT_EXCLUDE_SOURCES_URI")), "DBT_EXCLUDE_SOURCES_URI's file"
+            ),
         ),
         target=target,
         run_id=run_id,
@@ -205,22 +212,41 @@ def parse_command(raw: str) -> str:
     return command
 
 
-def parse_exclude_sources(raw: str | None) -> list[str]:
-    """Source names from DBT_EXCLUDE_SOURCES, a JSON array of strings (unset, empty or [] for none)."""
+def parse_exclude_sources(raw: str | None, where: str = "DBT_EXCLUDE_SOURCES") -> list[str]:
+    """Source names from DBT_EXCLUDE_SOURCES, a JSON array of strings (unset, empty or [] for none).
+    ``where`` names the text's origin in errors (the variable, or the file DBT_EXCLUDE_SOURCES_URI names)."""
     if raw is None or not raw.strip():
         return []
+    shown = raw if len(raw) <= 200 else raw[:200] + "…"
     try:
         names = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"DBT_EXCLUDE_SOURCES must be a JSON array of source names: {exc}") from exc
+        raise ConfigError(f"{where} must be a JSON array of source names: {exc}") from exc
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"DBT_EXCLUDE_SOURCES must be a JSON array of strings, got {raw!r}")
+        raise ConfigError(f"{where} must be a JSON array of strings, got {shown!r}")
     bad = [n for n in names if not _SOURCE_NAME.match(n)]
     if bad:
         raise ConfigError(
-            f"DBT_EXCLUDE_SOURCES holds names that are neither plain identifiers nor schema.table: {bad}"
+            f"{where} holds names that are neither plain identifiers nor schema.table: {bad[:20]}"
         )
     return list(dict.fromkeys(names))
+
+
+def read_exclude_sources_uri(uri: str | None) -> str | None:
+    """The text of the object DBT_EXCLUDE_SOURCES_URI names (``s3://bucket/key``); None when unset.
+
+    Unreadable is fatal (ConfigError): dbt must never build on a failed connection's stale data
+    because the list of failed connections could not be read."""
+    if uri is None or not uri.strip():
+        return None
+    bucket, _, key = uri.strip().removeprefix("s3://").partition("/")
+    if not uri.strip().startswith("s3://") or not bucket or not key:
+        raise ConfigError(f"DBT_EXCLUDE_SOURCES_URI must be s3://bucket/key, got {uri!r}")
+    try:
+        body = _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body.decode("utf-8")
+    except Exception as exc:  # boto3/botocore errors, network, decoding: the run cannot go on safely
+        raise ConfigError(f"cannot read DBT_EXCLUDE_SOURCES_URI {uri}: {exc}") from exc
 
 
 def build_exclude(exclude: str, sources: list[str]) -> str:

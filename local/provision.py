@@ -31,7 +31,11 @@ SFN_ROLE_POLICY = {
     ],
 }
 # Chalice name -> handler in app.py (what `chalice deploy` sets as the function's Handler).
-FUNCTIONS = {"list_connectors": "app.list_connectors", "start_sync": "app.start_sync"}
+FUNCTIONS = {
+    "list_connectors": "app.list_connectors",
+    "start_sync": "app.start_sync",
+    "collect_outcomes": "app.collect_outcomes",
+}
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def provision(
     ]
 
     values = {
-        "MaxConcurrency": 10,
+        "MaxConcurrency": 0,
         "HeartbeatSeconds": 900,
         "SyncTimeoutSeconds": 21600,
         "DbtTimeoutSeconds": 7200,
@@ -134,6 +138,7 @@ def provision(
     substitutions = {
         "ListConnectorsFunctionArn": arns["list_connectors"],
         "StartSyncFunctionArn": arns["start_sync"],
+        "CollectOutcomesFunctionArn": arns["collect_outcomes"],
         "ClusterArn": cluster,
         "TaskDefinitionFamily": f"{prefix}-dbt",
         "ArtifactsBucket": bucket,

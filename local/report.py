@@ -17,7 +17,10 @@ from local.runtime import LocalRuntime, RunResult
 __all__ = ["build_report", "expectation_problems"]
 
 
-def _skipped(history: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _skipped(runtime: LocalRuntime, history: list[dict[str, Any]]) -> list[dict[str, str]]:
+    collected = runtime.run_outcomes(history)
+    if collected is not None:
+        return list(collected.get("skipped") or [])
     for event in history:
         details = event.get("stateExitedEventDetails")
         if details and details.get("name") == "ListConnectors":
@@ -26,6 +29,13 @@ def _skipped(history: list[dict[str, Any]]) -> list[dict[str, str]]:
             except (ValueError, AttributeError):
                 return []
     return []
+
+
+def _exclude_sources(runtime: LocalRuntime, environment: dict[str, str]) -> list[str]:
+    """The sources the dbt task excluded: the file ``DBT_EXCLUDE_SOURCES_URI`` names (or the
+    inline ``DBT_EXCLUDE_SOURCES`` of a manual run)."""
+    body = runtime.read_s3_uri(environment.get("DBT_EXCLUDE_SOURCES_URI") or "")
+    return list(json.loads(body if body is not None else environment.get("DBT_EXCLUDE_SOURCES") or "[]"))
 
 
 def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
@@ -52,14 +62,12 @@ def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
             }
             for o in outcomes
         ],
-        "skipped": _skipped(result.history),
+        "skipped": _skipped(runtime, result.history),
         "dbt": {
             "ran": last is not None,
             "exit_code": last.poll() if last else None,
             "command": last.environment.get("DBT_COMMAND") if last else None,
-            "exclude_sources": json.loads(last.environment.get("DBT_EXCLUDE_SOURCES") or "[]")
-            if last
-            else [],
+            "exclude_sources": _exclude_sources(runtime, last.environment) if last else [],
             "summary": last.summary if last else None,
         },
         "fivetran_api_calls": runtime.simulator.api_calls(),

@@ -25,6 +25,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
+from chalicelib.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
 from chalicelib.config import Settings
 from chalicelib.dependencies import Dependencies, reset_dependencies, set_dependencies
 from chalicelib.log import logger as app_logger
@@ -134,7 +135,7 @@ class LocalRuntime:
             self.clients,
             stage="local",
             tunables={
-                "MaxConcurrency": settings.get("max_concurrency", 10),
+                "MaxConcurrency": settings.get("max_concurrency", 0),
                 "HeartbeatSeconds": settings.get("heartbeat_seconds", 20),
             },
         )
@@ -158,9 +159,11 @@ class LocalRuntime:
                 webhook_secret=WEBHOOK_SECRET,
                 reconcile_after_seconds=int(settings.get("reconcile_after_s", 2)),
                 http_max_retries=6,
+                triggers_per_minute=int(settings.get("triggers_per_minute", DEFAULT_TRIGGERS_PER_MINUTE)),
             ),
             dynamodb=self.clients["dynamodb"],
             stepfunctions=self.clients["stepfunctions"],
+            s3=self.clients["s3"],
         )
         set_dependencies(self.deps)
         # The dbt process keeps its artifacts in moto's S3, as the task does in the stack's bucket.
@@ -284,11 +287,35 @@ class LocalRuntime:
         self.reconcile_once()
         return RunResult(arn, described, self.history(arn), time.monotonic() - started)
 
+    def run_outcomes(self, history: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The run's ``outcomes.json`` (every connection's outcome and the skipped ones), found
+        through ``CollectOutcomes``' output; ``None`` until that state has run."""
+        for event in history:
+            details = event.get("stateExitedEventDetails")
+            if not details or details.get("name") != "CollectOutcomes":
+                continue
+            collected = (json.loads(details["output"]).get("result") or {}).get("collected") or {}
+            where = collected.get("outcomes") or {}
+            body = self.clients["s3"].get_object(Bucket=where["bucket"], Key=where["key"])["Body"].read()
+            return dict(json.loads(body))
+        return None
+
     def outcomes(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each connection's recorded outcome, read from the history (works for failed runs too)."""
+        """Each connection's recorded outcome (works for runs that failed after the sync stage);
+        older inline-Map runs recorded them in the history's ``Record*`` states."""
+        collected = self.run_outcomes(history)
+        if collected is not None:
+            return list(collected.get("connections") or [])
         found = []
         for event in history:
             details = event.get("stateExitedEventDetails")
             if details and details.get("name") in OUTCOME_STATES:
                 found.append(json.loads(details["output"]))
         return found
+
+    def read_s3_uri(self, uri: str) -> bytes | None:
+        """The object at ``s3://bucket/key`` in moto's S3, or ``None`` for an empty URI."""
+        if not uri:
+            return None
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return bytes(self.clients["s3"].get_object(Bucket=bucket, Key=key)["Body"].read())

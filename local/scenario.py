@@ -333,7 +333,14 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
     settings = _mapping(raw.get("settings"), "settings")
     _keys(
         settings,
-        {"max_concurrency", "heartbeat_seconds", "reconcile_interval_s", "reconcile_after_s", "timeout_s"},
+        {
+            "max_concurrency",
+            "heartbeat_seconds",
+            "reconcile_interval_s",
+            "reconcile_after_s",
+            "timeout_s",
+            "triggers_per_minute",
+        },
         "settings.",
     )
     return Scenario(

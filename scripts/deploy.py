@@ -35,6 +35,8 @@ from typing import Any, NamedTuple, TextIO
 
 import yaml
 
+from statemachine.definition import without_comments
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "infra" / "template.yaml"
 DEFINITION_PATH = REPO_ROOT / "statemachine" / "orchestrator.asl.json"
@@ -46,7 +48,10 @@ STATE_MACHINE_ID = "StateMachine"
 FUNCTION_PARAMETERS = {
     "ListConnectorsFunctionArn": "list_connectors",
     "StartSyncFunctionArn": "start_sync",
+    "CollectOutcomesFunctionArn": "collect_outcomes",
 }
+# ... and the functions' IAM role, which the stack grants the run files in its bucket.
+ROLE_PARAMETER = "LambdaRoleName"
 # CloudFormation accepts a TemplateBody of at most 51,200 bytes (larger ones must come from S3).
 TEMPLATE_BODY_LIMIT = 51_200
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -122,7 +127,8 @@ def render_template(template: Mapping[str, Any], definition_text: str) -> dict[s
         )
     for key in ("DefinitionString", "DefinitionS3Location"):
         properties.pop(key, None)
-    properties["Definition"] = definition
+    # Comments stay in the repository: the template must fit CloudFormation's inline body limit.
+    properties["Definition"] = without_comments(definition)
     return rendered
 
 
@@ -147,6 +153,12 @@ class ChaliceDeployment:
 
     function_arns: dict[str, str]
     rest_api_url: str | None
+    role_name: str = ""
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """The stack parameters ``chalice deploy`` provides: function ARNs and the functions' role."""
+        return {**self.function_arns, ROLE_PARAMETER: self.role_name}
 
 
 def parse_deployed(deployed: Mapping[str, Any], stage: str) -> ChaliceDeployment:
@@ -165,8 +177,17 @@ def parse_deployed(deployed: Mapping[str, Any], stage: str) -> ChaliceDeployment
             f".chalice/deployed/{stage}.json has no lambda_arn for {', '.join(missing)}: "
             "did `chalice deploy` finish, and are the functions still named so in app.py?"
         )
+    roles = [r for r in resources.values() if r.get("resource_type") == "iam_role" and r.get("role_name")]
+    if not roles:
+        raise DeployError(
+            f".chalice/deployed/{stage}.json names no IAM role (resource_type iam_role): "
+            "did `chalice deploy` "
+            "finish? The stack grants that role the run files in the artifacts bucket"
+        )
     rest_api_url = resources.get("rest_api", {}).get("rest_api_url")
-    return ChaliceDeployment(function_arns=arns, rest_api_url=rest_api_url)
+    return ChaliceDeployment(
+        function_arns=arns, rest_api_url=rest_api_url, role_name=str(roles[0]["role_name"])
+    )
 
 
 def parameter_value(value: Any) -> str:
@@ -579,8 +600,11 @@ class Plan:
     def stand_in_arns(self) -> dict[str, str]:
         """Function ARNs of the right shape, for checking everything else before `chalice deploy`."""
         return {
-            parameter: f"arn:aws:lambda:us-east-1:000000000000:function:{self.app_name}-{self.stage}-{fn}"
-            for parameter, fn in FUNCTION_PARAMETERS.items()
+            **{
+                parameter: f"arn:aws:lambda:us-east-1:000000000000:function:{self.app_name}-{self.stage}-{fn}"
+                for parameter, fn in FUNCTION_PARAMETERS.items()
+            },
+            ROLE_PARAMETER: f"{self.app_name}-{self.stage}",
         }
 
 
@@ -663,7 +687,7 @@ def deploy(
     for parameter, arn in deployment.function_arns.items():
         if region_of_arn(arn) != clients.region:
             raise DeployError(f"{parameter} {arn} is not in {clients.region}: deploy both to one region")
-    params = plan.parameters(deployment.function_arns)
+    params = plan.parameters(deployment.parameters)
 
     say(f"==> stack {plan.stack} ({clients.region})")
     result = deploy_stack(

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ASL_PATH", "OUTCOME_STATES", "load_text", "placeholders", "render"]
+__all__ = ["ASL_PATH", "OUTCOME_STATES", "load_text", "placeholders", "render", "without_comments"]
 
 ASL_PATH = Path(__file__).with_name("orchestrator.asl.json")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -34,6 +34,16 @@ def render(substitutions: Mapping[str, Any], text: str | None = None) -> str:
     rendered = _PLACEHOLDER.sub(lambda m: str(substitutions[m.group(1)]), text)
     json.loads(rendered)  # still valid JSON (values are spliced inside strings)
     return rendered
+
+
+def without_comments(definition: Any) -> Any:
+    """The definition without its ``Comment`` fields (documentation for readers of this repository):
+    what the deploy embeds, so the template stays under CloudFormation's 51,200-byte inline body."""
+    if isinstance(definition, dict):
+        return {k: without_comments(v) for k, v in definition.items() if k != "Comment"}
+    if isinstance(definition, list):
+        return [without_comments(v) for v in definition]
+    return definition
 
 
 def _outcome_states() -> frozenset[str]:

@@ -18,6 +18,7 @@ from statemachine.rules import check
 SAMPLE_VALUES = {
     "ListConnectorsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:list_connectors",
     "StartSyncFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:start_sync",
+    "CollectOutcomesFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:collect_outcomes",
     "ClusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/dbt",
     "TaskDefinitionFamily": "fivetran-orchestrator-dev-dbt",
     "ArtifactsBucket": "fivetran-orchestrator-dev-infra-artifactsbucket-1a2b3c4d",
@@ -26,7 +27,7 @@ SAMPLE_VALUES = {
     "SubnetIds": "subnet-1,subnet-2",
     "SecurityGroupIds": "sg-1",
     "AssignPublicIp": "DISABLED",
-    "MaxConcurrency": "10",
+    "MaxConcurrency": "0",
     "HeartbeatSeconds": "900",
     "SyncTimeoutSeconds": "21600",
     "DbtTimeoutSeconds": "7200",

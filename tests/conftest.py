@@ -89,6 +89,7 @@ def deps(moto_aws: None, token_table: str, settings: Settings, fivetran: FakeFiv
         dynamodb=boto3.client("dynamodb", region_name=REGION),
         stepfunctions=boto3.client("stepfunctions", region_name=REGION),
         fivetran_factory=lambda credentials: fivetran,
+        s3=boto3.client("s3", region_name=REGION),
     )
     set_dependencies(built)
     return built

@@ -79,6 +79,7 @@ class Pipeline:
             dynamodb=clients["dynamodb"],
             stepfunctions=self.sfn,
             fivetran_factory=lambda c: fivetran,
+            s3=clients["s3"],
         )
         set_dependencies(self.deps)
         self.store: TokenStore = self.deps.store

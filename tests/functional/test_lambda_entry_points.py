@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 from chalice.test import Client
 
@@ -61,11 +63,27 @@ def start_sync_payload(connector_id: str = "stripe_prod", task: str = "task-toke
 # -- list_connectors ---------------------------------------------------------------------------------
 
 
-def test_list_connectors_takes_the_state_machines_wrapped_payload(client):
+BUCKET = "orchestrator-artifacts"
+
+
+@pytest.fixture
+def s3(deps):
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+def read_json(s3, key: str):
+    return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_list_connectors_takes_the_state_machines_wrapped_payload_and_writes_the_maps_items(client, s3):
     payload = {
         "input": {"group_id": "projected_sickle", "dbt": {"select": "tag:daily"}},
         "execution_id": EXECUTION,
         "execution_start": "2026-01-15T10:00:00.123Z",
+        "execution_name": "run-1",
+        "artifacts_bucket": BUCKET,
         "defaults": {
             "max_concurrency": "5",
             "heartbeat_seconds": "300",
@@ -76,10 +94,15 @@ def test_list_connectors_takes_the_state_machines_wrapped_payload(client):
 
     result = client.lambda_.invoke("list_connectors", payload).payload
 
-    assert result["connectors"] == [
+    # The Map reads its items from S3; the state keeps where they are and how many.
+    assert result["items"] == {"bucket": BUCKET, "key": "runs/run-1/connections.json", "count": 2}
+    assert read_json(s3, "runs/run-1/connections.json") == [
         {"connector_id": "stripe_prod", "service": "stripe", "schema": "stripe", "schedule_type": "auto"},
         {"connector_id": "hubspot_crm", "service": "hubspot", "schema": "hubspot", "schedule_type": "manual"},
     ]
+    assert read_json(s3, "runs/run-1/skipped.json") == result["skipped"]
+    assert result["skipped_count"] == 2
+    assert "connectors" not in result
     assert result["skipped"] == [
         {"connector_id": "old_crm", "reason": "paused"},
         {"connector_id": "legacy_db", "reason": "broken"},
@@ -151,7 +174,7 @@ def test_a_rate_limited_listing_hands_the_wait_and_the_run_input_back_to_the_sta
 
     result = client.lambda_.invoke("list_connectors", {"group_id": "g"}).payload
 
-    assert result["connectors"] == []
+    assert result["items"] is None and result["skipped"] == []
     assert result["input"] == {"group_id": "g"}
     retry_at = datetime.fromisoformat(result["retry_at"].replace("Z", "+00:00"))
     assert before + timedelta(seconds=3599) <= retry_at <= datetime.now(UTC) + timedelta(seconds=3601)
@@ -341,3 +364,131 @@ def test_start_sync_logs_a_token_ref_never_the_token(client, deps):
     assert parked["connector_id"] == "stripe_prod"
     assert parked["execution_id"] == EXECUTION
     assert "whole-task-token-value" not in buffer.getvalue()
+
+
+# -- the API budget ----------------------------------------------------------------------------------
+
+
+def test_a_trigger_over_the_api_budget_waits_for_its_turn_instead_of_calling_fivetran(client, deps, fivetran):
+    deps.settings = replace(deps.settings, triggers_per_minute=2)
+
+    answers = [
+        client.lambda_.invoke("start_sync", start_sync_payload(task=f"run-{n}-token")).payload
+        for n in range(3)
+    ]
+
+    # Two triggers fit this minute's budget; the third is handed back to the run as RATE_LIMITED
+    # (a free Wait until its turn), and Fivetran never hears of it.
+    assert [a["triggered"] for a in answers] == [True, True, False]
+    assert answers[2]["rate_limited"] is True and answers[2]["budget"] is True
+    assert fivetran.triggered == ["stripe_prod", "stripe_prod"]
+    assert {r.task_token for r in deps.store.parked_for("stripe_prod")} == {"run-0-token", "run-1-token"}
+
+
+# -- collect_outcomes --------------------------------------------------------------------------------
+
+
+def write_map_results(s3, records_by_status: dict[str, list[dict]]) -> dict:
+    """What the Distributed Map's ResultWriter leaves: result files and a manifest naming them."""
+    files = {}
+    for status, records in records_by_status.items():
+        key = f"map-runs/abc/{status}_0.json"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(records).encode())
+        files[status] = [{"Key": key, "Size": 1}]
+    manifest = {"DestinationBucket": BUCKET, "MapRunArn": "arn:map-run", "ResultFiles": files}
+    s3.put_object(Bucket=BUCKET, Key="map-runs/abc/manifest.json", Body=json.dumps(manifest).encode())
+    return {
+        "MapRunArn": "arn:map-run",
+        "ResultWriterDetails": {"Bucket": BUCKET, "Key": "map-runs/abc/manifest.json"},
+    }
+
+
+def child_record(connector_id: str, schema: str, status: str, output: dict | None = None, **extra) -> dict:
+    record = {
+        "Input": json.dumps({"connector": {"connector_id": connector_id, "schema": schema}}),
+        "Status": status,
+        "StartDate": "2026-11-30T10:00:00.000Z",
+        "StopDate": "2026-11-30T10:01:00.000Z",
+        **extra,
+    }
+    if output is not None:
+        record["Output"] = json.dumps(output)
+    return record
+
+
+def test_collect_outcomes_reads_every_result_file_and_writes_the_runs_outcomes_and_exclusions(client, s3):
+    connections = [
+        {"connector_id": "stripe_prod", "schema": "stripe"},
+        {"connector_id": "zendesk_support", "schema": "zendesk"},
+        {"connector_id": "lost_one", "schema": "lost"},
+    ]
+    s3.put_object(Bucket=BUCKET, Key="runs/run-1/connections.json", Body=json.dumps(connections).encode())
+    s3.put_object(
+        Bucket=BUCKET, Key="runs/run-1/skipped.json", Body=b'[{"connector_id": "old", "reason": "paused"}]'
+    )
+    map_run = write_map_results(
+        s3,
+        {
+            "SUCCEEDED": [
+                child_record(
+                    "stripe_prod",
+                    "stripe",
+                    "SUCCEEDED",
+                    {
+                        "connector_id": "stripe_prod",
+                        "schema": "stripe",
+                        "outcome": "succeeded",
+                        "sync_id": "s1",
+                    },
+                )
+            ],
+            "FAILED": [
+                child_record("zendesk_support", "zendesk", "FAILED", Error="States.Runtime", Cause="x")
+            ],
+        },
+    )
+
+    result = client.lambda_.invoke(
+        "collect_outcomes",
+        {
+            "map_run": map_run,
+            "execution_arn": EXECUTION,
+            "execution_name": "run-1",
+            "artifacts_bucket": BUCKET,
+        },
+    ).payload
+
+    assert result["counts"] == {"total": 3, "succeeded": 1, "failed": 2, "timed_out": 0, "skipped": 1}
+    assert result["any_failed"] is True
+    assert result["outcomes"] == {"bucket": BUCKET, "key": "runs/run-1/outcomes.json"}
+    assert result["exclude_sources_uri"] == f"s3://{BUCKET}/runs/run-1/exclude_sources.json"
+    assert read_json(s3, "runs/run-1/exclude_sources.json") == ["zendesk", "lost"]
+    written = read_json(s3, "runs/run-1/outcomes.json")
+    assert written["execution_arn"] == EXECUTION and written["map_run_arn"] == "arn:map-run"
+    assert [(c["connector_id"], c["outcome"]) for c in written["connections"]] == [
+        ("stripe_prod", "succeeded"),
+        ("zendesk_support", "failed"),
+        ("lost_one", "failed"),
+    ]
+    assert written["skipped"] == [{"connector_id": "old", "reason": "paused"}]
+
+
+def test_collect_outcomes_names_the_missing_file_in_a_typed_error(client, s3):
+    with pytest.raises(Exception) as raised:
+        client.lambda_.invoke(
+            "collect_outcomes",
+            {
+                "map_run": {"ResultWriterDetails": {"Bucket": BUCKET, "Key": "map-runs/none/manifest.json"}},
+                "execution_name": "run-1",
+                "artifacts_bucket": BUCKET,
+            },
+        )
+
+    assert type(raised.value).__name__ == "Orchestrator.RunFilesError"
+    assert f"s3://{BUCKET}/map-runs/none/manifest.json" in str(raised.value)
+    assert "NoSuchKey" in str(raised.value)
+
+
+def test_collect_outcomes_without_a_map_run_raises_invalid_input(client):
+    with pytest.raises(InvalidInput, match="collect_outcomes expects"):
+        client.lambda_.invoke("collect_outcomes", {"execution_name": "run-1"})

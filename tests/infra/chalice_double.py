@@ -5,10 +5,13 @@ Named uniquely (not conftest) so test modules can import it without clashing wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 from scripts.deploy import DeployError
 
@@ -34,6 +37,11 @@ def chalice_deployed(stage: str = "dev", region: str = REGION) -> dict[str, Any]
                 "lambda_arn": f"{prefix}-list_connectors",
             },
             {"name": "start_sync", "resource_type": "lambda_function", "lambda_arn": f"{prefix}-start_sync"},
+            {
+                "name": "collect_outcomes",
+                "resource_type": "lambda_function",
+                "lambda_arn": f"{prefix}-collect_outcomes",
+            },
             {
                 "name": "reconcile_syncs",
                 "resource_type": "lambda_function",
@@ -75,9 +83,33 @@ class FakeChalice:
         deployed = cwd / ".chalice" / "deployed" / f"{stage}.json"
         if verb == "deploy":
             deployed.parent.mkdir(parents=True, exist_ok=True)
-            deployed.write_text(json.dumps(chalice_deployed(stage, self.region)), encoding="utf-8")
+            document = chalice_deployed(stage, self.region)
+            deployed.write_text(json.dumps(document), encoding="utf-8")
+            self._create_role(document)
         elif verb == "delete":
             deployed.unlink()
+
+    def _create_role(self, document: dict[str, Any]) -> None:
+        """Chalice creates its functions' role; the stack attaches the run-files policy to it."""
+        iam = boto3.client("iam", region_name=self.region)
+        for resource in document["resources"]:
+            if resource["resource_type"] == "iam_role":
+                with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+                    iam.create_role(
+                        RoleName=resource["role_name"],
+                        AssumeRolePolicyDocument=json.dumps(
+                            {
+                                "Version": "2012-10-17",
+                                "Statement": [
+                                    {
+                                        "Effect": "Allow",
+                                        "Principal": {"Service": "lambda.amazonaws.com"},
+                                        "Action": "sts:AssumeRole",
+                                    }
+                                ],
+                            }
+                        ),
+                    )
 
     @property
     def verbs(self) -> list[list[str]]:

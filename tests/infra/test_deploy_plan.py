@@ -30,12 +30,15 @@ from scripts.deploy import (
     template_body,
     webhook_url,
 )
+from statemachine.definition import without_comments
 
 NETWORK = {"VpcId": "vpc-0123abcd", "SubnetIds": "subnet-0a1b2c3d,subnet-4e5f6a7b", "DbtImageTag": "2f1c9ab"}
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:fivetran-orchestrator-dev"
 ARNS = {
     "ListConnectorsFunctionArn": f"{FUNCTION}-list_connectors",
     "StartSyncFunctionArn": f"{FUNCTION}-start_sync",
+    "CollectOutcomesFunctionArn": f"{FUNCTION}-collect_outcomes",
+    "LambdaRoleName": "fivetran-orchestrator-dev",
 }
 
 
@@ -99,7 +102,8 @@ def test_render_inlines_the_definition_and_leaves_the_template_untouched(
     rendered = render_template(template, definition_text)
 
     properties = rendered["Resources"]["StateMachine"]["Properties"]
-    assert properties["Definition"] == json.loads(definition_text)
+    assert properties["Definition"] == without_comments(json.loads(definition_text))
+    assert "Comment" not in json.dumps(properties["Definition"])
     assert "DefinitionString" not in properties
     stand_in = template["Resources"]["StateMachine"]["Properties"]["Definition"]
     assert stand_in["StartAt"] == "DefinitionNotRendered"
@@ -126,9 +130,12 @@ def test_rendered_body_fits_cloudformations_inline_limit_with_room_to_grow(
 ) -> None:
     body = template_body(render_template(template, definition_text))
 
-    # 43 KB of 51.2 KB after the dashboard and the rate-limit waits: the next big addition (the
-    # Distributed Map) should move the definition to S3 (DefinitionS3Location) instead.
+    # 44 KB of 51.2 KB with the Distributed Map (the definition's comments are left out): the next
+    # big addition should move the template to S3 (TemplateURL) instead.
     assert len(body.encode()) < TEMPLATE_BODY_LIMIT * 0.9
+    assert "Comment" not in json.dumps(
+        json.loads(body)["Resources"]["StateMachine"]["Properties"]["Definition"]
+    )
     assert json.loads(body)["Resources"]["StateMachine"]["Type"] == "AWS::StepFunctions::StateMachine"
 
 
@@ -137,12 +144,12 @@ def test_template_body_over_the_limit_is_refused() -> None:
         template_body({"Description": "x" * TEMPLATE_BODY_LIMIT})
 
 
-def test_parse_deployed_picks_the_two_function_arns_and_the_rest_api_url(
+def test_parse_deployed_picks_the_function_arns_the_role_and_the_rest_api_url(
     deployed_document: Callable[..., dict[str, Any]],
 ) -> None:
     deployment = parse_deployed(deployed_document("dev"), "dev")
 
-    assert deployment.function_arns == ARNS
+    assert deployment.parameters == ARNS
     assert deployment.rest_api_url == "https://abc123defg.execute-api.us-east-1.amazonaws.com/api/"
 
 
@@ -239,7 +246,8 @@ def test_parameters_list_every_required_value_nobody_gave(template: dict[str, An
     [
         ({"AssignPublicIp": "YES"}, "is not one of"),
         ({"SecurityGroupId": "my-group"}, "does not match"),
-        ({"MaxConcurrency": "0"}, "below the minimum"),
+        ({"MaxConcurrency": "-1"}, "below the minimum"),
+        ({"MaxConcurrency": "10001"}, "above the maximum"),
         ({"HeartbeatSeconds": "120"}, "below the minimum"),
         ({"DbtTimeoutSeconds": "a while"}, "is not a number"),
         ({"DbtImageTag": "has spaces"}, "does not match"),
@@ -377,7 +385,9 @@ def test_render_writes_the_template_with_the_definition_inlined(tmp_path: Path, 
     assert main(["render", "--output", str(output)]) == 0
 
     rendered = json.loads(output.read_text(encoding="utf-8"))
-    assert rendered["Resources"]["StateMachine"]["Properties"]["Definition"] == json.loads(definition_text)
+    assert rendered["Resources"]["StateMachine"]["Properties"]["Definition"] == without_comments(
+        json.loads(definition_text)
+    )
 
 
 def test_missing_aws_credentials_are_reported_as_an_error_not_a_traceback(

@@ -19,6 +19,7 @@ from scripts.deploy import TEMPLATE_PATH, definition_placeholders, render_templa
 CONTRACT_SUBSTITUTIONS = {
     "ListConnectorsFunctionArn",
     "StartSyncFunctionArn",
+    "CollectOutcomesFunctionArn",
     "ClusterArn",
     "TaskDefinitionFamily",
     "ArtifactsBucket",
@@ -241,12 +242,29 @@ def test_dbt_container_reads_each_warehouse_key_from_the_warehouse_secret(resour
 def test_state_machine_role_grants_only_what_the_definition_uses(resources: dict[str, Any]) -> None:
     by_sid = {s["Sid"]: s for s in statements(resources["StateMachineRole"])}
 
-    assert as_list(by_sid["InvokeTheTwoFunctions"]["Action"]) == ["lambda:InvokeFunction"]
-    assert by_sid["InvokeTheTwoFunctions"]["Resource"] == [
+    assert as_list(by_sid["InvokeTheThreeFunctions"]["Action"]) == ["lambda:InvokeFunction"]
+    assert by_sid["InvokeTheThreeFunctions"]["Resource"] == [
         {"Ref": "ListConnectorsFunctionArn"},
         {"Fn::Sub": "${ListConnectorsFunctionArn}:*"},
         {"Ref": "StartSyncFunctionArn"},
         {"Fn::Sub": "${StartSyncFunctionArn}:*"},
+        {"Ref": "CollectOutcomesFunctionArn"},
+        {"Fn::Sub": "${CollectOutcomesFunctionArn}:*"},
+    ]
+    # The Distributed Map's children are executions of this same state machine (AWS docs, "IAM
+    # policies for using Distributed Map states"): start, watch and stop them, nothing else.
+    assert by_sid["DistributedMapChildExecutions"]["Action"] == "states:StartExecution"
+    assert by_sid["DistributedMapChildExecutions"]["Resource"]["Fn::Sub"].endswith(
+        ":stateMachine:${AppName}-${Stage}"
+    )
+    watch_children = by_sid["DistributedMapWatchChildren"]
+    assert sorted(watch_children["Action"]) == ["states:DescribeExecution", "states:StopExecution"]
+    assert watch_children["Resource"]["Fn::Sub"].endswith(":execution:${AppName}-${Stage}/*")
+    files = by_sid["DistributedMapItemsAndResults"]
+    assert "s3:GetObject" in files["Action"] and "s3:PutObject" in files["Action"]
+    assert [r["Fn::Sub"] for r in files["Resource"]] == [
+        "${ArtifactsBucket.Arn}/runs/*",
+        "${ArtifactsBucket.Arn}/map-runs/*",
     ]
     run_task = by_sid["RunTheDbtTask"]
     assert as_list(run_task["Action"]) == ["ecs:RunTask"]
@@ -284,7 +302,7 @@ def test_only_log_delivery_tracing_and_ecr_login_use_a_wildcard_resource(resourc
     assert all("*" not in action for action in wildcard_actions)
 
 
-def test_execution_role_reads_only_the_warehouse_secret_and_task_role_only_writes_artifacts(
+def test_execution_role_reads_only_the_warehouse_secret_and_task_role_writes_artifacts_reads_run_files(
     resources: dict[str, Any],
 ) -> None:
     execution = {s["Sid"]: s for s in statements(resources["TaskExecutionRole"])}
@@ -298,8 +316,31 @@ def test_execution_role_reads_only_the_warehouse_secret_and_task_role_only_write
             "Effect": "Allow",
             "Action": "s3:PutObject",
             "Resource": {"Fn::Sub": "${ArtifactsBucket.Arn}/dbt-runs/*"},
-        }
+        },
+        {
+            "Sid": "ReadExcludedSources",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": {"Fn::Sub": "${ArtifactsBucket.Arn}/runs/*"},
+        },
     ]
+
+
+def test_the_chalice_role_gets_the_run_files_and_the_map_results_and_nothing_else(
+    resources: dict[str, Any],
+) -> None:
+    policy = resources["LambdaRunFilesPolicy"]
+
+    assert policy["Type"] == "AWS::IAM::Policy"
+    assert policy["Properties"]["Roles"] == [{"Ref": "LambdaRoleName"}]
+    grants = {
+        s["Sid"]: (sorted(as_list(s["Action"])), s["Resource"]["Fn::Sub"])
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    }
+    assert grants == {
+        "RunFiles": (["s3:GetObject", "s3:PutObject"], "${ArtifactsBucket.Arn}/runs/*"),
+        "MapResults": (["s3:GetObject"], "${ArtifactsBucket.Arn}/map-runs/*"),
+    }
 
 
 def test_state_machine_logs_to_its_log_group_without_execution_data(resources: dict[str, Any]) -> None:
@@ -373,7 +414,8 @@ def test_run_defaults_match_the_contract_and_heartbeat_outlasts_the_reconcile_in
 ) -> None:
     parameters = template["Parameters"]
 
-    assert parameters["MaxConcurrency"]["Default"] == 10
+    assert parameters["MaxConcurrency"]["Default"] == 0  # every sync at once (the API budget paces them)
+    assert parameters["MaxConcurrency"]["MaxValue"] == 10_000
     assert parameters["HeartbeatSeconds"]["Default"] == 900
     assert parameters["HeartbeatSeconds"]["MinValue"] > RECONCILE_INTERVAL_SECONDS
     assert parameters["SyncTimeoutSeconds"]["Default"] == 21600

@@ -130,7 +130,7 @@ def test_a_run_larger_than_one_execution_holds_fails_before_any_sync():
 
     fivetran = FakeFivetran(*(connection(f"c{i}") for i in range(5)))
 
-    with pytest.raises(TooManyConnections, match="5 connections to sync, more than one run holds \\(4"):
+    with pytest.raises(TooManyConnections, match="5 connections to sync, more than one run takes \\(4"):
         list_connectors(fivetran, parse_run_input({"group_id": "g"}), max_connections=4)
 
     assert fivetran.triggered == []

@@ -22,7 +22,7 @@ def test_a_group_id_alone_gets_every_default():
         "on_sync_failure": "fail",
         "sync_timeout_seconds": 21_600,
         "heartbeat_seconds": 900,
-        "max_concurrency": 10,
+        "max_concurrency": 0,
         "dbt_timeout_seconds": 7_200,
         "deadline": "2026-01-15T16:00:00Z",
         "dbt": {"command": "build", "select": "", "exclude": ""},
