@@ -60,12 +60,12 @@ demo: install
 webhook: install
 	exec $(BIN)/python -m local webhook --port $(PORT) --moto-port $(MOTO_PORT)
 
-# ARGS: more options for scripts/deploy.py, e.g. ARGS="--parameter DbtImageTag=2f1c9ab" or ARGS=--yes.
+# ARGS: more options for `python -m deploy` (deploy/), e.g. ARGS="--parameter DbtImageTag=2f1c9ab" or ARGS=--yes.
 deploy: install
-	$(BIN)/python -m scripts.deploy deploy --stage $(STAGE) $(ARGS)
+	$(BIN)/python -m deploy deploy --stage $(STAGE) $(ARGS)
 
 destroy: install
-	$(BIN)/python -m scripts.deploy destroy --stage $(STAGE) $(ARGS)
+	$(BIN)/python -m deploy destroy --stage $(STAGE) $(ARGS)
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -25,9 +25,18 @@ import boto3
 from botocore.exceptions import ClientError
 
 from chalicelib.fivetran import FivetranClient
+from contracts.state_file import LocalState, read_state, state_file_path
+from infra import InfraError
+from infra.outputs import (
+    DEFAULT_APP_NAME,
+    deployed_path,
+    parse_deployed,
+    read_json,
+    stack_name,
+    stack_outputs,
+    webhook_url,
+)
 from ops.errors import OpsError, UsageProblem
-from ops.state_file import LocalState, read_state, state_file_path
-from scripts.deploy import REPO_ROOT, DeployError, parse_deployed, read_json, stack_name, webhook_url
 
 __all__ = ["LocalTarget", "StageTarget", "Target", "TargetSpec", "resolve_target"]
 
@@ -35,6 +44,7 @@ PROJECT_DIR_ENV = "ORCHESTRATOR_PROJECT_DIR"
 STAGE_ENV = "ORCHESTRATOR_STAGE"
 DEFAULT_FIVETRAN_URL = "https://api.fivetran.com"
 PLACEHOLDER = "REPLACE_ME"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,7 @@ class StageTarget(Target):
         self.stage = stage
         self.project_dir = project_dir
         self.config = _chalice_config(project_dir)
-        self.app_name = str(self.config.get("app_name", "fivetran-orchestrator"))
+        self.app_name = str(self.config.get("app_name", DEFAULT_APP_NAME))
         _check_stage(self.config, stage, project_dir)
         self._session = boto3.session.Session(region_name=region)
         if not self._session.region_name:
@@ -165,7 +175,7 @@ class StageTarget(Target):
     @functools.cached_property
     def outputs(self) -> dict[str, str]:
         try:
-            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack)["Stacks"]
+            return stack_outputs(self.client("cloudformation"), self.stack)
         except ClientError as exc:
             if "does not exist" in str(exc):
                 raise OpsError(
@@ -173,7 +183,6 @@ class StageTarget(Target):
                     f"(deploy it with `make deploy STAGE={self.stage}`, or pass --region)"
                 ) from None
             raise
-        return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
     def _output(self, key: str) -> str:
         value = self.outputs.get(key)
@@ -188,14 +197,14 @@ class StageTarget(Target):
         return self._output("StateMachineArn")
 
     def webhook_url(self) -> str:
-        path = self.project_dir / ".chalice" / "deployed" / f"{self.stage}.json"
+        path = deployed_path(self.project_dir, self.stage)
         if not path.exists():
             raise OpsError(
                 f"no {path}: run `make deploy STAGE={self.stage}` from this checkout (it records the API URL)"
             )
         try:
             deployment = parse_deployed(read_json(path), self.stage)
-        except DeployError as exc:
+        except InfraError as exc:
             raise OpsError(str(exc)) from None
         if not deployment.rest_api_url:
             raise OpsError(f"{path} has no rest_api: deploy again with `make deploy STAGE={self.stage}`")

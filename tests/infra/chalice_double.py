@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.deploy import DeployError
+from deploy.errors import DeployError
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account

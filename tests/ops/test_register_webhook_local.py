@@ -15,7 +15,7 @@ import pytest
 from click.testing import Result
 
 from chalicelib.fivetran import FivetranClient
-from ops.state_file import STATE_FILE_ENV, LocalState
+from contracts.state_file import STATE_FILE_ENV, LocalState
 from tests.ops.support import Served, assert_readable_error, invoke
 
 
