@@ -10,10 +10,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from deploy.errors import DeployError
-from infra.template import STATE_MACHINE_ID, TEMPLATE_PATH
+from infra.template import STATE_MACHINE_ID, TEMPLATE_PATH, load_template
 
 __all__ = [
     "DEFINITION_PATH",
@@ -37,38 +35,6 @@ DEFINITION_PATH = Path(__file__).resolve().parent.parent / "statemachine" / "orc
 # CloudFormation accepts a TemplateBody of at most 51,200 bytes (larger ones must come from S3).
 TEMPLATE_BODY_LIMIT = 51_200
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-SHORT_TAG_FUNCTIONS = {"Ref": "Ref", "Condition": "Condition"}
-
-
-class CfnLoader(yaml.SafeLoader):
-    """A YAML loader that reads CloudFormation short tags (``!Ref``, ``!Sub``, ``!GetAtt A.B``...)
-    into their long JSON form, so the result can be sent to CloudFormation as JSON."""
-
-
-def _construct_intrinsic(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = SHORT_TAG_FUNCTIONS.get(tag_suffix, f"Fn::{tag_suffix}")
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            resource, _, attribute = str(value).partition(".")
-            value = [resource, attribute]
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """The template as a dict, intrinsic functions in long form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``)."""
-    template = yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
-    if not isinstance(template, dict) or "Resources" not in template:
-        raise DeployError(f"{path} is not a CloudFormation template")
-    return template
 
 
 def definition_placeholders(definition_text: str) -> set[str]:

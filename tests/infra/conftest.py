@@ -14,7 +14,8 @@ from chalice_double import REGION, FakeChalice, chalice_deployed
 from moto import mock_aws
 
 from deploy.stack import Clients
-from deploy.template import DEFINITION_PATH, TEMPLATE_PATH, load_template
+from deploy.template import DEFINITION_PATH
+from infra.template import TEMPLATE_PATH, load_template
 
 
 @pytest.fixture
