@@ -24,7 +24,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib.fivetran import FivetranClient
 from contracts.state_file import LocalState, read_state, state_file_path
 from infra import InfraError
 from infra.outputs import (
@@ -37,6 +36,7 @@ from infra.outputs import (
     webhook_url,
 )
 from ops.errors import OpsError, UsageProblem
+from ops.fivetran_admin import FivetranAdmin
 
 __all__ = ["LocalTarget", "StageTarget", "Target", "TargetSpec", "resolve_target"]
 
@@ -90,7 +90,7 @@ class Target(ABC):
         return None
 
     @abstractmethod
-    def fivetran(self) -> FivetranClient:
+    def fivetran(self) -> FivetranAdmin:
         """A Fivetran client with this target's API key."""
 
 
@@ -135,8 +135,8 @@ class LocalTarget(Target):
                 f"(its scenario's group_id); use --group {self.state.group_id}"
             )
 
-    def fivetran(self) -> FivetranClient:
-        return FivetranClient(
+    def fivetran(self) -> FivetranAdmin:
+        return FivetranAdmin(
             self.state.fivetran_api_url,
             self.state.fivetran_api_key,
             self.state.fivetran_api_secret,
@@ -235,7 +235,7 @@ class StageTarget(Target):
             os.environ.get("FIVETRAN_API_URL") or environment.get("FIVETRAN_API_URL") or DEFAULT_FIVETRAN_URL
         )
 
-    def fivetran(self) -> FivetranClient:
+    def fivetran(self) -> FivetranAdmin:
         arn = self._output("FivetranApiSecretArn")
         try:
             data = json.loads(self._secret("FivetranApiSecretArn"))
@@ -247,7 +247,7 @@ class StageTarget(Target):
                 f"secret {arn} still holds the placeholder the stack generated: put your Fivetran API "
                 "key and secret in it first (README: Deploy to AWS, step 3)"
             )
-        return FivetranClient(self.fivetran_url(), key, secret)
+        return FivetranAdmin(self.fivetran_url(), key, secret)
 
 
 def _chalice_config(project_dir: Path) -> dict[str, Any]:
