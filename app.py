@@ -1,6 +1,6 @@
 """The Chalice app: one thin function per entry point. Wiring only; the logic is in chalicelib/.
 
-Entry points (names are contracts, see DESIGN.md):
+Entry points (names are contracts: the state machine, infra/template.yaml and README.md use them):
 - ``list_connectors``  (Lambda, first state): validate the run input, list the connections.
 - ``start_sync``       (Lambda, waitForTaskToken): park the token, trigger the sync.
 - ``POST /webhooks/fivetran``: verify the signature, complete parked tokens.
