@@ -29,6 +29,24 @@ aws_sdk_streaming_body         an ``aws-sdk:s3:getObject`` task's ``Body`` stays
 wait_until_timestamp           a ``Wait`` with ``Timestamp``/``TimestampPath`` ends up to 1 s
                                early (fraction dropped, whole seconds, naive local clock): it
                                now never ends before its timestamp, as on AWS
+--- in ``moto_dmap.py`` (Distributed Map; AWS facts in that module's docstrings) ---
+distributed_map_child_records  no per-child record (ARN, input, output, status, error, cause);
+                               ``DescribeMapRun`` counts wrong (a failed child stays running,
+                               no pending, total grows as children start)
+distributed_map_child_context  a child's ``$$.Execution``/``$$.StateMachine`` are the parent's:
+                               now the child execution's (the ItemSelector keeps the parent's)
+distributed_map_result_writer  the S3 ResultWriter writes only a manifest with empty
+                               ``ResultFiles``: now also ``SUCCEEDED_0``/``FAILED_0``/
+                               ``PENDING_0.json`` with AWS's child records
+distributed_map_tolerated_     ``ToleratedFailureCount/Percentage`` ignored (all children failed,
+failures                       map succeeded): now ``States.ExceedToleratedFailureThreshold``,
+                               after the results are written
+distributed_map_concurrency    MaxConcurrency 0 started one worker per item (AWS: at most
+                               10,000); two threads per child; a worker recursed per job
+tolerated_failure_percentage_  ``"ToleratedFailurePercentage": 100`` (an integer, valid on AWS)
+integer                        fails to parse: only ``100.0`` did
+jsonpath_parse_cache           every JSONPath use re-parses it (~10 ms each): 2,500 children
+                               took minutes; parsed paths are now cached
 =============================  ==============================================================
 """
 
@@ -42,6 +60,8 @@ import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from local import moto_dmap
 
 __all__ = ["install", "installed_patches", "register_handler", "set_ecs_task_runner"]
 
@@ -476,6 +496,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "wait_until_timestamp": _patch_wait_until_timestamp,
     "ecs_active_task_definition": _patch_ecs_active_task_definition,
     "aws_sdk_streaming_body": _patch_aws_sdk_streaming_body,
+    **moto_dmap.PATCHES,
 }
 
 
