@@ -41,6 +41,7 @@ lock: $(TOOLS_VENV)/.installed
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/cfn-lint infra/template.yaml
 	$(TOOLS_VENV)/bin/checkov -f infra/template.yaml --quiet --compact --framework cloudformation --skip-download
 	$(BIN)/python -m statemachine.validate statemachine/orchestrator.asl.json
@@ -71,4 +72,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) .venv-bench .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) .venv-bench .pytest_cache .ruff_cache .mypy_cache build

@@ -125,7 +125,7 @@ def fivetran_webhook() -> Response:
 
 
 def _answer_webhook() -> Response:
-    request = app.current_request
+    request: Any = app.current_request  # chalice: Request | None (set for a route); raw_body: bytes here
     try:
         deps = get_dependencies()
         result = handle_webhook(

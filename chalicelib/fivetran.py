@@ -251,7 +251,7 @@ class FivetranClient:
 
     def budget(self) -> float:
         """Seconds this thread has left before its deadline (infinite without one)."""
-        at = getattr(self._deadline, "at", None)
+        at: float | None = getattr(self._deadline, "at", None)
         if at is None:
             return float("inf")
         return max(0.0, at - time.monotonic())
