@@ -41,6 +41,7 @@ lock: $(TOOLS_VENV)/.installed
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/cfn-lint infra/template.yaml
 	$(TOOLS_VENV)/bin/checkov -f infra/template.yaml --quiet --compact --framework cloudformation --skip-download
 	$(BIN)/python -m statemachine.validate statemachine/orchestrator.asl.json
@@ -60,15 +61,15 @@ demo: install
 webhook: install
 	exec $(BIN)/python -m local webhook --port $(PORT) --moto-port $(MOTO_PORT)
 
-# ARGS: more options for scripts/deploy.py, e.g. ARGS="--parameter DbtImageTag=2f1c9ab" or ARGS=--yes.
+# ARGS: more options for `python -m deploy` (deploy/), e.g. ARGS="--parameter DbtImageTag=2f1c9ab" or ARGS=--yes.
 deploy: install
-	$(BIN)/python -m scripts.deploy deploy --stage $(STAGE) $(ARGS)
+	$(BIN)/python -m deploy deploy --stage $(STAGE) $(ARGS)
 
 destroy: install
-	$(BIN)/python -m scripts.deploy destroy --stage $(STAGE) $(ARGS)
+	$(BIN)/python -m deploy destroy --stage $(STAGE) $(ARGS)
 
 bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) .venv-bench .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) .venv-bench .pytest_cache .ruff_cache .mypy_cache build

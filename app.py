@@ -1,6 +1,6 @@
 """The Chalice app: one thin function per entry point. Wiring only; the logic is in chalicelib/.
 
-Entry points (names are contracts, see DESIGN.md):
+Entry points (names are contracts: the state machine, infra/template.yaml and README.md use them):
 - ``list_connectors``  (Lambda, first state): validate the run input, list the connections and
   write them to S3 for the Distributed Map.
 - ``start_sync``       (Lambda, waitForTaskToken, one per child execution): park the token, take
@@ -168,7 +168,7 @@ def fivetran_webhook() -> Response:
 
 
 def _answer_webhook() -> Response:
-    request = app.current_request
+    request: Any = app.current_request  # chalice: Request | None (set for a route); raw_body: bytes here
     try:
         deps = get_dependencies()
         result = handle_webhook(

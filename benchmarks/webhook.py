@@ -44,8 +44,8 @@ from chalicelib.log import logger as app_logger
 from chalicelib.signature import SIGNATURE_HEADER, sign
 from chalicelib.token_store import TokenStore
 from chalicelib.webhook import handle_webhook
+from infra.template import token_table_spec
 from local.chalice_local import ChaliceLocal, free_port
-from local.infra_schema import token_table_spec
 
 __all__ = ["CaseResult", "run_webhook_benchmark", "sync_end_body"]
 

@@ -145,22 +145,17 @@ _embedded_mock: Any = None
 
 
 def _token_table_spec() -> dict[str, Any]:
-    """The token table's keys, read from ``infra/template.yaml`` (their one definition)."""
-    import yaml  # dev dependency: only the embedded local path reads the template
-
-    class CfnLoader(yaml.SafeLoader):
-        """Keeps CloudFormation's short tags (!Ref, !Sub, ...) as plain values."""
-
-    CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    """The token table's keys, read from ``infra/template.yaml`` (their one definition) by
+    ``infra.template``, which a checkout has and the Lambda package does not: only the embedded local
+    path calls this."""
     try:
-        with open(TEMPLATE, encoding="utf-8") as handle:
-            template = yaml.load(handle, Loader=CfnLoader)  # noqa: S506 - a SafeLoader  # nosec B506
-        props = template["Resources"]["TokenTable"]["Properties"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        from infra.template import token_table_spec
+
+        return token_table_spec()
+    except Exception as exc:  # ImportError outside a checkout; OSError, KeyError, YAML errors...
         raise ConfigurationError(
             f"embedded token store: cannot read the table's keys from {TEMPLATE}: {exc}"
         ) from exc
-    return {"KeySchema": props["KeySchema"], "AttributeDefinitions": props["AttributeDefinitions"]}
 
 
 def _start_embedded_aws(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Fivetran REST API client: the three calls the orchestrator needs, and typed records.
+"""Fivetran REST API client: the calls the orchestrator's Lambdas need, and typed records.
 
 - ``GET /v1/groups/{id}/connections`` (cursor pagination to the end, ``limit=1000``)
 - ``GET /v1/connections/{id}``
@@ -13,8 +13,9 @@
   ``status``, ``reason``, ``rescheduled_for``; the reference names the start time's
   meaning but its stored copy does not show every field name, so aliases
   (``started_at``/``ended_at``/``start``/``end``) are accepted too.
-- ``POST /v1/webhooks/group/{id}`` and ``GET /v1/webhooks`` (the operator CLI's ``register-webhook``;
-  these endpoints want ``Accept: application/json``, not the connection endpoints' ``version=2``)
+
+The operator CLI's webhook calls (``ops/fivetran_admin.py``) subclass this client and pass their own
+``accept`` to ``_request``/``_items``; nothing here serves only the operator.
 
 Retries (connection errors, 5xx, 429 with ``Retry-After``, exponential backoff, bounded)
 are urllib3's ``Retry`` on the requests adapter; other 4xx fail at once. No wait is longer
@@ -54,7 +55,6 @@ __all__ = ["Connection", "FivetranClient", "TriggerResult"]
 
 USER_AGENT = "fivetran-orchestrator/0.1 (+https://github.com/fivetran-orchestrator)"
 ACCEPT_V2 = "application/json;version=2"
-ACCEPT_JSON = "application/json"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -251,7 +251,7 @@ class FivetranClient:
 
     def budget(self) -> float:
         """Seconds this thread has left before its deadline (infinite without one)."""
-        at = getattr(self._deadline, "at", None)
+        at: float | None = getattr(self._deadline, "at", None)
         if at is None:
             return float("inf")
         return max(0.0, at - time.monotonic())
@@ -299,24 +299,6 @@ class FivetranClient:
             sync_from_history(item) for item in self._items("GET", path, params=params, timeout=timeout)
         )
         return [record for record in records if record is not None]
-
-    def create_group_webhook(
-        self, group_id: str, *, url: str, events: list[str], secret: str, active: bool = True
-    ) -> dict[str, Any]:
-        """Create a group webhook. Fivetran first POSTs a test event to ``url`` and answers 400
-        unless that gets a 2xx. Returns the webhook (``id``, ``url``, ``events``, ``active``...)."""
-        path = f"/v1/webhooks/group/{quote(group_id, safe='')}"
-        body = {"url": url, "events": list(events), "active": active, "secret": secret}
-        return self._request("POST", path, json=body, accept=ACCEPT_JSON)
-
-    def update_webhook_secret(self, webhook_id: str, secret: str) -> dict[str, Any]:
-        """``PATCH /v1/webhooks/{id}`` with a new signing secret (the operator CLI's rotation)."""
-        path = f"/v1/webhooks/{quote(webhook_id, safe='')}"
-        return self._request("PATCH", path, json={"secret": secret}, accept=ACCEPT_JSON)
-
-    def list_webhooks(self) -> list[dict[str, Any]]:
-        """Every webhook of the account (group and account webhooks), following ``next_cursor``."""
-        return list(self._items("GET", "/v1/webhooks", accept=ACCEPT_JSON))
 
     # -- transport -------------------------------------------------------------------
 

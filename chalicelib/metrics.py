@@ -92,8 +92,8 @@ def _emit(metrics: list[tuple[str, MetricUnit, float]], dimensions: dict[str, st
         manager = MetricManager(namespace=NAMESPACE, service=os.environ.get(SERVICE_ENV) or SERVICE)
         for name, unit, value in metrics:
             manager.add_metric(name=name, unit=unit, value=value)
-        for key, value in (dimensions or {}).items():
-            manager.add_dimension(name=key, value=value)
+        for key, dimension in (dimensions or {}).items():
+            manager.add_dimension(name=key, value=dimension)
         document = manager.serialize_metric_set()
         # NaN and infinity are not JSON: CloudWatch would drop the line.
         line = json.dumps(document, separators=(",", ":"), allow_nan=False)

@@ -237,7 +237,7 @@ class TokenStore:
         except ClientError as exc:
             if not _is_condition_failure(exc):
                 raise _store_error("park a token", exc) from exc
-            old = exc.response.get("Item")
+            old: Any = exc.response.get("Item")  # the stored item (ReturnValuesOnConditionCheckFailure)
         except BotoCoreError as exc:
             raise _store_error("park a token", exc) from exc
         existing = TokenRecord.from_item(old) if old else self.get(record.connector_id, record.token_id)

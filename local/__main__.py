@@ -100,9 +100,9 @@ def serve(scenario_path: Path, state_path: Path | None) -> None:
     """Keep the local runtime running for `orchestrator --local` until Ctrl-C or SIGTERM."""
     import os
 
+    from contracts.state_file import state_file_path
     from local.serve import ServeError
     from local.serve import serve as run_serve
-    from ops.state_file import state_file_path
 
     try:
         code = run_serve(scenario_path, state_file_path(state_path), click.echo, os.getpid())

@@ -3,7 +3,7 @@
 moto's Step Functions executor (the ASL interpreter ported from LocalStack) runs our real
 ``statemachine/orchestrator.asl.json``; these small patches make the parts it needs work
 without Docker. Each is named after what it fixes; ``tests/functional/test_moto_patches.py``
-fails if a moto upgrade breaks one. See ``../shared/reference/local-aws-with-moto.md`` §7.
+fails if a moto upgrade breaks one. The runtime they serve: ``local/README.md``.
 
 =============================  ==============================================================
 patch                          fixes

@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from local.infra_schema import token_table_spec
+from infra.template import token_table_spec
 from statemachine.definition import render
 
 __all__ = ["APP_NAME", "Stack", "provision"]

@@ -1,7 +1,7 @@
 """``python -m local serve``: a ``LocalRuntime`` kept running for ``orchestrator --local``.
 
 It starts moto, the Fivetran simulator (playing the scenario's connections), ``chalice local``
-and the reconcile loop, writes the state file (``ops.state_file``: endpoints and local-only
+and the reconcile loop, writes the state file (``contracts.state_file``: endpoints and local-only
 secrets) and waits until Ctrl-C or SIGTERM, then stops everything and removes the file.
 Executions started by the CLI run here: moto executes the state machine in this process and
 invokes the real handlers in-process.
@@ -16,7 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ops.state_file import LocalState, StateFileError, process_alive, read_state, remove_state, write_state
+from contracts.state_file import (
+    LocalState,
+    StateFileError,
+    process_alive,
+    read_state,
+    remove_state,
+    write_state,
+)
 
 if TYPE_CHECKING:
     from local.runtime import LocalRuntime

@@ -103,7 +103,7 @@ def _stage() -> dict[str, str]:
 def _create_table(endpoint: str, stage: dict[str, str]) -> None:
     import boto3
 
-    from local.infra_schema import token_table_spec
+    from infra.template import token_table_spec
 
     boto3.client(
         "dynamodb",

@@ -23,7 +23,7 @@ from botocore.exceptions import (
 )
 
 from chalicelib.errors import FivetranError, OrchestratorError
-from ops.state_file import StateFileError
+from contracts.state_file import StateFileError
 
 __all__ = ["RUN_NOT_SUCCEEDED", "InvalidRunInput", "OpsError", "UsageProblem", "readable"]
 

@@ -24,10 +24,19 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib.fivetran import FivetranClient
+from contracts.state_file import LocalState, read_state, state_file_path
+from infra import InfraError
+from infra.outputs import (
+    DEFAULT_APP_NAME,
+    deployed_path,
+    parse_deployed,
+    read_json,
+    stack_name,
+    stack_outputs,
+    webhook_url,
+)
 from ops.errors import OpsError, UsageProblem
-from ops.state_file import LocalState, read_state, state_file_path
-from scripts.deploy import REPO_ROOT, DeployError, parse_deployed, read_json, stack_name, webhook_url
+from ops.fivetran_admin import FivetranAdmin
 
 __all__ = ["LocalTarget", "StageTarget", "Target", "TargetSpec", "resolve_target"]
 
@@ -35,6 +44,7 @@ PROJECT_DIR_ENV = "ORCHESTRATOR_PROJECT_DIR"
 STAGE_ENV = "ORCHESTRATOR_STAGE"
 DEFAULT_FIVETRAN_URL = "https://api.fivetran.com"
 PLACEHOLDER = "REPLACE_ME"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,7 @@ class Target(ABC):
         return None
 
     @abstractmethod
-    def fivetran(self) -> FivetranClient:
+    def fivetran(self) -> FivetranAdmin:
         """A Fivetran client with this target's API key."""
 
 
@@ -135,8 +145,8 @@ class LocalTarget(Target):
                 f"(its scenario's group_id); use --group {self.state.group_id}"
             )
 
-    def fivetran(self) -> FivetranClient:
-        return FivetranClient(
+    def fivetran(self) -> FivetranAdmin:
+        return FivetranAdmin(
             self.state.fivetran_api_url,
             self.state.fivetran_api_key,
             self.state.fivetran_api_secret,
@@ -151,7 +161,7 @@ class StageTarget(Target):
         self.stage = stage
         self.project_dir = project_dir
         self.config = _chalice_config(project_dir)
-        self.app_name = str(self.config.get("app_name", "fivetran-orchestrator"))
+        self.app_name = str(self.config.get("app_name", DEFAULT_APP_NAME))
         _check_stage(self.config, stage, project_dir)
         self._session = boto3.session.Session(region_name=region)
         if not self._session.region_name:
@@ -178,7 +188,7 @@ class StageTarget(Target):
     @functools.cached_property
     def outputs(self) -> dict[str, str]:
         try:
-            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack)["Stacks"]
+            return stack_outputs(self.client("cloudformation"), self.stack)
         except ClientError as exc:
             if "does not exist" in str(exc):
                 raise OpsError(
@@ -186,7 +196,6 @@ class StageTarget(Target):
                     f"(deploy it with `make deploy STAGE={self.stage}`, or pass --region)"
                 ) from None
             raise
-        return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
     def _output(self, key: str) -> str:
         value = self.outputs.get(key)
@@ -201,14 +210,14 @@ class StageTarget(Target):
         return self._output("StateMachineArn")
 
     def webhook_url(self) -> str:
-        path = self.project_dir / ".chalice" / "deployed" / f"{self.stage}.json"
+        path = deployed_path(self.project_dir, self.stage)
         if not path.exists():
             raise OpsError(
                 f"no {path}: run `make deploy STAGE={self.stage}` from this checkout (it records the API URL)"
             )
         try:
             deployment = parse_deployed(read_json(path), self.stage)
-        except DeployError as exc:
+        except InfraError as exc:
             raise OpsError(str(exc)) from None
         if not deployment.rest_api_url:
             raise OpsError(f"{path} has no rest_api: deploy again with `make deploy STAGE={self.stage}`")
@@ -239,7 +248,7 @@ class StageTarget(Target):
             os.environ.get("FIVETRAN_API_URL") or environment.get("FIVETRAN_API_URL") or DEFAULT_FIVETRAN_URL
         )
 
-    def fivetran(self) -> FivetranClient:
+    def fivetran(self) -> FivetranAdmin:
         arn = self._output("FivetranApiSecretArn")
         try:
             data = json.loads(self._secret("FivetranApiSecretArn"))
@@ -251,7 +260,7 @@ class StageTarget(Target):
                 f"secret {arn} still holds the placeholder the stack generated: put your Fivetran API "
                 "key and secret in it first (README: Deploy to AWS, step 3)"
             )
-        return FivetranClient(self.fivetran_url(), key, secret)
+        return FivetranAdmin(self.fivetran_url(), key, secret)
 
 
 def _chalice_config(project_dir: Path) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Security scanners, run by `make test` (tools from .venv-tools, installed by `make install`):
 #
-#   bandit     app.py chalicelib local dbt_container ops scripts: no medium or high finding
+#   bandit     app.py chalicelib contracts deploy infra local dbt_container ops scripts: no medium or high finding
 #              (a justified false positive carries an inline `# nosec BXXX` after its reason)
 #   pip-audit  the pins of requirements.txt, requirements-dev.txt and dbt_container/requirements.lock
 #              (--no-deps: exactly the pinned versions; the lock holds every package of the dbt image),
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 TOOLS="${TOOLS:-.venv-tools/bin}"
 ALLOW_UNAUDITED="${ALLOW_UNAUDITED:-0}"
 REQUIREMENTS=(requirements.txt requirements-dev.txt dbt_container/requirements.lock)
-BANDIT_PATHS=(app.py chalicelib local dbt_container ops scripts)
+BANDIT_PATHS=(app.py chalicelib contracts deploy infra local dbt_container ops scripts)
 failed=()
 
 for tool in bandit pip-audit checkov python; do

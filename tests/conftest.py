@@ -11,8 +11,8 @@ from moto import mock_aws
 
 from chalicelib.config import Settings
 from chalicelib.dependencies import Dependencies, reset_dependencies, set_dependencies
+from infra.template import token_table_spec
 from local import moto_patches
-from local.infra_schema import token_table_spec
 from tests.fakes import FakeFivetran
 
 REGION = "us-east-1"

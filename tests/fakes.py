@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.errors import FivetranNotFound
+from chalicelib.errors import FivetranNotFound, FivetranRateLimited
 from chalicelib.fivetran import Connection, TriggerResult
 from chalicelib.identity import SyncRecord
 from chalicelib.timeutil import utcnow
@@ -42,13 +42,20 @@ def connection(
 
 
 class FakeFivetran:
-    """Stands in for ``FivetranClient``: a dict of connections, and a record of the calls."""
+    """Stands in for ``FivetranClient``: a dict of connections, and a record of the calls.
+
+    It answers as the real client does (``tests/contract/test_fivetran_contract.py`` runs the same
+    cases against both): a trigger of a connection in ``running`` joins its sync (HTTP 409:
+    ``TriggerResult.joined``), one in ``rate_limited`` raises ``FivetranRateLimited`` with that
+    ``retry_after`` (HTTP 429), an unknown connection raises ``FivetranNotFound`` (HTTP 404).
+    """
 
     def __init__(self, *connections: Connection) -> None:
         self.connections = {c.id: c for c in connections}
         self.triggered: list[str] = []
         self.trigger_errors: dict[str, Exception] = {}
         self.running: set[str] = set()  # connections with a sync running: a trigger joins it (409)
+        self.rate_limited: dict[str, float] = {}  # connection -> Retry-After: a trigger is refused (429)
         self.history: dict[str, list[SyncRecord]] = {}
         self.history_reads: list[str] = []
         self.deadline: float | None = None
@@ -79,6 +86,9 @@ class FakeFivetran:
             raise self.trigger_errors[connection_id]
         if connection_id not in self.connections:
             raise FivetranNotFound(f"no connection {connection_id}", status=404)
+        if connection_id in self.rate_limited:
+            wait = self.rate_limited[connection_id]
+            raise FivetranRateLimited(f"rate limited; retry after {wait} s", retry_after=wait, status=429)
         accepted = utcnow().replace(microsecond=0)  # an HTTP Date header has whole seconds
         if connection_id in self.running:
             return TriggerResult("joined the sync already in progress", True, accepted)

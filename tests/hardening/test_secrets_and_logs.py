@@ -25,7 +25,7 @@ from chalicelib.dependencies import Dependencies, set_dependencies
 from chalicelib.log import logger, token_ref
 from chalicelib.signature import SIGNATURE_HEADER, sign
 from chalicelib.token_store import TokenStore
-from local.infra_schema import token_table_spec
+from infra.template import token_table_spec
 from local.report import build_report
 from local.runtime import API_KEY, API_SECRET, LocalRuntime
 from local.runtime import WEBHOOK_SECRET as LOCAL_WEBHOOK_SECRET

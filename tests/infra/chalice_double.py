@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from scripts.deploy import DeployError
+from deploy.errors import DeployError
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account

@@ -13,7 +13,9 @@ import pytest
 from chalice_double import REGION, FakeChalice, chalice_deployed
 from moto import mock_aws
 
-from scripts.deploy import DEFINITION_PATH, TEMPLATE_PATH, Clients, load_template
+from deploy.stack import Clients
+from deploy.template import DEFINITION_PATH
+from infra.template import TEMPLATE_PATH, load_template
 
 
 @pytest.fixture

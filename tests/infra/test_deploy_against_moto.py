@@ -1,4 +1,4 @@
-"""scripts/deploy.py against moto's CloudFormation: the deploy order, the stack it creates and updates,
+"""The deploy (``deploy/``) against moto's CloudFormation: the deploy order, the stack it creates and updates,
 and destroy. `chalice` is a fake that writes deployed/<stage>.json as `chalice deploy` does.
 
 moto creates the stack's DynamoDB, ECS, ECR, IAM, logs, S3 and Step Functions resources; it skips
@@ -19,7 +19,9 @@ import boto3
 import pytest
 from chalice_double import REGION, FakeChalice
 
-from scripts.deploy import Clients, DeployError, DeployOptions, DestroyOptions, Waiting, deploy, destroy
+from deploy.commands import DeployOptions, DestroyOptions, deploy, destroy
+from deploy.errors import DeployError
+from deploy.stack import Clients, Waiting
 
 STACK = "fivetran-orchestrator-dev-infra"
 # moto has no CloudFormation support for these (see the module docstring); it says so once per resource.

@@ -1,4 +1,4 @@
-"""scripts/deploy.py without AWS: reading the template, rendering the definition, building the stack
+"""The deploy (``deploy/``) without AWS: reading the template, rendering the definition, building the stack
 parameters from deployed/<stage>.json and the params file, and what it tells the operator."""
 
 from __future__ import annotations
@@ -11,25 +11,20 @@ from typing import Any
 
 import pytest
 
-from scripts.deploy import (
+from deploy.cli import main
+from deploy.commands import DeployOptions, deploy
+from deploy.errors import DeployError
+from deploy.messages import config_warnings, next_steps, stage_environment
+from deploy.template import (
     TEMPLATE_BODY_LIMIT,
-    DeployError,
-    DeployOptions,
     build_parameters,
-    config_warnings,
-    deploy,
     load_template,
-    main,
-    next_steps,
-    parse_deployed,
     parse_overrides,
     read_params_file,
     render_template,
-    stack_name,
-    stage_environment,
     template_body,
-    webhook_url,
 )
+from infra.outputs import parse_deployed, stack_name, webhook_url
 from statemachine.definition import without_comments
 
 NETWORK = {"VpcId": "vpc-0123abcd", "SubnetIds": "subnet-0a1b2c3d,subnet-4e5f6a7b", "DbtImageTag": "2f1c9ab"}

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.deploy import DeployError, DeployOptions, deploy, make_clients
+from deploy.commands import DeployOptions, deploy
+from deploy.errors import DeployError
+from deploy.stack import make_clients
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKE_ERROR = re.compile(r"make(\[\d+\])?: \*\*\* ")  # make's own line about the failed recipe

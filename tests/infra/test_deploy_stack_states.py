@@ -1,4 +1,4 @@
-"""scripts/deploy.py facing CloudFormation answers moto does not give: nothing to update, a stack left in
+"""``deploy/`` facing CloudFormation answers moto does not give: nothing to update, a stack left in
 ROLLBACK_COMPLETE or still in progress, a failed creation, and prod's termination protection. The
 CloudFormation client is a real boto3 client wrapped in botocore's Stubber (no network)."""
 
@@ -14,7 +14,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from scripts.deploy import Clients, DeployError, DestroyOptions, Waiting, deploy_stack, destroy
+from deploy.commands import DestroyOptions, destroy
+from deploy.errors import DeployError
+from deploy.stack import Clients, Waiting, deploy_stack
 
 NAME = "fivetran-orchestrator-dev-infra"
 NO_WAIT = Waiting(delay=0, max_attempts=2)

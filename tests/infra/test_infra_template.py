@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from scripts.deploy import TEMPLATE_PATH, definition_placeholders, render_template
+from deploy.template import TEMPLATE_PATH, definition_placeholders, render_template
 
 # The ${...} placeholders the ASL may use, as the brief for the state machine fixed them.
 CONTRACT_SUBSTITUTIONS = {

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from click.testing import Result
 
-from ops.state_file import STATE_FILE_ENV
+from contracts.state_file import STATE_FILE_ENV
 from tests.ops.support import SCENARIOS, Served, invoke, start_serve, stop_serve_process
 
 

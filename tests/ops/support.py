@@ -20,8 +20,8 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
+from contracts.state_file import STATE_FILE_ENV, LocalState, read_state
 from ops.cli import cli
-from ops.state_file import STATE_FILE_ENV, LocalState, read_state
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).with_name("scenarios")

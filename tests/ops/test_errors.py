@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from contracts.state_file import STATE_FILE_ENV, LocalState, write_state
 from ops.cli import cli
-from ops.state_file import STATE_FILE_ENV, LocalState, write_state
 from ops.target import PROJECT_DIR_ENV
 from tests.ops.support import (
     assert_readable_error,

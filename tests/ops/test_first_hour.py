@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from contracts.state_file import LocalState, write_state
 from ops.display import SAFETY_NET_HINT, rerun_command, run_report, sync_line
 from ops.runview import build_run_view
-from ops.state_file import LocalState, write_state
 from ops.timeline import render_timeline
 from tests.ops.histories import RunHistory
 from tests.ops.support import assert_readable_error, invoke

@@ -1,4 +1,5 @@
-"""The Fivetran client's webhook calls (``create_group_webhook``, ``list_webhooks``) against ``responses``."""
+"""The operator's Fivetran webhook calls (``ops/fivetran_admin.py``: ``create_group_webhook``,
+``list_webhooks``, ``update_webhook_secret``) against ``responses``, on the Lambda client's transport."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import responses
 from responses import matchers
 
 from chalicelib.errors import FivetranApiError, FivetranAuthError
-from chalicelib.fivetran import ACCEPT_JSON, ACCEPT_V2, FivetranClient
+from chalicelib.fivetran import ACCEPT_V2
+from ops.fivetran_admin import ACCEPT_JSON, FivetranAdmin
 
 BASE = "https://api.fivetran.test"
 
 
 @pytest.fixture
-def client() -> FivetranClient:
-    return FivetranClient(BASE, "key", "secret", max_retries=0, sleep=lambda seconds: None)
+def client() -> FivetranAdmin:
+    return FivetranAdmin(BASE, "key", "secret", max_retries=0, sleep=lambda seconds: None)
 
 
 @pytest.fixture
@@ -26,7 +28,7 @@ def mocked():
 
 
 def test_create_group_webhook_posts_url_events_and_secret_with_the_plain_json_accept_header(
-    client: FivetranClient, mocked: responses.RequestsMock
+    client: FivetranAdmin, mocked: responses.RequestsMock
 ) -> None:
     body = {
         "url": "https://api.example/webhooks/fivetran",
@@ -50,7 +52,7 @@ def test_create_group_webhook_posts_url_events_and_secret_with_the_plain_json_ac
 
 
 def test_list_webhooks_follows_the_cursor_to_the_last_page(
-    client: FivetranClient, mocked: responses.RequestsMock
+    client: FivetranAdmin, mocked: responses.RequestsMock
 ) -> None:
     mocked.get(
         f"{BASE}/v1/webhooks",
@@ -70,7 +72,7 @@ def test_list_webhooks_follows_the_cursor_to_the_last_page(
 
 
 def test_list_webhooks_stops_when_fivetran_repeats_a_cursor(
-    client: FivetranClient, mocked: responses.RequestsMock
+    client: FivetranAdmin, mocked: responses.RequestsMock
 ) -> None:
     page = {"code": "Success", "data": {"items": [{"id": "a"}], "next_cursor": "same"}}
     mocked.get(f"{BASE}/v1/webhooks", json=page)
@@ -80,7 +82,7 @@ def test_list_webhooks_stops_when_fivetran_repeats_a_cursor(
 
 
 def test_connection_calls_keep_the_version_2_accept_header(
-    client: FivetranClient, mocked: responses.RequestsMock
+    client: FivetranAdmin, mocked: responses.RequestsMock
 ) -> None:
     mocked.get(f"{BASE}/v1/webhooks", json={"code": "Success", "data": {"items": []}})
     mocked.get(
@@ -96,7 +98,7 @@ def test_connection_calls_keep_the_version_2_accept_header(
 
 
 def test_a_refused_api_key_on_a_webhook_call_raises_the_typed_auth_error(
-    client: FivetranClient, mocked: responses.RequestsMock
+    client: FivetranAdmin, mocked: responses.RequestsMock
 ) -> None:
     mocked.get(f"{BASE}/v1/webhooks", json={"code": "AuthFailed", "message": "Invalid API key"}, status=401)
 
@@ -105,7 +107,7 @@ def test_a_refused_api_key_on_a_webhook_call_raises_the_typed_auth_error(
 
 
 def test_a_create_refused_by_fivetran_carries_its_status_and_message(
-    client: FivetranClient, mocked: responses.RequestsMock
+    client: FivetranAdmin, mocked: responses.RequestsMock
 ) -> None:
     mocked.post(
         f"{BASE}/v1/webhooks/group/g",
@@ -118,3 +120,26 @@ def test_a_create_refused_by_fivetran_carries_its_status_and_message(
 
     assert raised.value.status == 400
     assert "did not get a 2xx" in str(raised.value)
+
+
+def test_update_webhook_secret_patches_the_webhook_with_the_plain_json_accept_header(
+    client: FivetranAdmin, mocked: responses.RequestsMock
+) -> None:
+    mocked.patch(
+        f"{BASE}/v1/webhooks/hook%2F1",
+        json={"code": "Success", "data": {"id": "hook/1", "active": True}},
+        match=[
+            matchers.json_params_matcher({"secret": "fresh"}),
+            matchers.header_matcher({"Accept": ACCEPT_JSON}),
+        ],
+    )
+
+    assert client.update_webhook_secret("hook/1", "fresh") == {"id": "hook/1", "active": True}
+
+
+def test_the_lambda_client_has_no_operator_calls() -> None:
+    from chalicelib.fivetran import FivetranClient
+
+    for name in ("create_group_webhook", "list_webhooks", "update_webhook_secret"):
+        assert not hasattr(FivetranClient, name), name
+        assert hasattr(FivetranAdmin, name), name

@@ -22,9 +22,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from contracts.state_file import STATE_FILE_ENV
 from local.chalice_local import free_port, wait_for_port
 from ops.cli import cli
-from ops.state_file import STATE_FILE_ENV
 from ops.target import PROJECT_DIR_ENV
 from tests.ops.support import (
     ROOT,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from chalicelib.fivetran import FivetranClient
-from ops.state_file import STATE_FILE_ENV, LocalState
+from contracts.state_file import STATE_FILE_ENV, LocalState
+from ops.fivetran_admin import FivetranAdmin
 from tests.ops.support import Served, assert_readable_error, invoke
 
 
@@ -24,7 +24,7 @@ def run_cli(state_file: Path, *args: str) -> Result:
 
 
 def webhooks(state: LocalState) -> list[dict]:
-    return FivetranClient(
+    return FivetranAdmin(
         state.fivetran_api_url, state.fivetran_api_key, state.fivetran_api_secret
     ).list_webhooks()
 

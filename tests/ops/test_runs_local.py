@@ -16,7 +16,7 @@ import boto3
 import pytest
 from click.testing import Result
 
-from ops.state_file import STATE_FILE_ENV
+from contracts.state_file import STATE_FILE_ENV
 from tests.ops.browser import ensure_chromium, load, screenshot
 from tests.ops.support import ROOT, Elements, Served, assert_readable_error, invoke
 

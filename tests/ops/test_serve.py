@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ops.state_file import LocalState
+from contracts.state_file import LocalState
 from tests.ops.support import ROOT, SCENARIOS, serve_environment, start_serve, stop_serve_process
 
 
