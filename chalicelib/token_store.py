@@ -51,8 +51,8 @@ CONDITION_FAILED = "ConditionalCheckFailedException"
 SYNC_PREFIX = "sync#"
 LEASE_PARTITION = "__lease__"
 BUDGET_PARTITION = "__api_budget__"
-# What the webhook may store of one sync (Fivetran's reason can be 32,000 characters).
-MAX_REASON_CHARS = 4_000
+# What the webhook stores of one sync: its whole reason (`show` reads it from outcomes.json).
+MAX_REASON_CHARS = 32_000  # Fivetran reasons reach 32,000 characters; an item holds 400 KB
 
 T = TypeVar("T")
 

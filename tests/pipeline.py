@@ -66,6 +66,7 @@ class Pipeline:
             for s in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions", "s3")
         }
         self.sfn = clients["stepfunctions"]
+        self.s3 = clients["s3"]
         self.stack: Stack = provision(clients, stage="test", tunables=tunables)
         self.settings = Settings(
             token_table=self.stack.table_name,
@@ -136,6 +137,22 @@ class Pipeline:
             if not page.get("nextToken"):
                 return events
             kwargs["nextToken"] = page["nextToken"]
+
+    def read_s3(self, uri: str) -> Any:
+        """The JSON object at ``s3://bucket/key`` (the run files the state machine passes around)."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def excluded_sources(self, run: dict[str, str]) -> list[str]:
+        """The sources a dbt task was told to exclude: the file its DBT_EXCLUDE_SOURCES_URI names."""
+        uri = run.get("DBT_EXCLUDE_SOURCES_URI", "")
+        return list(self.read_s3(uri)) if uri else []
+
+    def run_outcomes(self, described: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Every connection's outcome from the run's ``outcomes.json`` (the output names it)."""
+        where = json.loads(described["output"])["outcomes"]
+        collected = self.read_s3(f"s3://{where['bucket']}/{where['key']}")
+        return {c["connector_id"]: c for c in collected["connections"]}
 
     def states_entered(self, arn: str) -> list[str]:
         return [

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.errors import FivetranAuthError
 from tests.fakes import FakeDbtRunner, FakeFivetran, connection
 from tests.pipeline import Pipeline
 
@@ -39,7 +40,8 @@ def test_all_syncs_succeed_then_dbt_runs(moto_aws, three_connections):
     assert output["dbt"]["exit_code"] == 0
     assert output["dbt"]["task_arn"].startswith("arn:aws:ecs:")
     assert pipeline.dbt.runs[0]["DBT_COMMAND"] == "build"
-    assert pipeline.dbt.runs[0]["DBT_EXCLUDE_SOURCES"] == "[]"
+    assert pipeline.excluded_sources(pipeline.dbt.runs[0]) == []
+    assert pipeline.run_outcomes(described).keys() == {"stripe_prod", "hubspot_crm", "zendesk_support"}
     assert sorted(three_connections.triggered) == ["hubspot_crm", "stripe_prod", "zendesk_support"]
     assert pipeline.store.count() == 0
     print("success run states:", " → ".join(pipeline.states_entered(arn)))
@@ -81,7 +83,8 @@ def test_one_failed_sync_with_policy_continue_runs_dbt_without_its_sources(moto_
     assert outcomes["hubspot_crm"]["error"] == "Fivetran.SyncFailed"
     assert "FAILURE_WITH_TASK" in outcomes["hubspot_crm"]["cause"]
     run = pipeline.dbt.runs[0]
-    assert json.loads(run["DBT_EXCLUDE_SOURCES"]) == ["hubspot"]
+    assert pipeline.excluded_sources(run) == ["hubspot"]
+    assert "DBT_EXCLUDE_SOURCES" not in run  # the list lives in S3: the ECS overrides never grow
     assert run["DBT_SELECT"] == "tag:daily"
     assert json.loads(described["output"])["dbt"]["excluded_sources"] == ["hubspot"]
 
@@ -99,7 +102,7 @@ def test_a_sync_that_never_completes_is_recorded_as_timed_out(moto_aws, three_co
     timed_out = _outcomes(described)["zendesk_support"]
     assert timed_out["outcome"] == "timed_out"
     assert timed_out["error"] == "States.Timeout"
-    assert json.loads(pipeline.dbt.runs[0]["DBT_EXCLUDE_SOURCES"]) == ["zendesk"]
+    assert pipeline.excluded_sources(pipeline.dbt.runs[0]) == ["zendesk"]
 
 
 def test_a_rescheduled_manual_sync_waits_then_is_triggered_again(moto_aws):
@@ -117,9 +120,9 @@ def test_a_rescheduled_manual_sync_waits_then_is_triggered_again(moto_aws):
     described = pipeline.wait_for_end(arn)
 
     assert described["status"] == "SUCCEEDED", described.get("cause")
+    # The child execution waited, then triggered again (its states are not in the parent's history).
     assert fivetran.triggered == ["hubspot_crm", "hubspot_crm"]
-    states = pipeline.states_entered(arn)
-    assert "WaitForReschedule" in states and states.count("StartSyncAndWait") == 2
+    assert pipeline.run_outcomes(described)["hubspot_crm"]["outcome"] == "succeeded"
 
 
 def test_a_rescheduled_auto_sync_is_not_triggered_again(moto_aws):
@@ -233,3 +236,79 @@ def test_paused_and_broken_connections_are_skipped_with_their_reason(moto_aws):
         {"connector_id": "legacy_db", "reason": "broken"},
     ]
     assert fivetran.triggered == ["stripe_prod"]
+
+
+# -- one run for any group: bounded state ---------------------------------------------------------
+
+STATE_LIMIT_BYTES = 256 * 1024  # Step Functions' state input/output (moto does not enforce it)
+
+
+def largest_state_bytes(pipeline: Pipeline, arn: str) -> int:
+    """The largest input or output of any state of the run (what States.DataLimitExceeded measures)."""
+    sizes = [0]
+    for event in pipeline.history(arn):
+        for details in event.values():
+            if isinstance(details, dict):
+                sizes += [len(str(details.get(key, "")).encode()) for key in ("input", "output")]
+    return max(sizes)
+
+
+def test_three_hundred_refused_triggers_report_every_connection_and_keep_the_state_small(moto_aws):
+    fivetran = FakeFivetran(*(connection(f"conn_{i:03d}", schema=f"schema_{i:03d}") for i in range(300)))
+    for connector_id in fivetran.connections:
+        fivetran.trigger_errors[connector_id] = FivetranAuthError(
+            "Fivetran refused the API key (401): " + "check the key " * 20, status=401
+        )
+    pipeline = Pipeline(fivetran)
+
+    arn = pipeline.start({"group_id": "group", "on_sync_failure": "continue"})
+    described = pipeline.wait_for_end(arn, timeout=180)
+
+    # The policy applied (dbt ran without the 300 sources), every connection reported, the state bounded.
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    outcomes = pipeline.run_outcomes(described)
+    assert len(outcomes) == 300
+    assert {o["error"] for o in outcomes.values()} == {"Fivetran.AuthError"}
+    assert all("Traceback" not in o["cause"] and "stackTrace" not in o["cause"] for o in outcomes.values())
+    assert len(pipeline.excluded_sources(pipeline.dbt.runs[0])) == 300
+    output = json.loads(described["output"])
+    assert output["counts"] == {"total": 300, "succeeded": 0, "failed": 300, "timed_out": 0, "skipped": 0}
+    assert len(output["connectors"]) == 100
+    assert largest_state_bytes(pipeline, arn) < STATE_LIMIT_BYTES / 2
+
+
+def test_ten_failures_with_30000_character_reasons_keep_their_text_in_s3_not_in_the_state(moto_aws):
+    fivetran = FakeFivetran(*(connection(f"conn_{i}", schema=f"schema_{i}") for i in range(10)))
+    pipeline = Pipeline(fivetran)
+    arn = pipeline.start({"group_id": "group", "on_sync_failure": "continue"})
+    pipeline.wait_for_tokens(10)
+    for i in range(10):
+        pipeline.finish(f"conn_{i}", "FAILURE", reason=f"reason {i}: " + "x" * 30_000)
+
+    described = pipeline.wait_for_end(arn, timeout=60)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    outcomes = pipeline.run_outcomes(described)
+    assert all(len(o["cause"]) > 30_000 for o in outcomes.values())  # the full text, for `show`
+    output = json.loads(described["output"])
+    assert all(len(o["cause"]) <= 1_000 for o in output["connectors"])
+    assert largest_state_bytes(pipeline, arn) < 64 * 1024
+
+
+def test_the_fail_policys_cause_names_counts_and_the_first_few_and_points_at_the_full_list(moto_aws):
+    fivetran = FakeFivetran(*(connection(f"conn_{i}", schema=f"schema_{i}") for i in range(8)))
+    pipeline = Pipeline(fivetran)
+    arn = pipeline.start({"group_id": "group", "on_sync_failure": "fail"})
+    pipeline.wait_for_tokens(8)
+    for i in range(8):
+        pipeline.finish(f"conn_{i}", "FAILURE", reason="y" * 30_000)
+
+    described = pipeline.wait_for_end(arn, timeout=60)
+
+    assert described["error"] == "Orchestrator.SyncsFailed"
+    cause = described["cause"]
+    assert cause.startswith("8 of 8 connection sync(s) did not succeed: conn_")
+    assert ", and 3 more (full list: s3://" in cause and "/outcomes.json)" in cause
+    assert "on_sync_failure is fail, so dbt did not run" in cause
+    assert len(cause) < 5_000  # Step Functions caps a cause at 32,768 characters
+    assert pipeline.dbt.runs == []
