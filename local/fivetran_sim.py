@@ -507,6 +507,25 @@ class FivetranSimulator:
                 self._writer.start()
         self._writes.put((state, sync, outcome, reason))
 
+    def _write_batch(
+        self, ends: list[tuple[_ConnectionState, _Sync, str, str]], failures: dict[int, Exception]
+    ) -> None:
+        """Write the batch's rows through one connection, in one transaction committed at the end."""
+        with warehouse.session(self.duckdb_path, one_transaction=True):
+            for i, (state, sync, _, _) in enumerate(ends):
+                if state.running is not sync:
+                    continue  # dropped meanwhile
+                try:
+                    warehouse.write_sync(
+                        self.duckdb_path,
+                        schema=state.spec.schema,
+                        service=state.spec.service,
+                        rows=state.spec.sync.rows,
+                        seed=state.seed,
+                    )
+                except Exception as exc:  # the destination refused the load: Fivetran fails the sync
+                    failures[i] = exc
+
     def _write_rows(self) -> None:
         """The warehouse writer: every sync end waiting is written through one open connection (one
         connect and one checkpoint per batch, not per sync), then the file is closed and the batch's
@@ -519,20 +538,10 @@ class FivetranSimulator:
                     batch.append(self._writes.get_nowait())
             ends = [item for item in batch if item is not None]
             failures: dict[int, Exception] = {}
-            with warehouse.session(self.duckdb_path):
-                for i, (state, sync, _, _) in enumerate(ends):
-                    if state.running is not sync:
-                        continue  # dropped meanwhile
-                    try:
-                        warehouse.write_sync(
-                            self.duckdb_path,
-                            schema=state.spec.schema,
-                            service=state.spec.service,
-                            rows=state.spec.sync.rows,
-                            seed=state.seed,
-                        )
-                    except Exception as exc:  # the destination refused the load: Fivetran fails the sync
-                        failures[i] = exc
+            try:
+                self._write_batch(ends, failures)
+            except Exception as exc:  # the batch's commit failed: none of its rows landed
+                failures = dict.fromkeys(range(len(ends)), exc)
             for i, (state, sync, outcome, reason) in enumerate(ends):
                 exc = failures.get(i)
                 if exc is not None:

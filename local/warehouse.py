@@ -348,7 +348,7 @@ def write_sync(
         open_writer = _WRITERS.get(key)
         if open_writer is not None:
             return open_writer.write(load)
-        writer = _Writer(Path(db_path), lock_timeout_s)
+        writer = _Writer(Path(db_path), lock_timeout_s, one_transaction=key in _ONE_TRANSACTION)
         try:
             if key in _SESSIONS:
                 _WRITERS[key] = writer
@@ -391,13 +391,20 @@ def write_syncs(
 
 
 @contextlib.contextmanager
-def session(db_path: str | Path) -> Iterator[None]:
+def session(db_path: str | Path, *, one_transaction: bool = False) -> Iterator[None]:
     """Keep ``db_path`` open for the ``write_sync`` calls made during the block (any thread): one
-    connect and one checkpoint for many writes. Each write is still its own transaction. The file is
-    opened at the first write and closed when the block ends (nested blocks: the outermost)."""
+    connect and one checkpoint for many writes. The file is opened at the first write and closed when
+    the block ends (nested blocks: the outermost).
+
+    Each write is its own transaction, or, with ``one_transaction``, all of them are one, committed
+    when the block ends: a ``write_sync`` that fails still fails alone (the transaction is rolled back
+    and the earlier writes of the block written again, the same rows), and a failed commit is raised
+    when the block ends (then none of the block's writes landed)."""
     key = _key(db_path)
     with _LOCK:
         _SESSIONS[key] = _SESSIONS.get(key, 0) + 1
+        if one_transaction and _SESSIONS[key] == 1:
+            _ONE_TRANSACTION.add(key)
     try:
         yield
     finally:
@@ -405,13 +412,36 @@ def session(db_path: str | Path) -> Iterator[None]:
             _SESSIONS[key] -= 1
             if not _SESSIONS[key]:
                 del _SESSIONS[key]
+                _ONE_TRANSACTION.discard(key)
                 writer = _WRITERS.pop(key, None)
                 if writer is not None:
                     writer.close()
 
 
 _SESSIONS: dict[str, int] = {}
+_ONE_TRANSACTION: set[str] = set()
 _WRITERS: dict[str, _Writer] = {}
+# What a writer knew of a file when it closed it, and the file's (inode, size, mtime) then: the next
+# writer reuses it if the file is unchanged (no other process wrote it), saving the max(id) queries.
+_CATALOGS: dict[str, tuple[tuple[int, int, int], _Catalog]] = {}
+
+
+@dataclass
+class _Catalog:
+    tables: set[tuple[str, str]]
+    schemas: set[str]
+    max_ids: dict[tuple[str, str], int]
+
+    def copy(self) -> _Catalog:
+        return _Catalog(set(self.tables), set(self.schemas), dict(self.max_ids))
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def _key(db_path: str | Path) -> str:
@@ -432,22 +462,57 @@ class _Writer:
     """One open connection to the file, and what it knows of the catalog (schemas, tables, each
     table's highest id), so a write runs only its CREATEs and INSERTs. Used under ``_LOCK``."""
 
-    def __init__(self, path: Path, lock_timeout_s: float) -> None:
+    def __init__(self, path: Path, lock_timeout_s: float, *, one_transaction: bool = False) -> None:
+        self.path = path
+        self.key = _key(path)
         self.con = _connect(path, lock_timeout_s)
-        self._learn()
+        known = _CATALOGS.pop(self.key, None)
+        if known is not None and known[0] == _signature(path):
+            self.catalog = known[1]
+        else:
+            self._learn()
+        self.one_transaction = one_transaction
+        self.pending: list[Load] = []  # one_transaction: the writes of the open transaction
+        if one_transaction:
+            self.con.begin()
+
+    @property
+    def tables(self) -> set[tuple[str, str]]:
+        return self.catalog.tables
+
+    @property
+    def schemas(self) -> set[str]:
+        return self.catalog.schemas
+
+    @property
+    def max_ids(self) -> dict[tuple[str, str], int]:
+        return self.catalog.max_ids
 
     def _learn(self) -> None:
         rows = self.con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
-        self.tables: set[tuple[str, str]] = {(s, t) for s, t in rows}
-        self.schemas: set[str] = {
-            r[0] for r in self.con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
-        }
-        self.max_ids: dict[tuple[str, str], int] = {}
+        schemas = self.con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
+        self.catalog = _Catalog({(s, t) for s, t in rows}, {r[0] for r in schemas}, {})
 
     def close(self) -> None:
-        self.con.close()
+        """Commit the open transaction (``one_transaction``) and close; a failed commit is raised."""
+        try:
+            if self.one_transaction:
+                try:
+                    self.con.commit()
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        self.con.rollback()
+                    self.catalog = _Catalog(set(), set(), {})
+                    raise
+        finally:
+            self.con.close()
+        signature = _signature(self.path)
+        if signature is not None and self.catalog.tables:
+            _CATALOGS[self.key] = (signature, self.catalog)
 
     def write(self, load: Load) -> int:
+        if self.one_transaction:
+            return self._write_in_open_transaction(load)
         self.con.begin()
         try:
             written = self._land(load)
@@ -456,6 +521,19 @@ class _Writer:
         except BaseException:
             self._rollback()
             raise
+
+    def _write_in_open_transaction(self, load: Load) -> int:
+        try:
+            written = self._land(load)
+        except BaseException:
+            # DuckDB aborts the whole transaction: start again with the block's earlier writes.
+            self._rollback()
+            self.con.begin()
+            for earlier in self.pending:
+                self._land(earlier)
+            raise
+        self.pending.append(load)
+        return written
 
     def write_all(self, loads: list[Load]) -> list[int | Exception]:
         self.con.begin()
