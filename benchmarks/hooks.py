@@ -4,7 +4,8 @@
   hook (``moto_patches.set_ecs_task_runner``). ``RunDbt`` still goes through ``ecs:runTask.sync``, so
   the history and the billed transitions are those of a real run; only the dbt process is not started.
   Call it after entering ``LocalRuntime`` (entering installs the real runner).
-- ``no_warehouse_writes()``: the simulator's DuckDB writes (``local.warehouse.write_sync``) become a
+- ``no_warehouse_writes()``: the simulator's DuckDB writes (``local.warehouse.write_sync``, and
+  ``write_syncs``, the historical load) become a
   no-op while the context is open. Each write opens the one DuckDB file under a process-wide lock, so
   with hundreds of connections a run would measure DuckDB rather than the orchestrator.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 from unittest import mock
 
 __all__ = ["NoDbtTask", "no_warehouse_writes", "skip_dbt"]
@@ -38,5 +40,11 @@ def skip_dbt() -> None:
 def no_warehouse_writes() -> Iterator[None]:
     from local import warehouse
 
-    with mock.patch.object(warehouse, "write_sync", lambda *args, **kwargs: 0):
+    def none_written(db_path: Any, loads: list[Any], **kwargs: Any) -> list[int]:
+        return [0] * len(loads)
+
+    with (
+        mock.patch.object(warehouse, "write_sync", lambda *args, **kwargs: 0),
+        mock.patch.object(warehouse, "write_syncs", none_written),
+    ):
         yield

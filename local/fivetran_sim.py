@@ -15,14 +15,20 @@ HTTP status, for the run report. The scenario keys are documented in ``local/REA
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
+import heapq
+import itertools
 import json
+import logging
 import math
+import queue
 import re
 import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
@@ -66,6 +72,13 @@ MAX_DELIVERY_ATTEMPTS = 15
 BAD_SIGNATURE_ATTEMPTS = 2  # a wrongly signed delivery keeps failing: stop early to keep runs short
 ALREADY_SYNCING_SINCE_S = 60.0  # an already_syncing sync started this long before the run zero
 SYNC_HISTORY_MAX_WINDOW = timedelta(days=7)
+# Threads, whatever the number of connections: one scheduler (every timed event: sync ends, scheduled
+# syncs, resumes, mid-run changes, redeliveries), one warehouse writer, and this many webhook senders.
+DELIVERY_WORKERS = 16
+# The listen backlog of the API server: thousands of triggers may arrive at once.
+REQUEST_QUEUE_SIZE = 1024
+
+log = logging.getLogger(__name__)
 
 
 def _stamp(moment: datetime) -> str:
@@ -223,8 +236,16 @@ class FivetranSimulator:
         self.registered_webhooks: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
         self._lock = threading.RLock()
-        self._timers: list[threading.Timer] = []
         self._server: ThreadingHTTPServer | None = None
+        self._due: list[tuple[float, int, Any, tuple[Any, ...]]] = []  # (monotonic due, seq, fn, args)
+        self._due_changed = threading.Condition(threading.Lock())
+        self._seq = itertools.count()
+        self._scheduler: threading.Thread | None = None
+        self._senders = ThreadPoolExecutor(
+            max_workers=DELIVERY_WORKERS, thread_name_prefix="fivetran-sim-hook"
+        )
+        self._writes: queue.Queue[tuple[_ConnectionState, _Sync, str, str] | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
         self._stopped = threading.Event()
         self._zero: float | None = None
 
@@ -264,19 +285,22 @@ class FivetranSimulator:
         does not name them, as a real warehouse holds every source the project reads."""
         named = {state.spec.schema for state in self.connections.values()}
         missing = [svc for svc, schema in warehouse.DEMO_SCHEMAS.items() if schema not in named]
-        if missing:
-            warehouse.seed_demo(self.duckdb_path, rows=20, seed=99, services=missing)
-        for state in self.connections.values():
-            if state.spec.setup_state == "connected":
-                warehouse.write_sync(
-                    self.duckdb_path,
-                    schema=state.spec.schema,
-                    service=state.spec.service,
-                    rows=max(state.spec.sync.rows, 20),
-                    seed=state.seed,
-                    synced_at=self.now_f() - timedelta(hours=1),
-                )
-                state.succeeded_at = self.now_f() - timedelta(hours=1)
+        loads = [warehouse.Load(warehouse.DEMO_SCHEMAS[svc], svc, rows=20, seed=99) for svc in missing]
+        loaded = [state for state in self.connections.values() if state.spec.setup_state == "connected"]
+        an_hour_ago = self.now_f() - timedelta(hours=1)
+        loads += [
+            warehouse.Load(
+                state.spec.schema, state.spec.service, max(state.spec.sync.rows, 20), state.seed, an_hour_ago
+            )
+            for state in loaded
+        ]
+        # One connection and one transaction for them all: opening and checkpointing the file per
+        # connection took minutes for a few thousand connections.
+        for result in warehouse.write_syncs(self.duckdb_path, loads):
+            if isinstance(result, Exception):
+                raise result
+        for state in loaded:
+            state.succeeded_at = an_hour_ago
 
     def start(self, port: int = 0) -> str:
         simulator = self
@@ -284,7 +308,7 @@ class FivetranSimulator:
         class Handler(_Handler):
             sim = simulator
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="fivetran-sim", daemon=True
@@ -298,8 +322,11 @@ class FivetranSimulator:
 
     def stop(self) -> None:
         self._stopped.set()
-        for timer in list(self._timers):
-            timer.cancel()
+        with self._due_changed:
+            self._due.clear()
+            self._due_changed.notify_all()
+        self._writes.put(None)
+        self._senders.shutdown(wait=False, cancel_futures=True)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -436,12 +463,96 @@ class FivetranSimulator:
     # -- sync playback -------------------------------------------------------------------
 
     def _later(self, delay: float, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` on the scheduler thread after ``delay`` seconds (a heap, not a thread per
+        event). ``fn`` must not block: webhook deliveries go on to the senders' pool, warehouse
+        writes to the writer thread."""
         if self._stopped.is_set():
             return
-        timer = threading.Timer(max(0.0, delay), fn, args)
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
+        with self._due_changed:
+            heapq.heappush(self._due, (time.monotonic() + max(0.0, delay), next(self._seq), fn, args))
+            self._due_changed.notify()
+            if self._scheduler is None:
+                self._scheduler = threading.Thread(
+                    target=self._schedule, name="fivetran-sim-clock", daemon=True
+                )
+                self._scheduler.start()
+
+    def _schedule(self) -> None:
+        while not self._stopped.is_set():
+            with self._due_changed:
+                wait = self._due[0][0] - time.monotonic() if self._due else None
+                if wait is None or wait > 0:
+                    self._due_changed.wait(timeout=wait)
+                    continue
+                _, _, fn, args = heapq.heappop(self._due)
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("simulator event %s failed", getattr(fn, "__name__", fn))
+
+    def _send_later(self, delay: float, delivery: _Delivery) -> None:
+        self._later(delay, self._hand_to_sender, delivery)
+
+    def _hand_to_sender(self, delivery: _Delivery) -> None:
+        with contextlib.suppress(RuntimeError):  # the pool is shut down: the simulator stopped
+            self._senders.submit(self._deliver, delivery)
+
+    def _write_later(self, state: _ConnectionState, sync: _Sync, outcome: str, reason: str) -> None:
+        """A successful sync's rows go to the writer thread, which ends the sync once they are written."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_rows, name="fivetran-sim-warehouse", daemon=True
+                )
+                self._writer.start()
+        self._writes.put((state, sync, outcome, reason))
+
+    def _write_batch(
+        self, ends: list[tuple[_ConnectionState, _Sync, str, str]], failures: dict[int, Exception]
+    ) -> None:
+        """Write the batch's rows through one connection, in one transaction committed at the end."""
+        with warehouse.session(self.duckdb_path, one_transaction=True):
+            for i, (state, sync, _, _) in enumerate(ends):
+                if state.running is not sync:
+                    continue  # dropped meanwhile
+                try:
+                    warehouse.write_sync(
+                        self.duckdb_path,
+                        schema=state.spec.schema,
+                        service=state.spec.service,
+                        rows=state.spec.sync.rows,
+                        seed=state.seed,
+                    )
+                except Exception as exc:  # the destination refused the load: Fivetran fails the sync
+                    failures[i] = exc
+
+    def _write_rows(self) -> None:
+        """The warehouse writer: every sync end waiting is written through one open connection (one
+        connect and one checkpoint per batch, not per sync), then the file is closed and the batch's
+        syncs end (so a sync_end never comes before its rows, and dbt finds the file free)."""
+        while True:
+            first = self._writes.get()
+            batch = [first]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    batch.append(self._writes.get_nowait())
+            ends = [item for item in batch if item is not None]
+            failures: dict[int, Exception] = {}
+            try:
+                self._write_batch(ends, failures)
+            except Exception as exc:  # the batch's commit failed: none of its rows landed
+                failures = dict.fromkeys(range(len(ends)), exc)
+            for i, (state, sync, outcome, reason) in enumerate(ends):
+                exc = failures.get(i)
+                if exc is not None:
+                    self.errors.append(f"{state.spec.id}: warehouse write failed: {exc}")
+                    outcome, reason = "failure", f"destination write failed: {exc}"
+                try:
+                    self._finish_sync(state, sync, outcome, reason)
+                except Exception:
+                    log.exception("ending sync %s failed", sync.sync_id)
+            if None in batch or self._stopped.is_set():
+                return
 
     def _begin_sync(self, state: _ConnectionState, *, ours: bool, started: datetime | None = None) -> _Sync:
         """A new sync is running (call with the lock held)."""
@@ -506,19 +617,14 @@ class FivetranSimulator:
     def _end_sync(self, state: _ConnectionState, sync: _Sync, outcome: str, reason: str) -> None:
         if state.running is not sync:
             return  # dropped
-        spec = state.spec.sync
         if outcome == "success":
-            try:
-                warehouse.write_sync(
-                    self.duckdb_path,
-                    schema=state.spec.schema,
-                    service=state.spec.service,
-                    rows=spec.rows,
-                    seed=state.seed,
-                )
-            except Exception as exc:  # the destination refused the load: Fivetran fails the sync
-                self.errors.append(f"{state.spec.id}: warehouse write failed: {exc}")
-                outcome, reason = "failure", f"destination write failed: {exc}"
+            self._write_later(state, sync, outcome, reason)
+        else:
+            self._finish_sync(state, sync, outcome, reason)
+
+    def _finish_sync(self, state: _ConnectionState, sync: _Sync, outcome: str, reason: str) -> None:
+        """The sync ends now (its rows, if any, are written): history, connection state, ``sync_end``."""
+        spec = state.spec.sync
         ended = self.now_f()
         data: dict[str, Any] = {"status": STATUS_BY_OUTCOME[outcome]}
         with self._lock:
@@ -574,7 +680,7 @@ class FivetranSimulator:
         delay = hook.delay_s if sync.ours else 0.0
         for copy in range(copies):
             delivery = _Delivery(body, signature, state.spec.id, event, sync.sync_id, bad)
-            self._later(delay + 0.05 * copy, self._deliver, delivery)
+            self._send_later(delay + 0.05 * copy, delivery)
 
     def _deliver(self, delivery: _Delivery) -> None:
         """One delivery attempt; a non-2xx answer or none is redelivered on Fivetran's compressed
@@ -617,7 +723,7 @@ class FivetranSimulator:
             return
         limit = BAD_SIGNATURE_ATTEMPTS if delivery.bad_signature else MAX_DELIVERY_ATTEMPTS
         if delivery.attempts < limit:
-            self._later(REDELIVERY_STEP_S * delivery.attempts, self._deliver, delivery)
+            self._send_later(REDELIVERY_STEP_S * delivery.attempts, delivery)
 
     # -- webhook management (the operator CLI's register-webhook) --------------------------
 
@@ -666,6 +772,11 @@ class FivetranSimulator:
         }
         self.registered_webhooks[hook_id] = record
         return 201, {"code": "Success", "message": "Webhook has been created", "data": record}
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = REQUEST_QUEUE_SIZE
+    daemon_threads = True
 
 
 _GROUP_CONNECTIONS = re.compile(r"^/v1/groups/([^/]+)/connections/?$")

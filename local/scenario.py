@@ -6,6 +6,8 @@ and so is a scenario that cannot be played (no connections, duplicate ids, bad v
 
 from __future__ import annotations
 
+import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ __all__ = [
 OUTCOMES = ("success", "failure", "failure_with_task", "canceled", "rescheduled", "never_ends")
 KNOWN_SERVICES = ("stripe", "hubspot", "salesforce", "postgres", "zendesk")
 WEBHOOK_EVENTS = ("sync_start", "sync_end")
+GENERATE_MAX_COUNT = 100_000
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ScenarioError(ValueError):
@@ -305,20 +309,94 @@ def _connector(raw: Any, index: int) -> ConnectorSpec:
     )
 
 
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(f"{where} must be a number (got {value!r})")
+    if value < 0:
+        raise ScenarioError(f"{where} must not be negative")
+    return float(value)
+
+
+def generated_connectors(raw: Any) -> list[dict[str, Any]]:
+    """The connections a scenario's ``generate`` key stands for, as ``connectors`` entries.
+
+    ``{count: N, services: [s1, s2, ...], duration_s: D or [min, max], rows: R, seed: S}``: connection
+    ``i`` (0 .. N-1) is ``<service>_<i>`` (``i`` zero-padded to the width of N - 1), its service the
+    ``i % len(services)``-th, its schema its id; its syncs take ``D`` seconds, or a length drawn
+    uniformly from ``[min, max]`` (milliseconds, the same for the same ``seed``), and write ``R`` rows."""
+    data = _mapping(raw, "generate")
+    _keys(data, {"count", "services", "duration_s", "rows", "seed"}, "generate.")
+    count = data.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= GENERATE_MAX_COUNT:
+        raise ScenarioError(
+            f"generate.count must be a whole number from 1 to {GENERATE_MAX_COUNT} (got {count!r})"
+        )
+    services = data.get("services", list(KNOWN_SERVICES))
+    if not isinstance(services, list) or not services:
+        raise ScenarioError(f"generate.services must be a non-empty list of service names (got {services!r})")
+    for service in services:
+        if not isinstance(service, str) or not _IDENTIFIER.match(service):
+            raise ScenarioError(
+                f"generate.services: {service!r} is not a service name (letters, digits and _)"
+            )
+    duration = data.get("duration_s", 1.0)
+    if isinstance(duration, list):
+        if len(duration) != 2:
+            raise ScenarioError(f"generate.duration_s must be a number or [min, max] (got {duration!r})")
+        low, high = (_number(d, "generate.duration_s") for d in duration)
+        if low > high:
+            raise ScenarioError(f"generate.duration_s [min, max] needs min <= max (got {duration!r})")
+    else:
+        low = high = _number(duration, "generate.duration_s")
+    rows = data.get("rows", 50)
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+        raise ScenarioError(f"generate.rows must be a whole number >= 0 (got {rows!r})")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ScenarioError(f"generate.seed must be a whole number (got {seed!r})")
+    rng = random.Random(seed)  # noqa: S311 - sync lengths, not secrets
+    width = len(str(count - 1))
+    made = []
+    for i in range(count):
+        service = services[i % len(services)]
+        length = low if low == high else round(rng.uniform(low, high), 3)
+        cid = f"{service}_{i:0{width}d}"
+        made.append(
+            {"id": cid, "service": service, "schema": cid, "sync": {"duration_s": length, "rows": rows}}
+        )
+    return made
+
+
 def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
     raw = _mapping(raw, "the scenario")
     _keys(
-        raw, {"name", "description", "group_id", "input", "connectors", "expect", "settings", "fivetran"}, ""
+        raw,
+        {
+            "name",
+            "description",
+            "group_id",
+            "input",
+            "connectors",
+            "generate",
+            "expect",
+            "settings",
+            "fivetran",
+        },
+        "",
     )
     connectors_raw = raw.get("connectors")
-    if not isinstance(connectors_raw, list) or not connectors_raw:
-        raise ScenarioError("connectors must be a non-empty list")
+    if connectors_raw is None and raw.get("generate") is not None:
+        connectors_raw = []
+    if not isinstance(connectors_raw, list) or (not connectors_raw and raw.get("generate") is None):
+        raise ScenarioError("connectors must be a non-empty list (or use generate)")
+    if raw.get("generate") is not None:
+        connectors_raw = connectors_raw + generated_connectors(raw["generate"])
     connectors = tuple(_connector(c, i) for i, c in enumerate(connectors_raw))
     ids = [c.id for c in connectors]
     if len(set(ids)) != len(ids):
-        raise ScenarioError(
-            f"connector ids must be unique (duplicate: {sorted({i for i in ids if ids.count(i) > 1})})"
-        )
+        seen: set[str] = set()
+        duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+        raise ScenarioError(f"connector ids must be unique (duplicate: {duplicates})")
     expect_raw = _mapping(raw.get("expect"), "expect")
     _keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, "expect.")
     status = _typed(expect_raw, "status", str, "SUCCEEDED", "expect.")

@@ -164,3 +164,84 @@ def test_calls_from_several_threads_are_serialized(tmp_path: Path) -> None:
 def test_bad_arguments_are_refused(tmp_path: Path, schema: str, rows: int) -> None:
     with pytest.raises(ValueError):
         warehouse.write_sync(tmp_path / "w.duckdb", schema=schema, service="stripe", rows=rows)
+
+
+def dump(db: Path) -> dict[tuple[str, str], list[tuple[Any, ...]]]:
+    tables = query(db, "select schema_name, table_name from duckdb_tables() order by all")
+    return {(s, t): query(db, f'select * from "{s}"."{t}" order by all') for s, t in tables}  # noqa: S608
+
+
+LOADS = [
+    ("stripe", "stripe", 4, 0),
+    ("app_db", "postgres", 3, 1),
+    ("stripe", "stripe", 2, 2),
+    ("marketo_1", "marketo", 5, 3),
+    ("sheets.budget", "google_sheets", 2, 4),
+]
+
+
+def test_a_batch_writes_what_the_same_writes_one_by_one_write(tmp_path: Path) -> None:
+    for schema, service, rows, seed in LOADS:
+        warehouse.write_sync(
+            tmp_path / "one.duckdb", schema=schema, service=service, rows=rows, seed=seed, synced_at=SYNCED_AT
+        )
+    loads = [warehouse.Load(schema, service, rows, seed, SYNCED_AT) for schema, service, rows, seed in LOADS]
+    assert warehouse.write_syncs(tmp_path / "batch.duckdb", loads) == [8, 6, 4, 5, 2]
+    with warehouse.session(tmp_path / "session.duckdb", one_transaction=True):
+        for schema, service, rows, seed in LOADS:
+            warehouse.write_sync(
+                tmp_path / "session.duckdb",
+                schema=schema,
+                service=service,
+                rows=rows,
+                seed=seed,
+                synced_at=SYNCED_AT,
+            )
+    assert (
+        dump(tmp_path / "one.duckdb") == dump(tmp_path / "batch.duckdb") == dump(tmp_path / "session.duckdb")
+    )
+
+
+def broken_table(db: Path) -> None:
+    """A `broken.records` table whose columns no load fits: writing it fails in DuckDB, not before."""
+    con = duckdb.connect(str(db))
+    con.execute('CREATE SCHEMA broken; CREATE TABLE broken.records ("id" BIGINT)')
+    con.close()
+
+
+def test_a_load_that_fails_in_a_batch_fails_alone(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    broken_table(db)
+    loads = [
+        warehouse.Load("stripe", "stripe", 2),
+        warehouse.Load("broken", "marketo", 2),
+        warehouse.Load("bad-name", "x", 1),
+        warehouse.Load("zendesk", "zendesk", 3),
+    ]
+    results = warehouse.write_syncs(db, loads)
+    assert results[0] == 4 and results[3] == 3
+    assert isinstance(results[1], duckdb.Error) and isinstance(results[2], ValueError)
+    assert query(db, "select count(*) from stripe.customers") == [(2,)]
+    assert query(db, "select count(*) from broken.records") == [(0,)]
+
+
+def test_a_write_that_fails_in_a_one_transaction_session_fails_alone(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    broken_table(db)
+    with warehouse.session(db, one_transaction=True):
+        assert warehouse.write_sync(db, schema="stripe", service="stripe", rows=2) == 4
+        with pytest.raises(duckdb.Error):
+            warehouse.write_sync(db, schema="broken", service="marketo", rows=2)
+        assert warehouse.write_sync(db, schema="stripe", service="stripe", rows=1) == 2
+    assert query(db, "select id from stripe.customers order by id") == [
+        ("cus_0000000001",),
+        ("cus_0000000002",),
+        ("cus_0000000003",),
+    ]
+    # The file is closed when the session ends: another connection may write it, and a later write
+    # continues from what that connection left (the reused catalog is dropped once the file changed).
+    con = duckdb.connect(str(db))
+    con.execute("INSERT INTO stripe.customers (id) VALUES ('cus_0000000010')")
+    con.close()
+    warehouse.write_sync(db, schema="stripe", service="stripe", rows=1)
+    assert query(db, "select max(id) from stripe.customers") == [("cus_0000000011",)]

@@ -8,6 +8,7 @@ code, no token left behind, webhooks rejected only where the scenario says so.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,23 @@ from local.runtime import LocalRuntime
 from local.scenario import load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "local" / "scenarios").glob("*.yaml"))
+# Runs of hundreds or thousands of connections take minutes: `make test` leaves them out (each says so in
+# its description). RUN_SCALE_SCENARIOS=1 plays them too, e.g.
+# `RUN_SCALE_SCENARIOS=1 pytest tests/e2e/test_scenarios.py -k hundred_connections`.
+SCALE_SCENARIOS = {"hundred_connections", "twenty_five_hundred_connections"}
+RUN_SCALE = os.environ.get("RUN_SCALE_SCENARIOS") == "1"
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def _param(path: Path) -> object:
+    if path.stem not in SCALE_SCENARIOS:
+        return pytest.param(path, id=path.stem)
+    skip = pytest.mark.skipif(not RUN_SCALE, reason="a scale scenario: RUN_SCALE_SCENARIOS=1 plays it")
+    return pytest.param(path, id=path.stem, marks=[skip, pytest.mark.timeout(3600)])
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in SCENARIOS])
 def test_scenario_ends_as_it_expects(path: Path, tmp_path: Path) -> None:
     scenario = load_scenario(path)
     with LocalRuntime(scenario, workdir=tmp_path) as runtime:

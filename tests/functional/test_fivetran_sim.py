@@ -705,3 +705,56 @@ def test_new_scenario_keys_default_to_todays_behaviour():
     assert scenario.fivetran.webhook_events == ("sync_start", "sync_end")
     assert (spec.already_syncing, spec.scheduled_syncs, spec.mid_run) == (None, (), None)
     assert (spec.api.trigger_status, spec.webhook.fail_first, spec.sync.resume_s) == (0, 0, 2.0)
+
+
+@pytest.mark.timeout(900)
+def test_twenty_five_hundred_generated_connections_are_seeded_and_all_listed_page_by_page(
+    tmp_path: Path,
+) -> None:
+    """Scale: ``generate`` 2,500 connections, their historical load written (one batch), every one
+    listed once through the group listing's cursor pages. No timing assertion (see the README)."""
+    import duckdb
+
+    scenario = parse_scenario({"generate": {"count": 2500, "duration_s": [4, 6], "rows": 1, "seed": 1}})
+    sim = FivetranSimulator(
+        scenario,
+        api_key=KEY,
+        api_secret=SECRET,
+        webhook_secret=HOOK_SECRET,
+        webhook_url=None,
+        duckdb_path=tmp_path / "w.duckdb",
+    )
+    sim.seed_history()
+    sim.start()
+    try:
+        listed: list[dict[str, Any]] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+            answer = requests.get(
+                f"{sim.url}/v1/groups/demo_group/connections", params=params, auth=AUTH, timeout=30
+            )
+            assert answer.status_code == 200, answer.text
+            data = answer.json()["data"]
+            listed += data["items"]
+            pages += 1
+            cursor = data.get("next_cursor")
+            if cursor is None:
+                break
+    finally:
+        sim.stop()
+    assert pages == 100  # the simulator's page size, 25, caps the limit
+    assert [c["id"] for c in listed] == [c.id for c in scenario.connectors]
+    assert listed[0]["id"] == "stripe_0000" and listed[-1]["id"] == "zendesk_2499"
+    assert all(c["succeeded_at"] and c["status"]["setup_state"] == "connected" for c in listed)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        schemas = {
+            row[0] for row in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()
+        }
+        zendesk = con.execute('SELECT count(*) FROM "zendesk_2499"."tickets"').fetchone()
+    finally:
+        con.close()
+    assert {c.id for c in scenario.connectors} <= schemas
+    assert zendesk == (20,)  # the historical load: at least 20 rows per table
