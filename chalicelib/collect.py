@@ -131,16 +131,14 @@ class Collected:
         }
 
     def failure_summary(self, full_list_uri: str) -> str:
-        """``"<n> of <total> connection sync(s) did not succeed: a (failed: …), …; full list: <uri>"``."""
+        """``"a (failed: <cause>); b (timed_out: <cause>), and <k> more (<n> of <total>; full list: <uri>)"``:
+        the first few connections that did not succeed, bounded, and where the rest are."""
         bad = self.not_succeeded
         if not bad:
             return ""
         named = [f"{o.connector_id} ({o.outcome}: {_short_cause(o)})" for o in bad[:SUMMARY_NAMED]]
         more = f", and {len(bad) - SUMMARY_NAMED} more" if len(bad) > SUMMARY_NAMED else ""
-        text = (
-            f"{len(bad)} of {len(self.outcomes)} connection sync(s) did not succeed: "
-            f"{'; '.join(named)}{more} (full list: {full_list_uri})"
-        )
+        text = f"{'; '.join(named)}{more} ({len(bad)} of {len(self.outcomes)}; full list: {full_list_uri})"
         return _cut(text, SUMMARY_CHARS)
 
     def state(self, *, outcomes_uri: str) -> dict[str, Any]:

@@ -405,6 +405,13 @@ def _counts(value: Any) -> SyncCounts | None:
     return SyncCounts(**{key: _int(value.get(key)) for key in COUNT_KEYS})
 
 
+def _collect_result(output: Any) -> Any:
+    """``CollectOutcomes``' own result: the state machine keeps it at ``$.result.collected``."""
+    if isinstance(output, dict) and isinstance((output.get("result") or {}).get("collected"), dict):
+        return output["result"]["collected"]
+    return output
+
+
 def _collected(view: RunView, output: dict[str, Any]) -> None:
     """``CollectOutcomes``: the counts, the bounded outcomes, where the full list is."""
     view.distributed = view.collected = True
@@ -471,7 +478,7 @@ def distributed_sources(events: list[dict[str, Any]]) -> tuple[S3Location | None
             map_run_arn = (event.get("mapRunStartedEventDetails") or {}).get("mapRunArn")
         elif _exited(event, "CollectOutcomes"):
             collected = True
-            output = _json(event["stateExitedEventDetails"].get("output"))
+            output = _collect_result(_json(event["stateExitedEventDetails"].get("output")))
             location = _location(output.get("outcomes")) if isinstance(output, dict) else None
     return location, map_run_arn, collected
 
@@ -566,7 +573,7 @@ def _state_output(view: RunView, event: dict[str, Any]) -> None:
         if "connectors" in output or "items" in output:
             _listing(view, output)
     elif name == "CollectOutcomes":
-        _collected(view, output)
+        _collected(view, _collect_result(output))
     else:
         _record(view, output)
 

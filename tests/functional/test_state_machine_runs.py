@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -307,8 +308,44 @@ def test_the_fail_policys_cause_names_counts_and_the_first_few_and_points_at_the
 
     assert described["error"] == "Orchestrator.SyncsFailed"
     cause = described["cause"]
-    assert cause.startswith("8 of 8 connection sync(s) did not succeed: conn_")
-    assert ", and 3 more (full list: s3://" in cause and "/outcomes.json)" in cause
-    assert "on_sync_failure is fail, so dbt did not run" in cause
+    assert cause.startswith(
+        "8 connection sync(s) did not succeed and on_sync_failure is fail, so dbt did not run."
+    )
+    assert ": conn_" in cause and ", and 3 more (8 of 8; full list: s3://" in cause
+    assert cause.endswith("/outcomes.json)")
     assert len(cause) < 5_000  # Step Functions caps a cause at 32,768 characters
     assert pipeline.dbt.runs == []
+
+
+def test_every_sync_of_a_hundred_connection_group_is_triggered_before_any_ends(moto_aws):
+    fivetran = FakeFivetran(*(connection(f"conn_{i:03d}", schema=f"schema_{i:03d}") for i in range(100)))
+    pipeline = Pipeline(fivetran)
+    arn = pipeline.start({"group_id": "group"})
+
+    # No sync has ended yet, and all 100 are triggered and waiting (the inline Map ran 10 at a time).
+    pipeline.wait_for_tokens(100, timeout=120)
+    assert len(fivetran.triggered) == 100
+    for connector_id in fivetran.connections:
+        pipeline.finish(connector_id)
+
+    described = pipeline.wait_for_end(arn, timeout=120)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["counts"]["succeeded"] == 100
+
+
+def test_max_concurrency_still_caps_a_run_for_those_who_want_a_cap(moto_aws):
+    fivetran = FakeFivetran(*(connection(f"conn_{i}", schema=f"schema_{i}") for i in range(6)))
+    pipeline = Pipeline(fivetran, tunables={"MaxConcurrency": 2})
+    arn = pipeline.start({"group_id": "group"})
+
+    finished: list[str] = []
+    for _ in range(3):
+        pipeline.wait_for_tokens(2)
+        time.sleep(0.5)  # a third would have been triggered by now
+        assert pipeline.store.count() == 2
+        for record in list(pipeline.store.all_parked()):
+            pipeline.finish(record.connector_id)
+            finished.append(record.connector_id)
+
+    assert pipeline.wait_for_end(arn)["status"] == "SUCCEEDED"
+    assert sorted(finished) == sorted(fivetran.connections)

@@ -309,7 +309,9 @@ class DistributedRunHistory(RunHistory):
         return self
 
     def collected(self, seconds: float, output: dict[str, Any]) -> DistributedRunHistory:
-        self.state("Task", "CollectOutcomes", seconds, seconds + 0.3, output)
+        # The state machine keeps the Lambda's answer at $.result.collected (ResultPath), beside the options.
+        state = {"options": {"on_sync_failure": "continue"}, "result": {"collected": output}}
+        self.state("Task", "CollectOutcomes", seconds, seconds + 0.3, state)
         return self
 
 

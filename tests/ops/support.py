@@ -138,6 +138,16 @@ def project_dir(directory: Path, stage: str, rest_api_url: str | None) -> Path:
                     "lambda_arn": f"{arn}-list_connectors",
                 },
                 {"name": "start_sync", "resource_type": "lambda_function", "lambda_arn": f"{arn}-start_sync"},
+                {
+                    "name": "collect_outcomes",
+                    "resource_type": "lambda_function",
+                    "lambda_arn": f"{arn}-collect_outcomes",
+                },
+                {
+                    "name": "default-role",
+                    "resource_type": "iam_role",
+                    "role_name": f"fivetran-orchestrator-{stage}",
+                },
                 {"name": "rest_api", "resource_type": "rest_api", "rest_api_url": rest_api_url},
             ]
         }
