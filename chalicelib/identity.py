@@ -153,6 +153,13 @@ def bind(anchor: Anchor, syncs: Iterable[SyncRecord], *, complete: bool) -> Bind
             # only the complete history shows whether another started after it.
             ambiguous = latest.ended_at is not None and latest.ended_at < hi and not complete
             return Binding(Decision.UNSURE if ambiguous else Decision.BOUND, latest)
+        # An end inside the acceptance second of a sync whose start is unknown (an account that sends
+        # sync_end only): it may be the sync the trigger joined; only the history can tell.
+        unplaced = [
+            s for s in candidates if s.started_at is None and s.ended_at is not None and lo <= s.ended_at < hi
+        ]
+        if unplaced and not complete:
+            return Binding(Decision.UNSURE, min(unplaced, key=lambda s: s.ended_at or lo))
     elif hi > lo:
         in_window = [s for s in candidates if s.started_at is not None and lo <= s.started_at < hi]
         if in_window:

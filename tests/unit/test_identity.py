@@ -117,6 +117,16 @@ def test_an_end_without_a_start_inside_the_acceptance_second_asks_the_history():
     assert bind(anchor, [ended("short", 98.0, 100.3)], complete=True).decision is Decision.WAITING
 
 
+def test_a_joined_trigger_with_only_an_end_inside_its_second_asks_the_history():
+    # An account that sends sync_end only: the sync the trigger joined may be the one that ended in
+    # the acceptance second, or one before it; the history decides (found by the attribution benchmark).
+    anchor = Anchor(at(100), joined=True)
+    only_end = [ended("joined", None, 100.4)]
+
+    assert bind(anchor, only_end, complete=False).decision is Decision.UNSURE
+    assert bind(anchor, [ended("joined", 90.0, 100.4)], complete=True).sync.sync_id == "joined"
+
+
 def test_a_duplicate_or_contradicting_end_never_changes_the_first_one_recorded():
     first = ended("s", 10, 20, "FAILURE")
     again = ended("s", None, 25, "SUCCESSFUL")
