@@ -98,3 +98,28 @@ def test_the_distributed_cost_model_counts_children_and_s3_requests():
     assert lines["Step Functions transitions"] == pytest.approx(usage.transitions * 0.025 / 1000)
     bigger = cost.total(cost.distributed_price(10_000, model, memory_mb=256, dbt_s=300))
     assert bigger > cost.total(lines)
+
+
+def test_the_side_by_side_tables_say_how_they_measure_and_give_ratios():
+    from benchmarks.sections2 import trouble_section, walltime_section
+    from benchmarks.sidebyside import CaseRun
+
+    ours = CaseRun("ours", 100, True, 20.0, 20.5, {"succeeded": 100}, 101, "SUCCEEDED")
+    label = {"label": "dagster-fivetran"}
+    peer = CaseRun("peer", 100, True, 25.0, 25.0, {"succeeded": 100}, 900, "SUCCEEDED", extra=label)
+    text = walltime_section([(100, ours, peer, ""), (1000, None, None, "not run")], 5, 20, "the inline Map")
+
+    assert "| 100 | 20.0 | 20.5 | 25.0 | 25.0 | 0.80 | 0.82 | 101 / 900 |" in text
+    assert "ExecutionStarted" in text and "not run" in text
+    failed = CaseRun("peer", 10, False, None, None, {"failed": 10}, 70, "FAILED", "Failure x10")
+    table = trouble_section([("API outage (503)", "every call answers 503", [ours], [failed])])
+    assert "| API outage (503) | this design | 1 / 1 |" in table
+    assert "| peer | 0 / 1 | 10 | 0 | 10 |" in table
+
+
+def test_the_sync_durations_are_spread_and_interleaved():
+    from benchmarks.sidebyside import spread
+
+    values = spread(100, 5, 20)
+    assert sorted(values) == [round(5 + 15 * i / 99, 2) for i in range(100)]
+    assert values[:2] != sorted(values)[:2]
