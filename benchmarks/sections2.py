@@ -181,9 +181,9 @@ def attribution_section(result: AttributionResult, real_worlds: int) -> str:
             table,
             "- The peer reads the connection's `succeeded_at`/`failed_at` before triggering and takes "
             "the outcome of the first completion it polls after that. A sync that ends between that read "
-            "and the trigger (scheduled syncs finishing), or a later sync that ends before its poll, "
-            "gives it another sync's outcome; delivery chaos and clock offsets cannot touch either side "
-            "(both compare Fivetran's times with Fivetran's).",
+            "and the trigger (a scheduled sync finishing), or a later sync that ends before its next poll, "
+            "gives it another sync's outcome. It reads no webhooks, so the delivery chaos does not reach "
+            "it; the clock offset reaches neither side (both compare Fivetran's times with Fivetran's).",
         ]
     )
 

@@ -270,7 +270,7 @@ def _run_peer(raw: dict[str, Any], peer_python: Path, mode: str, workdir: Path, 
             error = str(entry.get("error", ""))
             kind = "timed_out" if "timed out" in error else "failed"
             outcomes[kind] += 1
-            errors[error.split("(")[0][:60]] += 1
+            errors[error.replace("\\n", " ")[:90]] += 1
     outcomes["unfinished"] = len(answer.get("unfinished", []))
     last = max((r["seen_at"] for r in results.values()), default=None)
     ok = outcomes["succeeded"] == n
