@@ -188,6 +188,14 @@ def attribution_section(result: AttributionResult, real_worlds: int) -> str:
     )
 
 
+def _break_even(priced: dict[int, dict[str, float]], polling: float) -> str:
+    sizes = sorted(priced)
+    n = cost.break_even(
+        sizes[0], cost.total(priced[sizes[0]]), sizes[-1], cost.total(priced[sizes[-1]]), polling
+    )
+    return "—" if n is None else f"{n:,.0f}"
+
+
 def distributed_cost_section(
     sizes: list[int], *, memory_mb: int, dbt_s: float, window_s: float, model: cost.DistributedModel
 ) -> str:
@@ -221,7 +229,9 @@ def distributed_cost_section(
             table,
             f"- Rates: {cost.describe_rates()} S3 Standard: PUT ${cost.S3_PUT_PER_REQUEST * 1000:.3f} per "
             f"1,000, GET ${cost.S3_GET_PER_REQUEST * 1000:.4f} per 1,000 (source: {cost.S3_SOURCE}).",
-            "- The polling worker's cost does not grow with connections, but one worker polling 10,000 "
-            "connections every 10 s makes 1,000 API calls a second, far past Fivetran's rate limits.",
+            f"- Break-even: ours costs what one polling worker does at about {_break_even(priced, polling)} "
+            "connections per run. The polling worker's cost does not grow with connections, but one worker "
+            "polling 10,000 connections every 10 s makes 1,000 API calls a second, far past Fivetran's "
+            "rate limits.",
         ]
     )
