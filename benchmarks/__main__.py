@@ -331,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             "# Benchmark results",
             "",
             f"Machine: {machine_line(info)}.",
-            f"Command: `python -m benchmarks{(' ' + flags) if flags else ''}` (`make bench` gives no flags); "
-            f"took {time.monotonic() - began:.0f} s.",
+            f"Command: `python -m benchmarks{(' ' + flags) if flags else ''}` "
+            f"(`make bench` runs it with `--readme`); took {time.monotonic() - began:.0f} s.",
         ]
     )
     document = "\n\n".join([header, *sections]) + "\n"
