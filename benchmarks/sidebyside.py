@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -202,6 +203,12 @@ def _run_ours(raw: dict[str, Any], workdir: Path, timeout_s: float) -> CaseRun:
     )
 
 
+def _short(error: str) -> str:
+    """``Failure('Max retries (3) exceeded with url: ...')`` -> ``Failure: Max retries (3) exceeded``."""
+    text = re.sub(r" with url: \S+", "", error.replace("\\n", " "))
+    return re.sub(r"^(\w+)\(['\"]?", r"\1: ", text).rstrip("')\" ")[:90]
+
+
 def _run_peer(raw: dict[str, Any], peer_python: Path, mode: str, workdir: Path, timeout_s: float) -> CaseRun:
     from benchmarks.peer_proxy import LegacyPathProxy
     from local.fivetran_sim import FivetranSimulator
@@ -270,7 +277,7 @@ def _run_peer(raw: dict[str, Any], peer_python: Path, mode: str, workdir: Path, 
             error = str(entry.get("error", ""))
             kind = "timed_out" if "timed out" in error else "failed"
             outcomes[kind] += 1
-            errors[error.replace("\\n", " ")[:90]] += 1
+            errors[_short(error)] += 1
     outcomes["unfinished"] = len(answer.get("unfinished", []))
     last = max((r["seen_at"] for r in results.values()), default=None)
     ok = outcomes["succeeded"] == n
