@@ -69,7 +69,7 @@ destroy: install
 	$(BIN)/python -m deploy destroy --stage $(STAGE) $(ARGS)
 
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --readme
 
 clean:
 	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) .venv-bench .pytest_cache .ruff_cache .mypy_cache build

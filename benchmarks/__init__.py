@@ -1,6 +1,7 @@
 """Benchmarks: scripts that print figures, never timed assertions in the test suite.
 
-``python -m benchmarks`` (``make bench``) runs them and writes ``benchmarks/results.md``:
+``python -m benchmarks`` runs them and writes ``benchmarks/results.md`` (``make bench`` adds
+``--readme``: README.md's Performance tables too):
 
 - ``latency``: how fast a run learns a sync ended and what it spends of the Fivetran API budget,
   against ``dagster-fivetran`` polling the same simulated syncs (``peer_env`` builds its venv,
@@ -8,9 +9,16 @@
 - ``webhook``: requests per second of the webhook receiver, in ``chalice local`` and in-process
 - ``scale``: runs of 10 to 1,000 connections: wall time, memory, history and payload sizes, and the
   largest group one execution can hold
-- ``cost``: the AWS price of one run against a polling design that holds a worker (``RATES``)
+- ``cost``: the AWS price of one run against a polling design that holds a worker (``RATES``), and
+  the distributed run re-priced from its shape (``DistributedModel``), 10 to 10,000 connections
+- ``sidebyside``: wall time at 10 to 1,000 connections and Fivetran trouble (an API outage, a 429
+  storm), ours and the peer on the same scenario in one run
+- ``attribution``: seeded random event streams through our real ``start_sync`` and webhook handler
+  and through dagster-fivetran's completion rule: runs given another sync's outcome
 
-``hooks`` is what the runs switch off in the local runtime; ``sections`` renders the Markdown.
+``hooks`` is what the runs switch off in the local runtime; ``sections``/``sections2`` render the
+Markdown.
 The pure helpers (``stats``, ``tables``, ``history``, ``cost``) have a smoke test in
-``tests/unit/test_bench_helpers.py``; everything else needs the local runtime.
+``tests/unit/test_bench_helpers.py``, the attribution generator and the peer's rule in
+``tests/unit/test_bench_attribution.py``; everything else needs the local runtime.
 """

@@ -1,7 +1,8 @@
 """``python -m benchmarks`` (``make bench``): run the benchmarks, print Markdown, write ``results.md``.
 
 Every benchmark is bounded in count and time and talks to 127.0.0.1 only. With no benchmark flag all
-four run (a few minutes on 2 cores); ``--quick`` shrinks each. The polling peer's venv
+seven run (about half an hour on 2 busy cores: the wall-time and trouble runs start the local runtime
+once per side and case); ``--quick`` shrinks each (a few minutes). The polling peer's venv
 (``.venv-bench``) is created on first use with pip from PyPI. Progress goes to stderr; the Markdown
 goes to stdout and to ``--output``. ``--readme`` also replaces the table block in README.md's
 "Performance" section (between the ``bench:begin``/``bench:end`` markers).
@@ -17,10 +18,24 @@ import time
 from pathlib import Path
 
 from benchmarks import cost
+from benchmarks.attribution import run_attribution
 from benchmarks.latency import SideResult, durations, run_ours, run_peer
 from benchmarks.peer_env import PEER_VENV, ensure_peer_env
 from benchmarks.scale import limits, run_scale
-from benchmarks.sections import cost_section, latency_section, scale_section, webhook_section
+from benchmarks.sections import (
+    cost_section,
+    lambda_memory_mb,
+    latency_section,
+    scale_section,
+    webhook_section,
+)
+from benchmarks.sections2 import (
+    attribution_section,
+    distributed_cost_section,
+    trouble_section,
+    walltime_section,
+)
+from benchmarks.sidebyside import CaseRun, run_case, trouble_scenario, walltime_scenario
 from benchmarks.tables import machine, machine_line
 from benchmarks.webhook import CaseResult, run_webhook_benchmark
 
@@ -41,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     which.add_argument("--webhook", action="store_true", help="webhook receiver throughput")
     which.add_argument("--scale", action="store_true", help="10 to 1,000 connections")
     which.add_argument("--cost", action="store_true", help="cost per run (runs 10 and 100 connections)")
+    which.add_argument("--walltime", action="store_true", help="wall time at scale, ours versus the peer")
+    which.add_argument("--trouble", action="store_true", help="API outage and 429 storm, both sides")
+    which.add_argument("--attribution", action="store_true", help="attribution under chaos, both rules")
     parser.add_argument("--quick", action="store_true", help="smaller and faster: for a first look")
     parser.add_argument("--connections", type=int, default=8, help="latency: connections (default 8)")
     parser.add_argument("--no-dbt", action="store_true", help="latency: skip the real dbt run at the end")
@@ -67,12 +85,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--sync-window", type=float, default=cost.ASSUMED_SYNC_WINDOW_SECONDS, help="cost: s")
     parser.add_argument("--dbt-seconds", type=float, default=cost.ASSUMED_DBT_SECONDS, help="cost: s")
+    parser.add_argument("--walltime-sizes", default="10,100,1000", help="connections (default 10,100,1000)")
+    parser.add_argument(
+        "--walltime-range", default="5,20", help="sync durations low,high in s (default 5,20)"
+    )
+    parser.add_argument(
+        "--walltime-budget",
+        type=float,
+        default=300.0,
+        help="skip a size predicted over this (s, default 300)",
+    )
+    parser.add_argument("--trouble-runs", type=int, default=1, help="runs per fault and side (default 1)")
+    parser.add_argument("--attribution-worlds", type=int, default=200, help="random worlds (default 200)")
+    parser.add_argument(
+        "--attribution-real-worlds", type=int, default=None, help="of which through the real path (all)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS.relative_to(ROOT)}")
     parser.add_argument("--readme", action="store_true", help="also update README.md's Performance table")
     args = parser.parse_args(argv)
-    if not (args.latency or args.webhook or args.scale or args.cost):
+    chosen = (
+        args.latency,
+        args.webhook,
+        args.scale,
+        args.cost,
+        args.walltime,
+        args.trouble,
+        args.attribution,
+    )
+    if not any(chosen):
         args.latency = args.webhook = args.scale = args.cost = True
+        args.walltime = args.trouble = args.attribution = True
     if args.quick:
+        args.walltime_sizes = "10,100"
+        args.walltime_range = "2,8"
+        args.trouble_runs = 1
+        args.attribution_real_worlds = min(args.attribution_real_worlds or 60, 60)
         args.connections = min(args.connections, 4)
         args.webhook_requests = min(args.webhook_requests, 100)
         args.webhook_time_limit = min(args.webhook_time_limit, 10.0)
@@ -127,6 +174,67 @@ def _latency(args: argparse.Namespace, workdir: Path) -> tuple[str, float | None
     return latency_section(sides, sync_durations, note, problems), sides[0].extra.get("dbt_s")
 
 
+def _definition() -> str:
+    """Which Map the local runtime's state machine uses, read from the definition it provisions."""
+    text = (ROOT / "statemachine" / "orchestrator.asl.json").read_text(encoding="utf-8")
+    if '"DISTRIBUTED"' in text:
+        return "the Distributed Map definition (every sync started at once)"
+    return "the inline Map definition (`MaxConcurrency` 10: the runtime's default)"
+
+
+def _walltime(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str]) -> str:
+    low, high = (float(x) for x in args.walltime_range.split(","))
+    rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []
+    per_connection = 0.0
+    for n in sorted(int(x) for x in args.walltime_sizes.split(",") if x.strip()):
+        predicted = high + 30 + per_connection * n
+        if per_connection and predicted > args.walltime_budget:
+            rows.append(
+                (
+                    n,
+                    None,
+                    None,
+                    f"not run: ours predicted {predicted:.0f} s, over the {args.walltime_budget:g} s budget",
+                )
+            )
+            continue
+        raw = walltime_scenario(n, low, high)
+        _say(f"walltime: ours, {n} connections")
+        ours = run_case(raw, side="ours", workdir=workdir)
+        _say(f"walltime: peer, {n} connections")
+        theirs = run_case(raw, side="peer", workdir=workdir, peer_python=peer[0], peer_mode=peer[1])
+        notes = [f"{side.side}: {side.status} {side.note}".strip() for side in (ours, theirs) if not side.ok]
+        rows.append((n, ours, theirs, "; ".join(notes)))
+        if ours.to_dbt_s:
+            per_connection = max(0.0, ours.to_dbt_s - high) / n
+    return walltime_section(rows, low, high, _definition())
+
+
+def _trouble(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str]) -> str:
+    n, low, high = (5, 10.0, 14.0) if args.quick else (10, 20.0, 40.0)
+    plans = [
+        ("API outage (503)", "outage", 3.0, 8.0 if args.quick else 15.0),
+        ("429 storm, long Retry-After", "storm", 3.0, 12.0 if args.quick else 35.0),
+    ]
+    cases = []
+    for name, kind, start, length in plans:
+        description = (
+            f"{n} connections, syncs of {low:g}-{high:g} s; from {start:g} s for {length:g} s every call "
+            + ("answers 503" if kind == "outage" else f"answers 429 with Retry-After up to {length:g} s")
+        )
+        ours_runs, peer_runs = [], []
+        for i in range(args.trouble_runs):
+            raw = trouble_scenario(kind, n, low, high, start + 2 * i, length)
+            _say(f"trouble: {kind} run {i + 1}, ours")
+            ours_runs.append(run_case(raw, side="ours", workdir=workdir))
+            _say(f"trouble: {kind} run {i + 1}, peer")
+            peer_runs.append(
+                run_case(raw, side="peer", workdir=workdir, peer_python=peer[0], peer_mode=peer[1])
+            )
+        cases.append((name, description, ours_runs, peer_runs))
+    return trouble_section(cases)
+
+
 def _tables_only(section: str) -> str:
     """A section's heading (one level down, under README's Performance) and its tables, without the notes."""
     kept: list[str] = []
@@ -169,6 +277,27 @@ def main(argv: list[str] | None = None) -> int:
                 workdir=workdir,
             )
             sections.append(webhook_section(webhook_cases, args.webhook_requests, args.webhook_time_limit))
+        extra: list[str] = []
+        peer = _peer(args, workdir) if (args.walltime or args.trouble) else None
+        if args.walltime and peer is not None:
+            extra.append(_walltime(args, workdir, peer))
+        if args.trouble and peer is not None:
+            extra.append(_trouble(args, workdir, peer))
+        if args.attribution:
+            real_worlds = args.attribution_real_worlds or args.attribution_worlds
+            _say(f"attribution: {args.attribution_worlds} worlds ({real_worlds} through the real path)")
+            result = run_attribution(args.attribution_worlds, real_worlds=real_worlds)
+            extra.append(attribution_section(result, real_worlds))
+        if args.cost:
+            extra.append(
+                distributed_cost_section(
+                    [10, 100, 1_000, 10_000],
+                    memory_mb=lambda_memory_mb(),
+                    dbt_s=args.dbt_seconds,
+                    window_s=args.sync_window,
+                    model=cost.DistributedModel(),
+                )
+            )
         scale_data = None
         if args.scale or args.cost:
             sizes = [int(s) for s in args.scale_sizes.split(",") if s.strip()] if args.scale else []
@@ -195,14 +324,15 @@ def main(argv: list[str] | None = None) -> int:
                     measured_dbt_s=measured_dbt_s,
                 )
             )
+    sections.extend(extra)
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     header = "\n".join(
         [
             "# Benchmark results",
             "",
             f"Machine: {machine_line(info)}.",
-            f"Command: `python -m benchmarks{(' ' + flags) if flags else ''}` (`make bench` gives no flags); "
-            f"took {time.monotonic() - began:.0f} s.",
+            f"Command: `python -m benchmarks{(' ' + flags) if flags else ''}` "
+            f"(`make bench` runs it with `--readme`); took {time.monotonic() - began:.0f} s.",
         ]
     )
     document = "\n\n".join([header, *sections]) + "\n"

@@ -161,3 +161,74 @@ def describe_rates(rates: Rates = RATES) -> str:
         f"${rates.fargate_per_vcpu_hour:.5f} per vCPU-hour and ${rates.fargate_per_gb_hour:.6f} per GB-hour "
         f"(per second, one-minute minimum)."
     )
+
+
+# -- the distributed run (Step Functions Distributed Map), priced from a model -------------------------
+
+S3_PUT_PER_REQUEST = 0.005 / 1_000  # S3 Standard PUT/COPY/POST/LIST, us-east-1
+S3_GET_PER_REQUEST = 0.0004 / 1_000  # S3 Standard GET/SELECT and others
+S3_SOURCE = "aws.amazon.com/s3/pricing (S3 Standard requests, us-east-1)"
+
+
+@dataclass(frozen=True)
+class DistributedModel:
+    """What one run of N connections consumes with the Distributed Map, per the definition's shape.
+
+    Every figure is an assumption stated here (until the distributed definition is merged and a run
+    measures it): the parent's fixed transitions (list, write the items, the map run, collect the
+    outcomes, dbt, the end), each child's transitions (``StartSyncAndWait`` + one ``Record*`` state),
+    S3 requests (the item file PUT, ItemReader's GET, ResultWriter's manifest and result files,
+    ``collect_outcomes``' GETs of them, the ``outcomes.json`` PUT), Lambda invocations and durations,
+    DynamoDB writes and reads per sync, and two webhooks (``sync_start``, ``sync_end``) per sync.
+    """
+
+    parent_transitions: int = 12
+    child_transitions: int = 2
+    map_run_transitions: int = 1
+    result_files_per_1000: float = 1.0  # ResultWriter groups results by status into files
+    result_files_fixed: int = 3  # SUCCEEDED / FAILED / PENDING files
+    lambdas_fixed: int = 3  # list_connections, write the items, collect_outcomes
+    lambda_fixed_s: float = 0.3
+    collect_s_per_1000: float = 0.5
+    start_sync_s: float = 0.15
+    webhook_s: float = 0.0102  # section 2's in-process mean with a parked token
+    webhooks_per_sync: int = 2
+    writes_per_sync: int = 6  # park, arm, two record_sync, claim, delete
+    reads_per_sync: int = 3  # a consistent Query per settle (trigger, two webhooks)
+
+
+def distributed_usage(
+    n: int, model: DistributedModel, *, memory_mb: int, dbt_s: float
+) -> tuple[Usage, int, int]:
+    """(usage, S3 PUTs, S3 GETs) of one run of ``n`` connections."""
+    files = model.result_files_fixed + math.ceil(n * model.result_files_per_1000 / 1000)
+    puts = 1 + 1 + files + 1  # items, manifest, result files, outcomes.json
+    gets = 1 + 1 + files  # ItemReader, manifest, result files
+    durations = (
+        [model.lambda_fixed_s] * (model.lambdas_fixed - 1)
+        + [model.lambda_fixed_s + model.collect_s_per_1000 * n / 1000]
+        + [model.start_sync_s] * n
+        + [model.webhook_s] * (n * model.webhooks_per_sync)
+    )
+    usage = Usage(
+        transitions=model.parent_transitions + model.map_run_transitions + model.child_transitions * n,
+        lambda_requests=len(durations),
+        lambda_gb_seconds=lambda_gb_seconds(durations, memory_mb),
+        apigw_requests=n * model.webhooks_per_sync,
+        dynamodb_write_units=n * model.writes_per_sync * WRITE_UNITS_PER_WRITE,
+        dynamodb_read_units=n * model.reads_per_sync * READ_UNITS_PER_READ,
+        fargate_seconds=dbt_s,
+        fargate_vcpu=DBT_TASK_VCPU,
+        fargate_gb=DBT_TASK_GB,
+    )
+    return usage, puts, gets
+
+
+def distributed_price(
+    n: int, model: DistributedModel, *, memory_mb: int, dbt_s: float, rates: Rates = RATES
+) -> dict[str, float]:
+    """Dollars per line item of one distributed run, S3 requests included."""
+    usage, puts, gets = distributed_usage(n, model, memory_mb=memory_mb, dbt_s=dbt_s)
+    lines = price(usage, rates)
+    lines["S3 requests"] = puts * S3_PUT_PER_REQUEST + gets * S3_GET_PER_REQUEST
+    return lines

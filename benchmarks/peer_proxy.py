@@ -39,6 +39,14 @@ _SCHEMAS = re.compile(r"^/v1/connectors/([^/]+)/schemas/?$")
 EMPTY_SCHEMA_CONFIG = {"enable_new_by_default": True, "schema_change_handling": "ALLOW_ALL", "schemas": {}}
 
 
+class _Server(ThreadingHTTPServer):
+    """A listen backlog for a thousand peer threads connecting at once (the default is 5: the
+    excess connections are reset and the peer counts them as failed requests)."""
+
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class LegacyPathProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
@@ -57,8 +65,7 @@ class LegacyPathProxy:
         class Handler(_Handler):
             owner = proxy
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, name="peer-proxy", daemon=True).start()
         return self.url
 
