@@ -61,7 +61,13 @@ class AwsNotConfigured(ConfigurationError):
 
 
 # Short, bounded AWS calls: the webhook must answer Fivetran within seconds.
-AWS_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+# The pool covers the safety net's heartbeat threads and a local receiver's concurrent requests.
+AWS_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=5,
+    retries={"max_attempts": 3, "mode": "standard"},
+    max_pool_connections=50,
+)
 # Run files can be a few MB (10,000 outcomes): a longer read.
 S3_CONFIG = Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 5, "mode": "standard"})
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 import requests
 from moto.server import ThreadedMotoServer
 
@@ -50,6 +51,8 @@ WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105
 # How long one local safety-net pass may spend reading Fivetran: passes come every second or
 # so here, and a Fivetran outage must not delay the next pass's heartbeats.
 PASS_SECONDS = 3.0
+# Connections each local AWS client keeps open (boto3's default is 10).
+LOCAL_POOL = 512
 
 
 def _pass_budget(seconds: float) -> Any:
@@ -127,7 +130,9 @@ class LocalRuntime:
             region_name=REGION,
         )
         self.clients = {
-            name: session.client(name, endpoint_url=endpoint)
+            # Hundreds of child executions call through these clients at once (the in-process handlers
+            # share them): a pool as large as that keeps each call on an open connection.
+            name: session.client(name, endpoint_url=endpoint, config=Config(max_pool_connections=LOCAL_POOL))
             for name in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions", "s3")
         }
         settings = self.scenario.settings
