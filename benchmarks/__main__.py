@@ -79,7 +79,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scale-sizes", default="10,100,500,1000", help="connections per run (default 10,100,500,1000)"
     )
     parser.add_argument("--scale-budget", type=float, default=240.0, help="seconds for all scale runs")
-    parser.add_argument("--max-concurrency", type=int, default=40, help="the Map's MaxConcurrency (40)")
+    parser.add_argument(
+        "--max-concurrency", type=int, default=0, help="the Map's MaxConcurrency (0: every sync at once)"
+    )
     parser.add_argument(
         "--real-warehouse", action="store_true", help="scale: keep the simulator's DuckDB writes"
     )

@@ -289,7 +289,7 @@ def _moto_store() -> Iterator[Any]:
     from moto import mock_aws
 
     from chalicelib.token_store import TokenStore
-    from local.infra_schema import token_table_spec
+    from infra.template import token_table_spec
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")

@@ -174,26 +174,28 @@ S3_SOURCE = "aws.amazon.com/s3/pricing (S3 Standard requests, us-east-1)"
 class DistributedModel:
     """What one run of N connections consumes with the Distributed Map, per the definition's shape.
 
-    Every figure is an assumption stated here (until the distributed definition is merged and a run
-    measures it): the parent's fixed transitions (list, write the items, the map run, collect the
-    outcomes, dbt, the end), each child's transitions (``StartSyncAndWait`` + one ``Record*`` state),
+    Counted from ``statemachine/orchestrator.asl.json``: the parent's fixed transitions (ListConnectors,
+    ListingRateLimited, AnythingToSync, SyncConnectors, CollectOutcomes, ApplyFailurePolicy, a Pass
+    before dbt, RunDbt, DbtExitedCleanly, BuildRunReport, Succeeded: 11, rounded up to 12), each
+    child's transitions on the common path (``StartSyncAndWait``, ``WasRescheduled``, one ``Record*``
+    state: 3; a reschedule or a rate-limit wait adds 4),
     S3 requests (the item file PUT, ItemReader's GET, ResultWriter's manifest and result files,
     ``collect_outcomes``' GETs of them, the ``outcomes.json`` PUT), Lambda invocations and durations,
     DynamoDB writes and reads per sync, and two webhooks (``sync_start``, ``sync_end``) per sync.
     """
 
     parent_transitions: int = 12
-    child_transitions: int = 2
+    child_transitions: int = 3
     map_run_transitions: int = 1
     result_files_per_1000: float = 1.0  # ResultWriter groups results by status into files
     result_files_fixed: int = 3  # SUCCEEDED / FAILED / PENDING files
-    lambdas_fixed: int = 3  # list_connections, write the items, collect_outcomes
+    lambdas_fixed: int = 2  # list_connectors (it also writes the items), collect_outcomes
     lambda_fixed_s: float = 0.3
     collect_s_per_1000: float = 0.5
     start_sync_s: float = 0.15
     webhook_s: float = 0.0102  # section 2's in-process mean with a parked token
     webhooks_per_sync: int = 2
-    writes_per_sync: int = 6  # park, arm, two record_sync, claim, delete
+    writes_per_sync: int = 7  # park, the API budget's counter, arm, two record_sync, claim, delete
     reads_per_sync: int = 3  # a consistent Query per settle (trigger, two webhooks)
 
 
@@ -202,8 +204,12 @@ def distributed_usage(
 ) -> tuple[Usage, int, int]:
     """(usage, S3 PUTs, S3 GETs) of one run of ``n`` connections."""
     files = model.result_files_fixed + math.ceil(n * model.result_files_per_1000 / 1000)
-    puts = 1 + 1 + files + 1  # items, manifest, result files, outcomes.json
-    gets = 1 + 1 + files  # ItemReader, manifest, result files
+    # connections.json and skipped.json; the manifest and result files; outcomes.json and
+    # exclude_sources.json (chalicelib/run_files.py).
+    puts = 2 + 1 + files + 2
+    # ItemReader; collect_outcomes reads the manifest, the result files, connections.json and
+    # skipped.json; the dbt task reads exclude_sources.json.
+    gets = 1 + 1 + files + 2 + 1
     durations = (
         [model.lambda_fixed_s] * (model.lambdas_fixed - 1)
         + [model.lambda_fixed_s + model.collect_s_per_1000 * n / 1000]

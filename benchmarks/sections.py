@@ -172,7 +172,7 @@ def webhook_section(cases: list[CaseResult], requests_per_case: int, time_limit_
 
 def _predicted_status(limits: ScaleLimits | None, n: int) -> str:
     if limits is None:
-        return "not run"
+        return "not run" if n > 10_000 else "not run (within the 10,000-connection ceiling)"
     if limits.payload_at(n) > STEP_FUNCTIONS_MAX_PAYLOAD_BYTES:
         return "would fail: payload over 256 KiB"
     if limits.events_at(n) > STEP_FUNCTIONS_MAX_EVENTS:
@@ -232,7 +232,8 @@ def scale_section(scale: dict[str, Any], limits: ScaleLimits | None, max_concurr
     lines = [
         "## 3. Scale",
         "",
-        f"Syncs of 0.5-1.5 s, `MaxConcurrency` {max_concurrency}, dbt replaced by a task that exits 0, the "
+        f"Syncs of 0.5-1.5 s, `MaxConcurrency` {max_concurrency or 'unset (every sync at once)'}, "
+        "dbt replaced by a task that exits 0, the "
         "simulator's DuckDB writes off"
         + (" (kept: --real-warehouse)" if any(r.get("real_warehouse") for r in measured) else "")
         + ". Wall time is the execution's; peak RSS is the runtime's process (moto, in-process Lambdas, "
@@ -274,6 +275,13 @@ def scale_section(scale: dict[str, Any], limits: ScaleLimits | None, max_concurr
             "- The payload is the `SyncConnectors` Map state's output: every connection's outcome, written "
             "over the input list (`ResultPath: $.connectors`). It grows with connection id and schema "
             "lengths; these runs use Fivetran-length ids (`bench_conn_0001`, `bench_schema_0001`).",
+        ]
+    if limits is None and measured:
+        lines += [
+            "- The run's own history and state do not grow with connections: each sync runs in a child "
+            "execution of the Distributed Map (its own history, about 12 events), and the state keeps "
+            "a bounded summary (outcomes go to S3). One run's ceiling is `MAX_CONNECTIONS_PER_RUN` "
+            "(10,000, Step Functions' most child executions at once), not a payload or history limit.",
         ]
     for run in measured:
         if run["status"] == "SUCCEEDED":

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
 import requests
+from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from chalicelib.api_budget import DEFAULT_TRIGGERS_PER_MINUTE

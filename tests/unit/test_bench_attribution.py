@@ -89,12 +89,12 @@ def test_the_peer_is_right_when_nothing_else_ends():
 def test_the_distributed_cost_model_counts_children_and_s3_requests():
     model = cost.DistributedModel()
     usage, puts, gets = cost.distributed_usage(1000, model, memory_mb=256, dbt_s=300)
-    assert usage.transitions == model.parent_transitions + model.map_run_transitions + 2 * 1000
+    assert usage.transitions == model.parent_transitions + model.map_run_transitions + 3 * 1000
     assert usage.apigw_requests == 2000
     assert usage.lambda_requests == model.lambdas_fixed + 1000 + 2000
-    assert (puts, gets) == (1 + 1 + 4 + 1, 1 + 1 + 4)
+    assert (puts, gets) == (2 + 1 + 4 + 2, 1 + 1 + 4 + 2 + 1)
     lines = cost.distributed_price(1000, model, memory_mb=256, dbt_s=300)
-    assert lines["S3 requests"] == pytest.approx(7 * 0.005 / 1000 + 6 * 0.0004 / 1000)
+    assert lines["S3 requests"] == pytest.approx(9 * 0.005 / 1000 + 9 * 0.0004 / 1000)
     assert lines["Step Functions transitions"] == pytest.approx(usage.transitions * 0.025 / 1000)
     bigger = cost.total(cost.distributed_price(10_000, model, memory_mb=256, dbt_s=300))
     assert bigger > cost.total(lines)
