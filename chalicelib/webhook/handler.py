@@ -28,17 +28,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import (
+from chalicelib.platform.errors import (
     ConfigurationError,
     SecretUnavailable,
     SignatureError,
     TokenStoreError,
     WebhookPayloadError,
 )
-from chalicelib.events import parse_event
-from chalicelib.log import logger
-from chalicelib.resolver import HistoryReader, Resolver
-from chalicelib.signature import SIGNATURE_HEADER, verify_any
+from chalicelib.platform.log import logger
+from chalicelib.tokens.resolver import HistoryReader, Resolver
+from chalicelib.webhook.events import parse_event
+from chalicelib.webhook.signature import SIGNATURE_HEADER, verify_any
 
 __all__ = ["MAX_BODY_BYTES", "WebhookResponse", "handle_webhook"]
 
