@@ -22,6 +22,7 @@ Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,13 +30,18 @@ from typing import Any
 from chalicelib.platform.timeutil import format_timestamp, parse_timestamp
 from chalicelib.tokens.identity import Anchor, SyncRecord
 
-__all__ = ["SYNC_PREFIX", "TokenRecord", "sync_from_item"]
+__all__ = ["SYNC_PREFIX", "TokenRecord", "sync_from_item", "token_id"]
 
 SYNC_PREFIX = "sync#"
 LEASE_PARTITION = "__lease__"
 BUDGET_PARTITION = "__api_budget__"
 # What the webhook stores of one sync: its whole reason (`show` reads it from outcomes.json).
 MAX_REASON_CHARS = 32_000  # Fivetran reasons reach 32,000 characters; an item holds 400 KB
+
+
+def token_id(task_token: str) -> str:
+    """A parked token's sort key: SHA-256 of the task token (hex)."""
+    return hashlib.sha256(task_token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.platform.errors import TokenStoreError
-from chalicelib.platform.log import token_id as hash_token
 from chalicelib.platform.timeutil import format_timestamp
 from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.records import (
@@ -32,6 +31,9 @@ from chalicelib.tokens.records import (
     SYNC_PREFIX,
     TokenRecord,
     sync_from_item,
+)
+from chalicelib.tokens.records import (
+    token_id as hash_token,
 )
 
 __all__ = ["TokenStore"]

@@ -21,7 +21,8 @@ from chalicelib.platform.errors import (
     InvalidInput,
     PausedConnections,
 )
-from chalicelib.platform.log import logger, token_id
+from chalicelib.platform.log import logger
+from chalicelib.tokens.records import token_id
 from tests.fakes import FakeFivetran, connection
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,9 @@ import boto3
 import pytest
 
 from chalicelib.platform.errors import TokenStoreError
-from chalicelib.platform.log import token_id, token_ref
+from chalicelib.platform.log import token_ref
 from chalicelib.tokens.identity import SyncRecord
+from chalicelib.tokens.records import token_id
 from chalicelib.tokens.store import TokenStore
 
 REGION = "us-east-1"
