@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.platform.errors import WebhookPayloadError
-from chalicelib.tokens.outcomes import SYNC_FAILED_ERROR
-from chalicelib.webhook.events import DEFAULT_RESCHEDULE_DELAY, parse_event
+from chalicelib.tokens.outcomes import DEFAULT_RESCHEDULE_DELAY, SYNC_FAILED_ERROR
+from chalicelib.webhook.events import parse_event
 
 # -- the samples, byte for byte as in fivetran.md ---------------------------------------------
 
