@@ -179,12 +179,10 @@ def _answer_webhook() -> Response:
             history_reader=_history_reader(deps, WEBHOOK_HISTORY_TIMEOUT_SECONDS),
         )
     except ConfigurationError as exc:
-        # What is missing and what provides it (no secret is ever in these messages); Fivetran retries.
+        # The one catch of the webhook path for a stage not configured (no AWS, a missing setting or
+        # secret name): what is missing and what provides it (never a secret); Fivetran retries.
         logger.error("webhook cannot run: stage not configured", extra={"error": str(exc)})
         return Response({"error": f"webhook unavailable: {exc}"}, status_code=503)
-    except SecretUnavailable as exc:
-        logger.error("webhook cannot run: secrets unavailable", extra={"error": str(exc)})
-        return Response({"error": "temporarily unable to process; retry later"}, status_code=503)
     except Exception:  # never a stack trace to the caller
         logger.exception("webhook failed unexpectedly")
         return Response({"error": "internal error"}, status_code=500)
