@@ -62,7 +62,7 @@ class SyncRequest:
             raise InvalidInput("start_sync expects a JSON object")
         connector = payload.get("connector")
         connector = connector if isinstance(connector, Mapping) else {}
-        self.connector_id = str(connector.get("connector_id") or payload.get("connector_id") or "").strip()
+        self.connector_id = str(connector.get("connector_id") or "").strip()
         self.schedule_type = str(connector.get("schedule_type") or "auto")
         self.task_token = str(payload.get("task_token") or "")
         self.execution_id = str(payload.get("execution_id") or "")
