@@ -17,11 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from chalicelib.platform.errors import (
@@ -38,38 +41,70 @@ ACCEPT_V2 = "application/json;version=2"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class _BoundedRetry(Retry):
-    """urllib3 Retry that refuses to sleep longer than ``max_retry_after`` on a Retry-After,
-    and sleeps through an injectable function so tests never wait."""
+def _no_deadline() -> float:
+    return float("inf")
 
-    max_retry_after: float = 30.0
-    sleep_fn: Callable[[float], None] = staticmethod(time.sleep)
-    budget_fn: Callable[[], float] = staticmethod(lambda: float("inf"))
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def]
-        budget = type(self).budget_fn()
+class BoundedRetry(Retry):
+    """urllib3's ``Retry``, bounded by time, on public ``Retry`` API only.
+
+    ``increment`` refuses a ``Retry-After`` longer than ``max_retry_after`` or than what the calling
+    thread has left (``budget``), and a backoff longer than that; ``sleep`` waits through the injected
+    ``sleep`` (tests never wait); ``new`` (urllib3's copy after every attempt) carries the three along.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_retry_after: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        budget: Callable[[], float] = _no_deadline,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_retry_after = max_retry_after
+        self.sleep_fn = sleep
+        self.budget_fn = budget
+
+    def new(self, **kw: Any) -> Self:
+        kw.setdefault("max_retry_after", self.max_retry_after)
+        kw.setdefault("sleep", self.sleep_fn)
+        kw.setdefault("budget", self.budget_fn)
+        return super().new(**kw)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        budget = self.budget_fn()
         if response is not None and response.status == 429:
             wait = self.get_retry_after(response)
             if wait is not None and wait > min(self.max_retry_after, budget):
                 # Hand the 429 back (raise_on_status=False returns it) instead of holding a
                 # Lambda past its time; the state machine waits on Fivetran.RateLimited.
-                raise MaxRetryError(_pool, url or "", ResponseError("Retry-After longer than we can wait"))
+                # (urllib3's own increment passes its optional pool to MaxRetryError the same way)
+                reason = ResponseError("Retry-After longer than we can wait")
+                raise MaxRetryError(_pool, url or "", reason)  # type: ignore[arg-type]
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         if new.get_backoff_time() > budget:
-            raise MaxRetryError(_pool, url or "", ResponseError("no time left to back off"))
+            raise MaxRetryError(_pool, url or "", ResponseError("no time left to back off"))  # type: ignore[arg-type]
         return new
 
-    def sleep_for_retry(self, response=None) -> bool:  # type: ignore[no-untyped-def]
-        wait = self.get_retry_after(response) if response is not None else None
-        if wait:
-            type(self).sleep_fn(wait)
-            return True
-        return False
-
-    def _sleep_backoff(self) -> None:
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        """Between attempts: the server's ``Retry-After`` if it gave one, else the backoff."""
+        if self.respect_retry_after_header and response:
+            wait = self.get_retry_after(response)
+            if wait:
+                self.sleep_fn(wait)
+                return
         backoff = self.get_backoff_time()
         if backoff > 0:
-            type(self).sleep_fn(backoff)
+            self.sleep_fn(backoff)
 
 
 class FivetranTransport:
@@ -101,16 +136,10 @@ class FivetranTransport:
         self._session = session or requests.Session()
         self._session.auth = (api_key, api_secret)
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT_V2})
-        retry_cls = type(
-            "FivetranRetry",
-            (_BoundedRetry,),
-            {
-                "max_retry_after": max_retry_after,
-                "sleep_fn": staticmethod(sleep),
-                "budget_fn": staticmethod(self.budget),
-            },
-        )
-        retry = retry_cls(
+        retry = BoundedRetry(
+            max_retry_after=max_retry_after,
+            sleep=sleep,
+            budget=self.budget,
             total=max_retries,
             connect=max_retries,
             read=max_retries,
