@@ -70,7 +70,7 @@ class RunResult:
 
 
 class LocalRuntime:
-    def __init__(self, scenario: Scenario, *, workdir: Path | None = None, verbose: bool = False) -> None:
+    def __init__(self, scenario: Scenario, *, workdir: Path | None = None) -> None:
         self.scenario = scenario
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="orchestrator-local-")
         self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]

@@ -24,7 +24,7 @@ retry with the same token finds it already parked and triggers again, which is h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -94,7 +94,7 @@ class SyncRequest:
 def start_sync(
     request: SyncRequest,
     store: TokenStore,
-    fivetran: Any,
+    fivetran: Callable[[], SyncTrigger],
     resolver: Resolver,
     *,
     now: datetime,
