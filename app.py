@@ -19,25 +19,25 @@ from typing import Any
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib.dependencies import Dependencies, get_dependencies
-from chalicelib.errors import (
+from chalicelib.platform.dependencies import Dependencies, get_dependencies
+from chalicelib.platform.errors import (
     ConfigurationError,
     FivetranApiError,
     FivetranRateLimited,
     InvalidInput,
     SecretUnavailable,
 )
-from chalicelib.fanout import collect_run, write_items
-from chalicelib.identity import SyncRecord
-from chalicelib.listing import list_connectors as list_connections
-from chalicelib.log import logger
-from chalicelib.metrics import record_safety_net_pass, record_webhook_answer
-from chalicelib.reconcile import UnavailableFivetran, reconcile
-from chalicelib.run_input import parse_run_input
-from chalicelib.syncs import DEFAULT_RATE_LIMIT_WAIT_SECONDS, SyncRequest
-from chalicelib.syncs import start_sync as park_and_trigger
-from chalicelib.timeutil import format_asl_timestamp, parse_timestamp, utcnow
-from chalicelib.webhook import handle_webhook
+from chalicelib.platform.log import logger
+from chalicelib.platform.metrics import record_safety_net_pass, record_webhook_answer
+from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp, utcnow
+from chalicelib.run.fanout import collect_run, write_items
+from chalicelib.run.listing import list_connectors as list_connections
+from chalicelib.run.reconcile import UnavailableFivetran, reconcile
+from chalicelib.run.run_input import parse_run_input
+from chalicelib.run.syncs import DEFAULT_RATE_LIMIT_WAIT_SECONDS, SyncRequest
+from chalicelib.run.syncs import start_sync as park_and_trigger
+from chalicelib.tokens.identity import SyncRecord
+from chalicelib.webhook.handler import handle_webhook
 
 # Time kept back from a Lambda's remaining time: no Fivetran wait may eat into it.
 LAMBDA_MARGIN_SECONDS = 5.0
@@ -144,7 +144,7 @@ def start_sync(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @app.lambda_function(name="collect_outcomes")
 def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Input: ``{"map_run": {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}, "execution_arn",
-    "execution_name", "artifacts_bucket"}``. Output: ``chalicelib.fanout.collect_run``'s summary
+    "execution_name", "artifacts_bucket"}``. Output: ``chalicelib.run.fanout.collect_run``'s summary
     (counts, at most 100 outcomes, ``outcomes`` and ``exclude_sources_uri``)."""
     if not isinstance(event, dict) or not isinstance(event.get("map_run"), dict):
         raise InvalidInput(
@@ -179,12 +179,10 @@ def _answer_webhook() -> Response:
             history_reader=_history_reader(deps, WEBHOOK_HISTORY_TIMEOUT_SECONDS),
         )
     except ConfigurationError as exc:
-        # What is missing and what provides it (no secret is ever in these messages); Fivetran retries.
+        # The one catch of the webhook path for a stage not configured (no AWS, a missing setting or
+        # secret name): what is missing and what provides it (never a secret); Fivetran retries.
         logger.error("webhook cannot run: stage not configured", extra={"error": str(exc)})
         return Response({"error": f"webhook unavailable: {exc}"}, status_code=503)
-    except SecretUnavailable as exc:
-        logger.error("webhook cannot run: secrets unavailable", extra={"error": str(exc)})
-        return Response({"error": "temporarily unable to process; retry later"}, status_code=503)
     except Exception:  # never a stack trace to the caller
         logger.exception("webhook failed unexpectedly")
         return Response({"error": "internal error"}, status_code=500)

@@ -14,13 +14,13 @@ construction (``Trigger.truth``):
   one documented limit: no sync starts and ends within the trigger's acceptance second);
 - Fivetran's clock is offset from AWS's by up to ±120 s.
 
-**Ours** runs the real code: ``chalicelib.syncs.start_sync`` (park, trigger, arm, settle) and
-``chalicelib.webhook.handle_webhook`` (signed bodies, ``record`` + ``settle`` with the sync-history
+**Ours** runs the real code: ``chalicelib.run.syncs.start_sync`` (park, trigger, arm, settle) and
+``chalicelib.webhook.handler.handle_webhook`` (signed bodies, ``record`` + ``settle`` with the sync-history
 confirmation) against the token store on moto's DynamoDB, in delivery order. The trigger's answer
 reaches the Lambda up to 1.5 s after Fivetran accepted it, and the deliveries due in between are
 handled first (an end can beat the arm). The history reader answers what Fivetran would show at that
 moment. Step Functions is replaced by a recorder of ``SendTaskSuccess``/``SendTaskFailure``, so each
-completion's ``sync_id`` is compared with the truth. The pure rule (``chalicelib.identity.bind``) is
+completion's ``sync_id`` is compared with the truth. The pure rule (``chalicelib.tokens.identity.bind``) is
 also applied to everything the webhooks said (``complete=False``) and to the full history
 (``complete=True``).
 
@@ -240,20 +240,20 @@ class RecordingCallbacks:
         self.before_safety_net: set[str] = set()  # runs the webhooks alone left waiting
 
     def succeed(self, task_token: str, output: dict[str, Any]) -> Any:
-        from chalicelib.callbacks import CallbackResult
+        from chalicelib.tokens.callbacks import CallbackResult
 
         self.sent.setdefault(task_token, []).append(output.get("sync_id"))  # type: ignore[arg-type]
         return CallbackResult.SENT
 
     def fail(self, task_token: str, error: str, cause: str) -> Any:
-        from chalicelib.callbacks import CallbackResult
+        from chalicelib.tokens.callbacks import CallbackResult
 
         match = self._CAUSE.search(cause)
         self.sent.setdefault(task_token, []).append(match.group(1) if match else None)
         return CallbackResult.SENT
 
     def heartbeat(self, task_token: str) -> Any:
-        from chalicelib.callbacks import CallbackResult
+        from chalicelib.tokens.callbacks import CallbackResult
 
         return CallbackResult.SENT
 
@@ -288,7 +288,7 @@ def _moto_store() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.token_store import TokenStore
+    from chalicelib.tokens.store import TokenStore
     from infra.template import token_table_spec
 
     with mock_aws():
@@ -305,12 +305,12 @@ def _stamp(moment: datetime) -> str:
 
 def _play_ours(world: World, store: Any, callbacks: RecordingCallbacks, base: datetime) -> dict[str, str]:  # noqa: C901
     """Play one world through the real code; the tokens by run."""
-    from chalicelib.fivetran import TriggerResult
-    from chalicelib.identity import SyncRecord
-    from chalicelib.resolver import Resolver
-    from chalicelib.signature import SIGNATURE_HEADER, sign
-    from chalicelib.syncs import SyncRequest, start_sync
-    from chalicelib.webhook import handle_webhook
+    from chalicelib.fivetran.client import TriggerResult
+    from chalicelib.run.syncs import SyncRequest, start_sync
+    from chalicelib.tokens.identity import SyncRecord
+    from chalicelib.tokens.resolver import Resolver
+    from chalicelib.webhook.handler import handle_webhook
+    from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 
     connector = f"bench_conn_{world.seed}"
     resolver = Resolver(store, callbacks)  # type: ignore[arg-type]
@@ -431,7 +431,7 @@ def _play_ours(world: World, store: Any, callbacks: RecordingCallbacks, base: da
 
 def _rule_checks(world: World, base: datetime) -> tuple[list[bool], list[bool]]:
     """Per trigger: did the pure rule bind another sync (webhooks only; full history)?"""
-    from chalicelib.identity import Anchor, Decision, SyncRecord, bind
+    from chalicelib.tokens.identity import Anchor, Decision, SyncRecord, bind
 
     f_time = lambda s: base + timedelta(seconds=s)  # noqa: E731
     webhooks: list[SyncRecord] = []

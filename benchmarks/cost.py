@@ -205,7 +205,7 @@ def distributed_usage(
     """(usage, S3 PUTs, S3 GETs) of one run of ``n`` connections."""
     files = model.result_files_fixed + math.ceil(n * model.result_files_per_1000 / 1000)
     # connections.json and skipped.json; the manifest and result files; outcomes.json and
-    # exclude_sources.json (chalicelib/run_files.py).
+    # exclude_sources.json (chalicelib/run/run_files.py).
     puts = 2 + 1 + files + 2
     # ItemReader; collect_outcomes reads the manifest, the result files, connections.json and
     # skipped.json; the dbt task reads exclude_sources.json.

@@ -153,7 +153,8 @@ def webhook_section(cases: list[CaseResult], requests_per_case: int, time_limit_
             "## 2. Webhook receiver throughput",
             "",
             f"Signed `sync_end` events, at most {requests_per_case} per case and {time_limit_s:g} s, on "
-            "127.0.0.1 against moto. In-process = `chalicelib.webhook.handle_webhook`, one request at a "
+            "127.0.0.1 against moto. In-process = `chalicelib.webhook.handler.handle_webhook`, one request "
+            "at a "
             "time (what one Lambda container does); `chalice local` = the real route over HTTP with "
             "concurrent clients.",
             "",

@@ -3,7 +3,7 @@
 One moto server on 127.0.0.1 holds the token table (key schema from ``infra/template.yaml``) and
 Step Functions. Four cases, each bounded by a request count and a time limit:
 
-- **in-process**: ``chalicelib.webhook.handle_webhook`` called directly with moto-backed
+- **in-process**: ``chalicelib.webhook.handler.handle_webhook`` called directly with moto-backed
   ``Dependencies``, one request at a time: what one Lambda container (one request at a time) does.
 - **chalice local**: the real route over HTTP, started as ``local/chalice_local.py`` does, with a few
   concurrent clients (``chalice local`` is a threaded development server, not API Gateway).
@@ -38,12 +38,12 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from benchmarks.stats import percentile
-from chalicelib.config import Settings
-from chalicelib.dependencies import Dependencies
-from chalicelib.log import logger as app_logger
-from chalicelib.signature import SIGNATURE_HEADER, sign
-from chalicelib.token_store import TokenStore
-from chalicelib.webhook import handle_webhook
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies
+from chalicelib.platform.log import logger as app_logger
+from chalicelib.tokens.store import TokenStore
+from chalicelib.webhook.handler import handle_webhook
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from infra.template import token_table_spec
 from local.chalice_local import ChaliceLocal, free_port
 

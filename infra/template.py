@@ -4,7 +4,7 @@
   long JSON form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``), so it can be sent to CloudFormation as JSON.
 - ``token_table_spec``: the ``TokenTable``'s key schema (tests and the local runtime create their
   tables from it rather than repeating it).
-- ``parameter_defaults``: every parameter's ``Default`` (the run defaults in ``chalicelib/run_input.py``
+- ``parameter_defaults``: every parameter's ``Default`` (the run defaults in ``chalicelib/run/run_input.py``
   and the local runtime's values are tested against these).
 - ``FUNCTION_PARAMETERS``: which template parameter takes which Chalice function's ARN.
 """

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
-from chalicelib.signature import SIGNATURE_HEADER, sign
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local import warehouse
 from local.json_http import JsonRequestHandler
 from local.scenario import ConnectorSpec, Scenario, ScheduledSyncSpec

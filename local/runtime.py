@@ -26,12 +26,12 @@ import requests
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from chalicelib.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
-from chalicelib.config import Settings
-from chalicelib.dependencies import Dependencies, reset_dependencies, set_dependencies
-from chalicelib.log import logger as app_logger
-from chalicelib.reconcile import TIME_RESERVE_MS, reconcile
-from chalicelib.timeutil import utcnow
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies, reset_dependencies, set_dependencies
+from chalicelib.platform.log import logger as app_logger
+from chalicelib.platform.timeutil import utcnow
+from chalicelib.run.reconcile import TIME_RESERVE_MS, reconcile
+from chalicelib.tokens.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
 from local import moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner
@@ -70,7 +70,7 @@ class RunResult:
 
 
 class LocalRuntime:
-    def __init__(self, scenario: Scenario, *, workdir: Path | None = None, verbose: bool = False) -> None:
+    def __init__(self, scenario: Scenario, *, workdir: Path | None = None) -> None:
         self.scenario = scenario
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="orchestrator-local-")
         self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]

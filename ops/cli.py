@@ -24,8 +24,8 @@ from typing import Any
 
 import click
 
-from chalicelib.run_input import DBT_COMMANDS
-from chalicelib.signature import sign as sign_body
+from chalicelib.run.run_input import DBT_COMMANDS
+from chalicelib.webhook.signature import sign as sign_body
 from ops.display import make_console, rerun_command, run_report, runs_table
 from ops.errors import RUN_NOT_SUCCEEDED, OpsError, readable
 from ops.target import Target, TargetSpec, resolve_target

@@ -22,7 +22,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-from chalicelib.errors import FivetranError, OrchestratorError
+from chalicelib.platform.errors import FivetranError, OrchestratorError
 from contracts.state_file import StateFileError
 
 __all__ = ["RUN_NOT_SUCCEEDED", "InvalidRunInput", "OpsError", "UsageProblem", "readable"]

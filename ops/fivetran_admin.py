@@ -1,5 +1,5 @@
 """The Fivetran calls only the operator CLI makes: managing webhooks (``register-webhook``,
-``rotate-webhook-secret``). The Lambda client (``chalicelib/fivetran.py``) keeps the calls a run needs;
+``rotate-webhook-secret``). The Lambda client (``chalicelib/fivetran/client.py``) keeps the calls a run needs;
 this subclass adds the rest on the same transport (auth, retries, time budget, paging, typed errors).
 
 - ``POST /v1/webhooks/group/{id}``: create a group webhook
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.fivetran import FivetranClient
+from chalicelib.fivetran.client import FivetranClient
 
 __all__ = ["ACCEPT_JSON", "FivetranAdmin"]
 

@@ -8,7 +8,8 @@ new one, and the webhook Lambdas cache the secret:
 2. ``PutSecretValue``: the new secret becomes ``AWSCURRENT`` and the old one ``AWSPREVIOUS``; the value
    says until when the route still accepts the previous one (``previous_accepted_until``, the window).
    A Lambda whose cache still holds the old value accepts old-signed deliveries from its cache and reads
-   the secret again on the first new-signed one (``chalicelib.secrets``), so nothing waits for caches.
+   the secret again on the first new-signed one (``chalicelib.platform.secrets``), so nothing waits for
+   caches.
 3. ``PATCH /v1/webhooks/{id}`` with the new secret: Fivetran signs with it from now on; deliveries
    already signed with the old one are accepted until the window closes.
 
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.errors import FivetranError
-from chalicelib.secrets import parse_webhook_secret
-from chalicelib.timeutil import format_timestamp, utcnow
+from chalicelib.platform.errors import FivetranError
+from chalicelib.platform.secrets import parse_webhook_secret
+from chalicelib.platform.timeutil import format_timestamp, utcnow
 from ops.errors import OpsError
 from ops.target import StageTarget, Target
 from ops.webhooks import find_existing

@@ -1,7 +1,7 @@
 """Starting runs and finding them: the execution input, StartExecution, names and recent runs.
 
 ``build_run_input`` turns the command-line options into the execution input and validates it
-with ``chalicelib.run_input.parse_run_input``, exactly as the state machine's first state
+with ``chalicelib.run.run_input.parse_run_input``, exactly as the state machine's first state
 will, so an invalid run is refused before anything starts.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import InvalidInput
-from chalicelib.run_input import parse_run_input
+from chalicelib.platform.errors import InvalidInput
+from chalicelib.run.run_input import parse_run_input
 from ops.errors import InvalidRunInput, OpsError
 from ops.runview import RunView, S3Location, build_run_view, distributed_sources, fetch_history
 from ops.target import Target

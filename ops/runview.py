@@ -59,7 +59,7 @@ ITERATION_DETAILS = (
     "mapIterationAbortedEventDetails",
 )
 NOT_OK = {"failed", "timed_out", "unfinished"}
-# chalicelib.outcomes words a failed sync's cause "... (sync <id>, reported by webhook): reason".
+# chalicelib.tokens.outcomes words a failed sync's cause "... (sync <id>, reported by webhook): reason".
 MAX_CAUSE = 500  # an ECS task's failure cause can be the whole task description
 SYNC_ID_IN_CAUSE = re.compile(r"\(sync ([0-9A-Za-z_-]+), reported by ")
 

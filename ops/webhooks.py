@@ -1,5 +1,5 @@
 """``register-webhook``: a Fivetran group webhook for ``sync_start`` and ``sync_end`` pointing at our
-route, once (the identity rule needs both: ``chalicelib/identity.py``).
+route, once (the identity rule needs both: ``chalicelib/tokens/identity.py``).
 
 Idempotent: ``GET /v1/webhooks`` first; a webhook of this group (or an account webhook) with
 the same URL is reported and nothing is created. Otherwise ``POST /v1/webhooks/group/{id}``
@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import FivetranApiError, FivetranNotFound
+from chalicelib.platform.errors import FivetranApiError, FivetranNotFound
 from ops.errors import OpsError
 from ops.target import Target
 

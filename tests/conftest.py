@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.config import Settings
-from chalicelib.dependencies import Dependencies, reset_dependencies, set_dependencies
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies, reset_dependencies, set_dependencies
 from infra.template import token_table_spec
 from local import moto_patches
 from tests.fakes import FakeFivetran

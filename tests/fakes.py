@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.errors import FivetranNotFound, FivetranRateLimited
-from chalicelib.fivetran import Connection, TriggerResult
-from chalicelib.identity import SyncRecord
-from chalicelib.timeutil import utcnow
+from chalicelib.fivetran.client import Connection, TriggerResult
+from chalicelib.platform.errors import FivetranNotFound, FivetranRateLimited
+from chalicelib.platform.timeutil import utcnow
+from chalicelib.tokens.identity import SyncRecord
 
 
 def connection(

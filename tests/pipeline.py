@@ -16,10 +16,10 @@ import boto3
 from chalice.test import Client
 
 from app import app
-from chalicelib.config import Settings
-from chalicelib.dependencies import Dependencies, set_dependencies
-from chalicelib.signature import SIGNATURE_HEADER, sign
-from chalicelib.token_store import TokenStore
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.tokens.store import TokenStore
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local import moto_patches
 from local.provision import Stack, provision
 from tests.fakes import FakeDbtRunner, FakeFivetran

@@ -14,7 +14,8 @@ from typing import Any
 
 import boto3
 
-from chalicelib.token_store import TokenRecord, TokenStore
+from chalicelib.tokens.records import TokenRecord
+from chalicelib.tokens.store import TokenStore
 from tests.conftest import REGION
 
 

@@ -1,4 +1,4 @@
-"""The fake (``tests/fakes.py: FakeFivetran``) and the real client (``chalicelib/fivetran.py`` against
+"""The fake (``tests/fakes.py: FakeFivetran``) and the real client (``chalicelib/fivetran/client.py`` against
 ``responses``) answer the same cases the same way, so tests that use the fake test what production
 does: a trigger accepted (200), a trigger that joins a running sync (409 -> ``TriggerResult.joined``),
 a trigger refused for a while (429 with ``Retry-After`` -> ``FivetranRateLimited``), an unknown
@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from chalicelib.errors import FivetranNotFound, FivetranRateLimited
-from chalicelib.fivetran import Connection, FivetranClient, sync_from_history
+from chalicelib.fivetran.client import Connection, FivetranClient, sync_from_history
+from chalicelib.platform.errors import FivetranNotFound, FivetranRateLimited
 from tests.fakes import FakeFivetran, connection
 
 BASE = "https://api.fivetran.contract"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from chalicelib.signature import SIGNATURE_HEADER, sign
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local.chalice_local import free_port, wait_for_port
 from tests.ops.support import stop_serve_process
 

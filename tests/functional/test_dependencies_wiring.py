@@ -1,5 +1,5 @@
-"""Where AWS comes from (chalicelib/dependencies.py): the embedded store stays local, AWS stages say what
-is missing, and moto is never imported on the AWS path (chalicelib/ ships to Lambda without it)."""
+"""Where AWS comes from (chalicelib/platform/dependencies.py): the embedded store stays local, AWS stages
+say what is missing, and moto is never imported on the AWS path (chalicelib/ ships to Lambda without it)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.dependencies import EMBEDDED_AWS_ENV, _embedded_requested
+from chalicelib.platform.dependencies import EMBEDDED_AWS_ENV, _embedded_requested
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
 
 PROBE = """
 import sys
-from chalicelib.dependencies import AwsNotConfigured, build_dependencies
+from chalicelib.platform.dependencies import AwsNotConfigured, build_dependencies
 try:
     build_dependencies()
     print("built")

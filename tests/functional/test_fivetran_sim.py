@@ -19,7 +19,7 @@ import pytest
 import requests
 import yaml
 
-from chalicelib.signature import SIGNATURE_HEADER, sign
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local import fivetran_sim
 from local.fivetran_sim import FivetranSimulator
 from local.scenario import ScenarioError, parse_scenario

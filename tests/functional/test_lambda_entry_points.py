@@ -13,7 +13,7 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.errors import (
+from chalicelib.platform.errors import (
     FivetranApiError,
     FivetranAuthError,
     FivetranNotFound,
@@ -21,7 +21,8 @@ from chalicelib.errors import (
     InvalidInput,
     PausedConnections,
 )
-from chalicelib.log import logger, token_id
+from chalicelib.platform.log import logger
+from chalicelib.tokens.records import token_id
 from tests.fakes import FakeFivetran, connection
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,6 @@
-"""Operator metrics (chalicelib/metrics.py): valid CloudWatch EMF lines, emitted by the webhook route for
-every answer and by each reconcile_syncs pass; never an API call, never a failed request because of them."""
+"""Operator metrics (chalicelib/platform/metrics.py): valid CloudWatch EMF lines, emitted by the webhook route
+for every answer and by each reconcile_syncs pass; never an API call, never a failed request
+because of them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import metrics
-from chalicelib.signature import SIGNATURE_HEADER, sign
+from chalicelib.platform import metrics
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from tests.conftest import WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,11 +23,12 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 from app import app
-from chalicelib.dependencies import Dependencies, set_dependencies
-from chalicelib.errors import FivetranApiError, FivetranRateLimited
-from chalicelib.identity import SyncRecord
-from chalicelib.reconcile import LEASE_NAME
-from chalicelib.token_store import TokenRecord, TokenStore
+from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.platform.errors import FivetranApiError, FivetranRateLimited
+from chalicelib.run.reconcile import LEASE_NAME
+from chalicelib.tokens.identity import SyncRecord
+from chalicelib.tokens.records import TokenRecord
+from chalicelib.tokens.store import TokenStore
 from tests.conftest import REGION
 from tests.fakes import FakeFivetran, connection
 from tests.tokens import WaitingTask

@@ -12,11 +12,11 @@ from aws_lambda_powertools.utilities import parameters
 from chalice.test import Client
 
 from app import app
-from chalicelib.config import Settings
-from chalicelib.dependencies import Dependencies, set_dependencies
-from chalicelib.errors import ConfigurationError, SecretUnavailable
-from chalicelib.secrets import FivetranCredentials, SecretSource
-from chalicelib.signature import SIGNATURE_HEADER, sign
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.platform.errors import ConfigurationError, SecretUnavailable
+from chalicelib.platform.secrets import FivetranCredentials, SecretSource
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from tests.conftest import REGION, TABLE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.errors import FivetranAuthError
+from chalicelib.platform.errors import FivetranAuthError
 from tests.fakes import FakeDbtRunner, FakeFivetran, connection
 from tests.pipeline import Pipeline
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from chalicelib.errors import TokenStoreError
-from chalicelib.identity import SyncRecord
-from chalicelib.log import token_id, token_ref
-from chalicelib.token_store import TokenStore
+from chalicelib.platform.errors import TokenStoreError
+from chalicelib.platform.log import token_ref
+from chalicelib.tokens.identity import SyncRecord
+from chalicelib.tokens.records import token_id
+from chalicelib.tokens.store import TokenStore
 
 REGION = "us-east-1"
 T0 = datetime(2026, 1, 15, 10, 0, 0, 123456, tzinfo=UTC)

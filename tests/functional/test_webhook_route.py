@@ -21,10 +21,10 @@ from botocore.exceptions import ClientError
 from chalice.test import Client
 
 from app import app
-from chalicelib.dependencies import Dependencies, set_dependencies
-from chalicelib.log import logger
-from chalicelib.signature import SIGNATURE_HEADER, sign
-from chalicelib.webhook import MAX_BODY_BYTES
+from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.platform.log import logger
+from chalicelib.webhook.handler import MAX_BODY_BYTES
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from tests.conftest import REGION, WEBHOOK_SECRET
 from tests.tokens import WaitingTask, park
 

@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities import parameters
 from chalice.test import Client
 
 from app import app
-from chalicelib.config import Settings
-from chalicelib.dependencies import Dependencies, set_dependencies
-from chalicelib.secrets import SecretSource
-from chalicelib.signature import SIGNATURE_HEADER, sign
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.platform.secrets import SecretSource
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from ops.errors import OpsError
 from ops.rotate_secret import rotate_webhook_secret
 from ops.target import StageTarget

@@ -23,8 +23,8 @@ from botocore.exceptions import ClientError
 from chalice.test import Client
 
 from app import app
-from chalicelib.signature import SIGNATURE_HEADER, sign
-from chalicelib.token_store import TokenRecord
+from chalicelib.tokens.records import TokenRecord
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from tests.tokens import (
     WaitingTask,
     park,  # noqa: F401 - re-exported for the hardening tests

@@ -17,14 +17,14 @@ import boto3
 import pytest
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
-from chalicelib.callbacks import StepFunctionsCallbacks
-from chalicelib.config import Settings
-from chalicelib.dependencies import Dependencies, set_dependencies
-from chalicelib.identity import SyncRecord
-from chalicelib.reconcile import reconcile
-from chalicelib.resolver import Resolver
-from chalicelib.secrets import SecretSource
-from chalicelib.token_store import TokenStore
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.platform.secrets import SecretSource
+from chalicelib.run.reconcile import reconcile
+from chalicelib.tokens.callbacks import StepFunctionsCallbacks
+from chalicelib.tokens.identity import SyncRecord
+from chalicelib.tokens.resolver import Resolver
+from chalicelib.tokens.store import TokenStore
 from tests.conftest import REGION, TABLE, WEBHOOK_SECRET
 from tests.fakes import FakeFivetran, connection
 from tests.hardening.support import FaultyClient, Route, encode, outcomes, park, raw_item, sync_end_body

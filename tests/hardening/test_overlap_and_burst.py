@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.signature import SIGNATURE_HEADER, sign
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local.runtime import WEBHOOK_SECRET as LOCAL_SECRET
 from local.runtime import LocalRuntime
 from local.scenario import parse_scenario

@@ -20,11 +20,11 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from chalicelib.config import Settings
-from chalicelib.dependencies import Dependencies, set_dependencies
-from chalicelib.log import logger, token_ref
-from chalicelib.signature import SIGNATURE_HEADER, sign
-from chalicelib.token_store import TokenStore
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.platform.log import logger, token_ref
+from chalicelib.tokens.store import TokenStore
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from infra.template import token_table_spec
 from local.report import build_report
 from local.runtime import API_KEY, API_SECRET, LocalRuntime

@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.config import Settings
-from chalicelib.dependencies import Dependencies, set_dependencies
-from chalicelib.signature import SIGNATURE_HEADER, sign
-from chalicelib.token_store import TokenRecord
-from chalicelib.webhook import MAX_BODY_BYTES, handle_webhook
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.tokens.records import TokenRecord
+from chalicelib.webhook.handler import MAX_BODY_BYTES, handle_webhook
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from tests.conftest import REGION, TABLE, WEBHOOK_SECRET
 from tests.fakes import FakeFivetran
 from tests.hardening.support import (

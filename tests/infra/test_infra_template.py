@@ -478,7 +478,7 @@ def test_checkov_finds_no_failed_checks() -> None:
 def test_the_dashboard_graphs_every_operator_metric_of_this_stage_and_the_runs(
     resources: dict[str, Any],
 ) -> None:
-    from chalicelib import metrics
+    from chalicelib.platform import metrics
 
     dashboard = resources["Dashboard"]["Properties"]
     assert dashboard["DashboardName"] == {"Fn::Sub": "${AppName}-${Stage}"}

@@ -1,4 +1,4 @@
-"""One owner per fact: the run defaults in ``chalicelib/run_input.py`` and the values the local runtime
+"""One owner per fact: the run defaults in ``chalicelib/run/run_input.py`` and the values the local runtime
 provisions (``local/provision.py``) are the template's parameter defaults (``infra/template.yaml``),
 read from all three sides, never written down here."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.run_input import DEFAULTS
+from chalicelib.run.run_input import DEFAULTS
 from infra import InfraError
 from infra.template import load_template, parameter_defaults, token_table_spec
 from local.provision import provision

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from chalicelib.fivetran import FivetranClient
+from chalicelib.fivetran.client import FivetranClient
 from ops.display import rerun_command, run_report, runs_table
 from ops.follow import follow
 from ops.runs import read_run, recent_runs, run_view

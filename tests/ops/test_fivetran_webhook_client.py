@@ -9,8 +9,8 @@ import pytest
 import responses
 from responses import matchers
 
-from chalicelib.errors import FivetranApiError, FivetranAuthError
-from chalicelib.fivetran import ACCEPT_V2
+from chalicelib.fivetran.transport import ACCEPT_V2
+from chalicelib.platform.errors import FivetranApiError, FivetranAuthError
 from ops.fivetran_admin import ACCEPT_JSON, FivetranAdmin
 
 BASE = "https://api.fivetran.test"
@@ -138,7 +138,7 @@ def test_update_webhook_secret_patches_the_webhook_with_the_plain_json_accept_he
 
 
 def test_the_lambda_client_has_no_operator_calls() -> None:
-    from chalicelib.fivetran import FivetranClient
+    from chalicelib.fivetran.client import FivetranClient
 
     for name in ("create_group_webhook", "list_webhooks", "update_webhook_secret"):
         assert not hasattr(FivetranClient, name), name

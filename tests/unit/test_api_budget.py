@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib.api_budget import Budget
+from chalicelib.tokens.api_budget import Budget
 
 
 class Counter:

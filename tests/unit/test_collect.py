@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.collect import (
+from chalicelib.run.collect import (
     NO_RESULT_ERROR,
     STATE_CAUSE_CHARS,
     STATE_OUTCOMES,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.errors import WebhookPayloadError
-from chalicelib.events import DEFAULT_RESCHEDULE_DELAY, parse_event
-from chalicelib.outcomes import SYNC_FAILED_ERROR
+from chalicelib.platform.errors import WebhookPayloadError
+from chalicelib.tokens.outcomes import DEFAULT_RESCHEDULE_DELAY, SYNC_FAILED_ERROR
+from chalicelib.webhook.events import parse_event
 
 # -- the samples, byte for byte as in fivetran.md ---------------------------------------------
 

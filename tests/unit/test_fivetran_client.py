@@ -19,7 +19,8 @@ from responses import matchers
 from urllib3.exceptions import MaxRetryError
 from urllib3.response import HTTPResponse
 
-from chalicelib.errors import (
+from chalicelib.fivetran.client import Connection, FivetranClient
+from chalicelib.platform.errors import (
     FivetranApiError,
     FivetranAuthError,
     FivetranError,
@@ -30,7 +31,6 @@ from chalicelib.errors import (
     SecretUnavailable,
     TokenStoreError,
 )
-from chalicelib.fivetran import Connection, FivetranClient
 
 BASE = "https://api.fivetran.test"
 GROUP_URL = f"{BASE}/v1/groups/projected_sickle/connections"

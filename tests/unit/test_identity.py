@@ -1,4 +1,4 @@
-"""The identity rule (``chalicelib/identity.py``): which sync a parked token waits for.
+"""The identity rule (``chalicelib/tokens/identity.py``): which sync a parked token waits for.
 
 Examples for each row of the rule's table, then a property test over random interleavings:
 Fivetran runs syncs one at a time on its own clock, our trigger is accepted somewhere among
@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.identity import Anchor, Decision, SyncRecord, bind, merge
+from chalicelib.tokens.identity import Anchor, Decision, SyncRecord, bind, merge
 
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.errors import PausedConnections
-from chalicelib.listing import list_connectors
-from chalicelib.run_input import parse_run_input
+from chalicelib.platform.errors import PausedConnections
+from chalicelib.run.listing import list_connectors
+from chalicelib.run.run_input import parse_run_input
 from tests.fakes import FakeFivetran, connection
 
 
@@ -126,7 +126,7 @@ def test_every_skip_reason_together():
 
 
 def test_a_run_larger_than_one_execution_holds_fails_before_any_sync():
-    from chalicelib.errors import TooManyConnections
+    from chalicelib.platform.errors import TooManyConnections
 
     fivetran = FakeFivetran(*(connection(f"c{i}") for i in range(5)))
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.errors import InvalidInput
-from chalicelib.run_input import DEFAULTS, MAX_TIMEOUT_SECONDS, parse_run_input
+from chalicelib.platform.errors import InvalidInput
+from chalicelib.run.run_input import DEFAULTS, MAX_TIMEOUT_SECONDS, parse_run_input
 
 START = "2026-01-15T10:00:00.000Z"
 

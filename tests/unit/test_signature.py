@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import SignatureError
-from chalicelib.signature import SIGNATURE_HEADER, sign, verify
+from chalicelib.platform.errors import SignatureError
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign, verify
 
 SECRET = "example-webhook-secret"
 BODY = (

@@ -27,16 +27,16 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from chalicelib.api_budget import Budget
-from chalicelib.callbacks import StepFunctionsCallbacks
-from chalicelib.config import Settings
-from chalicelib.errors import ConfigurationError
-from chalicelib.fivetran import FivetranClient
-from chalicelib.log import logger
-from chalicelib.resolver import Resolver
-from chalicelib.run_files import RunFiles
-from chalicelib.secrets import FivetranCredentials, SecretSource
-from chalicelib.token_store import TokenStore
+from chalicelib.fivetran.client import FivetranClient
+from chalicelib.platform.config import Settings
+from chalicelib.platform.errors import ConfigurationError
+from chalicelib.platform.log import logger
+from chalicelib.platform.secrets import FivetranCredentials, SecretSource
+from chalicelib.run.run_files import RunFiles
+from chalicelib.tokens.api_budget import Budget
+from chalicelib.tokens.callbacks import StepFunctionsCallbacks
+from chalicelib.tokens.resolver import Resolver
+from chalicelib.tokens.store import TokenStore
 
 __all__ = [
     "EMBEDDED_AWS_ENV",
@@ -79,7 +79,7 @@ class Dependencies:
     store: TokenStore
     callbacks: StepFunctionsCallbacks
     fivetran_factory: Any = None  # (credentials) -> FivetranClient; default builds a real one
-    s3: Any = None  # the run files (chalicelib/run_files.py): the Map's items and outcomes
+    s3: Any = None  # the run files (chalicelib/run/run_files.py): the Map's items and outcomes
     _fivetran: FivetranClient | None = field(default=None, repr=False)
     _credentials: FivetranCredentials | None = field(default=None, repr=False)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.errors import FivetranNotFound, PausedConnections, TooManyConnections
-from chalicelib.fivetran import Connection
-from chalicelib.log import logger
-from chalicelib.run_input import RunOptions
+from chalicelib.fivetran.client import Connection
+from chalicelib.platform.errors import FivetranNotFound, PausedConnections, TooManyConnections
+from chalicelib.platform.log import logger
+from chalicelib.run.run_input import RunOptions
 
 __all__ = ["Listing", "list_connectors"]
 

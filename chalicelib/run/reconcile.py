@@ -12,7 +12,7 @@ the token table):
    pass, read with bounded concurrency and a per-request timeout:
    ``GET /v1/connections/{id}`` and ``GET /v1/connections/{id}/sync-history``.
 3. **The exact sync decides.** The sync history is complete, so the identity rule
-   (``chalicelib/identity.py``) names each token's sync for certain and a token completes
+   (``chalicelib/tokens/identity.py``) names each token's sync for certain and a token completes
    only from that sync's end; a later scheduled sync is never credited to a run.
 4. **A dropped sync fails at once**: a token whose sync has not ended while the
    connection is paused, its setup broken, or the connection deleted is failed with that
@@ -33,14 +33,15 @@ from datetime import datetime, timedelta
 from threading import Lock
 from typing import Protocol
 
-from chalicelib.callbacks import CallbackError, CallbackResult
-from chalicelib.errors import FivetranApiError, FivetranError, FivetranNotFound, TokenStoreError
-from chalicelib.fivetran import Connection
-from chalicelib.identity import SyncRecord
-from chalicelib.log import logger
-from chalicelib.outcomes import SyncOutcome
-from chalicelib.resolver import HISTORY_WINDOW, Resolution, Resolver
-from chalicelib.token_store import TokenRecord, TokenStore
+from chalicelib.fivetran.client import Connection
+from chalicelib.platform.errors import FivetranApiError, FivetranError, FivetranNotFound, TokenStoreError
+from chalicelib.platform.log import logger
+from chalicelib.tokens.callbacks import CallbackError, CallbackResult
+from chalicelib.tokens.identity import SyncRecord
+from chalicelib.tokens.outcomes import SyncOutcome
+from chalicelib.tokens.records import TokenRecord
+from chalicelib.tokens.resolver import HISTORY_WINDOW, Resolution, Resolver
+from chalicelib.tokens.store import TokenStore
 
 __all__ = ["LEASE_NAME", "ReconcileReport", "UnavailableFivetran", "reconcile"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.errors import InvalidInput
-from chalicelib.timeutil import format_asl_timestamp, parse_timestamp, utcnow
+from chalicelib.platform.errors import InvalidInput
+from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp, utcnow
 
 __all__ = ["DBT_COMMANDS", "DEFAULTS", "RunOptions", "parse_run_input"]
 

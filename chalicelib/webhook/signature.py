@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
-from chalicelib.errors import SignatureError
+from chalicelib.platform.errors import SignatureError
 
 __all__ = ["SIGNATURE_HEADER", "sign", "verify", "verify_any"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.identity import SyncRecord
-from chalicelib.timeutil import format_asl_timestamp, format_timestamp
+from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp
+from chalicelib.tokens.identity import SyncRecord
 
 __all__ = ["DEFAULT_RESCHEDULE_DELAY", "SYNC_FAILED_ERROR", "SyncOutcome"]
 

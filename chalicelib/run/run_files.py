@@ -28,13 +28,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import OrchestratorError
+from chalicelib.platform.errors import OrchestratorError
 
 __all__ = ["RunFiles", "RunFilesError", "S3Location"]
 
 RUNS_PREFIX = "runs"
-# The ResultWriter's prefix; the map run's id is appended by Step Functions.
-MAP_RUNS_PREFIX = "map-runs"
 
 
 class RunFilesError(OrchestratorError):

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.errors import WebhookPayloadError
-from chalicelib.identity import SyncRecord
-from chalicelib.outcomes import DEFAULT_RESCHEDULE_DELAY, SyncOutcome
-from chalicelib.timeutil import parse_timestamp
+from chalicelib.platform.errors import WebhookPayloadError
+from chalicelib.platform.timeutil import parse_timestamp
+from chalicelib.tokens.identity import SyncRecord
+from chalicelib.tokens.outcomes import DEFAULT_RESCHEDULE_DELAY, SyncOutcome
 
-__all__ = ["DEFAULT_RESCHEDULE_DELAY", "SYNC_EVENTS", "WebhookEvent", "parse_event"]
+__all__ = ["SYNC_EVENTS", "WebhookEvent", "parse_event"]
 
 SYNC_EVENTS = ("sync_start", "sync_end")
 _RESCHEDULED_FOR = re.compile(r"Rescheduled for (\S+?)[,\s]")

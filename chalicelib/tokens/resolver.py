@@ -3,7 +3,7 @@
 Shared by the webhook (after it records a ``sync_start``/``sync_end``), ``start_sync``
 (after Fivetran accepted the trigger: an end may have arrived first) and the safety net
 (with the sync history). For each armed token of the connection, the identity rule
-(``chalicelib/identity.py``) names the one sync it waits for; a token is completed only
+(``chalicelib/tokens/identity.py``) names the one sync it waits for; a token is completed only
 from that sync's end. When the webhooks alone cannot prove which sync is the token's,
 the sync history is read once (``history_reader``) to confirm it; if Fivetran cannot be
 read, the token waits for the safety net. Two runs syncing one connection each get their
@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from chalicelib import metrics
-from chalicelib.callbacks import CallbackError, CallbackResult, StepFunctionsCallbacks
-from chalicelib.errors import FivetranError
-from chalicelib.identity import Binding, Decision, SyncRecord, bind
-from chalicelib.log import logger
-from chalicelib.outcomes import SYNC_FAILED_ERROR, SyncOutcome
-from chalicelib.token_store import TokenRecord, TokenStore
+from chalicelib.platform import metrics
+from chalicelib.platform.errors import FivetranError
+from chalicelib.platform.log import logger
+from chalicelib.tokens.callbacks import CallbackError, CallbackResult, StepFunctionsCallbacks
+from chalicelib.tokens.identity import Binding, Decision, SyncRecord, bind
+from chalicelib.tokens.outcomes import SYNC_FAILED_ERROR, SyncOutcome
+from chalicelib.tokens.records import TokenRecord
+from chalicelib.tokens.store import TokenStore
 
 __all__ = ["HISTORY_WINDOW", "HistoryReader", "Resolution", "Resolver"]
 

@@ -7,7 +7,7 @@ and ``skipped.json``; the state keeps ``{"items": {"bucket", "key", "count"}, "s
 
 After the Map (``collect_outcomes``): the ResultWriter's manifest names its result files
 (``{"ResultFiles": {"SUCCEEDED": [{"Key", "Size"}], "FAILED": [...], "PENDING": [...]}}``;
-AWS docs, "ResultWriter (Map)"); every record is read, ``chalicelib.collect`` builds the
+AWS docs, "ResultWriter (Map)"); every record is read, ``chalicelib.run.collect`` builds the
 outcomes, ``outcomes.json`` and ``exclude_sources.json`` are written, and the state gets
 the bounded summary (``Collected.state``) plus where the full files are.
 """
@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.collect import STATE_OUTCOMES, collect
-from chalicelib.log import logger
-from chalicelib.run_files import RunFiles, RunFilesError, S3Location, read_json
+from chalicelib.platform.log import logger
+from chalicelib.run.collect import STATE_OUTCOMES, collect
+from chalicelib.run.run_files import RunFiles, RunFilesError, S3Location, read_json
 
 __all__ = ["collect_run", "write_items"]
 

@@ -1,21 +1,5 @@
-"""Fivetran REST API client: the calls the orchestrator's Lambdas need, and typed records.
-
-- ``GET /v1/groups/{id}/connections`` (cursor pagination to the end, ``limit=1000``)
-- ``GET /v1/connections/{id}``
-- ``POST /v1/connections/{id}/sync`` with ``{"force": false}`` (join a running sync, never restart it);
-  the answer's HTTP ``Date`` header is the moment Fivetran accepted it, on Fivetran's clock
-  (``chalicelib/identity.py``), and 409 ("a sync already in progress") means it was joined
-- ``GET /v1/connections/{id}/sync-history`` (``start_time``/``end_time``, at most 7 days
-  apart; ``cursor``, ``limit`` 1..1000). Source: Fivetran API reference, "Retrieve
-  Connection Sync History" (fivetran.com/docs/rest-api/api-reference/connections/
-  retrieve-connection-sync-history). Fields read from each item: ``sync_id`` (``id``
-  accepted), ``start_time`` (null if not started), ``end_time`` (null while running),
-  ``status``, ``reason``, ``rescheduled_for``; the reference names the start time's
-  meaning but its stored copy does not show every field name, so aliases
-  (``started_at``/``ended_at``/``start``/``end``) are accepted too.
-
-The operator CLI's webhook calls (``ops/fivetran_admin.py``) subclass this client and pass their own
-``accept`` to ``_request``/``_items``; nothing here serves only the operator.
+"""The Fivetran transport: one ``requests`` session, bounded retries, a per-thread deadline, and
+Fivetran's answers turned into data or typed errors. ``client.FivetranClient`` adds the endpoints.
 
 Retries (connection errors, 5xx, 429 with ``Retry-After``, exponential backoff, bounded)
 are urllib3's ``Retry`` on the requests adapter; other 4xx fail at once. No wait is longer
@@ -32,163 +16,99 @@ import email.utils
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import quote
+from types import TracebackType
+from typing import Any, Self
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from chalicelib.errors import (
+from chalicelib.platform.errors import (
     FivetranApiError,
     FivetranAuthError,
     FivetranNotFound,
     FivetranRateLimited,
 )
-from chalicelib.identity import SyncRecord
-from chalicelib.timeutil import format_asl_timestamp, parse_timestamp
 
-__all__ = ["Connection", "FivetranClient", "TriggerResult"]
+__all__ = ["ACCEPT_V2", "FivetranTransport", "date_header"]
 
 USER_AGENT = "fivetran-orchestrator/0.1 (+https://github.com/fivetran-orchestrator)"
 ACCEPT_V2 = "application/json;version=2"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
-class Connection:
-    """A Fivetran connection, as the orchestrator sees it."""
-
-    id: str
-    service: str
-    schema: str
-    paused: bool
-    schedule_type: str
-    setup_state: str
-    sync_state: str
-    succeeded_at: datetime | None
-    failed_at: datetime | None
-    rescheduled_for: datetime | None
-    group_id: str | None = None
-
-    @classmethod
-    def from_api(cls, data: dict[str, Any]) -> Connection:
-        status = data.get("status") or {}
-        return cls(
-            id=str(data["id"]),
-            service=str(data.get("service") or ""),
-            schema=str(data.get("schema") or ""),
-            paused=bool(data.get("paused", False)),
-            schedule_type=str(data.get("schedule_type") or "auto"),
-            setup_state=str(status.get("setup_state") or "connected"),
-            sync_state=str(status.get("sync_state") or "scheduled"),
-            succeeded_at=parse_timestamp(data.get("succeeded_at")),
-            failed_at=parse_timestamp(data.get("failed_at")),
-            rescheduled_for=parse_timestamp(status.get("rescheduled_for")),
-            group_id=data.get("group_id"),
-        )
-
-    @property
-    def is_connected(self) -> bool:
-        return self.setup_state == "connected"
-
-    @property
-    def last_completed_at(self) -> datetime | None:
-        """When the latest sync ended, successfully or not (the only reliable completion signal)."""
-        stamps = [t for t in (self.succeeded_at, self.failed_at) if t is not None]
-        return max(stamps) if stamps else None
-
-    @property
-    def last_sync_succeeded(self) -> bool:
-        if self.succeeded_at is None:
-            return False
-        return self.failed_at is None or self.succeeded_at >= self.failed_at
+def _no_deadline() -> float:
+    return float("inf")
 
 
-@dataclass(frozen=True)
-class TriggerResult:
-    """Fivetran's answer to a sync trigger.
+class BoundedRetry(Retry):
+    """urllib3's ``Retry``, bounded by time, on public ``Retry`` API only.
 
-    ``accepted_at``: the answer's ``Date`` header (Fivetran's clock, whole seconds), None
-    if it had none. ``joined``: Fivetran answered 409, a sync was already running and the
-    trigger joined it (``force: false``).
+    ``increment`` refuses a ``Retry-After`` longer than ``max_retry_after`` or than what the calling
+    thread has left (``budget``), and a backoff longer than that; ``sleep`` waits through the injected
+    ``sleep`` (tests never wait); ``new`` (urllib3's copy after every attempt) carries the three along.
     """
 
-    message: str
-    joined: bool
-    accepted_at: datetime | None
+    def __init__(
+        self,
+        *,
+        max_retry_after: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        budget: Callable[[], float] = _no_deadline,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_retry_after = max_retry_after
+        self.sleep_fn = sleep
+        self.budget_fn = budget
 
+    def new(self, **kw: Any) -> Self:
+        kw.setdefault("max_retry_after", self.max_retry_after)
+        kw.setdefault("sleep", self.sleep_fn)
+        kw.setdefault("budget", self.budget_fn)
+        return super().new(**kw)
 
-def _history_time(item: dict[str, Any], *names: str) -> datetime | None:
-    for name in names:
-        value = item.get(name)
-        if isinstance(value, str) and value:
-            try:
-                return parse_timestamp(value)
-            except ValueError:
-                return None
-    return None
-
-
-def sync_from_history(item: dict[str, Any]) -> SyncRecord | None:
-    """One sync-history item as a ``SyncRecord`` (None if it has no id). A status of a
-    sync still running (no end time) is not an end status."""
-    sync_id = item.get("sync_id") or item.get("id")
-    if not isinstance(sync_id, str) or not sync_id:
-        return None
-    ended = _history_time(item, "end_time", "ended_at", "end")
-    status = item.get("status")
-    reason = item.get("reason")
-    return SyncRecord(
-        sync_id=sync_id,
-        started_at=_history_time(item, "start_time", "started_at", "start"),
-        ended_at=ended,
-        status=str(status).upper() if ended is not None and status else None,
-        reason=reason if isinstance(reason, str) else None,
-        rescheduled_for=_history_time(item, "rescheduled_for", "rescheduledAt"),
-        source="history",
-    )
-
-
-class _BoundedRetry(Retry):
-    """urllib3 Retry that refuses to sleep longer than ``max_retry_after`` on a Retry-After,
-    and sleeps through an injectable function so tests never wait."""
-
-    max_retry_after: float = 30.0
-    sleep_fn: Callable[[float], None] = staticmethod(time.sleep)
-    budget_fn: Callable[[], float] = staticmethod(lambda: float("inf"))
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def]
-        budget = type(self).budget_fn()
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        budget = self.budget_fn()
         if response is not None and response.status == 429:
             wait = self.get_retry_after(response)
             if wait is not None and wait > min(self.max_retry_after, budget):
                 # Hand the 429 back (raise_on_status=False returns it) instead of holding a
                 # Lambda past its time; the state machine waits on Fivetran.RateLimited.
-                raise MaxRetryError(_pool, url or "", ResponseError("Retry-After longer than we can wait"))
+                # (urllib3's own increment passes its optional pool to MaxRetryError the same way)
+                reason = ResponseError("Retry-After longer than we can wait")
+                raise MaxRetryError(_pool, url or "", reason)  # type: ignore[arg-type]
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         if new.get_backoff_time() > budget:
-            raise MaxRetryError(_pool, url or "", ResponseError("no time left to back off"))
+            raise MaxRetryError(_pool, url or "", ResponseError("no time left to back off"))  # type: ignore[arg-type]
         return new
 
-    def sleep_for_retry(self, response=None) -> bool:  # type: ignore[no-untyped-def]
-        wait = self.get_retry_after(response) if response is not None else None
-        if wait:
-            type(self).sleep_fn(wait)
-            return True
-        return False
-
-    def _sleep_backoff(self) -> None:
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        """Between attempts: the server's ``Retry-After`` if it gave one, else the backoff."""
+        if self.respect_retry_after_header and response:
+            wait = self.get_retry_after(response)
+            if wait:
+                self.sleep_fn(wait)
+                return
         backoff = self.get_backoff_time()
         if backoff > 0:
-            type(self).sleep_fn(backoff)
+            self.sleep_fn(backoff)
 
 
-class FivetranClient:
-    """Thin per-endpoint methods over one private ``_request``.
+class FivetranTransport:
+    """One session to Fivetran: ``_request`` (one call, unwrapped) and ``_items`` (every page).
 
     Args:
         base_url: e.g. ``https://api.fivetran.com`` (or the local simulator's URL).
@@ -216,16 +136,10 @@ class FivetranClient:
         self._session = session or requests.Session()
         self._session.auth = (api_key, api_secret)
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT_V2})
-        retry_cls = type(
-            "FivetranRetry",
-            (_BoundedRetry,),
-            {
-                "max_retry_after": max_retry_after,
-                "sleep_fn": staticmethod(sleep),
-                "budget_fn": staticmethod(self.budget),
-            },
-        )
-        retry = retry_cls(
+        retry = BoundedRetry(
+            max_retry_after=max_retry_after,
+            sleep=sleep,
+            budget=self.budget,
             total=max_retries,
             connect=max_retries,
             read=max_retries,
@@ -255,50 +169,6 @@ class FivetranClient:
         if at is None:
             return float("inf")
         return max(0.0, at - time.monotonic())
-
-    # -- endpoints -------------------------------------------------------------------
-
-    def list_group_connections(self, group_id: str) -> list[Connection]:
-        """Every connection of a group, following ``next_cursor`` to the last page."""
-        return list(self._iter_group_connections(group_id))
-
-    def _iter_group_connections(self, group_id: str) -> Iterator[Connection]:
-        path = f"/v1/groups/{quote(group_id, safe='')}/connections"
-        for item in self._items("GET", path):
-            yield Connection.from_api(item)
-
-    def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
-        data = self._request("GET", f"/v1/connections/{quote(connection_id, safe='')}", timeout=timeout)
-        return Connection.from_api(data)
-
-    def trigger_sync(self, connection_id: str) -> TriggerResult:
-        """Start a sync (``force: false``: a running sync is joined, HTTP 409).
-
-        Raises the typed errors of ``_unwrap`` for any other failure (401/403, 404, 429...).
-        """
-        path = f"/v1/connections/{quote(connection_id, safe='')}/sync"
-        response = self._send("POST", path, json={"force": False})
-        accepted_at = _date_header(response.headers.get("Date"))
-        if response.status_code == 409:
-            # "a sync already in progress": with force=false that sync is the one we wait for.
-            return TriggerResult("joined the sync already in progress", True, accepted_at)
-        body = self._unwrap(response, "POST", path)
-        return TriggerResult(str(body.get("message", "")), False, accepted_at)
-
-    def sync_history(
-        self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
-    ) -> list[SyncRecord]:
-        """The connection's syncs in ``[start, end]`` (Fivetran's clock; at most 7 days apart),
-        following ``next_cursor`` to the last page."""
-        path = f"/v1/connections/{quote(connection_id, safe='')}/sync-history"
-        params: dict[str, Any] = {
-            "start_time": format_asl_timestamp(start),
-            "end_time": format_asl_timestamp(end, round_up=True),
-        }
-        records = (
-            sync_from_history(item) for item in self._items("GET", path, params=params, timeout=timeout)
-        )
-        return [record for record in records if record is not None]
 
     # -- transport -------------------------------------------------------------------
 
@@ -410,7 +280,7 @@ class FivetranClient:
         return data if isinstance(data, dict) else {"items": data}
 
 
-def _date_header(value: str | None) -> datetime | None:
+def date_header(value: str | None) -> datetime | None:
     """An HTTP ``Date`` header (RFC 9110 IMF-fixdate) as a UTC datetime; None if absent or bad."""
     if not value:
         return None

@@ -16,6 +16,8 @@ other event                            200     ignored, logged
 ``sync_end``                           200     recorded; the tokens waiting for that sync completed
 token store / Step Functions failing   503     tokens intact; Fivetran retries later
 secret unavailable                     503     logged; Fivetran retries later
+stage not configured                   503     raised (``ConfigurationError``): app.py answers it,
+                                              naming what is missing
 =====================================  ======  ======================================
 
 A well-signed, well-formed event never gets a 5xx for anything it contains: Fivetran
@@ -28,17 +30,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import (
-    ConfigurationError,
+from chalicelib.platform.errors import (
     SecretUnavailable,
     SignatureError,
     TokenStoreError,
     WebhookPayloadError,
 )
-from chalicelib.events import parse_event
-from chalicelib.log import logger
-from chalicelib.resolver import HistoryReader, Resolver
-from chalicelib.signature import SIGNATURE_HEADER, verify_any
+from chalicelib.platform.log import logger
+from chalicelib.tokens.resolver import HistoryReader, Resolver
+from chalicelib.webhook.events import parse_event
+from chalicelib.webhook.signature import SIGNATURE_HEADER, verify_any
 
 __all__ = ["MAX_BODY_BYTES", "WebhookResponse", "handle_webhook"]
 
@@ -86,7 +87,7 @@ def handle_webhook(
     except SignatureError as exc:
         logger.warning("webhook rejected", extra={"reason": str(exc), "bytes": len(raw_body)})
         return WebhookResponse(401, {"error": "invalid signature", "detail": str(exc)})
-    except (SecretUnavailable, ConfigurationError) as exc:
+    except SecretUnavailable as exc:
         logger.error(
             "webhook secret unavailable; answering 503 so Fivetran retries", extra={"error": str(exc)}
         )
@@ -117,7 +118,7 @@ def handle_webhook(
         active = resolver()
         active.record(event.connector_id, sync)
         resolution = active.settle(event.connector_id, history_reader=history_reader)
-    except (TokenStoreError, SecretUnavailable, ConfigurationError) as exc:
+    except TokenStoreError as exc:
         logger.error(
             "webhook could not reach the token store; answering 503", extra={**ctx, "error": str(exc)}
         )

@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chalicelib.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
-from chalicelib.errors import ConfigurationError
+from chalicelib.platform.errors import ConfigurationError
+from chalicelib.tokens.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
 
 __all__ = ["DEFAULT_FIVETRAN_API_URL", "Settings"]
 
@@ -58,7 +58,7 @@ class Settings:
     secrets_max_age_seconds: int = 300
     http_timeout_seconds: int = 30
     http_max_retries: int = 4
-    # Sync triggers per minute, shared by every run of the stage (0: no budget; api_budget.py).
+    # Sync triggers per minute, shared by every run of the stage (0: no budget; tokens/api_budget.py).
     triggers_per_minute: int = DEFAULT_TRIGGERS_PER_MINUTE
 
     @classmethod

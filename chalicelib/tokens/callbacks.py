@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import OrchestratorError
+from chalicelib.platform.errors import OrchestratorError
 
 __all__ = ["CallbackError", "CallbackResult", "StepFunctionsCallbacks"]
 

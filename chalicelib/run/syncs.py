@@ -3,13 +3,13 @@
 Parking first means a webhook can never arrive for a token we have not stored. Once
 Fivetran accepted the trigger the token is **armed** with the moment it did, on Fivetran's
 clock (the answer's ``Date`` header), and whether it joined a running sync (409): from
-then on the identity rule (``chalicelib/identity.py``) names its sync, and events that
+then on the identity rule (``chalicelib/tokens/identity.py``) names its sync, and events that
 arrived in between (a one-second sync can end before the trigger's answer) are settled
 at once. A resume after ``RESCHEDULED`` on an auto-schedule connection triggers nothing:
 Fivetran resumes by itself, and the token waits for the first sync after the
 rescheduled one.
 
-Every trigger first takes its place in the account's API budget (``chalicelib/api_budget.py``);
+Every trigger first takes its place in the account's API budget (``chalicelib/tokens/api_budget.py``);
 one over budget completes its token with ``RATE_LIMITED`` and ``rescheduled_for`` (its turn), so
 the state machine waits for free and triggers again, as for Fivetran's own 429.
 
@@ -24,19 +24,19 @@ retry with the same token finds it already parked and triggers again, which is h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib import metrics
-from chalicelib.api_budget import Budget
-from chalicelib.callbacks import CallbackError
-from chalicelib.errors import FivetranError, FivetranRateLimited, InvalidInput
-from chalicelib.fivetran import TriggerResult
-from chalicelib.log import logger
-from chalicelib.resolver import HistoryReader, Resolver
-from chalicelib.timeutil import format_asl_timestamp, format_timestamp, parse_timestamp
-from chalicelib.token_store import TokenStore
+from chalicelib.fivetran.client import TriggerResult
+from chalicelib.platform import metrics
+from chalicelib.platform.errors import FivetranError, FivetranRateLimited, InvalidInput
+from chalicelib.platform.log import logger
+from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp, parse_timestamp
+from chalicelib.tokens.api_budget import Budget
+from chalicelib.tokens.callbacks import CallbackError
+from chalicelib.tokens.resolver import HistoryReader, Resolver
+from chalicelib.tokens.store import TokenStore
 
 __all__ = ["DEFAULT_RATE_LIMIT_WAIT_SECONDS", "RATE_LIMITED", "SyncRequest", "start_sync"]
 
@@ -62,7 +62,7 @@ class SyncRequest:
             raise InvalidInput("start_sync expects a JSON object")
         connector = payload.get("connector")
         connector = connector if isinstance(connector, Mapping) else {}
-        self.connector_id = str(connector.get("connector_id") or payload.get("connector_id") or "").strip()
+        self.connector_id = str(connector.get("connector_id") or "").strip()
         self.schedule_type = str(connector.get("schedule_type") or "auto")
         self.task_token = str(payload.get("task_token") or "")
         self.execution_id = str(payload.get("execution_id") or "")
@@ -94,7 +94,7 @@ class SyncRequest:
 def start_sync(
     request: SyncRequest,
     store: TokenStore,
-    fivetran: Any,
+    fivetran: Callable[[], SyncTrigger],
     resolver: Resolver,
     *,
     now: datetime,

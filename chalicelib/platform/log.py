@@ -8,18 +8,13 @@ still find the item.
 
 from __future__ import annotations
 
-import hashlib
-
 from aws_lambda_powertools import Logger
 
-__all__ = ["logger", "token_id", "token_ref"]
+from chalicelib.tokens.records import token_id
+
+__all__ = ["logger", "token_ref"]
 
 logger = Logger(service="fivetran-orchestrator")
-
-
-def token_id(task_token: str) -> str:
-    """The token store's sort key: SHA-256 of the task token (hex)."""
-    return hashlib.sha256(task_token.encode("utf-8")).hexdigest()
 
 
 def token_ref(task_token: str) -> str:

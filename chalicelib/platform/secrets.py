@@ -25,9 +25,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from chalicelib.config import Settings
-from chalicelib.errors import ConfigurationError, SecretUnavailable
-from chalicelib.timeutil import utcnow
+from chalicelib.platform.config import Settings
+from chalicelib.platform.errors import ConfigurationError, SecretUnavailable
+from chalicelib.platform.timeutil import utcnow
 
 __all__ = ["FivetranCredentials", "SecretSource", "WebhookSecretValue", "parse_webhook_secret"]
 
