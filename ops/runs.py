@@ -14,9 +14,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.platform.errors import InvalidInput
+from chalicelib.run.run_files import S3Location
 from chalicelib.run.run_input import parse_run_input
 from ops.errors import InvalidRunInput, OpsError
-from ops.runview import RunView, S3Location, build_run_view, distributed_sources, fetch_history
+from ops.runview import RunView, build_run_view, distributed_sources, fetch_history
 from ops.target import Target
 
 __all__ = [

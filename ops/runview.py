@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.run.collect import readable_cause as collected_cause
+from chalicelib.run.run_files import S3Location
 from statemachine.definition import OUTCOME_STATES
 
 __all__ = [
@@ -40,7 +42,6 @@ __all__ = [
     "HistoryReader",
     "MapProgress",
     "RunView",
-    "S3Location",
     "SkippedView",
     "SyncCounts",
     "SyncView",
@@ -145,16 +146,6 @@ class MapProgress:
     @property
     def not_succeeded(self) -> int:
         return self.failed + self.timed_out + self.aborted
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    key: str
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
 
 
 @dataclass
@@ -267,13 +258,8 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def readable_cause(cause: str | None) -> str | None:
-    """A cause a person can read: a Lambda error's JSON (``errorType``, ``errorMessage``) becomes its text."""
-    if not cause:
-        return cause
-    parsed = _json(cause)
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return f"{parsed.get('errorType', 'Error')}: {parsed['errorMessage']}"
-    return cause
+    """A cause a person can read (``chalicelib.run.collect.readable_cause``); ``None`` stays ``None``."""
+    return collected_cause(cause) if cause else cause
 
 
 # -- history ---------------------------------------------------------------------------------
