@@ -29,6 +29,11 @@ aws_sdk_streaming_body         an ``aws-sdk:s3:getObject`` task's ``Body`` stays
 wait_until_timestamp           a ``Wait`` with ``Timestamp``/``TimestampPath`` ends up to 1 s
                                early (fraction dropped, whole seconds, naive local clock): it
                                now never ends before its timestamp, as on AWS
+dynamodb_query_one_partition   a base-table ``Query`` walks and sorts every item of every
+                               partition (slower with every connection) and iterates the
+                               table while other threads add partitions, answering 500
+                               ("dictionary changed size during iteration"), which DynamoDB
+                               never does: it now reads the one partition it names
 --- in ``moto_dmap.py`` (Distributed Map; AWS facts in that module's docstrings) ---
 distributed_map_child_records  no per-child record (ARN, input, output, status, error, cause);
                                ``DescribeMapRun`` counts wrong (a failed child stays running,
@@ -484,6 +489,39 @@ def _patch_wait_until_timestamp() -> None:
     Timestamp._eval_body = _eval_body  # type: ignore[method-assign]  # TimestampPath inherits it
 
 
+def _patch_dynamodb_query_one_partition() -> None:
+    """A Query on the base table reads only the partition of its hash key, as DynamoDB does (a
+    Query "finds items based on primary key values": one partition; DynamoDB developer guide,
+    "Querying tables"). Same items, same order: moto's own filters and sort still run on them."""
+    from moto.dynamodb.models.table import Table
+
+    partition = threading.local()
+    original_query, original_all_items = Table.query, Table.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name is not None or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        partition.key = hash_key
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            partition.key = None
+
+    def all_items(self: Any) -> Any:
+        key = getattr(partition, "key", None)
+        if key is None:
+            return original_all_items(self)
+        found = self.items.get(key)
+        if found is None:
+            return []
+        items = list(found.values()) if self.range_key_attr else [found]
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
 _PATCHES: dict[str, Callable[[], None]] = {
     "lambda_in_process": _patch_lambda_in_process,
     "ecs_parameter_casing": _patch_ecs_parameter_casing,
@@ -496,6 +534,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "wait_until_timestamp": _patch_wait_until_timestamp,
     "ecs_active_task_definition": _patch_ecs_active_task_definition,
     "aws_sdk_streaming_body": _patch_aws_sdk_streaming_body,
+    "dynamodb_query_one_partition": _patch_dynamodb_query_one_partition,
     **moto_dmap.PATCHES,
 }
 

@@ -717,3 +717,92 @@ def test_children_still_running_when_the_threshold_is_exceeded_are_aborted(moto_
     manifest = _s3_json(next(k for k in keys if k.endswith("manifest.json")))
     failed = _s3_json(manifest["ResultFiles"]["FAILED"][0]["Key"])
     assert sorted(r["Status"] for r in failed) == ["ABORTED", "FAILED"]  # both in FAILED_0.json
+
+
+# -- dynamodb_query_one_partition -------------------------------------------------------------------
+
+
+def _keyed_table() -> Any:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName="keyed",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+    )
+    return dynamodb
+
+
+def test_a_query_returns_its_partition_in_key_order_and_pages_through_it(moto_aws):
+    dynamodb = _keyed_table()
+    for p in range(30):
+        for s in ("sync#b", "tok-2", "sync#a", "tok-1"):
+            dynamodb.put_item(TableName="keyed", Item={"pk": {"S": f"conn-{p:02d}"}, "sk": {"S": s}})
+
+    def query(**extra: Any) -> dict[str, Any]:
+        return dynamodb.query(
+            TableName="keyed",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "conn-07"}, **extra.pop("values", {})},
+            **extra,
+        )
+
+    assert [i["sk"]["S"] for i in query()["Items"]] == ["sync#a", "sync#b", "tok-1", "tok-2"]
+    first = query(Limit=3)
+    rest = query(Limit=3, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [i["sk"]["S"] for i in first["Items"] + rest["Items"]] == ["sync#a", "sync#b", "tok-1", "tok-2"]
+    syncs = dynamodb.query(
+        TableName="keyed",
+        KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+        ExpressionAttributeValues={":p": {"S": "conn-07"}, ":s": {"S": "sync#"}},
+    )
+    assert [i["sk"]["S"] for i in syncs["Items"]] == ["sync#a", "sync#b"]
+    assert (
+        dynamodb.query(
+            TableName="keyed",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "none"}},
+        )["Items"]
+        == []
+    )
+
+
+def test_queries_never_fail_while_other_threads_add_partitions(moto_aws):
+    dynamodb = _keyed_table()
+    dynamodb.put_item(TableName="keyed", Item={"pk": {"S": "watched"}, "sk": {"S": "x"}})
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write(n: int) -> None:
+        try:
+            for i in range(600):
+                dynamodb.put_item(TableName="keyed", Item={"pk": {"S": f"w{n}-{i}"}, "sk": {"S": "x"}})
+        except BaseException as exc:
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                items = dynamodb.query(
+                    TableName="keyed",
+                    KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "watched"}},
+                )["Items"]
+                assert len(items) == 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for thread in writers + readers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    done.set()
+    for thread in readers:
+        thread.join()
+
+    assert errors == []
