@@ -5,11 +5,12 @@ by ``local/fivetran_sim.py``. Latency is, per sync, when the orchestrator knew t
 minus when the simulator ended it (``FivetranSimulator.sync_ended_at``); all clocks are this machine's.
 
 - **Ours**: one run of the real state machine in the local runtime (moto, ``chalice local`` serving the
-  webhook, the simulator posting signed ``sync_end`` webhooks). "Knew" is the timestamp of the
-  ``TaskSucceeded``/``TaskFailed`` event of each iteration's ``StartSyncAndWait`` in the execution history:
-  the moment the webhook handler's ``SendTaskSuccess`` reached Step Functions. The safety net runs with
-  the production threshold (``reconcile_after_s`` 240), so it stays silent for these short syncs, as it
-  would on AWS. API calls are the simulator's own counts.
+  webhook, the simulator posting signed ``sync_end`` webhooks). "Knew" is when the webhook route
+  answered the first accepted ``sync_end`` of each sync (the simulator's delivery log): the route
+  answers after its ``SendTaskSuccess``/``Failure`` reached Step Functions. (Each sync's task runs in
+  a child execution of the Distributed Map, whose events are not in the run's history.) The safety
+  net runs with the production threshold (``reconcile_after_s`` 240), so it stays silent for these
+  short syncs, as it would on AWS. API calls are the simulator's own counts.
 - **Peer**: ``dagster-fivetran``'s ``FivetranClient.sync_and_poll`` (what ``FivetranWorkspace`` runs to
   materialize a connector's assets), one thread per connection, in its own venv (``peer_env``). The
   client hard-codes ``https://api.fivetran.com/v1``, so ``peer_driver.py`` subclasses it to override the
@@ -31,10 +32,11 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.history import completions, state_seconds
+from benchmarks.history import state_seconds
 from benchmarks.hooks import skip_dbt
 from benchmarks.peer_proxy import LegacyPathProxy
 from benchmarks.stats import Summary, summarize
@@ -105,6 +107,16 @@ class SideResult:
         return setup + 3600 / self.poll_interval_s + 1
 
 
+def accepted_sync_ends(deliveries: list[dict[str, Any]]) -> dict[str, list[datetime]]:
+    """Per connection, when the route accepted (2xx) a ``sync_end``: the moment the run knew."""
+    done: dict[str, list[datetime]] = {}
+    for delivery in sorted(deliveries, key=lambda d: d["at"]):
+        status = delivery.get("status")
+        if delivery.get("event") == "sync_end" and isinstance(status, int) and 200 <= status < 300:
+            done.setdefault(delivery["connector_id"], []).append(datetime.fromtimestamp(delivery["at"], UTC))
+    return done
+
+
 def run_ours(sync_durations: list[float], workdir: Path, *, run_dbt: bool = True) -> SideResult:
     scenario = latency_scenario(sync_durations)
     started = time.monotonic()
@@ -116,7 +128,8 @@ def run_ours(sync_durations: list[float], workdir: Path, *, run_dbt: bool = True
         ended = {cid: list(times) for cid, times in runtime.simulator.sync_ended_at.items()}
         calls = runtime.simulator.api_calls()
         webhooks = runtime.simulator.webhooks.to_dict()
-    done = completions(result.history)
+        deliveries = list(runtime.simulator.webhooks.deliveries)
+    done = accepted_sync_ends(deliveries)
     latencies = [
         (done[cid][0] - ended[cid][0]).total_seconds() for cid in sorted(done) if ended.get(cid) and done[cid]
     ]
