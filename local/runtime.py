@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -51,6 +52,17 @@ WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105
 # How long one local safety-net pass may spend reading Fivetran: passes come every second or
 # so here, and a Fivetran outage must not delay the next pass's heartbeats.
 PASS_SECONDS = 3.0
+# moto answers about 60 calls a second here, and one safety-net pass heartbeats every parked token:
+# the local heartbeat leaves a pass one second per this many connections (AWS: 900 s every 5 min).
+CONNECTIONS_PER_HEARTBEAT_SECOND = 20
+
+
+def local_heartbeat_seconds(scenario: Scenario) -> int:
+    """HeartbeatSeconds for a local run: 20, or longer for scenarios large enough that one pass of
+    heartbeats takes moto longer (1,000 connections: 50 s)."""
+    return max(20, math.ceil(len(scenario.connectors) / CONNECTIONS_PER_HEARTBEAT_SECOND))
+
+
 # Connections each local AWS client keeps open (boto3's default is 10).
 LOCAL_POOL = 512
 
@@ -141,7 +153,7 @@ class LocalRuntime:
             stage="local",
             tunables={
                 "MaxConcurrency": settings.get("max_concurrency", 0),
-                "HeartbeatSeconds": settings.get("heartbeat_seconds", 20),
+                "HeartbeatSeconds": settings.get("heartbeat_seconds", local_heartbeat_seconds(self.scenario)),
             },
         )
         chalice_port = free_port()
