@@ -348,6 +348,16 @@ def cost_section(
     missing = [n for n in sizes if n not in runs]
     if missing:
         return f"## 4. Cost per run\n\nNot computed: no successful run of {missing} connections."
+    if all(not runs[n].get("iterations") for n in sizes):
+        return (
+            "## 4. Cost per run\n\n"
+            "Not priced from the histories: each sync runs in a child execution of the Distributed Map, "
+            "whose "
+            "transitions and `start_sync` invocations are not in the run's history (the run's own history "
+            f"holds {runs[sizes[0]]['history_events']} events at {sizes[0]} connections and "
+            f"{runs[sizes[1]]['history_events']} at {sizes[1]}). Section 8 prices the distributed run from "
+            "the definition's shape, against the same polling worker."
+        )
     memory = lambda_memory_mb()
     parked = next((c for c in webhook_cases or [] if c.target == "in-process" and c.parked), None)
     webhook_s = (sum(parked.latencies_ms) / len(parked.latencies_ms) / 1000) if parked else 0.05
