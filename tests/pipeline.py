@@ -154,6 +154,17 @@ class Pipeline:
         collected = self.read_s3(f"s3://{where['bucket']}/{where['key']}")
         return {c["connector_id"]: c for c in collected["connections"]}
 
+    def outcomes_of(self, arn: str) -> dict[str, dict[str, Any]]:
+        """Every connection's outcome of a run, failed runs included: the ``outcomes.json`` that
+        ``CollectOutcomes`` names in the history (each sync's task runs in a child execution)."""
+        for event in self.history(arn):
+            details = event.get("stateExitedEventDetails") or {}
+            if details.get("name") == "CollectOutcomes":
+                where = json.loads(details["output"])["result"]["collected"]["outcomes"]
+                collected = self.read_s3(f"s3://{where['bucket']}/{where['key']}")
+                return {c["connector_id"]: c for c in collected["connections"]}
+        raise AssertionError(f"{arn} never reached CollectOutcomes")
+
     def states_entered(self, arn: str) -> list[str]:
         return [
             e["stateEnteredEventDetails"]["name"]

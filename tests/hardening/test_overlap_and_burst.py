@@ -34,15 +34,13 @@ from tests.pipeline import Pipeline
 from tests.pipeline import sync_end_body as pipeline_sync_end
 
 
-def _sync_outcomes(history: list[dict[str, Any]]) -> list[str]:
-    """The outcomes handed to the StartSyncAndWait tasks (callback-pattern tasks) of one execution."""
-    found = []
-    for event in history:
-        for key in ("taskSucceededEventDetails", "taskFailedEventDetails"):
-            details = event.get(key)
-            if details and details.get("resource", "").endswith("waitForTaskToken"):
-                found.append(event["type"])
-    return found
+def _sync_outcomes(pipeline: Pipeline, arn: str) -> list[str]:
+    """How each sync task of one execution ended (one entry per connection: its child execution's
+    recorded outcome), as the task event Step Functions wrote for it."""
+    return [
+        "TaskSucceeded" if o["outcome"] == "succeeded" else "TaskFailed"
+        for o in pipeline.outcomes_of(arn).values()
+    ]
 
 
 # -- overlap -------------------------------------------------------------------------------------------
@@ -76,8 +74,8 @@ def test_two_runs_syncing_the_same_connection_at_once_each_get_exactly_one_outco
     assert own.json_body["completed"] == 1
     for arn in (first, second):
         assert pipeline.wait_for_end(arn)["status"] == expected_run
-    assert _sync_outcomes(pipeline.history(second)) == [expected_outcome]
-    assert sorted(_sync_outcomes(pipeline.history(first))) == sorted([expected_outcome, "TaskSucceeded"])
+    assert _sync_outcomes(pipeline, second) == [expected_outcome]
+    assert sorted(_sync_outcomes(pipeline, first)) == sorted([expected_outcome, "TaskSucceeded"])
     assert pipeline.store.count() == 0
 
 
@@ -104,7 +102,7 @@ def test_a_run_that_starts_after_the_shared_sync_ended_is_not_completed_by_that_
     pipeline.finish("stripe_prod")
     for arn in (first, late):
         assert pipeline.wait_for_end(arn)["status"] == "SUCCEEDED"
-        assert _sync_outcomes(pipeline.history(arn)) == ["TaskSucceeded"]
+        assert _sync_outcomes(pipeline, arn) == ["TaskSucceeded"]
 
 
 # -- burst ---------------------------------------------------------------------------------------------
@@ -269,6 +267,7 @@ def test_a_burst_of_500_webhooks_while_two_runs_wait_loses_none_doubles_none_and
 
         ended = [runtime.wait(arn, timeout=30) for arn in runs]
         histories = [runtime.history(arn) for arn in runs]
+        recorded_outcomes = [runtime.outcomes(history) for history in histories]
         tokens_left = runtime.deps.store.count()
 
     statuses = Counter(status for _, status, _, _ in results)
@@ -295,11 +294,11 @@ def test_a_burst_of_500_webhooks_while_two_runs_wait_loses_none_doubles_none_and
     assert 2 * len(CONNECTORS) - 4 <= completed <= 2 * len(CONNECTORS)
     assert all(a["completed"] == 0 for kind, _, _, a in results if kind == "unknown")
     assert tokens_left == 0
-    for described, history in zip(ended, histories, strict=True):
+    for described, outcomes_of_run in zip(ended, recorded_outcomes, strict=True):
         assert described["status"] == "FAILED" and described["error"] == "Orchestrator.SyncsFailed"
-        outcomes = _sync_outcomes(history)
+        outcomes = [o["outcome"] for o in outcomes_of_run]
         assert len(outcomes) == len(CONNECTORS), outcomes  # exactly one outcome per connection and run
-        assert outcomes.count("TaskFailed") == 1  # only FAILING; no forged failure was believed
-        recorded = {o["connector_id"]: o["outcome"] for o in runtime.outcomes(history)}
+        assert outcomes.count("failed") == 1  # only FAILING; no forged failure was believed
+        recorded = {o["connector_id"]: o["outcome"] for o in outcomes_of_run}
         assert recorded == {cid: ("failed" if cid == FAILING else "succeeded") for cid in CONNECTORS}
         assert "forged" not in json.dumps(described.get("cause", ""))

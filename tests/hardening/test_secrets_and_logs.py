@@ -20,6 +20,7 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+import app as app_module
 from chalicelib.platform.config import Settings
 from chalicelib.platform.dependencies import Dependencies, set_dependencies
 from chalicelib.platform.log import logger, token_ref
@@ -62,13 +63,17 @@ SCENARIO = {
 }
 
 
-def _task_tokens(history: list[dict[str, Any]]) -> set[str]:
-    """Every task token the run handed out, from its TaskScheduled events' parameters."""
-    tokens = set()
-    for event in history:
-        details = event.get("taskScheduledEventDetails")
-        if details and details.get("resource", "").endswith("waitForTaskToken"):
-            tokens.add(json.loads(details["parameters"])["Payload"]["task_token"])
+def _recording_task_tokens(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Every task token the run hands out: each child execution's ``start_sync`` receives one (the
+    children's events are not in the run's history), recorded as the handler passes it on."""
+    tokens: set[str] = set()
+    park_and_trigger = app_module.park_and_trigger
+
+    def recording(request: Any, *args: Any, **kwargs: Any) -> Any:
+        tokens.add(request.task_token)
+        return park_and_trigger(request, *args, **kwargs)
+
+    monkeypatch.setattr(app_module, "park_and_trigger", recording)
     return tokens
 
 
@@ -84,9 +89,10 @@ def _secret_values() -> dict[str, str]:
 
 @pytest.mark.e2e
 def test_no_log_line_of_a_full_local_run_with_failures_holds_a_secret_or_a_whole_task_token(
-    tmp_path, capfd, caplog, figure
+    tmp_path, capfd, caplog, figure, monkeypatch
 ):
     workdir = tmp_path / "run"
+    tokens = _recording_task_tokens(monkeypatch)
     with LocalRuntime(parse_scenario(SCENARIO), workdir=workdir) as runtime:
         result = runtime.run(timeout=90)
         report = build_report(runtime, result)
@@ -97,7 +103,6 @@ def test_no_log_line_of_a_full_local_run_with_failures_holds_a_secret_or_a_whole
     assert report["webhooks"]["by_status"].get("401", 0) >= 1
     assert report["dbt"]["ran"] and report["dbt"]["exit_code"] == 0
     assert report["tokens_left"] == 0
-    tokens = _task_tokens(result.history)
     assert len(tokens) >= len(SCENARIO["connectors"])
 
     sources: dict[str, str] = {
