@@ -96,15 +96,22 @@ class Pipeline:
         )["executionArn"]
         return self.last_arn
 
-    def wait_for_tokens(self, count: int, timeout: float = 15) -> None:
+    def wait_for_tokens(self, count: int, timeout: float = 15, *, armed: bool = False) -> None:
+        """Wait until ``count`` tokens are parked; with ``armed``, until their triggers were also
+        answered (``start_sync`` parks first and triggers next, so a parked token may not be
+        triggered yet)."""
         deadline = time.monotonic() + timeout
-        while self.store.count() < count:
+        while (found := self._parked(armed)) < count:
             described = self.sfn.describe_execution(executionArn=self.last_arn)
             if described["status"] != "RUNNING":
                 raise AssertionError(f"run ended while waiting for tokens: {described.get('cause')}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} parked tokens, found {self.store.count()}")
+                kind = "armed" if armed else "parked"
+                raise AssertionError(f"expected {count} {kind} tokens, found {found}")
             time.sleep(0.05)
+
+    def _parked(self, armed: bool) -> int:
+        return sum(1 for record in self.store.all_parked() if not armed or record.anchor is not None)
 
     def deliver(self, body: bytes, *, signature: str | None = None) -> Any:
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature or sign(body, SECRET)}

@@ -323,7 +323,7 @@ def test_every_sync_of_a_hundred_connection_group_is_triggered_before_any_ends(m
     arn = pipeline.start({"group_id": "group"})
 
     # No sync has ended yet, and all 100 are triggered and waiting (the inline Map ran 10 at a time).
-    pipeline.wait_for_tokens(100, timeout=120)
+    pipeline.wait_for_tokens(100, timeout=120, armed=True)
     assert len(fivetran.triggered) == 100
     for connector_id in fivetran.connections:
         pipeline.finish(connector_id)
