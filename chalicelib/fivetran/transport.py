@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -43,6 +43,16 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 def _no_deadline() -> float:
     return float("inf")
+
+
+class CallOptions(TypedDict, total=False):
+    """The keywords of one call: query ``params``, a ``json`` body, an ``accept`` that overrides
+    the session's ``Accept`` (``version=2``), and a ``timeout`` in seconds (capped by the client's)."""
+
+    params: dict[str, Any] | None
+    json: dict[str, Any] | None
+    accept: str | None
+    timeout: float | None
 
 
 class BoundedRetry(Retry):
@@ -198,19 +208,9 @@ class FivetranTransport:
             seen.add(cursor)
             params["cursor"] = cursor
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-        accept: str | None = None,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """One call, unwrapped; ``accept`` overrides the session's ``Accept`` (``version=2``)."""
-        response = self._send(method, path, params=params, json=json, accept=accept, timeout=timeout)
-        return self._unwrap(response, method, path)
+    def _request(self, method: str, path: str, **options: Unpack[CallOptions]) -> dict[str, Any]:
+        """One call, unwrapped (``_unwrap``'s typed errors)."""
+        return self._unwrap(self._send(method, path, **options), method, path)
 
     def _send(
         self,
@@ -222,6 +222,7 @@ class FivetranTransport:
         accept: str | None = None,
         timeout: float | None = None,
     ) -> requests.Response:
+        """One call, the raw answer; the keywords are ``CallOptions``'."""
         url = self._base_url + path
         headers = {"Accept": accept} if accept else None
         limit = min(timeout or self._timeout, self._timeout)

@@ -54,10 +54,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 TEMPLATE = os.path.join(ROOT, "infra", "template.yaml")
 
 
-class AwsNotConfigured(ConfigurationError):
+class AwsNotConfigured(ConfigurationError, error_name="Orchestrator.AwsNotConfigured"):
     """An AWS stage started without a region or credentials (e.g. plain ``chalice local``)."""
-
-    error_name = "Orchestrator.AwsNotConfigured"
 
 
 # Short, bounded AWS calls: the webhook must answer Fivetran within seconds.

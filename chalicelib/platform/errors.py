@@ -27,68 +27,55 @@ __all__ = [
 
 
 class OrchestratorError(Exception):
-    """Base of every error this project raises on purpose."""
+    """Base of every error this project raises on purpose.
+
+    A subclass names its ASL error in the class statement:
+    ``class InvalidInput(OrchestratorError, error_name="Orchestrator.InvalidInput")``.
+    """
 
     error_name = "Orchestrator.Error"
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
+    def __init_subclass__(cls, *, error_name: str, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
+        cls.error_name = error_name
         # What Lambda reports as errorType, and so what ASL Retry/Catch match on.
-        cls.__name__ = cls.error_name
+        cls.__name__ = error_name
 
 
-class ConfigurationError(OrchestratorError):
+class ConfigurationError(OrchestratorError, error_name="Orchestrator.ConfigurationError"):
     """A required setting is missing or malformed (an operator must fix the stage config)."""
 
-    error_name = "Orchestrator.ConfigurationError"
 
-
-class SecretUnavailable(OrchestratorError):
+class SecretUnavailable(OrchestratorError, error_name="Orchestrator.SecretUnavailable"):
     """A secret could not be read (Secrets Manager down, missing, or no permission)."""
 
-    error_name = "Orchestrator.SecretUnavailable"
 
-
-class InvalidInput(OrchestratorError):
+class InvalidInput(OrchestratorError, error_name="Orchestrator.InvalidInput"):
     """The execution input is not valid; the message names the field."""
 
-    error_name = "Orchestrator.InvalidInput"
 
-
-class PausedConnections(OrchestratorError):
+class PausedConnections(OrchestratorError, error_name="Orchestrator.PausedConnections"):
     """``paused: fail`` and at least one connection is paused."""
 
-    error_name = "Orchestrator.PausedConnections"
+
+class TooManyConnections(OrchestratorError, error_name="Orchestrator.TooManyConnections"):
+    """More connections than one run takes (``MAX_CONNECTIONS_PER_RUN``, the Distributed Map's ceiling)."""
 
 
-class TooManyConnections(OrchestratorError):
-    """More connections than one execution can hold (Step Functions' 256 KiB state and history limits)."""
-
-    error_name = "Orchestrator.TooManyConnections"
-
-
-class TokenStoreError(OrchestratorError):
+class TokenStoreError(OrchestratorError, error_name="Orchestrator.TokenStoreError"):
     """DynamoDB refused or failed a token-store operation (transient: retry)."""
 
-    error_name = "Orchestrator.TokenStoreError"
 
-
-class SignatureError(OrchestratorError):
+class SignatureError(OrchestratorError, error_name="Webhook.InvalidSignature"):
     """The webhook's ``X-Fivetran-Signature-256`` is missing or does not match the body."""
 
-    error_name = "Webhook.InvalidSignature"
 
-
-class WebhookPayloadError(OrchestratorError):
+class WebhookPayloadError(OrchestratorError, error_name="Webhook.InvalidPayload"):
     """A correctly signed webhook body that is not a usable Fivetran event."""
 
-    error_name = "Webhook.InvalidPayload"
 
-
-class FivetranError(OrchestratorError):
+class FivetranError(OrchestratorError, error_name="Fivetran.Error"):
     """The Fivetran API answered with an error, or could not be reached."""
-
-    error_name = "Fivetran.Error"
 
     def __init__(
         self,
@@ -106,29 +93,21 @@ class FivetranError(OrchestratorError):
         self.path = path
 
 
-class FivetranAuthError(FivetranError):
+class FivetranAuthError(FivetranError, error_name="Fivetran.AuthError"):
     """401/403: the API key or secret is wrong or lacks permission on the group."""
 
-    error_name = "Fivetran.AuthError"
 
-
-class FivetranNotFound(FivetranError):
+class FivetranNotFound(FivetranError, error_name="Fivetran.NotFound"):
     """404: the group or connection does not exist (or the key cannot see it)."""
 
-    error_name = "Fivetran.NotFound"
 
-
-class FivetranRateLimited(FivetranError):
+class FivetranRateLimited(FivetranError, error_name="Fivetran.RateLimited"):
     """429 that outlasted the client's own retries; ``retry_after`` is Fivetran's wait in seconds."""
-
-    error_name = "Fivetran.RateLimited"
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
 
 
-class FivetranApiError(FivetranError):
+class FivetranApiError(FivetranError, error_name="Fivetran.ApiError"):
     """Any other API failure: 4xx, 5xx after retries, connection errors, unreadable bodies."""
-
-    error_name = "Fivetran.ApiError"

@@ -28,7 +28,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from threading import Lock
 from typing import Protocol
@@ -87,15 +87,9 @@ class ReconcileReport:
     _lock: Lock = field(default_factory=Lock, repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "examined": self.examined,
-            "connections_checked": self.connections_checked,
-            "heartbeats": self.heartbeats,
-            "dropped": self.dropped,
-            "api_errors": self.api_errors,
-            "stopped_early": self.stopped_early,
-            **self.resolution.to_dict(),
-        }
+        """The pass's counts and ``stopped_early``, then its resolution's counts (one flat dict)."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("resolution", "_lock")}
+        return {**own, **self.resolution.to_dict()}
 
 
 def dropped_reason(conn: Connection | None) -> str | None:

@@ -35,10 +35,8 @@ __all__ = ["RunFiles", "RunFilesError", "S3Location"]
 RUNS_PREFIX = "runs"
 
 
-class RunFilesError(OrchestratorError):
+class RunFilesError(OrchestratorError, error_name="Orchestrator.RunFilesError"):
     """A run file could not be read or written (missing bucket, permissions, malformed JSON)."""
-
-    error_name = "Orchestrator.RunFilesError"
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,8 @@ class CallbackResult(enum.Enum):
     GONE = "gone"
 
 
-class CallbackError(OrchestratorError):
+class CallbackError(OrchestratorError, error_name="Orchestrator.CallbackError"):
     """Step Functions did not take the callback (transient): keep the token, try again later."""
-
-    error_name = "Orchestrator.CallbackError"
 
 
 class StepFunctionsCallbacks:

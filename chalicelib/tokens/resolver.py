@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from chalicelib.platform import metrics
@@ -65,13 +65,9 @@ class Resolution:
         self.errors.extend(other.errors)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "completed": self.completed,
-            "already_resolved": self.already_resolved,
-            "newer_than_event": self.newer_than_event,
-            "busy": self.busy,
-            "errors": len(self.errors),
-        }
+        """The counts, and ``errors`` as a count (the webhook answer's and the log's shape)."""
+        counts = {f.name: getattr(self, f.name) for f in fields(self) if f.type == "int"}
+        return {**counts, "errors": len(self.errors)}
 
 
 def history_window(tokens: Iterable[TokenRecord], syncs: Iterable[SyncRecord]) -> tuple[datetime, datetime]:

@@ -111,6 +111,19 @@ class TokenStore:
         except BotoCoreError as exc:
             raise _store_error(action, exc) from exc
 
+    def _update_token(
+        self, action: str, record: TokenRecord, update: str, condition: str, values: dict[str, Any]
+    ) -> bool:
+        """One conditional ``UpdateItem`` on a parked token; False if its condition failed."""
+        return self._conditional(
+            action,
+            self._client.update_item,
+            Key=self._key(record.connector_id, record.token_id),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+
     def _pages(
         self, action: str, fn: Callable[..., dict[str, Any]], **kwargs: Any
     ) -> Iterator[dict[str, Any]]:
@@ -150,28 +163,23 @@ class TokenStore:
     def arm(self, record: TokenRecord, *, accepted_at: datetime, joined: bool) -> TokenRecord | None:
         """Record that Fivetran accepted the token's trigger (its clock) and whether it joined a
         running sync. None if the token is gone (already completed)."""
-        done = self._conditional(
+        done = self._update_token(
             "arm a token",
-            self._client.update_item,
-            Key=self._key(record.connector_id, record.token_id),
-            UpdateExpression="SET accepted_at = :at, joined = :joined",
-            ConditionExpression="attribute_exists(token_id)",
-            ExpressionAttributeValues={
-                ":at": {"S": format_timestamp(accepted_at)},
-                ":joined": {"BOOL": joined},
-            },
+            record,
+            "SET accepted_at = :at, joined = :joined",
+            "attribute_exists(token_id)",
+            {":at": {"S": format_timestamp(accepted_at)}, ":joined": {"BOOL": joined}},
         )
         return replace(record, accepted_at=accepted_at, joined=joined) if done else None
 
     def mark_checked(self, record: TokenRecord, now: float) -> None:
         """When the safety net last read Fivetran for this token (fair rotation)."""
-        self._conditional(
+        self._update_token(
             "mark a token checked",
-            self._client.update_item,
-            Key=self._key(record.connector_id, record.token_id),
-            UpdateExpression="SET checked_at = :now",
-            ConditionExpression="attribute_exists(token_id)",
-            ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}},
+            record,
+            "SET checked_at = :now",
+            "attribute_exists(token_id)",
+            {":now": {"N": f"{now:.3f}"}},
         )
 
     def get(self, connector_id: str, token_id: str) -> TokenRecord | None:
@@ -253,15 +261,12 @@ class TokenStore:
 
     def claim(self, record: TokenRecord, claim_id: str, now: float) -> bool:
         """Take the lease on a token; False if it is gone or someone else holds a live lease."""
-        return self._conditional(
+        return self._update_token(
             "claim a token",
-            self._client.update_item,
-            Key=self._key(record.connector_id, record.token_id),
-            UpdateExpression="SET claimed_by = :me, claimed_at = :now",
-            ConditionExpression=(
-                "attribute_exists(token_id) AND (attribute_not_exists(claimed_at) OR claimed_at < :stale)"
-            ),
-            ExpressionAttributeValues={
+            record,
+            "SET claimed_by = :me, claimed_at = :now",
+            "attribute_exists(token_id) AND (attribute_not_exists(claimed_at) OR claimed_at < :stale)",
+            {
                 ":me": {"S": claim_id},
                 ":now": {"N": f"{now:.3f}"},
                 ":stale": {"N": f"{now - self._lease_seconds:.3f}"},
@@ -270,13 +275,12 @@ class TokenStore:
 
     def release(self, record: TokenRecord, claim_id: str) -> None:
         """Give the lease back so a later delivery (or the reconcile job) can try again."""
-        self._conditional(
+        self._update_token(
             "release a token",
-            self._client.update_item,
-            Key=self._key(record.connector_id, record.token_id),
-            UpdateExpression="REMOVE claimed_by, claimed_at",
-            ConditionExpression="claimed_by = :me",
-            ExpressionAttributeValues={":me": {"S": claim_id}},
+            record,
+            "REMOVE claimed_by, claimed_at",
+            "claimed_by = :me",
+            {":me": {"S": claim_id}},
         )
 
     # -- the safety net's single-runner lease -------------------------------------------
