@@ -66,7 +66,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from local import moto_dmap
+from local import moto_dmap, moto_speed
 
 __all__ = ["install", "installed_patches", "register_handler", "set_ecs_task_runner"]
 
@@ -536,6 +536,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "aws_sdk_streaming_body": _patch_aws_sdk_streaming_body,
     "dynamodb_query_one_partition": _patch_dynamodb_query_one_partition,
     **moto_dmap.PATCHES,
+    **moto_speed.PATCHES,
 }
 
 

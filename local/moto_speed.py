@@ -1,0 +1,109 @@
+"""Patches that let moto keep AWS's pace at thousands of connections (moto 5.2.5).
+
+AWS answers a run's calls in milliseconds whatever their number; moto, one Python process,
+spent most of a large run's CPU redoing work whose result never changes. Each patch below
+caches such a result and changes no answer; ``tests/functional/test_moto_speed.py`` checks
+both (the same answer, and the work done once). Applied with the others by
+``local/moto_patches.py``.
+
+=============================  ==============================================================
+patch                          what moto redid
+=============================  ==============================================================
+sdk_client_cache               the Step Functions interpreter built a new boto3 client for
+                               every Lambda, ECS and S3 task (~40 ms of CPU each: 2,500
+                               children spent over a minute creating clients); one client per
+                               region, service and endpoint now serves them all (boto3 clients
+                               are thread-safe)
+server_backend_lookup_cache    moto's server matched each request's ``Host`` against every
+                               service's URL patterns (hundreds of regular expressions) on
+                               every request; the answer for a host is now kept
+=============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["PATCHES"]
+
+
+# -- sdk_client_cache -------------------------------------------------------------------------
+
+# moto's modules that import ``boto_client_for`` by name, for the tasks our definition runs
+# (each keeps its own reference, so each is patched).
+_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+_CLIENT_USERS = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    _SERVICE + "state_task_service_ecs",
+    _SERVICE + "state_task_service_aws_sdk",
+    _SERVICE + "state_task_service_sfn",
+    _SERVICE + "state_task_service_dynamodb",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+)
+
+
+def _cached_client_factory(build: Callable[..., Any]) -> Callable[..., Any]:
+    """``build(region, service, state_credentials)`` once per region, service and target.
+
+    The target is what ``boto_client_for`` reads at call time: whether moto intercepts boto3
+    in-process (``mock_aws``) or the client must call moto's server (and on which port), so a
+    client made for one is never handed to the other."""
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+
+    lock = threading.Lock()
+    clients: dict[tuple[str, str, bool, str], Any] = {}
+
+    @functools.wraps(build)
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, bool(botocore_stubber.enabled), str(moto_server_port()))
+        with lock:
+            client = clients.get(key)
+            if client is None:
+                client = clients[key] = build(region, service, state_credentials)
+        return client
+
+    return client_for
+
+
+def _patch_sdk_client_cache() -> None:
+    import importlib
+    import sys
+
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    cached = _cached_client_factory(original)
+    for name in _CLIENT_USERS:
+        importlib.import_module(name)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.") and getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = cached  # type: ignore[attr-defined]
+
+
+# -- server_backend_lookup_cache --------------------------------------------------------------
+
+
+def _patch_server_backend_lookup_cache() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    found: dict[str | None, Any] = {}
+
+    @functools.wraps(original)
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in found:
+            found[host] = original(self, host)
+        return found[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+PATCHES: dict[str, Callable[[], None]] = {
+    "sdk_client_cache": _patch_sdk_client_cache,
+    "server_backend_lookup_cache": _patch_server_backend_lookup_cache,
+}

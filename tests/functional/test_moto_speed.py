@@ -1,0 +1,51 @@
+"""Each cache in ``local/moto_speed.py`` gives moto's own answer, and does the work once."""
+
+from __future__ import annotations
+
+import json
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.utils import boto_client
+
+from local import moto_patches
+from tests.conftest import REGION
+from tests.functional.test_moto_patches import _function, _run
+
+
+def test_the_interpreter_reuses_one_sdk_client_per_region_and_service(moto_aws):
+    first = boto_client.boto_client_for(REGION, "lambda")
+
+    assert boto_client.boto_client_for(REGION, "lambda") is first
+    assert boto_client.boto_client_for(REGION, "ecs") is not first
+    assert boto_client.boto_client_for("eu-west-1", "lambda") is not first
+    assert lambda_eval_utils.boto_client_for is boto_client.boto_client_for
+
+
+def test_lambda_tasks_still_reach_their_handlers_through_the_shared_client(moto_aws):
+    arn = _function("twice")
+    moto_patches.register_handler("twice", lambda event, context: {"n": event["n"] * 2})
+    definition = {
+        "StartAt": "One",
+        "States": {
+            "One": {"Type": "Task", "Resource": arn, "Next": "Two"},
+            "Two": {"Type": "Task", "Resource": arn, "End": True},
+        },
+    }
+
+    described = _run(definition, {"n": 3})
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"]) == {"n": 12}
+
+
+def test_the_server_finds_a_hosts_backend_once_and_answers_as_before():
+    moto_patches.install()
+    app = DomainDispatcherApplication(create_backend_app)
+    hosts = ["dynamodb.us-east-1.amazonaws.com", "states.us-east-1.amazonaws.com", "s3.amazonaws.com"]
+    first = [app.get_backend_for_host(host) for host in hosts]
+
+    app.backend_url_patterns = []  # a second lookup that matched patterns again would find nothing
+
+    assert first == ["dynamodb", "stepfunctions", "s3"]
+    assert [app.get_backend_for_host(host) for host in hosts] == first
