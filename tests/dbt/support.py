@@ -1,6 +1,6 @@
 """Helpers for the dbt container's tests: where things are, a clean environment for the entrypoint, running
 it as a subprocess (under the dbt venv's interpreter, as the image runs it) and reading what it printed
-and wrote, copying the dbt project, seeding DuckDB files with local/warehouse.py."""
+and wrote, copying the dbt project, seeding DuckDB files with local/warehouse/."""
 
 from __future__ import annotations
 

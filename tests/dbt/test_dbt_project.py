@@ -1,4 +1,4 @@
-"""The dbt project's contracts that need no warehouse: the sources match what local/warehouse.py lands, the
+"""The dbt project's contracts that need no warehouse: the sources match what local/warehouse/ lands, the
 profiles take every connection value from the environment, and the project compiles for Snowflake."""
 
 from __future__ import annotations

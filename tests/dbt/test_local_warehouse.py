@@ -1,4 +1,4 @@
-"""local/warehouse.py, the sample-data writer: schemas and tables created once, ids unique across syncs,
+"""local/warehouse/, the sample-data writer: schemas and tables created once, ids unique across syncs,
 references kept, deterministic rows, the file closed after each write, safe from several threads."""
 
 from __future__ import annotations

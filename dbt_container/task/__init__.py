@@ -1,0 +1,11 @@
+"""The parts of the dbt image's entrypoint (``../entrypoint.py``), one concept a module.
+
+- ``events``: the entrypoint's own JSON log lines on stderr
+- ``settings``: the run's settings, read and checked from the environment
+- ``command_line``: the dbt command lines (deps when needed, the command) and dbt's environment
+- ``process``: running dbt as a child process, and stopping it on SIGTERM/SIGINT
+- ``artifacts``: reading dbt's results, keeping its artifacts in S3
+- ``s3``: the S3 client the settings and the artifacts use
+
+Only the standard library at import time (boto3 is imported when S3 is used).
+"""

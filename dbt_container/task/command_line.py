@@ -1,0 +1,69 @@
+"""The dbt command lines of a run and dbt's environment: ``dbt deps`` when the project needs it, then the
+run's command with its target, paths, selection and exclusions. dbt is started with this interpreter."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from task.settings import Settings
+
+PACKAGE_FILES = ("packages.yml", "dependencies.yml")
+
+
+def needs_deps(project_dir: Path) -> bool:
+    """Whether `dbt deps` must run first: the project declares packages that are not installed yet.
+
+    An image may install them at build time (its project folder is read-only at run time).
+    """
+    if not any((project_dir / name).is_file() for name in PACKAGE_FILES):
+        return False
+    install_dir = project_dir / _packages_install_path(project_dir)
+    return not (install_dir.is_dir() and any(install_dir.iterdir()))
+
+
+def _packages_install_path(project_dir: Path) -> str:
+    text = (project_dir / "dbt_project.yml").read_text(encoding="utf-8")
+    found = re.search(r"""^packages-install-path:\s*["']?([^"'\s#]+)""", text, flags=re.MULTILINE)
+    return found.group(1) if found else "dbt_packages"
+
+
+def dbt_invocation() -> list[str]:
+    """How to start dbt with this interpreter (the dbt CLI's own entry point, named dbt)."""
+    return [sys.executable, "-c", "from dbt.cli.main import cli; cli(prog_name='dbt')"]
+
+
+def dbt_args(settings: Settings) -> list[str]:
+    """The arguments after `dbt` for the run's command."""
+    args = [*settings.command.split(), *_common_args(settings), "--target", settings.target]
+    if settings.select:
+        args += ["--select", *settings.select.split()]
+    if settings.exclude:
+        args += ["--exclude", *settings.exclude.split()]
+    return args
+
+
+def deps_args(settings: Settings) -> list[str]:
+    return ["deps", *_common_args(settings)]
+
+
+def _common_args(settings: Settings) -> list[str]:
+    return [
+        "--project-dir",
+        str(settings.project_dir),
+        "--profiles-dir",
+        str(settings.profiles_dir),
+        "--target-path",
+        str(settings.target_path),
+        "--log-path",
+        str(settings.log_path),
+    ]
+
+
+def child_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
+    """dbt's environment: ours, plus the run's target and id, no usage tracking, no colours in logs."""
+    extra = {"DBT_TARGET": settings.target, "RUN_ID": settings.run_id}
+    defaults = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1", "DBT_USE_COLORS": "false"}
+    return {**defaults, **env, **extra}

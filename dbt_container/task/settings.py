@@ -1,0 +1,192 @@
+"""The run's settings: read from the environment the ECS task's container overrides set, and checked.
+
+Owns ``Settings`` (everything one run needs), ``ConfigError`` (a setting the entrypoint cannot run with:
+exit ``CONFIG_ERROR``), the allowed dbt commands, the exclusions built from failed connections
+(``DBT_EXCLUDE_SOURCES`` and the S3 object ``DBT_EXCLUDE_SOURCES_URI`` names) and the S3 key layout of a
+run's artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from task.s3 import s3_client
+
+ALLOWED_COMMANDS = ("build", "run", "test", "seed", "snapshot", "source freshness")
+SNOWFLAKE_REQUIRED = (
+    "SNOWFLAKE_ACCOUNT",
+    "SNOWFLAKE_USER",
+    "SNOWFLAKE_PRIVATE_KEY",
+    "SNOWFLAKE_ROLE",
+    "SNOWFLAKE_WAREHOUSE",
+    "SNOWFLAKE_DATABASE",
+    "SNOWFLAKE_SCHEMA",
+)
+CONFIG_ERROR = 2
+DEFAULT_STOP_GRACE_S = 20.0
+# A connection's schema as Fivetran names it: a plain identifier, or schema.table for the connections that
+# land one table (Google Sheets, files); dbt selects the latter's table as source:<schema>.<table>.
+_SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._:=@-]+")
+BUNDLED_PROJECT = Path(__file__).resolve().parents[1] / "project"  # project/ beside entrypoint.py
+
+
+class ConfigError(ValueError):
+    """A setting the entrypoint cannot run with; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one run needs, read from the environment."""
+
+    command: str
+    select: str
+    exclude: str
+    target: str
+    run_id: str
+    project_dir: Path
+    profiles_dir: Path
+    target_path: Path
+    log_path: Path
+    bucket: str | None = None
+    prefix: str = "dbt-runs"
+    stop_grace_s: float = DEFAULT_STOP_GRACE_S
+    scratch_dir: Path | None = None  # the default artifacts folder: ours, removed when the run is done
+
+    @property
+    def artifacts_uri(self) -> str | None:
+        return f"s3://{self.bucket}/{artifacts_key_prefix(self.prefix, self.run_id)}" if self.bucket else None
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read and check the run's settings; raises ConfigError with a message a person can act on."""
+    project_dir = Path(env.get("DBT_PROJECT_DIR") or BUNDLED_PROJECT).resolve()
+    run_id = env.get("RUN_ID") or default_run_id()
+    target = env.get("DBT_TARGET") or "snowflake"
+    if target == "duckdb" and not env.get("DUCKDB_PATH"):
+        raise ConfigError("DBT_TARGET=duckdb needs DUCKDB_PATH (the DuckDB file to build in)")
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise ConfigError(f"no dbt_project.yml in DBT_PROJECT_DIR={project_dir}")
+    profiles_dir = Path(env.get("DBT_PROFILES_DIR") or project_dir).resolve()
+    if target == "snowflake" and profiles_dir == project_dir:
+        _require_snowflake_connection(env)
+    scratch_dir = Path(tempfile.gettempdir()) / "orchestrator-dbt" / safe_run_id(run_id)
+    target_path = _absolute(env.get("DBT_TARGET_PATH"), project_dir) or scratch_dir / "target"
+    return Settings(
+        command=parse_command(env.get("DBT_COMMAND", "")),
+        select=" ".join(env.get("DBT_SELECT", "").split()),
+        exclude=build_exclude(
+            env.get("DBT_EXCLUDE", ""),
+            parse_exclude_sources(env.get("DBT_EXCLUDE_SOURCES"))
+            + parse_exclude_sources(
+                read_exclude_sources_uri(env.get("DBT_EXCLUDE_SOURCES_URI")), "DBT_EXCLUDE_SOURCES_URI's file"
+            ),
+        ),
+        target=target,
+        run_id=run_id,
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        target_path=target_path,
+        log_path=_absolute(env.get("DBT_LOG_PATH"), project_dir) or target_path.parent / "logs",
+        bucket=env.get("ARTIFACTS_BUCKET") or None,
+        prefix=env.get("ARTIFACTS_PREFIX", "dbt-runs"),
+        stop_grace_s=_parse_seconds(env.get("DBT_STOP_GRACE_SECONDS"), DEFAULT_STOP_GRACE_S),
+        scratch_dir=scratch_dir if target_path.is_relative_to(scratch_dir) else None,
+    )
+
+
+def default_run_id() -> str:
+    """A manual run's id: manual-<utc time>."""
+    return f"manual-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def _require_snowflake_connection(env: Mapping[str, str]) -> None:
+    """The bundled profile's snowflake target reads these; name the missing ones (never their values)."""
+    missing = [name for name in SNOWFLAKE_REQUIRED if not env.get(name)]
+    if missing:
+        raise ConfigError(
+            f"DBT_TARGET=snowflake needs {', '.join(missing)} (the task definition injects them from "
+            "the warehouse secret); locally, use DBT_TARGET=duckdb"
+        )
+
+
+def parse_command(raw: str) -> str:
+    """The dbt command to run: one of ALLOWED_COMMANDS (whitespace normalised); default build."""
+    command = " ".join(raw.split()) or "build"
+    if command not in ALLOWED_COMMANDS:
+        allowed = ", ".join(repr(c) for c in ALLOWED_COMMANDS)
+        raise ConfigError(f"DBT_COMMAND={raw!r} is not allowed; use one of {allowed}")
+    return command
+
+
+def parse_exclude_sources(raw: str | None, where: str = "DBT_EXCLUDE_SOURCES") -> list[str]:
+    """Source names from DBT_EXCLUDE_SOURCES, a JSON array of strings (unset, empty or [] for none).
+    ``where`` names the text's origin in errors (the variable, or the file DBT_EXCLUDE_SOURCES_URI names)."""
+    if raw is None or not raw.strip():
+        return []
+    shown = raw if len(raw) <= 200 else raw[:200] + "…"
+    try:
+        names = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where} must be a JSON array of source names: {exc}") from exc
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{where} must be a JSON array of strings, got {shown!r}")
+    bad = [n for n in names if not _SOURCE_NAME.match(n)]
+    if bad:
+        raise ConfigError(
+            f"{where} holds names that are neither plain identifiers nor schema.table: {bad[:20]}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def read_exclude_sources_uri(uri: str | None) -> str | None:
+    """The text of the object DBT_EXCLUDE_SOURCES_URI names (``s3://bucket/key``); None when unset.
+
+    Unreadable is fatal (ConfigError): dbt must never build on a failed connection's stale data
+    because the list of failed connections could not be read."""
+    if uri is None or not uri.strip():
+        return None
+    bucket, _, key = uri.strip().removeprefix("s3://").partition("/")
+    if not uri.strip().startswith("s3://") or not bucket or not key:
+        raise ConfigError(f"DBT_EXCLUDE_SOURCES_URI must be s3://bucket/key, got {uri!r}")
+    try:
+        body = s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body.decode("utf-8")
+    except Exception as exc:  # boto3/botocore errors, network, decoding: the run cannot go on safely
+        raise ConfigError(f"cannot read DBT_EXCLUDE_SOURCES_URI {uri}: {exc}") from exc
+
+
+def build_exclude(exclude: str, sources: list[str]) -> str:
+    """The final --exclude: DBT_EXCLUDE's selectors, then source:<name>+ for each excluded source."""
+    selectors = exclude.split() + [f"source:{name}+" for name in sources]
+    return " ".join(dict.fromkeys(selectors))
+
+
+def safe_run_id(run_id: str) -> str:
+    """The run id as one S3 key segment / folder name: no slashes or other odd characters."""
+    return _UNSAFE_KEY_CHARS.sub("-", run_id).strip("-.") or "run"
+
+
+def artifacts_key_prefix(prefix: str, run_id: str) -> str:
+    parts = [p for p in prefix.strip("/").split("/") if p] + [safe_run_id(run_id)]
+    return "/".join(parts) + "/"
+
+
+def _absolute(raw: str | None, base: Path) -> Path | None:
+    if not raw:
+        return None
+    path = Path(raw)
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _parse_seconds(raw: str | None, default: float) -> float:
+    try:
+        return max(0.0, float(raw)) if raw else default
+    except ValueError as exc:
+        raise ConfigError(f"DBT_STOP_GRACE_SECONDS must be a number of seconds, got {raw!r}") from exc
