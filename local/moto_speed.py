@@ -17,6 +17,12 @@ sdk_client_cache               the Step Functions interpreter built a new boto3 
 server_backend_lookup_cache    moto's server matched each request's ``Host`` against every
                                service's URL patterns (hundreds of regular expressions) on
                                every request; the answer for a host is now kept
+lambda_local_concurrency       the handlers run in this process, and 2,500 children invoked
+                               theirs at once: thousands of runnable threads shared one
+                               interpreter lock until calls took over a minute and timed out
+                               (webhooks answered 503), which AWS never does. At most
+                               ``LOCAL_LAMBDA_CONCURRENCY`` invocations now run at once and
+                               the rest wait for a slot: later, never a different answer
 =============================  ==============================================================
 """
 
@@ -27,7 +33,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PATCHES"]
+__all__ = ["LOCAL_LAMBDA_CONCURRENCY", "PATCHES"]
+
+# In-process Lambda invocations running at once. AWS runs up to the account's concurrency
+# (1,000 by default) in parallel; this machine has a few cores, and more runnable threads only
+# slow each other down.
+LOCAL_LAMBDA_CONCURRENCY = 16
 
 
 # -- sdk_client_cache -------------------------------------------------------------------------
@@ -103,7 +114,25 @@ def _patch_server_backend_lookup_cache() -> None:
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
 
 
+# -- lambda_local_concurrency -----------------------------------------------------------------
+
+
+def _patch_lambda_local_concurrency() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.invoke
+    slots = threading.BoundedSemaphore(LOCAL_LAMBDA_CONCURRENCY)
+
+    @functools.wraps(original)
+    def invoke(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with slots:
+            return original(self, *args, **kwargs)
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+
+
 PATCHES: dict[str, Callable[[], None]] = {
     "sdk_client_cache": _patch_sdk_client_cache,
     "server_backend_lookup_cache": _patch_server_backend_lookup_cache,
+    "lambda_local_concurrency": _patch_lambda_local_concurrency,
 }

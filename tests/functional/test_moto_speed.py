@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.utils import boto_client
 
 from local import moto_patches
+from local.moto_speed import LOCAL_LAMBDA_CONCURRENCY
 from tests.conftest import REGION
 from tests.functional.test_moto_patches import _function, _run
 
@@ -49,3 +54,32 @@ def test_the_server_finds_a_hosts_backend_once_and_answers_as_before():
 
     assert first == ["dynamodb", "stepfunctions", "s3"]
     assert [app.get_backend_for_host(host) for host in hosts] == first
+
+
+def test_at_most_the_local_concurrency_of_lambda_invocations_run_at_once_and_all_are_answered(moto_aws):
+    _function("slow")
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow(event, context):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return {"i": event["i"]}
+
+    moto_patches.register_handler("slow", slow)
+    client = boto3.client("lambda", region_name=REGION)
+    calls = LOCAL_LAMBDA_CONCURRENCY * 3
+
+    def invoke(i: int) -> object:
+        return json.loads(client.invoke(FunctionName="slow", Payload=json.dumps({"i": i}))["Payload"].read())
+
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        answers = list(pool.map(invoke, range(calls)))
+
+    assert answers == [{"i": i} for i in range(calls)]
+    assert 1 < most <= LOCAL_LAMBDA_CONCURRENCY
