@@ -12,13 +12,18 @@
 - ``cost``: the AWS price of one run against a polling design that holds a worker (``RATES``), and
   the distributed run re-priced from its shape (``DistributedModel``), 10 to 10,000 connections
 - ``sidebyside``: wall time at 10 to 1,000 connections and Fivetran trouble (an API outage, a 429
-  storm), ours and the peer on the same scenario in one run
-- ``attribution``: seeded random event streams through our real ``start_sync`` and webhook handler
-  and through dagster-fivetran's completion rule: runs given another sync's outcome
+  storm), ours and the peer on the same scenario in one run (``peer_run`` runs the peer for it and
+  for ``latency``)
+- ``attribution`` (a package): seeded random event streams through our real ``start_sync`` and
+  webhook handler and through dagster-fivetran's completion rule: runs given another sync's outcome
 
-``hooks`` is what the runs switch off in the local runtime; ``sections``/``sections2`` render the
-Markdown.
+``hooks`` is what the runs switch off in the local runtime; ``child`` starts a run in its own process;
+``report`` renders each benchmark's section of the Markdown.
 The pure helpers (``stats``, ``tables``, ``history``, ``cost``) have a smoke test in
 ``tests/unit/test_bench_helpers.py``, the attribution generator and the peer's rule in
 ``tests/unit/test_bench_attribution.py``; everything else needs the local runtime.
 """
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository

@@ -17,29 +17,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import cost
+from benchmarks import ROOT, cost
 from benchmarks.attribution import run_attribution
+from benchmarks.child import dbt_python
 from benchmarks.latency import SideResult, durations, run_ours, run_peer
 from benchmarks.peer_env import PEER_VENV, ensure_peer_env
+from benchmarks.report.attribution import attribution_section
+from benchmarks.report.cost import cost_section, distributed_cost_section, lambda_memory_mb
+from benchmarks.report.latency import latency_section
+from benchmarks.report.scale import scale_section
+from benchmarks.report.sidebyside import trouble_section, walltime_section
+from benchmarks.report.webhook import webhook_section
 from benchmarks.scale import limits, run_scale
-from benchmarks.sections import (
-    cost_section,
-    lambda_memory_mb,
-    latency_section,
-    scale_section,
-    webhook_section,
-)
-from benchmarks.sections2 import (
-    attribution_section,
-    distributed_cost_section,
-    trouble_section,
-    walltime_section,
-)
 from benchmarks.sidebyside import CaseRun, run_case, trouble_scenario, walltime_scenario
 from benchmarks.tables import machine, machine_line
 from benchmarks.webhook import CaseResult, run_webhook_benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().with_name("results.md")
 README = ROOT / "README.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -151,11 +144,11 @@ def _peer(args: argparse.Namespace, workdir: Path) -> tuple[Path, str, str]:
 
 def _latency(args: argparse.Namespace, workdir: Path) -> tuple[str, float | None]:
     sync_durations = durations(args.connections)
-    dbt_python = Path(os.environ.get("DBT_PYTHON") or ROOT / ".venv-dbt" / "bin" / "python")
-    run_dbt = not args.no_dbt and dbt_python.exists()
+    dbt = dbt_python()
+    run_dbt = not args.no_dbt and dbt.exists()
     problems: list[str] = []
     if not args.no_dbt and not run_dbt:
-        problems.append(f"no dbt interpreter at {dbt_python}: our run skipped dbt")
+        problems.append(f"no dbt interpreter at {dbt}: our run skipped dbt")
         os.environ["DBT_PYTHON"] = sys.executable  # the runtime checks it exists; dbt is not started
     _say(f"latency: our run of {len(sync_durations)} connections")
     sides: list[SideResult] = [run_ours(sync_durations, workdir / "ours", run_dbt=run_dbt)]

@@ -25,7 +25,6 @@ minus when the simulator ended it (``FivetranSimulator.sync_ended_at``); all clo
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 import sys
@@ -38,15 +37,13 @@ from typing import Any
 
 from benchmarks.history import state_seconds
 from benchmarks.hooks import skip_dbt
-from benchmarks.peer_proxy import LegacyPathProxy
+from benchmarks.peer_run import run_peer_driver
 from benchmarks.stats import Summary, summarize
-from local.fivetran_sim import FivetranSimulator
-from local.runtime import API_KEY, API_SECRET, WEBHOOK_SECRET, LocalRuntime
+from local.runtime import LocalRuntime
 from local.scenario import Scenario, parse_scenario
 
 __all__ = ["SideResult", "durations", "latency_scenario", "run_ours", "run_peer"]
 
-DRIVER = Path(__file__).resolve().with_name("peer_driver.py")
 PRODUCTION_RECONCILE_AFTER_S = 240
 RECONCILE_EVERY_S = 300  # the reconcile_syncs schedule on AWS
 
@@ -160,48 +157,20 @@ def run_peer(
     timeout_s: float = 180,
 ) -> SideResult:
     """Let the peer sync-and-poll the same connections against a fresh simulator, through the proxy."""
-    scenario = latency_scenario(sync_durations)
-    simulator = FivetranSimulator(
-        scenario,
-        api_key=API_KEY,
-        api_secret=API_SECRET,
-        webhook_secret=WEBHOOK_SECRET,
-        webhook_url=None,  # the peer never hears a webhook
+    run = run_peer_driver(
+        latency_scenario(sync_durations),
+        peer_python,
+        mode=mode,
+        timeout_s=timeout_s,
+        grace_s=60,
         duckdb_path=workdir / "peer-warehouse.duckdb",
+        poll_interval_s=poll_interval_s,
     )
-    simulator.seed_history()
-    proxy: LegacyPathProxy | None = None
-    started = time.monotonic()
-    try:
-        proxy = LegacyPathProxy(simulator.start())
-        command = [
-            str(peer_python),
-            str(DRIVER),
-            "--base-url",
-            proxy.start(),
-            "--api-key",
-            API_KEY,
-            "--api-secret",
-            API_SECRET,
-            "--mode",
-            mode,
-            "--timeout",
-            str(timeout_s),
-        ]
-        if poll_interval_s is not None:
-            command += ["--poll-interval", str(poll_interval_s)]
-        for spec in scenario.connectors:
-            command += ["--connector", spec.id]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s + 60, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"peer driver exited {done.returncode}: {done.stderr.strip()[-800:]}")
-        answer = json.loads(done.stdout.strip().splitlines()[-1])
-        ended = {cid: list(times) for cid, times in simulator.sync_ended_at.items()}
-        calls = dict(proxy.calls)
-    finally:
-        if proxy is not None:
-            proxy.stop()
-        simulator.stop()
+    if run.returncode is None:
+        raise subprocess.TimeoutExpired(run.command, timeout_s + 60)
+    if run.answer is None:
+        raise RuntimeError(f"peer driver exited {run.returncode}: {run.stderr.strip()[-800:]}")
+    answer, ended, calls = run.answer, run.ended, run.calls
     latencies, failures = [], []
     for cid, entry in sorted(answer["results"].items()):
         if not entry.get("ok"):
@@ -223,7 +192,7 @@ def run_peer(
         poll_interval_s=interval,
         default_interval=interval == float(answer["default_poll_interval_s"]),
         note=note,
-        wall_s=time.monotonic() - started,
+        wall_s=run.seconds,
         extra={"polls_per_sync": polls, "default_poll_interval_s": answer["default_poll_interval_s"]},
     )
 

@@ -1,9 +1,10 @@
 """The polling peer, run in its own interpreter: ``dagster-fivetran``'s ``FivetranClient.sync_and_poll``.
 
-Started by ``benchmarks.latency`` as ``<peer python> benchmarks/peer_driver.py ...`` (the peer's venv,
-``.venv-bench``, not the app's). It syncs-and-polls every given connection at once, one thread each
-(Dagster would run one step per connection), and prints one JSON document: for each connection when
-``sync_and_poll`` returned, i.e. when the peer's poll loop saw the sync complete.
+Started by ``benchmarks.peer_run`` (for ``latency`` and ``sidebyside``) as
+``<peer python> benchmarks/peer_driver.py ...`` (the peer's venv, ``.venv-bench``, not the app's). It
+syncs-and-polls every given connection at once, one thread each (Dagster would run one step per
+connection), and prints one JSON document: for each connection when ``sync_and_poll`` returned, i.e.
+when the peer's poll loop saw the sync complete.
 
 Pointing the peer at the simulator: ``FivetranClient.api_base_url`` is a property that hard-codes
 ``https://api.fivetran.com/v1``. ``LocalFivetranClient`` below is a subclass that overrides that one

@@ -15,9 +15,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import ROOT
+
 __all__ = ["PEER_REQUIREMENTS", "PEER_VENV", "PeerEnv", "ensure_peer_env"]
 
-ROOT = Path(__file__).resolve().parent.parent
 PEER_VENV = ROOT / ".venv-bench"
 PEER_REQUIREMENTS = Path(__file__).resolve().with_name("requirements-peer.txt")
 STAMP = ".installed"

@@ -23,17 +23,16 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import resource
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from benchmarks.child import run_child
 from benchmarks.history import (
     STEP_FUNCTIONS_MAX_EVENTS,
     STEP_FUNCTIONS_MAX_PAYLOAD_BYTES,
@@ -46,9 +45,6 @@ from benchmarks.history import (
 from benchmarks.hooks import no_warehouse_writes, skip_dbt
 
 __all__ = ["ScaleLimits", "limits", "run_scale"]
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 # -- the child: one run ------------------------------------------------------------------------
 
@@ -176,22 +172,10 @@ def child(raw_scenario: dict[str, Any], out: Path, *, real_warehouse: bool) -> N
 
 def _run_child(args: list[str], workdir: Path, timeout_s: float) -> dict[str, Any]:
     out = workdir / f"scale-{'-'.join(args).replace('--', '')}.json"
-    env = dict(os.environ)
-    dbt_python = Path(env.get("DBT_PYTHON") or ROOT / ".venv-dbt" / "bin" / "python")
-    if not dbt_python.exists():
-        env["DBT_PYTHON"] = sys.executable  # dbt never runs in these runs; the runtime only checks it exists
-    with (workdir / "scale-children.log").open("a", encoding="utf-8") as log:
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.scale", *args, "--out", str(out)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=timeout_s,
-            check=False,
-        )
-    if done.returncode != 0 or not out.exists():
-        raise RuntimeError(f"scale run {args} exited {done.returncode}; see {workdir / 'scale-children.log'}")
+    log = workdir / "scale-children.log"
+    code = run_child("scale", [*args, "--out", str(out)], log=log, timeout_s=timeout_s)
+    if code != 0 or not out.exists():
+        raise RuntimeError(f"scale run {args} exited {code}; see {log}")
     return json.loads(out.read_text(encoding="utf-8"))
 
 

@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,16 +33,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.child import run_child
+from benchmarks.latency import PRODUCTION_RECONCILE_AFTER_S
+
 __all__ = [
     "CaseRun",
     "run_case",
     "trouble_scenario",
     "walltime_scenario",
 ]
-
-ROOT = Path(__file__).resolve().parent.parent
-DRIVER = Path(__file__).resolve().with_name("peer_driver.py")
-PRODUCTION_RECONCILE_AFTER_S = 240
 
 
 def spread(n: int, low: float, high: float) -> list[float]:
@@ -168,24 +165,15 @@ def _run_ours(raw: dict[str, Any], workdir: Path, timeout_s: float) -> CaseRun:
     spec = workdir / f"{raw['name']}-{time.monotonic_ns()}.json"
     out = spec.with_suffix(".out.json")
     spec.write_text(json.dumps(raw), encoding="utf-8")
-    env = dict(os.environ)
-    dbt_python = Path(env.get("DBT_PYTHON") or ROOT / ".venv-dbt" / "bin" / "python")
-    if not dbt_python.exists():
-        env["DBT_PYTHON"] = sys.executable  # dbt never runs here; the runtime only checks it exists
-    with (workdir / "sidebyside-children.log").open("a", encoding="utf-8") as log:
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "benchmarks.sidebyside", "--child", str(spec), "--out", str(out)],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=timeout_s,
-                check=False,
-            )
-            code = done.returncode
-        except subprocess.TimeoutExpired:
-            code = -1
+    try:
+        code = run_child(
+            "sidebyside",
+            ["--child", str(spec), "--out", str(out)],
+            log=workdir / "sidebyside-children.log",
+            timeout_s=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        code = -1
     if code != 0 or not out.exists():
         return CaseRun("ours", n, False, None, None, {"unfinished": n}, 0, "ERROR", f"child exited {code}")
     data = json.loads(out.read_text(encoding="utf-8"))
@@ -210,62 +198,29 @@ def _short(error: str) -> str:
 
 
 def _run_peer(raw: dict[str, Any], peer_python: Path, mode: str, workdir: Path, timeout_s: float) -> CaseRun:
-    from benchmarks.peer_proxy import LegacyPathProxy
-    from local.fivetran_sim import FivetranSimulator
-    from local.runtime import API_KEY, API_SECRET, WEBHOOK_SECRET
+    from benchmarks.hooks import no_warehouse_writes
+    from benchmarks.peer_run import run_peer_driver
     from local.scenario import parse_scenario
 
     scenario = parse_scenario(raw)
     n = len(scenario.connectors)
-    simulator = FivetranSimulator(
-        scenario,
-        api_key=API_KEY,
-        api_secret=API_SECRET,
-        webhook_secret=WEBHOOK_SECRET,
-        webhook_url=None,
-        duckdb_path=workdir / f"peer-{time.monotonic_ns()}.duckdb",
-    )
-    from benchmarks.hooks import no_warehouse_writes
-
-    proxy: LegacyPathProxy | None = None
     with no_warehouse_writes():
-        simulator.seed_history()
-        try:
-            proxy = LegacyPathProxy(simulator.start())
-            command = [
-                str(peer_python),
-                str(DRIVER),
-                "--base-url",
-                proxy.start(),
-                "--api-key",
-                API_KEY,
-                "--api-secret",
-                API_SECRET,
-                "--mode",
-                mode,
-                "--timeout",
-                str(timeout_s),
-            ]
-            for spec in scenario.connectors:
-                command += ["--connector", spec.id]
-            try:
-                done = subprocess.run(
-                    command, capture_output=True, text=True, timeout=timeout_s + 90, check=False
-                )
-            except subprocess.TimeoutExpired:
-                return CaseRun(
-                    "peer", n, False, None, None, {"unfinished": n}, sum(proxy.calls.values()), "ERROR"
-                )
-            calls = dict(proxy.calls)
-        finally:
-            if proxy is not None:
-                proxy.stop()
-            simulator.stop()
-    if done.returncode != 0:
-        return CaseRun(
-            "peer", n, False, None, None, {"unfinished": n}, sum(calls.values()), "ERROR", done.stderr[-300:]
+        run = run_peer_driver(
+            scenario,
+            peer_python,
+            mode=mode,
+            timeout_s=timeout_s,
+            grace_s=90,
+            duckdb_path=workdir / f"peer-{time.monotonic_ns()}.duckdb",
         )
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    calls = run.calls
+    if run.returncode is None:
+        return CaseRun("peer", n, False, None, None, {"unfinished": n}, sum(calls.values()), "ERROR")
+    if run.answer is None:
+        return CaseRun(
+            "peer", n, False, None, None, {"unfinished": n}, sum(calls.values()), "ERROR", run.stderr[-300:]
+        )
+    answer = run.answer
     results = answer["results"]
     start = min((r["started_at"] for r in results.values()), default=0.0)
     outcomes: Counter[str] = Counter()

@@ -1,4 +1,4 @@
-"""The attribution benchmark's generator and the peer's rule (``benchmarks/attribution.py``), and the
+"""The attribution benchmark's generator and the peer's rule (``benchmarks/attribution/``), and the
 distributed cost model. No timing is asserted: the benchmark itself runs in ``python -m benchmarks``."""
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def test_the_distributed_cost_model_counts_children_and_s3_requests():
 
 
 def test_the_side_by_side_tables_say_how_they_measure_and_give_ratios():
-    from benchmarks.sections2 import trouble_section, walltime_section
+    from benchmarks.report.sidebyside import trouble_section, walltime_section
     from benchmarks.sidebyside import CaseRun
 
     ours = CaseRun("ours", 100, True, 20.0, 20.5, {"succeeded": 100}, 101, "SUCCEEDED")
