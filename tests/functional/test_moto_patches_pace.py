@@ -1,4 +1,4 @@
-"""Each cache in ``local/moto_speed.py`` gives moto's own answer, and does the work once."""
+"""Each patch in ``local/patches/pace.py`` keeps moto's own answer, and does the work once."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 from moto.stepfunctions.parser.asl.utils import boto_client
 
 from local import moto_patches
-from local.moto_speed import LOCAL_LAMBDA_CONCURRENCY
+from local.patches.pace import LOCAL_LAMBDA_CONCURRENCY
 from tests.conftest import REGION
-from tests.functional.test_moto_patches import _function, _run
+from tests.functional.moto_support import lambda_function, run_machine
 
 
 def test_the_interpreter_reuses_one_sdk_client_per_region_and_service(moto_aws):
@@ -28,7 +28,7 @@ def test_the_interpreter_reuses_one_sdk_client_per_region_and_service(moto_aws):
 
 
 def test_lambda_tasks_still_reach_their_handlers_through_the_shared_client(moto_aws):
-    arn = _function("twice")
+    arn = lambda_function("twice")
     moto_patches.register_handler("twice", lambda event, context: {"n": event["n"] * 2})
     definition = {
         "StartAt": "One",
@@ -38,7 +38,7 @@ def test_lambda_tasks_still_reach_their_handlers_through_the_shared_client(moto_
         },
     }
 
-    described = _run(definition, {"n": 3})
+    described = run_machine(definition, {"n": 3})
 
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert json.loads(described["output"]) == {"n": 12}
@@ -57,7 +57,7 @@ def test_the_server_finds_a_hosts_backend_once_and_answers_as_before():
 
 
 def test_at_most_the_local_concurrency_of_lambda_invocations_run_at_once_and_all_are_answered(moto_aws):
-    _function("slow")
+    lambda_function("slow")
     running, most = 0, 0
     lock = threading.Lock()
 

@@ -2,9 +2,9 @@
 
 AWS answers a run's calls in milliseconds whatever their number; moto, one Python process,
 spent most of a large run's CPU redoing work whose result never changes. Each patch below
-caches such a result and changes no answer; ``tests/functional/test_moto_speed.py`` checks
-both (the same answer, and the work done once). Applied with the others by
-``local/moto_patches.py``.
+keeps such a result, or bounds how much runs at once, and changes no answer;
+``tests/functional/test_moto_patches_pace.py`` checks both (the same answer, the work done once).
+Applied with the others by ``local/moto_patches.py``.
 
 =============================  ==============================================================
 patch                          what moto redid
@@ -33,7 +33,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["LOCAL_LAMBDA_CONCURRENCY", "PATCHES"]
+__all__ = [
+    "LOCAL_LAMBDA_CONCURRENCY",
+    "patch_lambda_local_concurrency",
+    "patch_sdk_client_cache",
+    "patch_server_backend_lookup_cache",
+]
 
 # In-process Lambda invocations running at once. AWS runs up to the account's concurrency
 # (1,000 by default) in parallel; this machine has a few cores, and more runnable threads only
@@ -81,7 +86,7 @@ def _cached_client_factory(build: Callable[..., Any]) -> Callable[..., Any]:
     return client_for
 
 
-def _patch_sdk_client_cache() -> None:
+def patch_sdk_client_cache() -> None:
     import importlib
     import sys
 
@@ -99,7 +104,7 @@ def _patch_sdk_client_cache() -> None:
 # -- server_backend_lookup_cache --------------------------------------------------------------
 
 
-def _patch_server_backend_lookup_cache() -> None:
+def patch_server_backend_lookup_cache() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     original = DomainDispatcherApplication.get_backend_for_host
@@ -117,7 +122,7 @@ def _patch_server_backend_lookup_cache() -> None:
 # -- lambda_local_concurrency -----------------------------------------------------------------
 
 
-def _patch_lambda_local_concurrency() -> None:
+def patch_lambda_local_concurrency() -> None:
     from moto.awslambda.models import LambdaFunction
 
     original = LambdaFunction.invoke
@@ -129,10 +134,3 @@ def _patch_lambda_local_concurrency() -> None:
             return original(self, *args, **kwargs)
 
     LambdaFunction.invoke = invoke  # type: ignore[method-assign]
-
-
-PATCHES: dict[str, Callable[[], None]] = {
-    "sdk_client_cache": _patch_sdk_client_cache,
-    "server_backend_lookup_cache": _patch_server_backend_lookup_cache,
-    "lambda_local_concurrency": _patch_lambda_local_concurrency,
-}

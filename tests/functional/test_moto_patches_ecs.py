@@ -1,0 +1,166 @@
+"""The ECS patches applied by ``local/moto_patches.py`` do what they say.
+
+``ecs_parameter_casing`` (``local/patches/ecs_parameters.py``), ``ecs_container_memory`` and
+``ecs_active_task_definition`` (``ecs_task_definitions.py``), ``ecs_local_task_runner``
+(``ecs_task_runner.py``). moto is pinned; these fail if an upgrade breaks a patch.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from local import moto_patches
+from tests.conftest import REGION
+from tests.fakes import FakeDbtRunner
+from tests.functional.moto_support import run_machine
+
+
+def _register_dbt(ecs: Any, image: str) -> str:
+    """A new revision of family "dbt"; no container-level memory, as on Fargate (ecs_container_memory)."""
+    return ecs.register_task_definition(
+        family="dbt",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "dbt", "image": image}],
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def _ecs_machine() -> dict[str, Any]:
+    ecs = boto3.client("ecs", region_name=REGION)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    cluster = ecs.create_cluster(clusterName="c")["cluster"]["clusterArn"]
+    task = _register_dbt(ecs, "dbt:latest")
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+    return {
+        "StartAt": "Run",
+        "States": {
+            "Run": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Parameters": {  # PascalCase, as AWS requires (ecs_parameter_casing)
+                    "LaunchType": "FARGATE",
+                    "Cluster": cluster,
+                    "TaskDefinition": task,
+                    "NetworkConfiguration": {
+                        "AwsvpcConfiguration": {"Subnets": [subnet], "SecurityGroups": [group]}
+                    },
+                    "Overrides": {
+                        "ContainerOverrides": [
+                            {"Name": "dbt", "Environment": [{"Name": "RUN_ID", "Value": "r1"}]}
+                        ]
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize("running_polls", [0, 1, 3])
+@pytest.mark.parametrize(("exit_code", "status"), [(0, "SUCCEEDED"), (3, "FAILED")])
+def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(
+    moto_aws, exit_code, status, running_polls
+):
+    # running_polls > 0: the process is still running at the first DescribeTasks, and the answer
+    # that first says STOPPED must already hold the exit code (it used to hold the old state).
+    runner = FakeDbtRunner(exit_code=exit_code, running_polls=running_polls)
+    moto_patches.set_ecs_task_runner(runner)
+
+    described = run_machine(_ecs_machine())
+
+    assert described["status"] == status
+    assert runner.runs[0]["RUN_ID"] == "r1"
+    if exit_code == 0:
+        assert json.loads(described["output"])["Containers"][0]["ExitCode"] == 0
+    else:
+        # AWS's shape: States.TaskFailed, the cause the stopped task's description.
+        assert described["error"] == "States.TaskFailed"
+        task = json.loads(described["cause"])
+        assert task["Containers"][0]["ExitCode"] == 3
+        assert task["LastStatus"] == "STOPPED"
+        assert task["StoppedReason"] == "Essential container in task exited"
+
+
+def test_describe_tasks_reports_the_exit_code_in_the_answer_that_first_says_stopped(moto_aws):
+    machine = _ecs_machine()
+    params = machine["States"]["Run"]["Parameters"]
+
+    class Process:
+        code: int | None = None
+
+        def poll(self) -> int | None:
+            return self.code
+
+    process = Process()
+    moto_patches.set_ecs_task_runner(lambda task, environment: process)
+    ecs = boto3.client("ecs", region_name=REGION)
+    task = ecs.run_task(
+        cluster=params["Cluster"],
+        taskDefinition=params["TaskDefinition"],
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
+                "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
+            }
+        },
+    )["tasks"][0]["taskArn"]
+
+    first = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
+    process.code = 2  # the process ends between two polls
+    second = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
+
+    assert first["lastStatus"] == "RUNNING"
+    assert (second["lastStatus"], second["containers"][0]["exitCode"]) == ("STOPPED", 2)
+
+
+def test_run_task_takes_a_familys_latest_active_revision_and_refuses_an_inactive_one(moto_aws):
+    ecs = boto3.client("ecs", region_name=REGION)
+    machine = _ecs_machine()  # registers family "dbt" revision 1
+    params = machine["States"]["Run"]["Parameters"]
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
+            "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
+        }
+    }
+    second = _register_dbt(ecs, "dbt:v2")
+    _register_dbt(ecs, "dbt:v3")
+    ecs.deregister_task_definition(taskDefinition="dbt:3")
+
+    def run(definition: str) -> str:
+        tasks = ecs.run_task(
+            cluster=params["Cluster"],
+            taskDefinition=definition,
+            launchType="FARGATE",
+            networkConfiguration=network,
+        )["tasks"]
+        return tasks[0]["taskDefinitionArn"]
+
+    assert run("dbt") == second  # revision 3 is INACTIVE: the latest ACTIVE one is 2
+    with pytest.raises(ecs.exceptions.InvalidParameterException, match="inactive"):
+        run("dbt:3")
+
+
+def test_a_run_started_before_a_deploy_runs_the_new_revision_of_the_family(moto_aws):
+    # What CloudFormation does on a new DbtImageTag: register a new revision, deregister the old one.
+    runner = FakeDbtRunner(exit_code=0)
+    moto_patches.set_ecs_task_runner(runner)
+    machine = _ecs_machine()
+    old = machine["States"]["Run"]["Parameters"]["TaskDefinition"]
+    machine["States"]["Run"]["Parameters"]["TaskDefinition"] = "dbt"  # the family, as the real ASL names it
+    ecs = boto3.client("ecs", region_name=REGION)
+    new = _register_dbt(ecs, "dbt:new")
+    ecs.deregister_task_definition(taskDefinition=old)
+
+    described = run_machine(machine)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["TaskDefinitionArn"] == new
