@@ -55,12 +55,16 @@ PASS_SECONDS = 3.0
 # moto answers about 60 calls a second here, and one safety-net pass heartbeats every parked token:
 # the local heartbeat leaves a pass one second per this many connections (AWS: 900 s every 5 min).
 CONNECTIONS_PER_HEARTBEAT_SECOND = 20
+# After a pass that took T seconds the next waits at least T x this: the safety net takes at most
+# a quarter of the machine from the webhooks and triggers it watches (1,000 tokens: a pass ~2 s).
+PASS_IDLE_FACTOR = 3.0
 
 
 def local_heartbeat_seconds(scenario: Scenario) -> int:
-    """HeartbeatSeconds for a local run: 20, or longer for scenarios large enough that one pass of
-    heartbeats takes moto longer (1,000 connections: 50 s)."""
-    return max(20, math.ceil(len(scenario.connectors) / CONNECTIONS_PER_HEARTBEAT_SECOND))
+    """HeartbeatSeconds for a local run: the scenario's ``heartbeat_seconds``, else 20, or longer for
+    scenarios large enough that one pass of heartbeats takes moto longer (1,000 connections: 50 s)."""
+    computed = max(20, math.ceil(len(scenario.connectors) / CONNECTIONS_PER_HEARTBEAT_SECOND))
+    return int(scenario.settings.get("heartbeat_seconds", computed))
 
 
 # Connections each local AWS client keeps open (boto3's default is 10).
@@ -91,6 +95,7 @@ class LocalRuntime:
         self.settings_overrides = scenario.settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.heartbeat_seconds = local_heartbeat_seconds(scenario)
         self.server: ThreadedMotoServer | None = None
         self.simulator: FivetranSimulator | None = None
         self.chalice: ChaliceLocal | None = None
@@ -153,7 +158,7 @@ class LocalRuntime:
             stage="local",
             tunables={
                 "MaxConcurrency": settings.get("max_concurrency", 0),
-                "HeartbeatSeconds": settings.get("heartbeat_seconds", local_heartbeat_seconds(self.scenario)),
+                "HeartbeatSeconds": self.heartbeat_seconds,
             },
         )
         chalice_port = free_port()
@@ -229,12 +234,18 @@ class LocalRuntime:
             self.reconcile_runs += 1
 
     def _reconcile_loop(self) -> None:
+        """A pass every ``reconcile_interval_s``, or longer after a long pass (at most a third of
+        the heartbeat): on AWS the pass runs in its own Lambda, here it shares the machine with
+        everything it watches."""
         interval = float(self.scenario.settings.get("reconcile_interval_s", 1.0))
-        while not self._stop.wait(interval):
-            try:
+        wait = interval
+        while not self._stop.wait(wait):
+            started = time.monotonic()
+            with contextlib.suppress(Exception):  # the safety net keeps running, like the scheduled Lambda
                 self.reconcile_once()
-            except Exception:  # noqa: S112 - the safety net keeps running, like the scheduled Lambda
-                continue
+            took = time.monotonic() - started
+            # Never so long that a token misses its heartbeat (a pass heartbeats every token).
+            wait = max(interval, min(took * PASS_IDLE_FACTOR, self.heartbeat_seconds / 3))
 
     def close(self) -> None:
         self._stop.set()
