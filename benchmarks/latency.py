@@ -1,7 +1,7 @@
 """Detection latency and Fivetran API calls: this design versus ``dagster-fivetran`` polling the same syncs.
 
 Both sides get the same simulated work: N connections whose syncs last ``durations`` seconds, played
-by ``local/fivetran_sim.py``. Latency is, per sync, when the orchestrator knew the sync had ended
+by ``local/fivetran_sim/``. Latency is, per sync, when the orchestrator knew the sync had ended
 minus when the simulator ended it (``FivetranSimulator.sync_ended_at``); all clocks are this machine's.
 
 - **Ours**: one run of the real state machine in the local runtime (moto, ``chalice local`` serving the

@@ -1,7 +1,7 @@
 """A small HTTP proxy that lets the polling peer talk to the Fivetran simulator.
 
 ``dagster-fivetran`` calls Fivetran's legacy ``/v1/connectors/...`` paths; the simulator
-(``local/fivetran_sim.py``, not ours to change) serves the current ``/v1/connections/...`` ones.
+(``local/fivetran_sim/``, not ours to change) serves the current ``/v1/connections/...`` ones.
 This proxy, started by the benchmark on 127.0.0.1, maps one to the other and counts every call the
 peer makes, by legacy endpoint: those counts are the peer's Fivetran API calls.
 

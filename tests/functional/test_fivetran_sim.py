@@ -20,7 +20,7 @@ import requests
 import yaml
 
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
-from local import fivetran_sim
+from local import warehouse
 from local.fivetran_sim import FivetranSimulator
 from local.scenario import ScenarioError, parse_scenario
 
@@ -116,7 +116,7 @@ def make_sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
     """``make_sim(scenario_dict, receiver_statuses=None, webhooks=True, begin=True)``; the warehouse
     writes are recorded, not made (``local/warehouse.py`` has its own tests)."""
     writes: list[dict[str, Any]] = []
-    monkeypatch.setattr(fivetran_sim.warehouse, "write_sync", lambda path, **kw: writes.append(kw) or 1)
+    monkeypatch.setattr(warehouse, "write_sync", lambda path, **kw: writes.append(kw) or 1)
     started: list[Any] = []
 
     def make(

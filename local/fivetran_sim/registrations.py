@@ -1,0 +1,77 @@
+"""The account's group webhooks, as the operator CLI manages them (``register-webhook``,
+``rotate-webhook-secret``): creating one sends a signed ``test_event`` probe first and refuses the
+webhook unless the probe gets a 2xx answer; updating one changes its url, events or active flag.
+Registrations do not change where the simulator's own deliveries go (see ``webhooks``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
+from local.fivetran_sim.records import stamp
+
+
+class WebhookRegistry:
+    def __init__(self, now_f: Callable[[], datetime]) -> None:
+        self._now_f = now_f  # Fivetran's clock
+        self.hooks: dict[str, dict[str, Any]] = {}
+
+    def create(self, group_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """``POST /v1/webhooks/group/{id}``: the answer's status and body."""
+        url = body.get("url")
+        if not isinstance(url, str) or not isinstance(body.get("events"), list):
+            return 400, {"code": "InvalidInput", "message": "url and events are required"}
+        if body.get("active", True) and not self._probe(url, str(body.get("secret") or "")):
+            return 400, {
+                "code": "BadRequest",
+                "message": f"test delivery to {url} did not get a 2xx answer",
+            }
+        hook_id = f"webhook_{len(self.hooks) + 1}"
+        record = {
+            "id": hook_id,
+            "type": "group",
+            "group_id": group_id,
+            "url": url,
+            "events": body["events"],
+            "active": body.get("active", True),
+            "secret": "******",
+            "created_at": stamp(self._now_f()),
+            "created_by": "local",
+        }
+        self.hooks[hook_id] = record
+        return 201, {"code": "Success", "message": "Webhook has been created", "data": record}
+
+    def update(self, hook_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """``PATCH /v1/webhooks/{id}``: the updated record, or None if there is no such webhook."""
+        record = self.hooks.get(hook_id)
+        if record is not None:
+            record.update({k: body[k] for k in ("url", "events", "active") if k in body})
+        return record
+
+    def _probe(self, url: str, secret: str) -> bool:
+        """Fivetran's test delivery to a new webhook: did it get a 2xx answer?"""
+        probe = json.dumps(
+            {
+                "event": "test_event",
+                "created": stamp(self._now_f()),
+                "connector_type": "_connector_type",
+                "connector_id": "_connector_1",
+                "group_id": "_destination_1",
+            },
+            separators=(",", ":"),
+        ).encode()
+        try:
+            answer = requests.post(
+                url,
+                data=probe,
+                headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(probe, secret)},
+                timeout=10,
+            )
+            return 200 <= answer.status_code < 300
+        except requests.RequestException:
+            return False

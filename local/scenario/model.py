@@ -1,0 +1,148 @@
+"""A parsed scenario: the dataclasses the simulator and the runtime read, their defaults (a key a
+scenario leaves out), the values a few keys accept, and ``ScenarioError``.
+
+Parsing and validation live in ``fields``, ``connector``, ``generate`` and ``parse``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+OUTCOMES = ("success", "failure", "failure_with_task", "canceled", "rescheduled", "never_ends")
+KNOWN_SERVICES = ("stripe", "hubspot", "salesforce", "postgres", "zendesk")
+WEBHOOK_EVENTS = ("sync_start", "sync_end")
+
+
+class ScenarioError(ValueError):
+    """The scenario file is not valid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class SyncSpec:
+    """A connection's ``sync``: how a triggered sync plays out (and a resumed one, after a reschedule)."""
+
+    duration_s: float = 1.0
+    outcome: str = "success"
+    reason: str = ""
+    rescheduled_for_s: float = 2.0
+    rows: int = 50
+    resume_duration_s: float | None = None  # None: duration_s
+
+    @property
+    def resume_s(self) -> float:
+        return self.duration_s if self.resume_duration_s is None else self.resume_duration_s
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """A connection's ``webhook``: the faults of its triggered syncs' webhooks."""
+
+    drop: bool = False
+    duplicate: int = 0
+    delay_s: float = 0.0
+    bad_signature: bool = False
+    fail_first: int = 0
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """A connection's ``api``: the faults of API calls about it."""
+
+    rate_limit_first: int = 0
+    server_error_first: int = 0
+    trigger_status: int = 0  # 0: triggers are answered as usual
+
+
+@dataclass(frozen=True)
+class AlreadySyncingSpec:
+    """A connection's ``already_syncing``: a sync running at the run's zero, ending ``remaining_s`` later."""
+
+    remaining_s: float = 1.0
+    outcome: str = "success"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduledSyncSpec:
+    """One of a connection's ``scheduled_syncs``: a sync Fivetran starts ``start_s`` into the run."""
+
+    start_s: float = 0.0
+    duration_s: float = 1.0
+    outcome: str = "success"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MidRunSpec:
+    """A connection's ``mid_run``: one change at ``at_s`` (paused, broken or incomplete, or deleted)."""
+
+    at_s: float = 0.0
+    paused: bool = False
+    setup_state: str = ""  # broken | incomplete
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class ApiOutageSpec:
+    """``fivetran.api_outage``: every API call in the window gets ``status``."""
+
+    start_s: float = 0.0
+    duration_s: float = 1.0
+    status: int = 503
+
+
+@dataclass(frozen=True)
+class FivetranSpec:
+    """``fivetran``: the account as a whole (its clock, its webhook's events, an API outage)."""
+
+    clock_offset_s: float = 0.0
+    webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
+    api_outage: ApiOutageSpec | None = None
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """One ``connectors`` entry (or one connection ``generate`` made)."""
+
+    id: str
+    service: str
+    schema: str
+    paused: bool = False
+    setup_state: str = "connected"
+    schedule_type: str = "auto"
+    sync: SyncSpec = field(default_factory=SyncSpec)
+    webhook: WebhookSpec = field(default_factory=WebhookSpec)
+    api: ApiSpec = field(default_factory=ApiSpec)
+    already_syncing: AlreadySyncingSpec | None = None
+    scheduled_syncs: tuple[ScheduledSyncSpec, ...] = ()
+    mid_run: MidRunSpec | None = None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """``expect``: how the run should end."""
+
+    status: str = "SUCCEEDED"
+    dbt_ran: bool = True
+    connectors: dict[str, str] = field(default_factory=dict)
+    error: str | None = None  # the execution's error, e.g. Orchestrator.DbtFailed
+    dbt_exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole scenario file."""
+
+    name: str
+    group_id: str
+    input: dict[str, Any]
+    connectors: tuple[ConnectorSpec, ...]
+    expect: Expectation
+    settings: dict[str, Any] = field(default_factory=dict)
+    fivetran: FivetranSpec = field(default_factory=FivetranSpec)
+
+    def execution_input(self) -> dict[str, Any]:
+        base: dict[str, Any] = {"group_id": self.group_id}
+        base.update(self.input)
+        return base

@@ -1,0 +1,117 @@
+"""A whole scenario file: ``load_scenario`` reads the YAML, ``parse_scenario`` checks its top-level
+keys and builds the ``Scenario``: the connections (listed, then ``generate``d; ids unique), what
+the run should end as (``expect``), the orchestrator's ``settings`` and the account's ``fivetran``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from local.scenario.connector import parse_connector
+from local.scenario.fields import check_keys, mapping, sub, typed
+from local.scenario.generate import generated_connectors
+from local.scenario.model import (
+    WEBHOOK_EVENTS,
+    ApiOutageSpec,
+    Expectation,
+    FivetranSpec,
+    Scenario,
+    ScenarioError,
+)
+
+SCENARIO_KEYS = {
+    "name",
+    "description",
+    "group_id",
+    "input",
+    "connectors",
+    "generate",
+    "expect",
+    "settings",
+    "fivetran",
+}
+SETTINGS_KEYS = {
+    "max_concurrency",
+    "heartbeat_seconds",
+    "reconcile_interval_s",
+    "reconcile_after_s",
+    "timeout_s",
+    "triggers_per_minute",
+}
+
+
+def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
+    data = mapping(raw.get("fivetran"), "fivetran")
+    check_keys(data, {"clock_offset_s", "webhook_events", "api_outage"}, "fivetran.")
+    offset = data.get("clock_offset_s", 0.0)
+    if isinstance(offset, bool) or not isinstance(offset, int | float):
+        raise ScenarioError(f"fivetran.clock_offset_s must be a number of seconds (got {offset!r})")
+    events = data.get("webhook_events", list(WEBHOOK_EVENTS))
+    if not isinstance(events, list) or not events or any(e not in WEBHOOK_EVENTS for e in events):
+        raise ScenarioError(
+            f"fivetran.webhook_events must be a non-empty list of {', '.join(WEBHOOK_EVENTS)} "
+            f"(got {events!r})"
+        )
+    outage = None
+    if data.get("api_outage") is not None:
+        outage = sub(data, "api_outage", ApiOutageSpec, "fivetran.")
+        if not 400 <= outage.status <= 599:
+            raise ScenarioError("fivetran.api_outage.status must be an HTTP error status (400-599)")
+    return FivetranSpec(clock_offset_s=float(offset), webhook_events=tuple(events), api_outage=outage)
+
+
+def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
+    raw = mapping(raw, "the scenario")
+    check_keys(raw, SCENARIO_KEYS, "")
+    connectors_raw = raw.get("connectors")
+    if connectors_raw is None and raw.get("generate") is not None:
+        connectors_raw = []
+    if not isinstance(connectors_raw, list) or (not connectors_raw and raw.get("generate") is None):
+        raise ScenarioError("connectors must be a non-empty list (or use generate)")
+    if raw.get("generate") is not None:
+        connectors_raw = connectors_raw + generated_connectors(raw["generate"])
+    connectors = tuple(parse_connector(c, i) for i, c in enumerate(connectors_raw))
+    ids = [c.id for c in connectors]
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+        raise ScenarioError(f"connector ids must be unique (duplicate: {duplicates})")
+    expect_raw = mapping(raw.get("expect"), "expect")
+    check_keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, "expect.")
+    status = typed(expect_raw, "status", str, "SUCCEEDED", "expect.")
+    if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
+        raise ScenarioError("expect.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
+    expected_connectors = mapping(expect_raw.get("connectors"), "expect.connectors")
+    for cid, outcome in expected_connectors.items():
+        if cid not in ids:
+            raise ScenarioError(f"expect.connectors.{cid} is not a connector of this scenario")
+        if outcome not in ("succeeded", "failed", "timed_out", "skipped"):
+            raise ScenarioError(f"expect.connectors.{cid} must be succeeded, failed, timed_out or skipped")
+    settings = mapping(raw.get("settings"), "settings")
+    check_keys(settings, SETTINGS_KEYS, "settings.")
+    return Scenario(
+        name=str(raw.get("name") or name),
+        group_id=typed(raw, "group_id", str, "demo_group", ""),
+        input=mapping(raw.get("input"), "input"),
+        connectors=connectors,
+        expect=Expectation(
+            status=status,
+            dbt_ran=typed(expect_raw, "dbt_ran", bool, True, "expect."),
+            connectors={str(k): str(v) for k, v in expected_connectors.items()},
+            error=typed(expect_raw, "error", (str, type(None)), None, "expect."),
+            dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, "expect."),
+        ),
+        settings=settings,
+        fivetran=_fivetran(raw),
+    )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"cannot read scenario {path}: {exc}") from exc
+    return parse_scenario(raw, name=path.stem)
