@@ -42,6 +42,7 @@ class SyncView:
     ended: datetime | None = None
     error: str | None = None
     cause: str | None = None
+    # Sync triggers and free reschedule waits: in the history of inline-Map runs only (ops.inline_map).
     attempts: int = 0
     waits: list[tuple[datetime, datetime | None]] = field(default_factory=list)
 

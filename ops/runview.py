@@ -1,19 +1,18 @@
 """What happened in one run, read from its ``DescribeExecution`` and execution history (pure).
 
 ``build_run_view(described, events, outcomes, map_run)`` knows the state machine's shape
-(``statemachine/orchestrator.asl.json``) and nothing about AWS clients:
+(``statemachine/orchestrator.asl.json``) and nothing about AWS clients. It reads, event by event:
 
-- ``ListConnectors``'s output lists the connections to sync (Map item *i* is connection *i*)
-  and the skipped ones with their reason;
-- each Map iteration's ``MapIterationStarted`` / ``MapIteration{Succeeded,Failed,Aborted}``
-  events (by index) give a sync's start and end; a ``Record*`` state's output gives its outcome,
-  sync id and cause; ``WaitForReschedule`` states are the free waits of rescheduled syncs;
-- ``RunDbt``'s entry and exit give dbt's timing, its output the exit code, its input the command
-  and the sources excluded after failed syncs.
+- ``ListConnectors``'s output: the skipped connections with their reason, dbt's command, and
+  where the connections to sync are;
+- the sync Map: a Distributed Map run's syncs are in child executions, so ``ops.distributed``
+  reads its items file, map run, ``CollectOutcomes`` and ``outcomes.json``; runs of the earlier
+  inline-Map definition are read from their own events by ``ops.inline_map``;
+- ``RunDbt``'s entry and exit: dbt's timing, its exit code (output), its command and the sources
+  excluded after failed syncs (input);
+- the execution's failure, and its end: whatever was still running then is unfinished.
 
-A Distributed Map run's syncs are in child executions: ``ops.distributed`` reads its listing's
-items file, its map run, ``CollectOutcomes`` and ``outcomes.json``. The view itself is
-``ops.run_model``; the history's events are read with ``ops.history``.
+The view itself is ``ops.run_model``; the history is fetched and its events read with ``ops.history``.
 """
 
 from __future__ import annotations
@@ -29,88 +28,22 @@ from ops.distributed import (
     read_map_run_event,
     read_skipped,
     read_sources,
-    sync_id_in,
 )
 from ops.history import as_utc, entered, exited, parse_json, readable_cause
-from ops.run_model import RunView, SyncView
-from statemachine.definition import OUTCOME_STATES
+from ops.inline_map import RECORD_STATES, read_listed_connectors, read_record, read_sync_event
+from ops.run_model import RunView
 
 __all__ = ["build_run_view"]
 
-RECORD_STATES = OUTCOME_STATES
-ITERATION_END = {"MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"}
-ITERATION_DETAILS = (
-    "mapIterationStartedEventDetails",
-    "mapIterationSucceededEventDetails",
-    "mapIterationFailedEventDetails",
-    "mapIterationAbortedEventDetails",
-)
 MAX_CAUSE = 500  # an ECS task's failure cause can be the whole task description
 
 
 def _listing(view: RunView, output: dict[str, Any]) -> None:
     view.listed = True
     read_listing_items(view, output)
-    for item in output.get("connectors") or []:
-        view.syncs.append(
-            SyncView(connector_id=str(item.get("connector_id")), schema=str(item.get("schema", "")))
-        )
+    read_listed_connectors(view, output)
     view.skipped = read_skipped(output.get("skipped"))
     view.dbt.command = str(((output.get("options") or {}).get("dbt") or {}).get("command") or "build")
-
-
-def _record(view: RunView, output: dict[str, Any]) -> None:
-    sync = view.sync(str(output.get("connector_id")))
-    if sync is None:
-        return
-    sync.outcome = str(output.get("outcome", "failed"))
-    sync.error = output.get("error")
-    sync.cause = readable_cause(output.get("cause"))
-    sync.sync_id = sync_id_in(output, sync.cause)
-
-
-def _connector_of(event: dict[str, Any]) -> str | None:
-    """The connection a Map-iteration state works on, from its input (entered) or output (exited)."""
-    details = event.get("stateEnteredEventDetails") or {}
-    data = parse_json(details.get("input") or (event.get("stateExitedEventDetails") or {}).get("output"))
-    connector = data.get("connector") if isinstance(data, dict) else None
-    return str(connector.get("connector_id")) if isinstance(connector, dict) else None
-
-
-def _iteration_details(event: dict[str, Any]) -> dict[str, Any]:
-    for key in ITERATION_DETAILS:
-        if key in event:
-            return event[key] or {}
-    return {}
-
-
-def _iteration(view: RunView, event: dict[str, Any], at: datetime) -> None:
-    details = _iteration_details(event)
-    index = details.get("index")
-    if details.get("name") != "SyncConnectors" or not isinstance(index, int) or index >= len(view.syncs):
-        return
-    sync = view.syncs[index]
-    if event["type"] == "MapIterationStarted":
-        sync.started = at
-        sync.outcome = "running" if sync.outcome == "queued" else sync.outcome
-    else:
-        sync.ended = at
-
-
-def _sync_step(view: RunView, event: dict[str, Any], at: datetime) -> None:
-    """Attempts and reschedule waits, found by the connection in the state's input or output."""
-    if entered(event, "StartSyncAndWait"):
-        sync = view.sync(_connector_of(event) or "")
-        if sync is not None:
-            sync.attempts += 1
-    elif entered(event, "WaitForReschedule"):
-        sync = view.sync(_connector_of(event) or "")
-        if sync is not None:
-            sync.waits.append((at, None))
-    elif exited(event, "WaitForReschedule"):
-        sync = view.sync(_connector_of(event) or "")
-        if sync is not None and sync.waits and sync.waits[-1][1] is None:
-            sync.waits[-1] = (sync.waits[-1][0], at)
 
 
 def _dbt_step(view: RunView, event: dict[str, Any], at: datetime) -> None:
@@ -148,7 +81,7 @@ def _state_output(view: RunView, event: dict[str, Any]) -> None:
     elif name == "CollectOutcomes":
         read_collected(view, collect_result(output))
     else:
-        _record(view, output)
+        read_record(view, output)
 
 
 def build_run_view(
@@ -178,11 +111,9 @@ def build_run_view(
     for event in events:
         at = as_utc(event["timestamp"])
         _state_output(view, event)
-        if event["type"] == "MapIterationStarted" or event["type"] in ITERATION_END:
-            _iteration(view, event, at)
-        elif event["type"] in MAP_RUN_EVENTS:
+        if event["type"] in MAP_RUN_EVENTS:
             read_map_run_event(view, event)
-        _sync_step(view, event, at)
+        read_sync_event(view, event, at)
         _dbt_step(view, event, at)
         if event["type"] == "ExecutionFailed" and not view.error:
             details = event.get("executionFailedEventDetails") or {}
