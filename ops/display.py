@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ops.runview import DbtView, MapProgress, RunView, SyncView
+from ops.run_model import DbtView, MapProgress, RunView, SyncView
 
 __all__ = [
     "SAFETY_NET_HINT",

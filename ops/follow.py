@@ -22,8 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ops.display import STYLE, dbt_text, duration, more_lines, progress_text, shown_syncs, sync_line
+from ops.history import HistoryReader
+from ops.run_model import RunView
 from ops.runs import OutcomesCache, read_run
-from ops.runview import HistoryReader, RunView
 from ops.target import Target
 
 __all__ = ["follow"]

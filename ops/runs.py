@@ -16,8 +16,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.platform.errors import InvalidInput
 from chalicelib.run.run_files import S3Location
 from chalicelib.run.run_input import parse_run_input
+from ops.distributed import distributed_sources
 from ops.errors import InvalidRunInput, OpsError
-from ops.runview import RunView, build_run_view, distributed_sources, fetch_history
+from ops.history import fetch_history
+from ops.run_model import RunView
+from ops.runview import build_run_view
 from ops.target import Target
 
 __all__ = [

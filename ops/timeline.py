@@ -3,8 +3,8 @@
 One row per connection with one bar for its sync (its Map iteration's or child execution's
 start to end; the free waits of rescheduled syncs are hatched inside it), skipped connections
 without a bar, then a bar for dbt, over a labelled time axis (time since the run started).
-Below: the details table. CSS and the little JavaScript (tooltips) are inline: the page makes
-no request.
+Below: the details table. CSS and the little JavaScript (tooltips, ``ops.timeline_assets``) are
+inline: the page makes no request. The time axis and its scale are ``ops.timeline_axis``.
 
 Past ``GROUP_AFTER`` syncs (a distributed run may have 10,000), every connection that did not
 succeed keeps its own bar and cause, and the succeeded ones share one row (``.row.group``): a
@@ -32,161 +32,18 @@ from ops.display import (
     resolved_without_sync_id,
     stamp,
 )
-from ops.runview import RunView, SyncView
+from ops.run_model import RunView, SyncView
+from ops.timeline_assets import AXIS_TITLE, CSS, ERROR_TRAP, LEGEND, SCRIPT
+from ops.timeline_axis import Scale, axis
 
-__all__ = ["bar_summary", "grouped", "nice_step", "render_timeline", "tick_label"]
+__all__ = ["bar_summary", "grouped", "render_timeline"]
 
-STEPS = (
-    0.1,
-    0.2,
-    0.5,
-    1,
-    2,
-    5,
-    10,
-    15,
-    30,
-    60,
-    120,
-    300,
-    600,
-    900,
-    1800,
-    3600,
-    7200,
-    10800,
-    21600,
-    43200,
-    86400,
-)
-MAX_TICKS = 10
 MIN_BAR_PERCENT = 0.4
 INSIDE_AFTER_PERCENT = 90.0
 DBT_STATE = {"not_run": "did not run"}
 GROUP_AFTER = 200  # more syncs than this: the succeeded ones share one histogram row
 SKIPPED_ROWS = 200  # skipped connections drawn in the chart (the details table has them all)
 HISTOGRAM_BINS = 60
-
-CSS = """
-:root { --ok: #2e7d32; --failed: #c62828; --timed_out: #ef6c00; --unfinished: #8d6e63; --running: #0277bd;
-  --dbt: #5e35b1; --grid: #e6e6e6; --muted: #6b6b6b; --label: 220px;
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f1f1f; }
-body { margin: 24px 32px; }
-h1 { font-size: 20px; margin: 0 0 4px; }
-h2 { font-size: 15px; margin: 28px 0 8px; }
-code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
-.status { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px;
-  vertical-align: middle; }
-.status.SUCCEEDED { background: var(--ok); } .status.FAILED { background: var(--failed); }
-.status.TIMED_OUT, .status.ABORTED { background: var(--timed_out); }
-.status.RUNNING { background: var(--running); }
-.meta { color: var(--muted); margin: 2px 0; }
-.cause { border-left: 4px solid var(--failed); background: #fdecea; padding: 8px 12px; margin: 12px 0;
-  white-space: pre-wrap; }
-.chart { position: relative; margin-top: 16px; }
-.row { display: grid; grid-template-columns: var(--label) 1fr; align-items: center; min-height: 26px; }
-.label { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; text-align: right; padding-right: 12px;
-  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.track { position: relative; height: 20px; }
-.grid { position: absolute; top: 0; bottom: 0; left: var(--label); right: 0; pointer-events: none; }
-.grid span { position: absolute; top: 0; bottom: 0; border-left: 1px solid var(--grid); }
-.bar { position: absolute; top: 2px; height: 16px; border-radius: 3px; cursor: default; outline-offset: 2px; }
-.bar.succeeded { background: var(--ok); } .bar.failed { background: var(--failed); }
-.bar.timed_out { background: var(--timed_out); } .bar.unfinished { background: var(--unfinished); }
-.bar.running, .bar.queued { background: repeating-linear-gradient(45deg, var(--running), var(--running) 6px,
-  #4fc3f7 6px, #4fc3f7 12px); }
-.bar.dbt.succeeded { background: var(--dbt); }
-.wait { position: absolute; top: 0; bottom: 0; background: repeating-linear-gradient(-45deg,
-  rgba(255,255,255,.75), rgba(255,255,255,.75) 3px, transparent 3px, transparent 6px); }
-.after { position: absolute; top: 2px; font-size: 12px; color: var(--muted); white-space: nowrap;
-  padding-left: 6px; }
-.inside { position: absolute; right: 6px; top: 0; font-size: 11px; line-height: 16px; color: #fff;
-  white-space: nowrap; }
-.skipped .track { color: var(--muted); font-size: 12px; font-style: italic; padding-top: 2px; }
-.row.dbt-row { border-top: 1px dashed #bdbdbd; margin-top: 6px; padding-top: 6px; }
-.axis .track { height: 22px; border-top: 1px solid #9e9e9e; }
-.axis .tick { position: absolute; top: 3px; transform: translateX(-50%); font-size: 11px; color: var(--muted);
-  white-space: nowrap; }
-.axis .tick.first { transform: none; }
-.axis-title div:last-child { text-align: center; color: var(--muted); font-size: 12px; }
-.row.group .track, .row.summary .track, .row.progress .track { color: var(--muted); font-size: 12px; }
-.hbin { position: absolute; bottom: 0; background: var(--ok); opacity: .85; border-radius: 1px 1px 0 0; }
-.row.group { min-height: 44px; } .row.group .track { height: 40px; }
-.row.group .note { position: absolute; top: 0; right: 0; font-size: 11px; }
-details { margin: 12px 0; } summary { cursor: pointer; }
-.rerun { margin: 8px 0; }
-.legend { margin: 10px 0 0 var(--label); font-size: 12px; color: var(--muted); }
-.legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -2px 12px; }
-table { border-collapse: collapse; font-size: 13px; }
-th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #eee; vertical-align: top; }
-td.cause-cell { max-width: 560px; color: var(--failed); overflow-wrap: anywhere; }
-td code { white-space: nowrap; }
-#tip { position: absolute; background: #212121; color: #fff; padding: 6px 9px; border-radius: 4px;
-  font-size: 12px; max-width: 480px; pointer-events: none; white-space: pre-wrap; z-index: 2; }
-"""
-
-# The first script only records errors (so a headless browser can see them); the second adds tooltips.
-ERROR_TRAP = (
-    'window.addEventListener("error",function(e){document.documentElement.setAttribute('
-    '"data-js-error",String(e.message||e));});'
-)
-SCRIPT = """
-(function () {
-  "use strict";
-  var tip = document.getElementById("tip");
-  var bars = document.querySelectorAll(".bar");
-  function show(event) {
-    var bar = event.currentTarget, box = bar.getBoundingClientRect();
-    tip.textContent = bar.getAttribute("data-tip");
-    tip.hidden = false;
-    tip.style.left = Math.max(8, box.left + window.scrollX) + "px";
-    tip.style.top = (box.bottom + window.scrollY + 6) + "px";
-  }
-  function hide() { tip.hidden = true; }
-  for (var i = 0; i < bars.length; i++) {
-    bars[i].addEventListener("mouseenter", show);
-    bars[i].addEventListener("focus", show);
-    bars[i].addEventListener("mouseleave", hide);
-    bars[i].addEventListener("blur", hide);
-  }
-  document.documentElement.setAttribute("data-bars", String(document.querySelectorAll(".bar.sync").length));
-})();
-"""
-
-
-def nice_step(span_s: float) -> float:
-    """The smallest round step (0.1 s … 1 day) that labels the span with at most ``MAX_TICKS`` intervals."""
-    for step in STEPS:
-        if span_s / step <= MAX_TICKS:
-            return step
-    return STEPS[-1] * (int(span_s // (STEPS[-1] * MAX_TICKS)) + 1)
-
-
-def tick_label(offset_s: float, step: float) -> str:
-    """``0.5 s``, ``10 s``, ``1:30``, ``5 min``, ``2 h 30``: as precise as the step needs."""
-    if step < 1:
-        return f"{offset_s:.1f} s"
-    seconds = round(offset_s)
-    if step < 60:
-        return f"{seconds} s" if seconds < 60 else f"{seconds // 60}:{seconds % 60:02d}"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours} h" if not rest else f"{hours} h {rest // 60:02d}"
-
-
-class _Scale:
-    """Times to percentages of the chart's width."""
-
-    def __init__(self, start: datetime, end: datetime) -> None:
-        self.start = start
-        self.span = max((end - start).total_seconds(), 1.0)
-
-    def pct(self, moment: datetime) -> float:
-        return min(100.0, max(0.0, (moment - self.start).total_seconds() / self.span * 100))
-
-    def offset(self, moment: datetime | None) -> str:
-        return "—" if moment is None else f"+{(moment - self.start).total_seconds():.1f} s"
 
 
 def _end_of(view: RunView, now: datetime | None) -> datetime:
@@ -195,7 +52,7 @@ def _end_of(view: RunView, now: datetime | None) -> datetime:
     return max([view.started, *ends])
 
 
-def _bar(classes: str, start: datetime, end: datetime, scale: _Scale, tip: str, inner: str = "") -> str:
+def _bar(classes: str, start: datetime, end: datetime, scale: Scale, tip: str, inner: str = "") -> str:
     """A bar from ``start`` to ``end``, its duration written after it (inside it near the right edge)."""
     left, right = scale.pct(start), scale.pct(end)
     width = max(right - left, MIN_BAR_PERCENT)
@@ -210,7 +67,7 @@ def _bar(classes: str, start: datetime, end: datetime, scale: _Scale, tip: str, 
     return bar if inside else bar + f'<span class="after" style="left:{left + width:.3f}%">{took}</span>'
 
 
-def _sync_row(sync: SyncView, scale: _Scale, end: datetime) -> str:
+def _sync_row(sync: SyncView, scale: Scale, end: datetime) -> str:
     label = f'<div class="label" title="{escape(sync.connector_id)}">{escape(sync.connector_id)}</div>'
     if sync.started is None:
         return f'<div class="row queued">{label}<div class="track">{escape(sync.outcome)}</div></div>'
@@ -221,7 +78,7 @@ def _sync_row(sync: SyncView, scale: _Scale, end: datetime) -> str:
     if sync.cause:
         tip += f"\n{sync.cause}"
     inner = ""
-    bar_scale = _Scale(sync.started, stop)
+    bar_scale = Scale(sync.started, stop)
     for wait_start, wait_end in sync.waits:
         left, right = bar_scale.pct(wait_start), bar_scale.pct(wait_end or stop)
         inner += f'<span class="wait" style="left:{left:.3f}%;width:{right - left:.3f}%"></span>'
@@ -230,7 +87,7 @@ def _sync_row(sync: SyncView, scale: _Scale, end: datetime) -> str:
     return f'<div class="row" data-connector="{connector}">{label}<div class="track">{bar}</div></div>'
 
 
-def _dbt_row(view: RunView, scale: _Scale, end: datetime) -> str:
+def _dbt_row(view: RunView, scale: Scale, end: datetime) -> str:
     dbt = view.dbt
     label = f'<div class="label">dbt {escape(dbt.command)}</div>'
     if dbt.started is None:
@@ -238,20 +95,6 @@ def _dbt_row(view: RunView, scale: _Scale, end: datetime) -> str:
     tip = dbt_text(dbt) + (f"\n{dbt.cause}" if dbt.cause else "")
     bar = _bar(f"dbt {dbt.state}", dbt.started, dbt.ended or end, scale, tip)
     return f'<div class="row dbt-row">{label}<div class="track">{bar}</div></div>'
-
-
-def _axis(scale: _Scale) -> tuple[str, str]:
-    """The axis row and the grid lines (one per tick); the caption goes below the chart, out of the grid."""
-    step = nice_step(scale.span)
-    ticks, lines = [], []
-    for i in range(int(scale.span / step + 1e-9) + 1):
-        offset = i * step
-        left = offset / scale.span * 100
-        edge = " first" if i == 0 else ""
-        ticks.append(f'<span class="tick{edge}" style="left:{left:.3f}%">{tick_label(offset, step)}</span>')
-        lines.append(f'<span style="left:{left:.3f}%"></span>')
-    axis = f'<div class="row axis"><div class="label"></div><div class="track">{"".join(ticks)}</div></div>'
-    return axis, f'<div class="grid" aria-hidden="true">{"".join(lines)}</div>'
 
 
 def grouped(view: RunView) -> bool:
@@ -268,7 +111,7 @@ def bar_summary(view: RunView) -> str:
     return text + (", then dbt" if view.dbt.started else "")
 
 
-def _group_row(succeeded: list[SyncView], scale: _Scale) -> str:
+def _group_row(succeeded: list[SyncView], scale: Scale) -> str:
     """One row for many succeeded syncs: how many ended in each of ``HISTOGRAM_BINS`` intervals."""
     bins = [0] * HISTOGRAM_BINS
     for sync in succeeded:
@@ -318,7 +161,7 @@ def _extra_rows(view: RunView) -> list[str]:
     return rows
 
 
-def _succeeded_details(succeeded: list[SyncView], scale: _Scale) -> str:
+def _succeeded_details(succeeded: list[SyncView], scale: Scale) -> str:
     """The grouped succeeded syncs, one short row each, folded away."""
     rows = "".join(
         f"<tr><td>{escape(s.connector_id)}</td><td>{escape(s.sync_id or '—')}</td>"
@@ -332,7 +175,7 @@ def _succeeded_details(succeeded: list[SyncView], scale: _Scale) -> str:
     )
 
 
-def _details(view: RunView, scale: _Scale) -> str:
+def _details(view: RunView, scale: Scale) -> str:
     rows = []
     for sync in view.syncs:
         if grouped(view) and sync.outcome == "succeeded":
@@ -367,23 +210,12 @@ def _details(view: RunView, scale: _Scale) -> str:
     return table
 
 
-AXIS_TITLE = (
-    '<div class="row axis-title"><div class="label"></div><div>time since the run started</div></div>'
-)
-LEGEND = (
-    '<p class="legend"><i style="background:var(--ok)"></i>succeeded'
-    '<i style="background:var(--failed)"></i>failed'
-    '<i style="background:var(--timed_out)"></i>timed out<i style="background:var(--running)"></i>running'
-    '<i style="background:var(--dbt)"></i>dbt</p>'
-)
-
-
 def render_timeline(view: RunView, *, now: datetime | None = None, rerun: str | None = None) -> str:
     """The whole page. ``now`` closes the bars of a run still in progress; ``rerun``: the command
     that re-runs what failed (``display.rerun_command``), shown under the cause."""
     end = _end_of(view, now)
-    scale = _Scale(view.started, end)
-    axis, grid = _axis(scale)
+    scale = Scale(view.started, end)
+    axis_row, grid = axis(scale)
     many = grouped(view)
     rows = [_sync_row(sync, scale, end) for sync in view.syncs if not (many and sync.outcome == "succeeded")]
     if many:
@@ -430,7 +262,7 @@ def render_timeline(view: RunView, *, now: datetime | None = None, rerun: str | 
 <div class="chart" role="figure" aria-label="timeline of the run">
 {grid}
 {"".join(rows)}
-{axis}
+{axis_row}
 </div>
 {AXIS_TITLE}
 {LEGEND}

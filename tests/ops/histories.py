@@ -1,8 +1,9 @@
 """Execution histories shaped like Step Functions' (and moto's), built in a few lines for unit tests.
 
-``RunHistory`` writes the events the orchestrator's state machine produces (listing, Map
-iterations, ``Record*`` states, reschedule waits, dbt) at given offsets in seconds from the
-run's start; ``described()`` is the matching ``DescribeExecution`` answer.
+``RunHistory`` writes the events a run of the earlier inline-Map definition produced (listing,
+Map iterations, ``Record*`` states, reschedule waits, dbt; ``ops.inline_map`` reads them) at
+given offsets in seconds from the run's start; ``described()`` is the matching
+``DescribeExecution`` answer.
 
 ``DistributedRunHistory`` writes a Distributed Map run's parent history (the listing's items
 file, the map run, ``CollectOutcomes``, dbt); ``outcomes_file`` builds the ``outcomes.json`` of

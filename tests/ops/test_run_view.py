@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from ops.display import rerun_command
-from ops.runview import HistoryReader, build_run_view, readable_cause
+from ops.history import HistoryReader, readable_cause
+from ops.runview import build_run_view
 from tests.ops.histories import RunHistory, succeeded_run
 
 FAILED_CAUSE = (

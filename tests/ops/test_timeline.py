@@ -7,7 +7,8 @@ import re
 import pytest
 
 from ops.runview import build_run_view
-from ops.timeline import nice_step, render_timeline, tick_label
+from ops.timeline import render_timeline
+from ops.timeline_axis import nice_step, tick_label
 from tests.ops.histories import RunHistory, succeeded_run
 from tests.ops.support import Elements
 
