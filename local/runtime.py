@@ -37,6 +37,7 @@ from local import moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner
 from local.fivetran_sim import FivetranSimulator
+from local.patches.pace import in_process_client
 from local.provision import Stack, provision
 from local.scenario import Scenario
 from statemachine.definition import OUTCOME_STATES
@@ -102,6 +103,7 @@ class LocalRuntime:
         self.dbt: DbtProcessRunner | None = None
         self.stack: Stack | None = None
         self.clients: dict[str, Any] = {}
+        self.aws_endpoint = ""  # moto server's URL, once started
         self.deps: Dependencies | None = None
         self.reconcile_runs = 0
         self._reconcile_lock = threading.Lock()
@@ -146,10 +148,10 @@ class LocalRuntime:
             aws_secret_access_key="testing",  # noqa: S106 - moto
             region_name=REGION,
         )
+        self.aws_endpoint = endpoint  # for the other processes: chalice local, dbt, the operator CLI
         self.clients = {
-            # Hundreds of child executions call through these clients at once (the in-process handlers
-            # share them): a pool as large as that keeps each call on an open connection.
-            name: session.client(name, endpoint_url=endpoint, config=Config(max_pool_connections=LOCAL_POOL))
+            # This process's clients (the handlers', the runtime's) hand their calls to moto directly.
+            name: in_process_client(session, name, config=Config(max_pool_connections=LOCAL_POOL))
             for name in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions", "s3")
         }
         settings = self.scenario.settings

@@ -60,7 +60,7 @@ def local_state(runtime: LocalRuntime, pid: int) -> LocalState:
 
     assert runtime.stack and runtime.simulator and runtime.chalice
     return LocalState(
-        aws_endpoint_url=runtime.clients["stepfunctions"].meta.endpoint_url,
+        aws_endpoint_url=runtime.aws_endpoint,
         region=REGION,
         state_machine_arn=runtime.stack.state_machine_arn,
         token_table=runtime.stack.table_name,

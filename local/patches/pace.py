@@ -17,6 +17,11 @@ sdk_client_cache               the Step Functions interpreter built a new boto3 
 server_backend_lookup_cache    moto's server matched each request's ``Host`` against every
                                service's URL patterns (hundreds of regular expressions) on
                                every request; the answer for a host is now kept
+in_process_clients             (not a patch: ``in_process_client``) this process's own clients
+                               (the handlers', the runtime's, the interpreter's) went through
+                               HTTP to moto's server in the same process; they now hand each
+                               request to moto's backends directly, as ``mock_aws`` does, and
+                               get the same answers (other processes still use the server)
 lambda_local_concurrency       the handlers run in this process, and 2,500 children invoked
                                theirs at once: thousands of runnable threads shared one
                                interpreter lock until calls took over a minute and timed out
@@ -33,8 +38,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import boto3
+
 __all__ = [
     "LOCAL_LAMBDA_CONCURRENCY",
+    "in_process_client",
     "patch_lambda_local_concurrency",
     "patch_sdk_client_cache",
     "patch_server_backend_lookup_cache",
@@ -80,10 +88,50 @@ def _cached_client_factory(build: Callable[..., Any]) -> Callable[..., Any]:
         with lock:
             client = clients.get(key)
             if client is None:
-                client = clients[key] = build(region, service, state_credentials)
+                client = clients[key] = _build(region, service, state_credentials)
         return client
 
+    def _build(region: str, service: str, state_credentials: Any) -> Any:
+        if botocore_stubber.enabled:  # mock_aws: boto3 calls never leave the process anyway
+            return build(region, service, state_credentials)
+        # The interpreter runs inside moto's server, whose backends are in this process: the same
+        # client moto builds (its credentials and config), minus the HTTP round trip to itself.
+        template = build(region, service, state_credentials)
+        return in_process_client(
+            boto3.session.Session(),
+            service,
+            region_name=region,
+            aws_access_key_id="ak",
+            aws_secret_access_key="sk",  # noqa: S106 - moto's own placeholder credentials
+            config=template.meta.config,
+        )
+
     return client_for
+
+
+# -- in_process_client ------------------------------------------------------------------------
+
+_direct: Any = None
+
+
+def _dispatcher() -> Any:
+    """moto's own request dispatcher (what ``mock_aws`` hooks into botocore), always on."""
+    global _direct
+    if _direct is None:
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        _direct = BotocoreStubber()
+        _direct.enabled = True
+    return _direct
+
+
+def in_process_client(session: Any, service: str, **kwargs: Any) -> Any:
+    """A boto3 client of ``session`` whose requests moto's backends in this process answer
+    directly, without HTTP. Its endpoint is AWS's own (no ``endpoint_url``): a request moto does
+    not know fails to reach AWS rather than going anywhere unexpected."""
+    client = session.client(service, **kwargs)
+    client.meta.events.register_first("before-send", _dispatcher())
+    return client
 
 
 def patch_sdk_client_cache() -> None:

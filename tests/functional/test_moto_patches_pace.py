@@ -8,12 +8,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.utils import boto_client
 
 from local import moto_patches
-from local.patches.pace import LOCAL_LAMBDA_CONCURRENCY
+from local.patches.pace import LOCAL_LAMBDA_CONCURRENCY, in_process_client
 from tests.conftest import REGION
 from tests.functional.moto_support import lambda_function, run_machine
 
@@ -83,3 +85,30 @@ def test_at_most_the_local_concurrency_of_lambda_invocations_run_at_once_and_all
 
     assert answers == [{"i": i} for i in range(calls)]
     assert 1 < most <= LOCAL_LAMBDA_CONCURRENCY
+
+
+def test_an_in_process_client_is_answered_by_motos_backends_without_a_server():
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    client = in_process_client(session, "dynamodb")
+    name = f"pace-{time.monotonic_ns()}"
+
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    try:
+        assert name in dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables
+        assert name in client.list_tables()["TableNames"]
+    finally:
+        client.delete_table(TableName=name)
+
+
+def test_the_interpreter_inside_motos_server_calls_the_backends_directly():
+    moto_patches.install()  # outside mock_aws: the interpreter would call moto's server over HTTP
+    client = boto_client.boto_client_for(REGION, "dynamodb")
+
+    assert "TableNames" in client.list_tables()  # no server listens: only the backends can answer
