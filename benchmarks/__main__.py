@@ -1,7 +1,7 @@
 """``python -m benchmarks`` (``make bench``): run the benchmarks, print Markdown, write ``results.md``.
 
 Every benchmark is bounded in count and time and talks to 127.0.0.1 only. With no benchmark flag all
-seven run (about half an hour on 2 busy cores: the wall-time and trouble runs start the local runtime
+eight run (about half an hour on 2 busy cores: the wall-time and trouble runs start the local runtime
 once per side and case); ``--quick`` shrinks each (a few minutes). The polling peer's venv
 (``.venv-bench``) is created on first use with pip from PyPI. Progress goes to stderr; the Markdown
 goes to stdout and to ``--output``. ``--readme`` also replaces the table block in README.md's
@@ -27,9 +27,11 @@ from benchmarks.report.cost import cost_section, distributed_cost_section, lambd
 from benchmarks.report.latency import latency_section
 from benchmarks.report.scale import scale_section
 from benchmarks.report.sidebyside import trouble_section, walltime_section
+from benchmarks.report.sync_stage import sync_stage_section
 from benchmarks.report.webhook import webhook_section
 from benchmarks.scale import limits, run_scale
 from benchmarks.sidebyside import CaseRun, run_case, trouble_scenario, walltime_scenario
+from benchmarks.sync_stage import run_sync_stage
 from benchmarks.tables import machine, machine_line
 from benchmarks.webhook import CaseResult, run_webhook_benchmark
 
@@ -52,6 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     which.add_argument("--walltime", action="store_true", help="wall time at scale, ours versus the peer")
     which.add_argument("--trouble", action="store_true", help="API outage and 429 storm, both sides")
     which.add_argument("--attribution", action="store_true", help="attribution under chaos, both rules")
+    which.add_argument("--syncstage", action="store_true", help="the sync stage of 100 five-second syncs")
     parser.add_argument("--quick", action="store_true", help="smaller and faster: for a first look")
     parser.add_argument("--connections", type=int, default=8, help="latency: connections (default 8)")
     parser.add_argument("--no-dbt", action="store_true", help="latency: skip the real dbt run at the end")
@@ -90,6 +93,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=300.0,
         help="skip a size predicted over this (s, default 300)",
     )
+    parser.add_argument("--syncstage-runs", type=int, default=3, help="sync stage runs (default 3)")
     parser.add_argument("--trouble-runs", type=int, default=1, help="runs per fault and side (default 1)")
     parser.add_argument("--attribution-worlds", type=int, default=200, help="random worlds (default 200)")
     parser.add_argument(
@@ -106,14 +110,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.walltime,
         args.trouble,
         args.attribution,
+        args.syncstage,
     )
     if not any(chosen):
         args.latency = args.webhook = args.scale = args.cost = True
-        args.walltime = args.trouble = args.attribution = True
+        args.walltime = args.trouble = args.attribution = args.syncstage = True
     if args.quick:
         args.walltime_sizes = "10,100"
         args.walltime_range = "2,8"
         args.trouble_runs = 1
+        args.syncstage_runs = 1
         args.attribution_real_worlds = min(args.attribution_real_worlds or 60, 60)
         args.connections = min(args.connections, 4)
         args.webhook_requests = min(args.webhook_requests, 100)
@@ -283,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"attribution: {args.attribution_worlds} worlds ({real_worlds} through the real path)")
             result = run_attribution(args.attribution_worlds, real_worlds=real_worlds)
             extra.append(attribution_section(result, real_worlds))
+        if args.syncstage:
+            _say(f"sync stage: {args.syncstage_runs} runs of 100 connections")
+            extra.append(
+                sync_stage_section(run_sync_stage(args.syncstage_runs, workdir=workdir), args.syncstage_runs)
+            )
         if args.cost:
             extra.append(
                 distributed_cost_section(
