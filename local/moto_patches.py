@@ -64,7 +64,8 @@ jsonpath_parse_cache                   ``sfn_jsonpath``: every JSONPath use re-p
                                        children took minutes; parsed paths are now cached
 sdk_client_cache                       ``pace``: the interpreter builds a new boto3 client for every Lambda,
                                        ECS and S3 task (~40 ms of CPU each): one client per region,
-                                       service and endpoint now serves them all
+                                       service and target now serves them all, calling moto's backends
+                                       in-process (``in_process_client``; the runtime's clients too)
 server_backend_lookup_cache            ``pace``: moto's server matches every request's ``Host`` against
                                        hundreds of URL patterns: the answer for a host is now kept
 lambda_local_concurrency               ``pace``: thousands of in-process Lambda invocations at once share

@@ -12,8 +12,9 @@ patch                          what moto redid
 sdk_client_cache               the Step Functions interpreter built a new boto3 client for
                                every Lambda, ECS and S3 task (~40 ms of CPU each: 2,500
                                children spent over a minute creating clients); one client per
-                               region, service and endpoint now serves them all (boto3 clients
-                               are thread-safe)
+                               region, service and target now serves them all (boto3 clients
+                               are thread-safe), and inside moto's server it is an
+                               ``in_process_client`` (no HTTP round trip to itself)
 server_backend_lookup_cache    moto's server matched each request's ``Host`` against every
                                service's URL patterns (hundreds of regular expressions) on
                                every request; the answer for a host is now kept
