@@ -8,6 +8,7 @@ from __future__ import annotations
 import email.utils
 import re
 import threading
+from datetime import datetime
 from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
@@ -60,12 +61,18 @@ def serve(simulator: FivetranSimulator, port: int = 0) -> ThreadingHTTPServer:
 class _Handler(JsonRequestHandler):
     sim: FivetranSimulator
 
+    received: datetime | None = None
+
     def date_time_string(self, timestamp: float | None = None) -> str:
-        """Every answer's ``Date`` header is on Fivetran's clock (RFC 7231)."""
-        return email.utils.formatdate(self.sim.now_f().timestamp(), usegmt=True)
+        """Every answer's ``Date`` header is on Fivetran's clock (RFC 7231): the moment the request
+        arrived, so a sync the request starts never starts before its trigger's acceptance second
+        (stamped at the answer, a sync started at 12:00:00.999 was dated 12:00:01)."""
+        moment = self.received or self.sim.now_f()
+        return email.utils.formatdate(moment.timestamp(), usegmt=True)
 
     def _route(self, method: str) -> None:
         sim = self.sim
+        self.received = sim.now_f()
         sim.begin_run()
         url = urlparse(self.path)
         path = url.path

@@ -21,7 +21,7 @@ import yaml
 
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local import warehouse
-from local.fivetran_sim import FivetranSimulator
+from local.fivetran_sim import FivetranSimulator, simulator
 from local.scenario import ScenarioError, parse_scenario
 
 KEY, SECRET, HOOK_SECRET = "k", "s", "hook-secret"
@@ -200,6 +200,21 @@ def test_every_timestamp_is_on_fivetrans_clock(make_sim):
     # The trigger's Date (whole seconds) is the moment Fivetran accepted it: the sync starts then.
     accepted = date_header(answer)
     assert accepted <= parse(row["start_time"]) < accepted + timedelta(seconds=1)
+
+
+def test_a_trigger_is_dated_when_it_arrives_so_its_sync_never_starts_before_that_second(
+    make_sim, monkeypatch
+):
+    s = make_sim({"connectors": [conn(sync={"duration_s": 60})]}, webhooks=False)
+    base = datetime(2026, 1, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    ticks = iter(range(100_000))
+    # Each reading of Fivetran's clock is a second after the last.
+    monkeypatch.setattr(simulator, "utc_now", lambda: base + timedelta(seconds=next(ticks)))
+
+    answer = s.trigger("c1")
+
+    assert answer.status_code == 200
+    assert date_header(answer) <= s.sim.connections["c1"].syncs[-1].started
 
 
 # -- trigger and sync ids ----------------------------------------------------------------------
