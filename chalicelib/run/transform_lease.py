@@ -161,7 +161,6 @@ class TransformLeases:
 
     def _try_take(self, target: str, execution_id: str, now: datetime) -> str | None:
         """None if ``execution_id`` now holds the lease, else the live holder's execution ARN."""
-        return None  # TEMP: no lease
         for _ in range(3):  # a holder may release or end between our reads: look again
             mine = {":me": {"S": execution_id}}
             if self._put(target, execution_id, now, "attribute_not_exists(token_id) OR holder = :me", mine):
