@@ -63,7 +63,8 @@ def test_multi_run_scenario_ends_as_each_run_expects_and_no_two_dbt_builds_overl
 
 def _check_waits(scenario: Scenario, reports: list[dict]) -> None:
     """A run that waited names a run of this scenario whose dbt ended before its own began; of runs
-    started together that both built, all but the first to build waited."""
+    started together that both built, all but the first to build waited, and they shared each sync
+    (the later trigger answered 409 and joined the running sync)."""
     arns = {r["execution"]["arn"]: r for r in reports}
     for report in reports:
         lease = report["dbt"]["transform_lease"]
@@ -76,6 +77,8 @@ def _check_waits(scenario: Scenario, reports: list[dict]) -> None:
         if spec.start_s is not None and report["dbt"]["ran"]:
             together.setdefault(spec.start_s, []).append(report)
     for group in together.values():
+        synced = [{c["connector_id"]: c["sync_id"] for c in r["connectors"]} for r in group]
+        assert all(ids == synced[0] for ids in synced), synced
         group.sort(key=lambda r: r["dbt"]["started_at"])
         assert [r["dbt"]["transform_lease"]["waited_for"] is not None for r in group] == [
             False,
