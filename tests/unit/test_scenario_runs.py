@@ -145,3 +145,12 @@ def test_the_demo_summary_says_whose_dbt_a_run_waited_for() -> None:
     console.print(_summary(report))
 
     assert "waited 12 s for run run-a's dbt" in console.export_text()
+
+
+def test_a_sync_of_zero_rows_succeeds_and_loads_nothing(tmp_path: Path) -> None:
+    """``sync: {rows: 0}``: what the simulator writes for such a sync (then it ends SUCCESSFUL)."""
+    from local.warehouse.syncs import write_sync
+
+    db = tmp_path / "w.duckdb"
+    assert write_sync(db, schema="stripe", service="stripe", rows=3) > 0
+    assert write_sync(db, schema="stripe", service="stripe", rows=0) == 0
