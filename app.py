@@ -7,6 +7,8 @@ Entry points (names are contracts: the state machine, infra/template.yaml and RE
   a place in the API budget, trigger the sync.
 - ``collect_outcomes`` (Lambda, after the Map): read the Map's results, write the run's outcomes,
   return the bounded summary the failure policy and dbt use.
+- ``transform_lease``  (Lambda, before and after ``RunDbt``): take the run's transform lease (one
+  dbt at a time per stage and target) or say how long to wait; give it back after dbt.
 - ``POST /webhooks/fivetran``: verify the signature, complete parked tokens.
 - ``reconcile_syncs``  (every 5 minutes): resolve syncs whose webhook never came.
 """
@@ -157,6 +159,34 @@ def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event["map_run"],
         execution_arn=str(event.get("execution_arn") or ""),
     )
+
+
+@app.lambda_function(name="transform_lease")
+def transform_lease(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Input: ``{"action": "take" | "release", "target", "execution_id"}``, and for ``take``
+    ``"deadline"`` (the run's, ASL timestamp), ``"dbt_timeout_seconds"`` and ``"previous"`` (the
+    last answer, ``$.transform_lease``). Output: ``take``: ``LeaseAnswer.to_dict()``; ``release``:
+    ``{"released": bool}``. Errors: ``Orchestrator.InvalidInput``, ``Orchestrator.TransformLeaseError``
+    (retried), ``Orchestrator.TransformLeaseTimedOut`` (names the holder)."""
+    if not isinstance(event, dict) or event.get("action") not in ("take", "release"):
+        raise InvalidInput("transform_lease expects {'action': 'take' | 'release', 'target', 'execution_id'}")
+    target, execution_id = str(event.get("target") or ""), str(event.get("execution_id") or "")
+    if not target or not execution_id:
+        raise InvalidInput("transform_lease needs a 'target' and an 'execution_id'")
+    leases = get_dependencies().transform_leases
+    if leases is None:
+        raise ConfigurationError("no transform lease store: build Dependencies with from_clients")
+    if event["action"] == "release":
+        return {"released": leases.release(target=target, execution_id=execution_id)}
+    previous = event.get("previous")
+    return leases.take(
+        target=target,
+        execution_id=execution_id,
+        now=utcnow(),
+        deadline=parse_timestamp(event.get("deadline")),
+        dbt_timeout_seconds=int(event.get("dbt_timeout_seconds") or 0),
+        previous=previous if isinstance(previous, dict) else None,
+    ).to_dict()
 
 
 @app.route("/webhooks/fivetran", methods=["POST"], content_types=["application/json"])

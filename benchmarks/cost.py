@@ -176,7 +176,9 @@ class DistributedModel:
 
     Counted from ``statemachine/orchestrator.asl.json``: the parent's fixed transitions (ListConnectors,
     ListingRateLimited, AnythingToSync, SyncConnectors, CollectOutcomes, ApplyFailurePolicy, a Pass
-    before dbt, RunDbt, DbtExitedCleanly, BuildRunReport, Succeeded: 11, rounded up to 12), each
+    before dbt, TakeTransformLease, TransformLeaseTaken, RunDbt, DbtExitedCleanly, ReleaseTransformLease,
+    DidDbtFail, BuildRunReport, Succeeded: 15 when no other run's dbt holds the lease, rounded up to
+    16; each wait for the lease adds 3: WaitForTransformLease, TakeTransformLease, TransformLeaseTaken), each
     child's transitions on the common path (``StartSyncAndWait``, ``WasRescheduled``, one ``Record*``
     state: 3; a reschedule or a rate-limit wait adds 4),
     S3 requests (the item file PUT, ItemReader's GET, ResultWriter's manifest and result files,
@@ -184,12 +186,13 @@ class DistributedModel:
     DynamoDB writes and reads per sync, and two webhooks (``sync_start``, ``sync_end``) per sync.
     """
 
-    parent_transitions: int = 12
+    parent_transitions: int = 16
     child_transitions: int = 3
     map_run_transitions: int = 1
     result_files_per_1000: float = 1.0  # ResultWriter groups results by status into files
     result_files_fixed: int = 3  # SUCCEEDED / FAILED / PENDING files
-    lambdas_fixed: int = 2  # list_connectors (it also writes the items), collect_outcomes
+    # list_connectors (it also writes the items), collect_outcomes, transform_lease (take, release)
+    lambdas_fixed: int = 4
     lambda_fixed_s: float = 0.3
     collect_s_per_1000: float = 0.5
     start_sync_s: float = 0.15

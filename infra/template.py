@@ -37,6 +37,7 @@ FUNCTION_PARAMETERS = {
     "ListConnectorsFunctionArn": "list_connectors",
     "StartSyncFunctionArn": "start_sync",
     "CollectOutcomesFunctionArn": "collect_outcomes",
+    "TransformLeaseFunctionArn": "transform_lease",
 }
 # ... and the functions' IAM role (Chalice creates it), which the stack grants the run files.
 ROLE_PARAMETER = "LambdaRoleName"

@@ -1,4 +1,4 @@
-"""``python -m local demo``: one whole run, with live progress a person can follow."""
+"""``python -m local demo``: one whole run (or a scenario's ``runs``), with progress a person can follow."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from local.report import build_report, expectation_problems
+from local.report import build_report, dbt_run_of, expectation_problems, run_problems
+from local.runs import play_runs
 from local.runtime import LocalRuntime
 from local.scenario import Scenario
 
@@ -55,9 +56,11 @@ def _progress(runtime: LocalRuntime, arn: str, status: str) -> Table:
         table.add_row(cid, _fivetran_column(state), shown)
     dbt = "not started"
     if "RunDbt" in entered:
-        runs = runtime.dbt.runs if runtime.dbt else []
-        code = runs[-1].poll() if runs else None
+        run = dbt_run_of(runtime, arn)
+        code = run.poll() if run else None
         dbt = "running" if code is None else f"exited {code}"
+    elif "WaitForTransformLease" in entered:
+        dbt = "waiting for another run's dbt"
     table.add_row("[bold]dbt[/]", "", dbt)
     return table
 
@@ -80,34 +83,14 @@ def _summary(report: dict[str, Any]) -> Table:
     detail = ", ".join(f"{k} {v}" for k, v in counts.items())
     if dbt["exclude_sources"]:
         detail += f"; excluded source:{'+, source:'.join(dbt['exclude_sources'])}+"
+    lease = dbt.get("transform_lease") or {}
+    if lease.get("waited_for"):
+        detail += f"; waited {lease['waited_s']} s for run {lease['waited_for'].rsplit(':', 1)[-1]}'s dbt"
     table.add_row("[bold]dbt[/]", f"exit {dbt['exit_code']}" if dbt["ran"] else "did not run", detail)
     return table
 
 
-def run_demo(
-    scenario: Scenario, report_path: Path | None, console: Console, workdir: Path | None = None
-) -> int:
-    console.print(
-        f"[bold]Local run[/] · scenario [cyan]{scenario.name}[/] · {len(scenario.connectors)} connections"
-    )
-    console.print("starting moto (AWS), the Fivetran simulator and chalice local …")
-    with LocalRuntime(scenario, workdir=workdir) as runtime:
-        assert runtime.chalice is not None and runtime.simulator is not None
-        # One line each, never wrapped: a URL must stay copyable in a log or a pipe.
-        console.print(f"webhook: {runtime.chalice.url}/webhooks/fivetran", soft_wrap=True)
-        console.print(f"Fivetran API: {runtime.simulator.url}", soft_wrap=True)
-        if console.is_terminal:
-            with Live(console=console, refresh_per_second=4, transient=False) as live:
-
-                def tick(arn: str, described: dict[str, Any]) -> None:
-                    live.update(_progress(runtime, arn, described["status"]))
-
-                result = runtime.run(on_tick=tick)
-                live.update(_progress(runtime, result.execution_arn, result.described["status"]))
-        else:  # a log or a pipe: no redrawing, the final table once
-            result = runtime.run()
-            console.print(_progress(runtime, result.execution_arn, result.described["status"]))
-        report = build_report(runtime, result)
+def _print_run(console: Console, report: dict[str, Any]) -> None:
     console.print()
     console.print(_summary(report))
     execution = report["execution"]
@@ -124,10 +107,59 @@ def run_demo(
         f" · tokens left {report['tokens_left']}",
         highlight=False,
     )
+
+
+def _play_one(runtime: LocalRuntime, console: Console) -> tuple[dict[str, Any], list[str]]:
+    if console.is_terminal:
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+
+            def tick(arn: str, described: dict[str, Any]) -> None:
+                live.update(_progress(runtime, arn, described["status"]))
+
+            result = runtime.run(on_tick=tick)
+            live.update(_progress(runtime, result.execution_arn, result.described["status"]))
+    else:  # a log or a pipe: no redrawing, the final table once
+        result = runtime.run()
+        console.print(_progress(runtime, result.execution_arn, result.described["status"]))
+    report = build_report(runtime, result)
+    _print_run(console, report)
+    return report, expectation_problems(runtime, report)
+
+
+def _play_many(runtime: LocalRuntime, console: Console) -> tuple[dict[str, Any], list[str]]:
+    """A scenario's ``runs``: one line as each starts, then each run's final table and summary."""
+
+    def started(index: int, arn: str) -> None:
+        console.print(f"run {index + 1} started: {arn.rsplit(':', 1)[-1]}", highlight=False)
+
+    played = play_runs(runtime, on_start=started)
+    reports = []
+    for index, run in enumerate(played):
+        console.print()
+        console.print(f"[bold]run {index + 1} of {len(played)}[/]")
+        console.print(_progress(runtime, run.result.execution_arn, run.result.described["status"]))
+        reports.append(build_report(runtime, run.result))
+        _print_run(console, reports[-1])
+    return {"runs": reports}, run_problems(runtime, played, reports)
+
+
+def run_demo(
+    scenario: Scenario, report_path: Path | None, console: Console, workdir: Path | None = None
+) -> int:
+    console.print(
+        f"[bold]Local run[/] · scenario [cyan]{scenario.name}[/] · {len(scenario.connectors)} connections"
+        + (f" · {len(scenario.runs)} runs" if scenario.multi_run else "")
+    )
+    console.print("starting moto (AWS), the Fivetran simulator and chalice local …")
+    with LocalRuntime(scenario, workdir=workdir) as runtime:
+        assert runtime.chalice is not None and runtime.simulator is not None
+        # One line each, never wrapped: a URL must stay copyable in a log or a pipe.
+        console.print(f"webhook: {runtime.chalice.url}/webhooks/fivetran", soft_wrap=True)
+        console.print(f"Fivetran API: {runtime.simulator.url}", soft_wrap=True)
+        report, problems = (_play_many if scenario.multi_run else _play_one)(runtime, console)
     if report_path:
         report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         console.print(f"report written to {report_path}")
-    problems = expectation_problems(runtime, report)
     if problems:
         console.print("[red]the run did not end as the scenario expects:[/] " + "; ".join(problems))
         return 1

@@ -7,6 +7,7 @@ import os
 import subprocess
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,17 @@ class DbtRun:
     environment: dict[str, str]
     process: subprocess.Popen
     log_path: Path
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # the process started
+    ended_at: datetime | None = None  # the process exited (None while it runs)
+
+    def watch(self) -> None:
+        """Note when the process exits (a daemon thread waits for it)."""
+
+        def wait() -> None:
+            self.process.wait()
+            self.ended_at = datetime.now(UTC)
+
+        threading.Thread(target=wait, name="dbt-run-watch", daemon=True).start()
 
     def poll(self) -> int | None:
         return self.process.poll()
@@ -79,6 +91,7 @@ class DbtProcessRunner:
                 cwd=str(self.log_dir),
             )
             run = DbtRun(environment=environment, process=process, log_path=log_path)
+            run.watch()
             self.runs.append(run)
         return run
 

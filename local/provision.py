@@ -35,6 +35,7 @@ FUNCTIONS = {
     "list_connectors": "app.list_connectors",
     "start_sync": "app.start_sync",
     "collect_outcomes": "app.collect_outcomes",
+    "transform_lease": "app.transform_lease",
 }
 
 
@@ -139,6 +140,8 @@ def provision(
         "ListConnectorsFunctionArn": arns["list_connectors"],
         "StartSyncFunctionArn": arns["start_sync"],
         "CollectOutcomesFunctionArn": arns["collect_outcomes"],
+        "TransformLeaseFunctionArn": arns["transform_lease"],
+        "DbtTarget": "duckdb",  # the task definition's DBT_TARGET (below): the transform lease's key
         "ClusterArn": cluster,
         "TaskDefinitionFamily": f"{prefix}-dbt",
         "ArtifactsBucket": bucket,

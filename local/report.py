@@ -2,19 +2,24 @@
 
 Shape (a contract, see issue 4): ``{"execution": {"arn", "status", "error", "cause",
 "history_events"}, "connectors": [{"connector_id", "outcome", "sync_id", "error"}],
-"skipped": [{"connector_id", "reason"}], "dbt": {"ran", "exit_code", "command"},
+"skipped": [{"connector_id", "reason"}], "dbt": {"ran", "exit_code", "command",
+"exclude_sources", "summary", "started_at", "ended_at", "transform_lease"}},
 "fivetran_api_calls": {"total", "by_endpoint"}, "webhooks": {"sent", "accepted",
-"rejected", "by_status"}, "tokens_left", "duration_s"}``.
+"rejected", "by_status"}, "tokens_left", "duration_s"}``. A scenario with ``runs``:
+``{"runs": [<one report of that shape per run>]}``.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
+from local.runs import PlayedRun
 from local.runtime import LocalRuntime, RunResult
+from local.scenario import Expectation
 
-__all__ = ["build_report", "expectation_problems"]
+__all__ = ["build_report", "build_runs_report", "expectation_problems", "run_problems"]
 
 
 def _skipped(runtime: LocalRuntime, history: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -38,11 +43,34 @@ def _exclude_sources(runtime: LocalRuntime, environment: dict[str, str]) -> list
     return list(json.loads(body if body is not None else environment.get("DBT_EXCLUDE_SOURCES") or "[]"))
 
 
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def dbt_run_of(runtime: LocalRuntime, execution_arn: str) -> Any:
+    """The dbt task this execution started last (its ``RUN_ID`` is the execution's name), or None."""
+    name = execution_arn.rsplit(":", 1)[-1]
+    runs = [r for r in (runtime.dbt.runs if runtime.dbt else []) if r.environment.get("RUN_ID") == name]
+    return runs[-1] if runs else None
+
+
+def transform_lease(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """``{"waited_for", "waited_s"}`` from the run's last ``TakeTransformLease`` answer that took
+    the lease (``waited_for`` None: it never waited); None if the run never took it."""
+    for event in reversed(history):
+        details = event.get("stateExitedEventDetails")
+        if not details or details.get("name") != "TakeTransformLease":
+            continue
+        lease = json.loads(details["output"]).get("transform_lease") or {}
+        if lease.get("held"):
+            return {"waited_for": lease.get("waited_for"), "waited_s": lease.get("waited_s")}
+    return None
+
+
 def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
     described = result.described
     outcomes = runtime.outcomes(result.history)
-    dbt_runs = runtime.dbt.runs if runtime.dbt else []
-    last = dbt_runs[-1] if dbt_runs else None
+    last = dbt_run_of(runtime, result.execution_arn)
     assert runtime.simulator is not None and runtime.deps is not None
     return {
         "execution": {
@@ -69,6 +97,9 @@ def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
             "command": last.environment.get("DBT_COMMAND") if last else None,
             "exclude_sources": _exclude_sources(runtime, last.environment) if last else [],
             "summary": last.summary if last else None,
+            "started_at": _stamp(last.started_at) if last else None,
+            "ended_at": _stamp(last.ended_at) if last else None,
+            "transform_lease": transform_lease(result.history),
         },
         "fivetran_api_calls": runtime.simulator.api_calls(),
         "webhooks": runtime.simulator.webhooks.to_dict(),
@@ -77,8 +108,24 @@ def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
     }
 
 
-def expectation_problems(runtime: LocalRuntime, report: dict[str, Any]) -> list[str]:
-    expect = runtime.scenario.expect
+def build_runs_report(runtime: LocalRuntime, played: list[PlayedRun]) -> dict[str, Any]:
+    """The report of a scenario with ``runs``: ``{"runs": [one run's report, ...]}``, in order."""
+    return {"runs": [build_report(runtime, run.result) for run in played]}
+
+
+def run_problems(runtime: LocalRuntime, played: list[PlayedRun], reports: list[dict[str, Any]]) -> list[str]:
+    """Every way the runs did not end as their ``expect`` says, each prefixed by its run."""
+    problems = []
+    for index, (run, report) in enumerate(zip(played, reports, strict=True)):
+        problems += [f"run {index + 1}: {p}" for p in expectation_problems(runtime, report, run.spec.expect)]
+    return problems
+
+
+def expectation_problems(
+    runtime: LocalRuntime, report: dict[str, Any], expect: Expectation | None = None
+) -> list[str]:
+    """How one run's report differs from ``expect`` (default: the scenario's)."""
+    expect = expect or runtime.scenario.expect
     problems = []
     if report["execution"]["status"] != expect.status:
         problems.append(f"status {report['execution']['status']} (expected {expect.status})")

@@ -310,6 +310,12 @@ class LocalRuntime:
     ) -> RunResult:
         started = time.monotonic()
         arn = self.start_execution(run_input)
+        return self.finish(arn, started, timeout=timeout, on_tick=on_tick)
+
+    def finish(
+        self, arn: str, started: float, *, timeout: float | None = None, on_tick: Any = None
+    ) -> RunResult:
+        """Wait for the execution ``arn`` (started at ``started``, ``time.monotonic()``) to end."""
         described = self.wait(arn, timeout or float(self.scenario.settings.get("timeout_s", 120)), on_tick)
         # Let in-flight webhooks (duplicates, late ones) land, and give the safety net its next pass
         # (it deletes the token of a sync that timed out) before the report is taken.

@@ -84,16 +84,25 @@ def styled(value: str) -> Text:
     return Text(value, style=STYLE.get(value, ""))
 
 
+def _waited(dbt: DbtView) -> str:
+    if not dbt.waited_for:
+        return ""
+    return f", after waiting {dbt.waited_s} s for run {dbt.waited_for}'s dbt"
+
+
 def dbt_text(dbt: DbtView) -> str:
     """dbt in a few words: ``dbt build exit 0 in 4.6 s (excluded source:zendesk+)``."""
+    if dbt.state == "not_run" and dbt.waiting and dbt.waited_for:
+        return f"did not run: waited {dbt.waited_s} s for run {dbt.waited_for}'s dbt (one dbt at a time)"
     if dbt.state == "not_run":
         return "did not run"
     if dbt.state == "running":
-        return f"dbt {dbt.command} running"
+        return f"dbt {dbt.command} running" + _waited(dbt)
     code = f"exit {dbt.exit_code}" if dbt.exit_code is not None else dbt.state
     text = f"dbt {dbt.command} {code} in {duration(dbt.duration_s)}"
     if dbt.excluded_sources:
         text += " (excluded " + ", ".join(f"source:{s}+" for s in dbt.excluded_sources) + ")"
+    text += _waited(dbt)
     return text
 
 

@@ -68,6 +68,11 @@ class DbtView:
     exit_code: int | None = None
     excluded_sources: list[str] = field(default_factory=list)
     cause: str | None = None
+    # The transform lease (one dbt at a time per target): the run whose dbt this one waited for (or
+    # waits for, while ``waiting``) and for how long (whole seconds).
+    waited_for: str | None = None
+    waited_s: int | None = None
+    waiting: bool = False
 
     @property
     def duration_s(self) -> float | None:

@@ -46,9 +46,24 @@ def _listing(view: RunView, output: dict[str, Any]) -> None:
     view.dbt.command = str(((output.get("options") or {}).get("dbt") or {}).get("command") or "build")
 
 
+def _transform_lease(view: RunView, event: dict[str, Any]) -> None:
+    """``TakeTransformLease``'s answer: the run whose dbt this run waits (or waited) for."""
+    data = parse_json(event["stateExitedEventDetails"].get("output")) or {}
+    lease = data.get("transform_lease") if isinstance(data, dict) else None
+    if not isinstance(lease, dict):
+        return
+    view.dbt.waiting = not lease.get("held")
+    if lease.get("waited_for"):
+        view.dbt.waited_for = str(lease["waited_for"]).rsplit(":", 1)[-1]
+        waited = lease.get("waited_s")
+        view.dbt.waited_s = waited if isinstance(waited, int) else None
+
+
 def _dbt_step(view: RunView, event: dict[str, Any], at: datetime) -> None:
     dbt = view.dbt
-    if entered(event, "RunDbt"):
+    if exited(event, "TakeTransformLease"):
+        _transform_lease(view, event)
+    elif entered(event, "RunDbt"):
         dbt.state, dbt.started = "running", at
         data = parse_json(event["stateEnteredEventDetails"].get("input")) or {}
         dbt.command = str(((data.get("options") or {}).get("dbt") or {}).get("command") or dbt.command)

@@ -19,6 +19,8 @@ SAMPLE_VALUES = {
     "ListConnectorsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:list_connectors",
     "StartSyncFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:start_sync",
     "CollectOutcomesFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:collect_outcomes",
+    "TransformLeaseFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:transform_lease",
+    "DbtTarget": "snowflake",
     "ClusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/dbt",
     "TaskDefinitionFamily": "fivetran-orchestrator-dev-dbt",
     "ArtifactsBucket": "fivetran-orchestrator-dev-infra-artifactsbucket-1a2b3c4d",

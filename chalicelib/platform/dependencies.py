@@ -33,6 +33,7 @@ from chalicelib.platform.errors import ConfigurationError
 from chalicelib.platform.log import logger
 from chalicelib.platform.secrets import FivetranCredentials, SecretSource
 from chalicelib.run.run_files import RunFiles
+from chalicelib.run.transform_lease import TransformLeases
 from chalicelib.tokens.api_budget import Budget
 from chalicelib.tokens.callbacks import StepFunctionsCallbacks
 from chalicelib.tokens.resolver import Resolver
@@ -78,6 +79,7 @@ class Dependencies:
     callbacks: StepFunctionsCallbacks
     fivetran_factory: Any = None  # (credentials) -> FivetranClient; default builds a real one
     s3: Any = None  # the run files (chalicelib/run/run_files.py): the Map's items and outcomes
+    transform_leases: TransformLeases | None = None  # one dbt at a time per target (run/transform_lease.py)
     _fivetran: FivetranClient | None = field(default=None, repr=False)
     _credentials: FivetranCredentials | None = field(default=None, repr=False)
 
@@ -133,6 +135,7 @@ class Dependencies:
             callbacks=StepFunctionsCallbacks(stepfunctions),
             fivetran_factory=fivetran_factory,
             s3=s3,
+            transform_leases=TransformLeases(settings.token_table, dynamodb, stepfunctions),
         )
 
 

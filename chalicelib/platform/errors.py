@@ -22,6 +22,8 @@ __all__ = [
     "SignatureError",
     "TokenStoreError",
     "TooManyConnections",
+    "TransformLeaseError",
+    "TransformLeaseTimedOut",
     "WebhookPayloadError",
 ]
 
@@ -111,3 +113,12 @@ class FivetranRateLimited(FivetranError, error_name="Fivetran.RateLimited"):
 
 class FivetranApiError(FivetranError, error_name="Fivetran.ApiError"):
     """Any other API failure: 4xx, 5xx after retries, connection errors, unreadable bodies."""
+
+
+class TransformLeaseError(OrchestratorError, error_name="Orchestrator.TransformLeaseError"):
+    """The transform lease could not be read, written or checked (DynamoDB or Step Functions
+    failed, transiently or for a missing permission): the message says which call."""
+
+
+class TransformLeaseTimedOut(OrchestratorError, error_name="Orchestrator.TransformLeaseTimedOut"):
+    """Another run's dbt held the transform lease past this run's bound: the message names it."""

@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +25,7 @@ from local.fivetran_sim.scheduler import Scheduler
 from local.fivetran_sim.seeding import seed_history
 from local.fivetran_sim.server import serve
 from local.fivetran_sim.webhooks import WebhookLog, WebhookSender
-from local.scenario import Scenario
+from local.scenario import ConnectorSpec, Scenario
 
 SYNC_HISTORY_MAX_WINDOW = timedelta(days=7)
 
@@ -102,6 +103,19 @@ class FivetranSimulator:
                 return
             self._zero = time.monotonic()
         self._player.begin_run(self.connections.values())
+
+    def play_run(self, changes: Mapping[str, ConnectorSpec]) -> None:
+        """A run of a multi-run scenario starts: from now on each connection plays as ``changes``
+        says (that run's ``connectors``), or else as the scenario's own entry. A connection whose
+        entry changes takes its ``paused`` and ``setup_state`` too; the others keep theirs."""
+        base = {spec.id: spec for spec in self.scenario.connectors}
+        with self.lock:
+            for cid, state in self.connections.items():
+                spec = changes.get(cid, base[cid])
+                if spec is state.spec:
+                    continue
+                state.spec = spec
+                state.paused, state.setup_state = spec.paused, spec.setup_state
 
     def elapsed_s(self) -> float:
         """Seconds since the run's zero (0 before it)."""

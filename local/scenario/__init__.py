@@ -8,6 +8,7 @@ connections, duplicate ids, bad values).
 - ``fields``: the shared checks that turn a YAML mapping into one of those dataclasses;
 - ``connector``: one ``connectors`` entry;
 - ``generate``: the ``generate`` key, connections made by rule;
+- ``runs``: the ``runs`` list, several executions on one runtime;
 - ``parse``: the whole file (``load_scenario``, ``parse_scenario``): ``fivetran``, ``expect``, ``settings``.
 """
 
@@ -21,6 +22,7 @@ from local.scenario.model import (
     Expectation,
     FivetranSpec,
     MidRunSpec,
+    RunSpec,
     Scenario,
     ScenarioError,
     ScheduledSyncSpec,
@@ -37,6 +39,7 @@ __all__ = [
     "Expectation",
     "FivetranSpec",
     "MidRunSpec",
+    "RunSpec",
     "Scenario",
     "ScenarioError",
     "ScheduledSyncSpec",

@@ -131,6 +131,22 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class RunSpec:
+    """One item of ``runs``: one execution of the state machine on the scenario's runtime.
+
+    ``connectors``: the connections this run plays differently, each as its whole ``ConnectorSpec``
+    (the scenario's entry with this run's fields replacing its own). ``input``: merged into the
+    scenario's run input. ``start_s``: seconds from the scenario's zero (None: once the previous run
+    ended). ``expect``: how this run should end.
+    """
+
+    connectors: dict[str, ConnectorSpec] = field(default_factory=dict)
+    input: dict[str, Any] = field(default_factory=dict)
+    start_s: float | None = None
+    expect: Expectation = field(default_factory=Expectation)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A whole scenario file."""
 
@@ -141,8 +157,16 @@ class Scenario:
     expect: Expectation
     settings: dict[str, Any] = field(default_factory=dict)
     fivetran: FivetranSpec = field(default_factory=FivetranSpec)
+    runs: tuple[RunSpec, ...] = ()  # empty: one run, the scenario's own input and expect
 
-    def execution_input(self) -> dict[str, Any]:
+    def execution_input(self, run: RunSpec | None = None) -> dict[str, Any]:
         base: dict[str, Any] = {"group_id": self.group_id}
         base.update(self.input)
+        if run is not None:
+            base.update(run.input)
         return base
+
+    @property
+    def multi_run(self) -> bool:
+        """Whether the scenario has a ``runs`` list (its report then has ``runs``)."""
+        return bool(self.runs)

@@ -20,6 +20,7 @@ from local.scenario.model import (
     Scenario,
     ScenarioError,
 )
+from local.scenario.runs import parse_runs
 
 SCENARIO_KEYS = {
     "name",
@@ -31,6 +32,7 @@ SCENARIO_KEYS = {
     "expect",
     "settings",
     "fivetran",
+    "runs",
 }
 SETTINGS_KEYS = {
     "max_concurrency",
@@ -78,33 +80,41 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
         seen: set[str] = set()
         duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
         raise ScenarioError(f"connector ids must be unique (duplicate: {duplicates})")
-    expect_raw = mapping(raw.get("expect"), "expect")
-    check_keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, "expect.")
-    status = typed(expect_raw, "status", str, "SUCCEEDED", "expect.")
-    if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
-        raise ScenarioError("expect.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
-    expected_connectors = mapping(expect_raw.get("connectors"), "expect.connectors")
-    for cid, outcome in expected_connectors.items():
-        if cid not in ids:
-            raise ScenarioError(f"expect.connectors.{cid} is not a connector of this scenario")
-        if outcome not in ("succeeded", "failed", "timed_out", "skipped"):
-            raise ScenarioError(f"expect.connectors.{cid} must be succeeded, failed, timed_out or skipped")
+    expect = parse_expect(raw.get("expect"), "expect", set(ids))
     settings = mapping(raw.get("settings"), "settings")
     check_keys(settings, SETTINGS_KEYS, "settings.")
+    raw_by_id = {str(c.get("id")): c for c in connectors_raw if isinstance(c, dict)}
     return Scenario(
         name=str(raw.get("name") or name),
         group_id=typed(raw, "group_id", str, "demo_group", ""),
         input=mapping(raw.get("input"), "input"),
         connectors=connectors,
-        expect=Expectation(
-            status=status,
-            dbt_ran=typed(expect_raw, "dbt_ran", bool, True, "expect."),
-            connectors={str(k): str(v) for k, v in expected_connectors.items()},
-            error=typed(expect_raw, "error", (str, type(None)), None, "expect."),
-            dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, "expect."),
-        ),
+        expect=expect,
         settings=settings,
         fivetran=_fivetran(raw),
+        runs=parse_runs(raw.get("runs"), raw_by_id, expect, parse_expect),
+    )
+
+
+def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
+    """An ``expect`` mapping (the scenario's, or one run's at ``where``)."""
+    expect_raw = mapping(value, where)
+    check_keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, f"{where}.")
+    status = typed(expect_raw, "status", str, "SUCCEEDED", f"{where}.")
+    if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
+        raise ScenarioError(f"{where}.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
+    expected_connectors = mapping(expect_raw.get("connectors"), f"{where}.connectors")
+    for cid, outcome in expected_connectors.items():
+        if cid not in ids:
+            raise ScenarioError(f"{where}.connectors.{cid} is not a connector of this scenario")
+        if outcome not in ("succeeded", "failed", "timed_out", "skipped"):
+            raise ScenarioError(f"{where}.connectors.{cid} must be succeeded, failed, timed_out or skipped")
+    return Expectation(
+        status=status,
+        dbt_ran=typed(expect_raw, "dbt_ran", bool, True, f"{where}."),
+        connectors={str(k): str(v) for k, v in expected_connectors.items()},
+        error=typed(expect_raw, "error", (str, type(None)), None, f"{where}."),
+        dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, f"{where}."),
     )
 
 

@@ -8,14 +8,16 @@ code, no token left behind, webhooks rejected only where the scenario says so.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
 import pytest
 
-from local.report import build_report, expectation_problems
+from local.report import build_report, expectation_problems, run_problems
+from local.runs import play_runs
 from local.runtime import LocalRuntime
-from local.scenario import load_scenario
+from local.scenario import Scenario, load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "local" / "scenarios").glob("*.yaml"))
 # Runs of hundreds or thousands of connections take minutes: `make test` leaves them out (each says so in
@@ -36,7 +38,55 @@ def _param(path: Path) -> object:
 PLAYED = [p for p in SCENARIOS if RUN_SCALE or p.stem not in SCALE_SCENARIOS]
 
 
-@pytest.mark.parametrize("path", [_param(p) for p in PLAYED])
+MULTI_RUN = [p for p in PLAYED if load_scenario(p).multi_run]
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in MULTI_RUN])
+def test_multi_run_scenario_ends_as_each_run_expects_and_no_two_dbt_builds_overlap(
+    path: Path, tmp_path: Path
+) -> None:
+    scenario = load_scenario(path)
+    with LocalRuntime(scenario, workdir=tmp_path) as runtime:
+        played = play_runs(runtime)
+        reports = [build_report(runtime, run.result) for run in played]
+        problems = run_problems(runtime, played, reports)
+
+    assert problems == [], reports
+    assert reports[-1]["tokens_left"] == 0
+    built = sorted((r for r in reports if r["dbt"]["ran"]), key=lambda r: r["dbt"]["started_at"])
+    for earlier, later in itertools.pairwise(built):
+        # One dbt at a time on the warehouse: each build starts after the previous one ended.
+        assert earlier["dbt"]["ended_at"] is not None
+        assert later["dbt"]["started_at"] > earlier["dbt"]["ended_at"], [r["dbt"] for r in built]
+    _check_waits(scenario, reports)
+
+
+def _check_waits(scenario: Scenario, reports: list[dict]) -> None:
+    """A run that waited names a run of this scenario whose dbt ended before its own began; of runs
+    started together that both built, all but the first to build waited, and they shared each sync
+    (the later trigger answered 409 and joined the running sync)."""
+    arns = {r["execution"]["arn"]: r for r in reports}
+    for report in reports:
+        lease = report["dbt"]["transform_lease"]
+        if report["dbt"]["ran"] and lease["waited_for"] is not None:
+            holder = arns[lease["waited_for"]]
+            assert holder["dbt"]["ended_at"] < report["dbt"]["started_at"]
+            assert lease["waited_s"] > 0
+    together: dict[float, list[dict]] = {}
+    for spec, report in zip(scenario.runs, reports, strict=True):
+        if spec.start_s is not None and report["dbt"]["ran"]:
+            together.setdefault(spec.start_s, []).append(report)
+    for group in together.values():
+        synced = [{c["connector_id"]: c["sync_id"] for c in r["connectors"]} for r in group]
+        assert all(ids == synced[0] for ids in synced), synced
+        group.sort(key=lambda r: r["dbt"]["started_at"])
+        assert [r["dbt"]["transform_lease"]["waited_for"] is not None for r in group] == [
+            False,
+            *[True] * (len(group) - 1),
+        ]
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in PLAYED if p not in MULTI_RUN])
 def test_scenario_ends_as_it_expects(path: Path, tmp_path: Path) -> None:
     scenario = load_scenario(path)
     with LocalRuntime(scenario, workdir=tmp_path) as runtime:

@@ -43,6 +43,11 @@ def chalice_deployed(stage: str = "dev", region: str = REGION) -> dict[str, Any]
                 "lambda_arn": f"{prefix}-collect_outcomes",
             },
             {
+                "name": "transform_lease",
+                "resource_type": "lambda_function",
+                "lambda_arn": f"{prefix}-transform_lease",
+            },
+            {
                 "name": "reconcile_syncs",
                 "resource_type": "lambda_function",
                 "lambda_arn": f"{prefix}-reconcile_syncs",

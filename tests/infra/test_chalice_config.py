@@ -17,7 +17,7 @@ from chalice.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
-FUNCTIONS = ("api_handler", "list_connectors", "start_sync", "reconcile_syncs")
+FUNCTIONS = ("api_handler", "list_connectors", "start_sync", "transform_lease", "reconcile_syncs")
 
 
 def _scoped(config: dict[str, Any], stage: str, function: str) -> Config:
@@ -47,3 +47,9 @@ def test_the_readme_says_why_reservation_is_off_and_how_to_turn_it_on() -> None:
 
     assert '"reserved_concurrency": 1' in readme
     assert "unreserved concurrency below 10" in readme
+
+
+@pytest.mark.parametrize("stage", sorted(CONFIG["stages"]))
+def test_every_stage_gives_the_transform_lease_a_short_timeout(stage: str) -> None:
+    """One take or release is three small AWS calls; the state machine's TimeoutSeconds is 60."""
+    assert _scoped(CONFIG, stage, "transform_lease").lambda_timeout == 30

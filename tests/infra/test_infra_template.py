@@ -20,6 +20,8 @@ CONTRACT_SUBSTITUTIONS = {
     "ListConnectorsFunctionArn",
     "StartSyncFunctionArn",
     "CollectOutcomesFunctionArn",
+    "TransformLeaseFunctionArn",
+    "DbtTarget",
     "ClusterArn",
     "TaskDefinitionFamily",
     "ArtifactsBucket",
@@ -222,6 +224,9 @@ def test_task_definition_runs_one_container_named_dbt_with_memory_and_a_read_onl
     ]
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert environment["DBT_TARGET"] == "snowflake"
+    # The transform lease is keyed by the target the task builds (one dbt at a time per target).
+    substitutions = resources["StateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["DbtTarget"] == environment["DBT_TARGET"]
     assert environment["ARTIFACTS_BUCKET"] == {"Ref": "ArtifactsBucket"}
     assert environment["ARTIFACTS_PREFIX"] == "dbt-runs"
     assert container["LinuxParameters"] == {"InitProcessEnabled": True}
@@ -242,14 +247,16 @@ def test_dbt_container_reads_each_warehouse_key_from_the_warehouse_secret(resour
 def test_state_machine_role_grants_only_what_the_definition_uses(resources: dict[str, Any]) -> None:
     by_sid = {s["Sid"]: s for s in statements(resources["StateMachineRole"])}
 
-    assert as_list(by_sid["InvokeTheThreeFunctions"]["Action"]) == ["lambda:InvokeFunction"]
-    assert by_sid["InvokeTheThreeFunctions"]["Resource"] == [
+    assert as_list(by_sid["InvokeTheRunFunctions"]["Action"]) == ["lambda:InvokeFunction"]
+    assert by_sid["InvokeTheRunFunctions"]["Resource"] == [
         {"Ref": "ListConnectorsFunctionArn"},
         {"Fn::Sub": "${ListConnectorsFunctionArn}:*"},
         {"Ref": "StartSyncFunctionArn"},
         {"Fn::Sub": "${StartSyncFunctionArn}:*"},
         {"Ref": "CollectOutcomesFunctionArn"},
         {"Fn::Sub": "${CollectOutcomesFunctionArn}:*"},
+        {"Ref": "TransformLeaseFunctionArn"},
+        {"Fn::Sub": "${TransformLeaseFunctionArn}:*"},
     ]
     # The Distributed Map's children are executions of this same state machine (AWS docs, "IAM
     # policies for using Distributed Map states"): start, watch and stop them, nothing else.

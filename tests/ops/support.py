@@ -144,6 +144,11 @@ def project_dir(directory: Path, stage: str, rest_api_url: str | None) -> Path:
                     "lambda_arn": f"{arn}-collect_outcomes",
                 },
                 {
+                    "name": "transform_lease",
+                    "resource_type": "lambda_function",
+                    "lambda_arn": f"{arn}-transform_lease",
+                },
+                {
                     "name": "default-role",
                     "resource_type": "iam_role",
                     "role_name": f"fivetran-orchestrator-{stage}",

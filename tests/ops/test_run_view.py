@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ops.display import rerun_command
+from ops.display import dbt_text, rerun_command
 from ops.history import HistoryReader, readable_cause
 from ops.runview import build_run_view
 from tests.ops.histories import RunHistory, succeeded_run
@@ -163,3 +163,33 @@ def test_the_history_reader_fetches_only_events_it_has_not_seen() -> None:
     assert [e["id"] for e in second] == [e["id"] for e in events[5:]]
     assert reader.events == events
     assert source.calls == (len(events) - 5) // 2 + 1
+
+
+HOLDER = "arn:aws:states:us-east-1:123456789012:execution:fivetran-orchestrator-dev:scheduled-0600"
+
+
+def _lease(history: RunHistory, seconds: float, *, held: bool, waited_s: int) -> None:
+    answer = {"held": held, "since": "x", "waited_for": HOLDER, "waited_s": waited_s, "wait_seconds": 1}
+    history.state("Task", "TakeTransformLease", seconds, seconds, {"transform_lease": answer})
+
+
+def test_a_run_that_waited_for_another_runs_dbt_says_whose_and_how_long() -> None:
+    history = RunHistory().listed(["stripe_prod"]).iteration_started(0, 0.5).recorded(0, 1.0, sync_id="s")
+    _lease(history, 1.5, held=False, waited_s=0)
+    _lease(history, 40.0, held=True, waited_s=38)
+    history.dbt(41.0, 49.0, exit_code=0)
+
+    dbt = build_run_view(history.described("SUCCEEDED", stopped=50.0), history.events).dbt
+
+    assert (dbt.waited_for, dbt.waited_s, dbt.waiting) == ("scheduled-0600", 38, False)
+    assert dbt_text(dbt) == "dbt build exit 0 in 8.0 s, after waiting 38 s for run scheduled-0600's dbt"
+
+
+def test_a_run_still_waiting_for_the_lease_says_for_which_run() -> None:
+    history = RunHistory().listed(["stripe_prod"]).iteration_started(0, 0.5).recorded(0, 1.0, sync_id="s")
+    _lease(history, 1.5, held=False, waited_s=12)
+
+    dbt = build_run_view(history.described("RUNNING"), history.events).dbt
+
+    assert dbt.state == "not_run" and dbt.waiting
+    assert "waited 12 s for run scheduled-0600's dbt" in dbt_text(dbt)
