@@ -17,7 +17,7 @@ def test_a_group_id_alone_gets_every_default():
 
     assert options.to_dict() == {
         "group_id": "projected_sickle",
-        "connector_ids": [],
+        "connector_ids_count": 0,
         "paused": "skip",
         "on_sync_failure": "fail",
         "sync_timeout_seconds": 21_600,
