@@ -128,6 +128,7 @@ class Expectation:
     connectors: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # the execution's error, e.g. Orchestrator.DbtFailed
     dbt_exit_code: int | None = None
+    cause_contains: str | None = None  # text the execution's cause must hold
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ class Scenario:
     fivetran: FivetranSpec = field(default_factory=FivetranSpec)
 
     def execution_input(self) -> dict[str, Any]:
-        base: dict[str, Any] = {"group_id": self.group_id}
+        """The scenario's group, unless ``input`` names ``connector_ids`` (a run takes one or the other),
+        then ``input``."""
+        base: dict[str, Any] = {} if "connector_ids" in self.input else {"group_id": self.group_id}
         base.update(self.input)
         return base

@@ -79,7 +79,9 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
         duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
         raise ScenarioError(f"connector ids must be unique (duplicate: {duplicates})")
     expect_raw = mapping(raw.get("expect"), "expect")
-    check_keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, "expect.")
+    check_keys(
+        expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "cause_contains"}, "expect."
+    )
     status = typed(expect_raw, "status", str, "SUCCEEDED", "expect.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
         raise ScenarioError("expect.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
@@ -102,6 +104,7 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
             connectors={str(k): str(v) for k, v in expected_connectors.items()},
             error=typed(expect_raw, "error", (str, type(None)), None, "expect."),
             dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, "expect."),
+            cause_contains=typed(expect_raw, "cause_contains", (str, type(None)), None, "expect."),
         ),
         settings=settings,
         fivetran=_fivetran(raw),
