@@ -198,11 +198,11 @@ def summary_line(
         "exit_code": outcome.exit_code,
         "counts": outcome.counts,
         "failed_nodes": outcome.failed_nodes,
-        "unmatched_selectors": outcome.unmatched_selectors,
         "elapsed_s": round(elapsed_s, 3),
         "artifacts": outcome.artifacts,
     }
-    if outcome.unmatched_selectors:  # present only then: the state machine's cause names it
+    if outcome.unmatched_selectors:  # present only then (the state machine's Choice tests for it)
+        summary["unmatched_selectors"] = outcome.unmatched_selectors
         summary["selection_problem"] = "the selection matches no node: " + ", ".join(
             outcome.unmatched_selectors
         )
