@@ -128,9 +128,12 @@ def _check_overrides_budget(text: DbtText) -> None:
     total = sum(sizes.values())
     if total <= budget:
         return
-    named = " and ".join(f"'{name}' ({size:,})" for name, size in sizes.items())
+    if len(sizes) == 1:
+        named = f"'{next(iter(sizes))}' takes"
+    else:
+        named = " and ".join(f"'{name}' ({size:,})" for name, size in sizes.items()) + " take"
     raise _fail(
-        f"{named} take {total:,} characters; at most {budget:,} fit in the dbt task's ECS overrides "
+        f"{named} {total:,} characters; at most {budget:,} fit in the dbt task's ECS overrides "
         "(8,192 characters in all): select by tag:, path:, source: or a + operator instead of listing "
         "every model"
     )

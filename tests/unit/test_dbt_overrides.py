@@ -86,7 +86,7 @@ def test_one_character_past_the_bound_is_refused_naming_both_fields() -> None:
 def test_a_9500_character_selection_is_refused_naming_dbt_select() -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_run_input({"group_id": "g", "dbt": {"select": _selection(9_500)}})
-    assert "'dbt.select' (9,500) take 9,500 characters" in str(refused.value)
+    assert "'dbt.select' takes 9,500 characters" in str(refused.value)
 
 
 def test_the_budget_leaves_room_for_the_longest_values_the_run_input_does_not_choose() -> None:
