@@ -88,12 +88,13 @@ def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
     "options", "retry_at", "input"}``."""
     wrapped = isinstance(event, dict) and "input" in event and "defaults" in event
     raw = event["input"] if wrapped else event
+    deps = get_dependencies()
     options = parse_run_input(
         raw,
         defaults=event.get("defaults") if wrapped else None,
         started_at=event.get("execution_start") if wrapped else None,
+        max_connections=deps.settings.max_connections_per_run,
     )
-    deps = get_dependencies()
     fivetran = deps.fivetran()
     fivetran.set_deadline(_remaining_seconds(context))
     try:
@@ -112,7 +113,7 @@ def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "skipped_count": 0,
             "options": options.to_dict(),
             "retry_at": format_asl_timestamp(retry_at, round_up=True),
-            "input": raw,
+            "input": None,  # the state machine lists again from $$.Execution.Input: ids never ride the state
         }
     if not wrapped:
         return {**listing.to_dict(options), "retry_at": None, "input": None}

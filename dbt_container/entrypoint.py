@@ -48,6 +48,7 @@ from task.command_line import (
 from task.events import log_event
 from task.process import KILL_AFTER_S, DbtProcess
 from task.s3 import s3_client as _s3_client
+from task.selection import unmatched_selectors
 from task.settings import (
     ALLOWED_COMMANDS,
     CONFIG_ERROR,
@@ -74,6 +75,7 @@ __all__ = [
     "ENV_HELP",
     "KILL_AFTER_S",
     "LOG_FILE",
+    "NO_NODES_EXIT",
     "PACKAGE_FILES",
     "SNOWFLAKE_REQUIRED",
     "SUMMARY_FILE",
@@ -107,13 +109,17 @@ __all__ = [
 ]
 
 SUMMARY_FILE = "summary.json"
+NO_NODES_EXIT = 1  # dbt ran cleanly but a selector of DBT_SELECT matched no node: the run did not do as asked
 SUMMARY_MAX_FAILED_NODES = 50  # summary.json feeds a Step Functions cause (at most 32,768 characters)
 
 ENV_HELP = """\
 environment (the ECS task's container overrides set these):
   DBT_COMMAND          build (default), run, test, seed, snapshot or "source freshness"
-  DBT_SELECT           space-separated selectors passed to --select (empty: everything)
-  DBT_EXCLUDE          space-separated selectors passed to --exclude
+  DBT_SELECT           space-separated dbt selectors, each passed as its own --select=<selector>
+                       (empty: everything); a selector starting with '-' (a dbt option) is refused
+                       (exit 2); a selector that matches no node fails the run (exit 1, the summary's
+                       unmatched_selectors and selection_problem name it)
+  DBT_EXCLUDE          space-separated dbt selectors, each passed as its own --exclude=<selector>
   DBT_EXCLUDE_SOURCES  JSON array of source names, e.g. ["stripe","zendesk","sheets.budget"]; each adds
                        source:<name>+ to the exclusions (what depends on a failed connection is not
                        built); schema.table (Fivetran's name for a Sheets or file connection) excludes
@@ -162,8 +168,16 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
         code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
     counts, failed = read_results(settings.target_path, settings.command)
     log_event("dbt_finished", exit_code=code, target_path=str(settings.target_path))
+    unmatched = unmatched_selectors(settings.log_path / LOG_FILE, settings.select)
+    if unmatched:
+        log_event("selection_matches_no_node", level="error", selectors=unmatched, select=settings.select)
+        code = code or NO_NODES_EXIT
     outcome = Outcome(
-        exit_code=code, counts=counts, failed_nodes=failed, artifacts=upload_artifacts(settings)
+        exit_code=code,
+        counts=counts,
+        failed_nodes=failed,
+        artifacts=upload_artifacts(settings),
+        unmatched_selectors=unmatched,
     )
     if settings.scratch_dir is not None:
         shutil.rmtree(settings.scratch_dir, ignore_errors=True)
@@ -187,6 +201,11 @@ def summary_line(
         "elapsed_s": round(elapsed_s, 3),
         "artifacts": outcome.artifacts,
     }
+    if outcome.unmatched_selectors:  # present only then (the state machine's Choice tests for it)
+        summary["unmatched_selectors"] = outcome.unmatched_selectors
+        summary["selection_problem"] = "the selection matches no node: " + ", ".join(
+            outcome.unmatched_selectors
+        )
     return json.dumps(summary)
 
 

@@ -35,6 +35,9 @@ ecs_active_task_definition             ``ecs_task_definitions``: ``RunTask`` wit
                                        revision even when it is INACTIVE, and an INACTIVE revision starts
                                        tasks: AWS takes the latest ACTIVE revision and refuses an INACTIVE
                                        one
+ecs_overrides_limit                    ``ecs_overrides``: ``RunTask`` started a task whatever the size of its
+                                       overrides: AWS refuses more than 8,192 characters of them
+                                       (``InvalidParameterException``)
 aws_sdk_streaming_body                 ``sfn_aws_sdk``: an ``aws-sdk:s3:getObject`` task's ``Body`` stays a
                                        stream, where AWS hands the state the object's content as a string
 dynamodb_query_one_partition           ``dynamodb_query``: a base-table ``Query`` walks and sorts every item
@@ -87,6 +90,7 @@ from local.patches import (
     dmap_failure_threshold,
     dmap_result_writer,
     dynamodb_query,
+    ecs_overrides,
     ecs_parameters,
     ecs_task_definitions,
     ecs_task_runner,
@@ -125,6 +129,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "ecs_local_task_runner": ecs_task_runner.patch_ecs_local_task_runner,
     "wait_until_timestamp": sfn_wait.patch_wait_until_timestamp,
     "ecs_active_task_definition": ecs_task_definitions.patch_ecs_active_task_definition,
+    "ecs_overrides_limit": ecs_overrides.patch_ecs_overrides_limit,
     "aws_sdk_streaming_body": sfn_aws_sdk.patch_aws_sdk_streaming_body,
     "dynamodb_query_one_partition": dynamodb_query.patch_dynamodb_query_one_partition,
     "distributed_map_child_records": dmap_children.patch_distributed_map_child_records,

@@ -135,6 +135,9 @@ def expectation_problems(
         problems.append(f"error {report['execution']['error']} (expected {expect.error})")
     if expect.dbt_exit_code is not None and report["dbt"]["exit_code"] != expect.dbt_exit_code:
         problems.append(f"dbt exit code {report['dbt']['exit_code']} (expected {expect.dbt_exit_code})")
+    cause = report["execution"]["cause"] or ""
+    if expect.cause_contains is not None and expect.cause_contains not in cause:
+        problems.append(f"cause {cause!r} does not contain {expect.cause_contains!r}")
     actual = {c["connector_id"]: c["outcome"] for c in report["connectors"]}
     actual.update({s["connector_id"]: "skipped" for s in report["skipped"]})
     for connector_id, outcome in expect.connectors.items():

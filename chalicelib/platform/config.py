@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from chalicelib.platform.errors import ConfigurationError
 from chalicelib.tokens.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
 
-__all__ = ["DEFAULT_FIVETRAN_API_URL", "Settings"]
+__all__ = ["DEFAULT_FIVETRAN_API_URL", "DEFAULT_MAX_CONNECTIONS_PER_RUN", "Settings"]
 
 DEFAULT_FIVETRAN_API_URL = "https://api.fivetran.com"
+# The most connections one run syncs (``MAX_CONNECTIONS_PER_RUN`` overrides it): the Distributed Map runs
+# at most 10,000 child executions at once (AWS docs, "Distributed Map state", quotas). The one place
+# the default lives: the listing, the run input's ``connector_ids`` check and the README use it.
+DEFAULT_MAX_CONNECTIONS_PER_RUN = 10_000
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -50,7 +54,7 @@ class Settings:
     reconcile_after_seconds: int = 240
     # The Distributed Map's ItemReader takes up to 100,000,000 items; past this many connections a
     # run is refused before any sync starts (a typo'd group, not a real one, is the likely cause).
-    max_connections_per_run: int = 10_000
+    max_connections_per_run: int = DEFAULT_MAX_CONNECTIONS_PER_RUN
     # Bound on the tokens one reconcile invocation handles.
     reconcile_max_tokens: int = 200
     # Added to the sync timeout for the DynamoDB TTL of a parked token.
@@ -85,7 +89,9 @@ class Settings:
             webhook_secret_previous=opt("FIVETRAN_WEBHOOK_SECRET_PREVIOUS"),
             reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 240),
             reconcile_max_tokens=_int(env, "RECONCILE_MAX_TOKENS", 200, minimum=1),
-            max_connections_per_run=_int(env, "MAX_CONNECTIONS_PER_RUN", 10_000, minimum=1),
+            max_connections_per_run=_int(
+                env, "MAX_CONNECTIONS_PER_RUN", DEFAULT_MAX_CONNECTIONS_PER_RUN, minimum=1
+            ),
             token_ttl_margin_seconds=_int(env, "TOKEN_TTL_MARGIN_SECONDS", 86_400),
             secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300),
             http_timeout_seconds=_int(env, "FIVETRAN_HTTP_TIMEOUT_SECONDS", 30, minimum=1),

@@ -3,6 +3,13 @@
 Unknown keys and wrong types raise ``InvalidInput`` naming the field, so a bad run fails
 at its first state with a message a person can act on. The normalised options travel
 through the state machine; every later state reads them, never the raw input.
+
+Every dbt field is checked here, before any sync: ``dbt.select`` and ``dbt.exclude`` must be dbt node
+selection syntax (``chalicelib.run.selectors``: no token starting with ``-``, so no dbt option rides in
+a selector), and the dbt text of the run must fit the ``RunDbt`` ECS overrides
+(``chalicelib.run.dbt_overrides``). ``connector_ids`` holds at most ``max_connections`` distinct ids
+(``MAX_CONNECTIONS_PER_RUN``). The options keep the ids' count, never the ids: they travel to every
+child execution of the Map, and the ids stay in the execution input and the run's files in S3.
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.platform.config import DEFAULT_MAX_CONNECTIONS_PER_RUN
 from chalicelib.platform.errors import InvalidInput
 from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp, utcnow
+from chalicelib.run.dbt_overrides import DbtText, dbt_text_budget, text_chars
+from chalicelib.run.selectors import InvalidSelection, validate_selection
 
 __all__ = ["DBT_COMMANDS", "DEFAULTS", "RunOptions", "parse_run_input"]
 
@@ -56,7 +66,7 @@ class RunOptions:
     def to_dict(self) -> dict[str, Any]:
         return {
             "group_id": self.group_id,
-            "connector_ids": list(self.connector_ids),
+            "connector_ids_count": len(self.connector_ids),
             "paused": self.paused,
             "on_sync_failure": self.on_sync_failure,
             "sync_timeout_seconds": self.sync_timeout_seconds,
@@ -102,6 +112,33 @@ def _unknown_keys(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) 
         raise _fail(f"unknown key(s) {', '.join(where + k for k in unknown)}; allowed: {', '.join(allowed)}")
 
 
+def _selection(raw: Mapping[str, Any], key: str) -> str:
+    """A dbt selection field, checked as dbt node selection syntax; its selectors joined by one space."""
+    text = _optional_text(raw, key, "dbt.")
+    try:
+        return " ".join(validate_selection(text))
+    except InvalidSelection as exc:
+        raise _fail(f"'dbt.{key}' is not a dbt node selection: {exc}") from None
+
+
+def _check_overrides_budget(text: DbtText) -> None:
+    """The run's dbt text must leave the ``RunDbt`` overrides within ECS's 8,192 characters."""
+    budget = dbt_text_budget()
+    sizes = {f"dbt.{name}": text_chars(value) for name, value in vars(text).items() if value}
+    total = sum(sizes.values())
+    if total <= budget:
+        return
+    if len(sizes) == 1:
+        named = f"'{next(iter(sizes))}' takes"
+    else:
+        named = " and ".join(f"'{name}' ({size:,})" for name, size in sizes.items()) + " take"
+    raise _fail(
+        f"{named} {total:,} characters; at most {budget:,} fit in the dbt task's ECS overrides "
+        "(8,192 characters in all): select by tag:, path:, source: or a + operator instead of listing "
+        "every model"
+    )
+
+
 def _parse_dbt(raw: Any) -> DbtOptions:
     if raw is None:
         return DbtOptions()
@@ -109,16 +146,14 @@ def _parse_dbt(raw: Any) -> DbtOptions:
         raise _fail(f"'dbt' must be an object (got {type(raw).__name__})")
     _unknown_keys(raw, DBT_KEYS, "dbt.")
     command = raw.get("command", "build")
-    if not isinstance(command, str) or command.strip() not in DBT_COMMANDS:
+    if not isinstance(command, str) or " ".join(command.split()) not in DBT_COMMANDS:
         raise _fail(f"'dbt.command' must be one of {', '.join(DBT_COMMANDS)} (got {command!r})")
-    return DbtOptions(
-        command=command.strip(),
-        select=_optional_text(raw, "select", "dbt."),
-        exclude=_optional_text(raw, "exclude", "dbt."),
-    )
+    text = DbtText(select=_selection(raw, "select"), exclude=_selection(raw, "exclude"))
+    _check_overrides_budget(text)
+    return DbtOptions(command=" ".join(command.split()), select=text.select, exclude=text.exclude)
 
 
-def _parse_targets(raw: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+def _parse_targets(raw: Mapping[str, Any], max_connections: int) -> tuple[str | None, tuple[str, ...]]:
     group_id = raw.get("group_id")
     ids = raw.get("connector_ids")
     if group_id is not None and (not isinstance(group_id, str) or not group_id.strip()):
@@ -133,6 +168,12 @@ def _parse_targets(raw: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]
     if group_id is not None and ids is not None:
         raise _fail("give either 'group_id' or 'connector_ids', not both")
     unique = tuple(dict.fromkeys(i.strip() for i in ids or []))
+    if len(unique) > max_connections:
+        raise _fail(
+            f"'connector_ids' names {len(unique):,} connections, more than one run takes "
+            f"({max_connections:,}, MAX_CONNECTIONS_PER_RUN): split them over several runs, "
+            "or give a group_id"
+        )
     return (group_id.strip() if group_id else None), unique
 
 
@@ -152,6 +193,7 @@ def parse_run_input(
     *,
     defaults: Mapping[str, Any] | None = None,
     started_at: datetime | str | None = None,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS_PER_RUN,
 ) -> RunOptions:
     """Validate the execution input and return the normalised options.
 
@@ -159,11 +201,14 @@ def parse_run_input(
         raw: the execution input, as given to StartExecution.
         defaults: deployment defaults (from the state machine's substitutions).
         started_at: the execution's start; the run deadline is this plus the sync timeout.
+        max_connections: the most distinct ``connector_ids`` a run takes (``MAX_CONNECTIONS_PER_RUN``).
+
+    Raises ``InvalidInput`` naming the field.
     """
     if not isinstance(raw, Mapping):
         raise _fail(f"the input must be a JSON object (got {type(raw).__name__})")
     _unknown_keys(raw, TOP_LEVEL_KEYS, "")
-    group_id, connector_ids = _parse_targets(raw)
+    group_id, connector_ids = _parse_targets(raw, max_connections)
     base = _defaults(defaults)
     timeout = base["sync_timeout_seconds"]
     if "sync_timeout_seconds" in raw:

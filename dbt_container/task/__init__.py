@@ -3,6 +3,8 @@
 - ``events``: the entrypoint's own JSON log lines on stderr
 - ``settings``: the run's settings, read and checked from the environment
 - ``command_line``: the dbt command lines (deps when needed, the command) and dbt's environment
+- ``selection``: the run's dbt selection re-checked, passed as --select=<selector>, and the selectors
+  that matched no node
 - ``process``: running dbt as a child process, and stopping it on SIGTERM/SIGINT
 - ``artifacts``: reading dbt's results, keeping its artifacts in S3
 - ``s3``: the S3 client the settings and the artifacts use

@@ -34,6 +34,7 @@ class Outcome:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((_PASS, _WARN, _ERROR, _SKIP), 0))
     failed_nodes: list[str] = field(default_factory=list)
     artifacts: str | None = None
+    unmatched_selectors: list[str] = field(default_factory=list)  # DBT_SELECT's selectors matching no node
 
 
 def read_results(target_path: Path, command: str) -> tuple[dict[str, int], list[str]]:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from task.selection import selection_args
 from task.settings import Settings
 
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
@@ -36,13 +37,20 @@ def dbt_invocation() -> list[str]:
 
 
 def dbt_args(settings: Settings) -> list[str]:
-    """The arguments after `dbt` for the run's command."""
-    args = [*settings.command.split(), *_common_args(settings), "--target", settings.target]
-    if settings.select:
-        args += ["--select", *settings.select.split()]
-    if settings.exclude:
-        args += ["--exclude", *settings.exclude.split()]
-    return args
+    """The arguments after `dbt` for the run's command: every selector is its own ``--select=<selector>``
+    (``--exclude=<selector>``) argument, so nothing in a selection can be read as a dbt option; dbt's
+    log file is JSON lines (``--log-format-file json``), which the entrypoint reads for selectors that
+    matched no node."""
+    return [
+        *settings.command.split(),
+        *_common_args(settings),
+        "--target",
+        settings.target,
+        "--log-format-file",
+        "json",
+        *selection_args("--select", settings.select),
+        *selection_args("--exclude", settings.exclude),
+    ]
 
 
 def deps_args(settings: Settings) -> list[str]:

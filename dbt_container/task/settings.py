@@ -1,7 +1,8 @@
 """The run's settings: read from the environment the ECS task's container overrides set, and checked.
 
 Owns ``Settings`` (everything one run needs), ``ConfigError`` (a setting the entrypoint cannot run with:
-exit ``CONFIG_ERROR``), the allowed dbt commands, the exclusions built from failed connections
+exit ``CONFIG_ERROR``; a ``DBT_SELECT``/``DBT_EXCLUDE`` token that is not a dbt selector is one), the
+allowed dbt commands, the exclusions built from failed connections
 (``DBT_EXCLUDE_SOURCES`` and the S3 object ``DBT_EXCLUDE_SOURCES_URI`` names) and the S3 key layout of a
 run's artifacts.
 """
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from task.s3 import s3_client
+from task.selection import SelectionError, parse_selection
 
 ALLOWED_COMMANDS = ("build", "run", "test", "seed", "snapshot", "source freshness")
 SNOWFLAKE_REQUIRED = (
@@ -78,11 +80,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         _require_snowflake_connection(env)
     scratch_dir = Path(tempfile.gettempdir()) / "orchestrator-dbt" / safe_run_id(run_id)
     target_path = _absolute(env.get("DBT_TARGET_PATH"), project_dir) or scratch_dir / "target"
+    try:
+        select = parse_selection(env.get("DBT_SELECT", ""), "DBT_SELECT")
+        exclude = parse_selection(env.get("DBT_EXCLUDE", ""), "DBT_EXCLUDE")
+    except SelectionError as exc:
+        raise ConfigError(str(exc)) from None
     return Settings(
         command=parse_command(env.get("DBT_COMMAND", "")),
-        select=" ".join(env.get("DBT_SELECT", "").split()),
+        select=" ".join(select),
         exclude=build_exclude(
-            env.get("DBT_EXCLUDE", ""),
+            " ".join(exclude),
             parse_exclude_sources(env.get("DBT_EXCLUDE_SOURCES"))
             + parse_exclude_sources(
                 read_exclude_sources_uri(env.get("DBT_EXCLUDE_SOURCES_URI")), "DBT_EXCLUDE_SOURCES_URI's file"

@@ -128,6 +128,7 @@ class Expectation:
     connectors: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # the execution's error, e.g. Orchestrator.DbtFailed
     dbt_exit_code: int | None = None
+    cause_contains: str | None = None  # text the execution's cause must hold
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,11 @@ class Scenario:
     runs: tuple[RunSpec, ...] = ()  # empty: one run, the scenario's own input and expect
 
     def execution_input(self, run: RunSpec | None = None) -> dict[str, Any]:
-        base: dict[str, Any] = {"group_id": self.group_id}
-        base.update(self.input)
-        if run is not None:
-            base.update(run.input)
+        """The scenario's group, unless the run's input names ``connector_ids`` (a run takes one or the
+        other), then the scenario's ``input`` and the run's."""
+        extra = {**self.input, **(run.input if run is not None else {})}
+        base: dict[str, Any] = {} if "connector_ids" in extra else {"group_id": self.group_id}
+        base.update(extra)
         return base
 
     @property

@@ -99,7 +99,9 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
 def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
     """An ``expect`` mapping (the scenario's, or one run's at ``where``)."""
     expect_raw = mapping(value, where)
-    check_keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, f"{where}.")
+    check_keys(
+        expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "cause_contains"}, f"{where}."
+    )
     status = typed(expect_raw, "status", str, "SUCCEEDED", f"{where}.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
         raise ScenarioError(f"{where}.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
@@ -115,6 +117,7 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
         connectors={str(k): str(v) for k, v in expected_connectors.items()},
         error=typed(expect_raw, "error", (str, type(None)), None, f"{where}."),
         dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, f"{where}."),
+        cause_contains=typed(expect_raw, "cause_contains", (str, type(None)), None, f"{where}."),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,8 +111,22 @@ def test_scenario_ends_as_it_expects(path: Path, tmp_path: Path) -> None:
             if scenario.expect.connectors.get(spec.id) in ("failed", "timed_out")
         )
         assert sorted(report["dbt"]["exclude_sources"]) == failed
+    if scenario.expect.error == "Orchestrator.InvalidInput":
+        _assert_refused_within_the_first_state(result.history, report)
+        return
     syncing = [c for c in scenario.connectors if not c.paused and c.setup_state == "connected"]
     assert len(report["connectors"]) == len(syncing)
     assert report["fivetran_api_calls"]["by_endpoint"].get("POST /v1/connections/{id}/sync", 0) >= len(
         syncing
     )
+
+
+def _assert_refused_within_the_first_state(history: list[dict[str, Any]], report: dict[str, Any]) -> None:
+    """A refused run input ends in ListConnectors: no other Task state, no Map run, no call to Fivetran,
+    no sync, no dbt task."""
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert entered == ["ListConnectors", "InvalidInput"], entered
+    assert not [e["type"] for e in history if e["type"].startswith("MapRun")]
+    assert report["fivetran_api_calls"]["total"] == 0, report["fivetran_api_calls"]
+    assert report["connectors"] == []
+    assert report["dbt"]["ran"] is False

@@ -2,7 +2,8 @@
 
 ``ecs_parameter_casing`` (``local/patches/ecs_parameters.py``), ``ecs_container_memory`` and
 ``ecs_active_task_definition`` (``ecs_task_definitions.py``), ``ecs_local_task_runner``
-(``ecs_task_runner.py``). moto is pinned; these fail if an upgrade breaks a patch.
+(``ecs_task_runner.py``), ``ecs_overrides_limit`` (``ecs_overrides.py``). moto is pinned; these fail if
+an upgrade breaks a patch.
 """
 
 from __future__ import annotations
@@ -164,3 +165,38 @@ def test_a_run_started_before_a_deploy_runs_the_new_revision_of_the_family(moto_
 
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert json.loads(described["output"])["TaskDefinitionArn"] == new
+
+
+def _overrides_of(chars: int) -> dict[str, Any]:
+    """Container overrides whose compact JSON is exactly ``chars`` characters long."""
+    overrides: dict[str, Any] = {
+        "containerOverrides": [{"name": "dbt", "environment": [{"name": "X", "value": ""}]}]
+    }
+    padding = chars - len(json.dumps(overrides, separators=(",", ":")))
+    overrides["containerOverrides"][0]["environment"][0]["value"] = "v" * padding
+    assert len(json.dumps(overrides, separators=(",", ":"))) == chars
+    return overrides
+
+
+def test_run_task_refuses_overrides_past_8192_characters_as_aws_does(moto_aws):
+    moto_patches.set_ecs_task_runner(FakeDbtRunner(exit_code=0))
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName="c")
+    _register_dbt(ecs, "dbt:latest")
+    ec2 = boto3.client("ec2", region_name=REGION)
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+
+    def run(chars: int) -> Any:
+        return ecs.run_task(
+            cluster="c",
+            taskDefinition="dbt",
+            launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
+            overrides=_overrides_of(chars),
+        )
+
+    assert len(run(8_192)["tasks"]) == 1
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as refused:
+        run(8_193)
+    assert "at most 8192" in str(refused.value)

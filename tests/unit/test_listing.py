@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from chalicelib.fivetran.client import Connection
 from chalicelib.platform.errors import PausedConnections
-from chalicelib.run.listing import list_connectors
+from chalicelib.run.listing import GET_EACH_MAX_IDS, list_connectors
 from chalicelib.run.run_input import parse_run_input
 from tests.fakes import FakeFivetran, connection
 
@@ -134,3 +137,50 @@ def test_a_run_larger_than_one_execution_holds_fails_before_any_sync():
         list_connectors(fivetran, parse_run_input({"group_id": "g"}), max_connections=4)
 
     assert fivetran.triggered == []
+
+
+class TwoGroups(FakeFivetran):
+    """Connections in two groups, counting every call as Fivetran would bill it: one GET per connection
+    read alone, one per page of 1,000 connections of a group."""
+
+    def __init__(self, groups: dict[str, int]) -> None:
+        super().__init__(
+            *(replace(connection(f"{g}_{i:05d}"), group_id=g) for g, n in groups.items() for i in range(n))
+        )
+        self.calls: list[str] = []
+
+    def list_group_connections(self, group_id: str) -> list[Connection]:
+        members = [c for c in self.connections.values() if c.group_id == group_id]
+        self.calls += [f"GET /v1/groups/{group_id}/connections"] * max(1, -(-len(members) // 1000))
+        return members
+
+    def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
+        self.calls.append(f"GET /v1/connections/{connection_id}")
+        return super().get_connection(connection_id, timeout=timeout)
+
+
+def test_a_few_ids_are_read_one_get_each():
+    fivetran = TwoGroups({"a": 100})
+    ids = [f"a_{i:05d}" for i in range(GET_EACH_MAX_IDS)]
+
+    result = run(fivetran, connector_ids=ids)
+
+    assert [c["connector_id"] for c in result["connectors"]] == ids
+    assert fivetran.calls == [f"GET /v1/connections/{i}" for i in ids]
+
+
+def test_many_ids_are_read_through_their_groups_pages_in_the_ids_order():
+    fivetran = TwoGroups({"a": 6_000, "b": 4_000, "c": 50})
+    ids = [f"b_{i:05d}" for i in range(3_999, -1, -1)] + [f"a_{i:05d}" for i in range(5_000)] + ["gone"]
+
+    result = run(fivetran, connector_ids=ids)
+
+    assert [c["connector_id"] for c in result["connectors"]] == ids[:-1]
+    assert result["skipped"] == [{"connector_id": "gone", "reason": "not_found"}]
+    assert fivetran.calls == [
+        "GET /v1/connections/b_03999",
+        *["GET /v1/groups/b/connections"] * 4,
+        "GET /v1/connections/a_00000",
+        *["GET /v1/groups/a/connections"] * 6,
+        "GET /v1/connections/gone",
+    ]

@@ -17,7 +17,7 @@ def test_a_group_id_alone_gets_every_default():
 
     assert options.to_dict() == {
         "group_id": "projected_sickle",
-        "connector_ids": [],
+        "connector_ids_count": 0,
         "paused": "skip",
         "on_sync_failure": "fail",
         "sync_timeout_seconds": 21_600,
@@ -250,3 +250,28 @@ def test_a_deployment_default_timeout_below_two_seconds_is_refused_naming_it(val
     # The same invariant as for the input's own timeout: HeartbeatSeconds < TimeoutSeconds, both >= 1.
     with pytest.raises(InvalidInput, match="sync_timeout_seconds"):
         parse_run_input({"group_id": "g"}, defaults={"sync_timeout_seconds": value})
+
+
+# -- connector_ids: capped at the run's maximum, never carried in the options ------------------
+
+
+def test_as_many_connector_ids_as_a_run_takes_are_accepted_and_only_their_count_travels():
+    ids = [f"c{i:05d}" for i in range(10_000)]
+
+    options = parse_run_input({"connector_ids": ids})
+
+    assert options.connector_ids == tuple(ids)
+    assert options.to_dict()["connector_ids_count"] == 10_000
+    assert "c00000" not in str(options.to_dict())
+
+
+def test_one_connector_id_more_than_a_run_takes_is_refused_naming_the_field():
+    with pytest.raises(InvalidInput) as refused:
+        parse_run_input({"connector_ids": [f"c{i:05d}" for i in range(10_001)]})
+    assert "'connector_ids' names 10,001 connections, more than one run takes (10,000" in str(refused.value)
+
+
+def test_the_cap_is_the_deployments_max_connections_and_counts_distinct_ids():
+    assert parse_run_input({"connector_ids": ["a", "b", "a"]}, max_connections=2).connector_ids == ("a", "b")
+    with pytest.raises(InvalidInput, match="names 3 connections, more than one run takes"):
+        parse_run_input({"connector_ids": ["a", "b", "c"]}, max_connections=2)
