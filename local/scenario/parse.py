@@ -99,9 +99,8 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
 def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
     """An ``expect`` mapping (the scenario's, or one run's at ``where``)."""
     expect_raw = mapping(value, where)
-    check_keys(
-        expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "cause_contains"}, f"{where}."
-    )
+    expect_keys = {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "cause_contains"}
+    check_keys(expect_raw, expect_keys, f"{where}.")
     status = typed(expect_raw, "status", str, "SUCCEEDED", f"{where}.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
         raise ScenarioError(f"{where}.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")

@@ -92,8 +92,10 @@ def test_selectors_that_matched_no_node_fail_the_run_naming_them(moto_aws):
         "the selection matches no node: stg_stripe__custmers (dbt.select: stg_stripe__custmers). "
         "dbt run built nothing for these selectors"
     )
-    assert pipeline.states_entered(arn)[-3:] == [
+    assert pipeline.states_entered(arn)[-5:] == [
         "SelectionMatchedNothing",
         "DescribeSelectionMatchedNothing",
+        "ReleaseTransformLease",
+        "DidDbtFail",
         "DbtFailed",
     ]
