@@ -90,9 +90,9 @@ def parse_deployed(deployed: Mapping[str, Any], stage: str) -> ChaliceDeployment
             missing.append(f"{function}_role")
     if missing:
         raise InfraError(
-            f".chalice/deployed/{stage}.json names no IAM role {', '.join(missing)} (resource_type iam_role): "
-            "did `chalice deploy` finish, with autogen_policy false (one role per function)? The stack grants "
-            "those roles the run files in the artifacts bucket"
+            f".chalice/deployed/{stage}.json names no IAM role {', '.join(missing)} (resource_type "
+            "iam_role): did `chalice deploy` finish, with autogen_policy false (one role per function)? "
+            "The stack grants those roles the run files in the artifacts bucket"
         )
     rest_api_url = resources.get("rest_api", {}).get("rest_api_url")
     return ChaliceDeployment(arns, rest_api_url, role_names=roles)

@@ -35,8 +35,8 @@ from infra.template import ROLE_PARAMETERS as ROLE_NAME_PARAMETERS
 from infra.template import TEMPLATE_PATH, load_template
 
 __all__ = [
-    "DEPLOY_TIME",
     "DEPLOYED_STAGES",
+    "DEPLOY_TIME",
     "ROLE_NAME_PARAMETERS",
     "TEMPLATE_PRINCIPALS",
     "function_policy",

@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def chalice_deployed(stage: str = "dev", region: str = REGION) -> dict[str, Any]:
-    """What `chalice deploy --stage <stage>` writes to .chalice/deployed/<stage>.json (chalice.md §4), with the
-    roles and functions Chalice's own planner makes (infra.chalice_roles: one role per function), in its order."""
+    """What `chalice deploy --stage <stage>` writes to .chalice/deployed/<stage>.json (chalice.md §4), with
+    the roles and functions Chalice's own planner makes (infra.chalice_roles: one role per function), in
+    its order."""
     resources: list[dict[str, Any]] = []
     for function in chalice_plan(ROOT, stage):
         resources.append(
