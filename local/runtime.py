@@ -372,6 +372,8 @@ class LocalRuntime:
                 continue
             collected = (json.loads(details["output"]).get("result") or {}).get("collected") or {}
             where = collected.get("outcomes") or {}
+            if not where.get("bucket"):  # collect_outcomes failed: no outcomes were written
+                return None
             body = self.clients["s3"].get_object(Bucket=where["bucket"], Key=where["key"])["Body"].read()
             return dict(json.loads(body))
         return None

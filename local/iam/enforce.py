@@ -136,6 +136,7 @@ class Enforcer:
         self.functions = functions  # Lambda function name -> principal
         self.by_key = {p.access_key: p for p in principals.values()}
         self.denials: list[AccessDenied] = []
+        self.decisions: set[tuple[str, str, str]] = set()  # (principal, action, resource) decided
         for name, principal in principals.items():
             documents = policies.get(name, [])
             engine.set_policies(
@@ -180,6 +181,7 @@ class Enforcer:
         for request in requests:
             if not request.resource:  # a task token no execution issued: AWS answers InvalidToken
                 continue
+            self.decisions.add((principal_name, request.action, request.resource))
             decision = self.engine.decide(
                 principal.role_arn, self.account, request.action, request.resource, request.context
             )

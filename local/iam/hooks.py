@@ -31,6 +31,10 @@ __all__ = ["install"]
 _installed = False
 
 
+class MapRunRefused(Exception):
+    """The state machine role may not run the Distributed Map (its execution, its children)."""
+
+
 def _patch_task_token_owner() -> None:
     from moto.stepfunctions.parser.asl.eval.states import ContextObject
 
@@ -95,13 +99,19 @@ def _patch_map_run_actions() -> None:
         if enforcer is not None:
             context = env.states.context_object.context_object_data
             execution, machine = context["Execution"]["Id"], context["StateMachine"]["Id"]
-            enforcer.authorize(
-                "state_machine",
-                [
-                    Authorization("states:DescribeExecution", execution),
-                    Authorization("states:StartExecution", machine),
-                ],
-            )
+            try:
+                enforcer.authorize(
+                    "state_machine",
+                    [
+                        Authorization("states:DescribeExecution", execution),
+                        Authorization("states:StartExecution", machine),
+                    ],
+                )
+            except enforce.AccessDenied as denied:  # the map run fails; the cause in AWS's service form
+                raise MapRunRefused(
+                    f"{denied.message} (Service: AWSStepFunctions; Status Code: 400; "
+                    "Error Code: AccessDeniedException)"
+                ) from None
         original(self, env, eval_input)
 
     component.DistributedIterationComponent._map_run = _map_run  # type: ignore[method-assign]
