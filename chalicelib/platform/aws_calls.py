@@ -151,13 +151,7 @@ AWS_CALLS: tuple[AwsCall, ...] = (
     AwsCall("start_sync", "secretsmanager:GetSecretValue", _FIVETRAN_SECRET, _FIVETRAN_KEY),
     *_calls(
         "start_sync",
-        (
-            "dynamodb:PutItem",
-            "dynamodb:GetItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:Query",
-        ),
+        ("dynamodb:PutItem", *_TOKEN_READ_WRITE),
         _TABLE,
         _STORE + ": park, arm, the API budget's counter, the connection's state, remove",
     ),
@@ -207,14 +201,7 @@ AWS_CALLS: tuple[AwsCall, ...] = (
     AwsCall("reconcile_syncs", "secretsmanager:GetSecretValue", _FIVETRAN_SECRET, _FIVETRAN_KEY),
     *_calls(
         "reconcile_syncs",
-        (
-            "dynamodb:PutItem",
-            "dynamodb:GetItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:Query",
-            "dynamodb:Scan",
-        ),
+        ("dynamodb:PutItem", *_TOKEN_READ_WRITE, "dynamodb:Scan"),
         _TABLE,
         _STORE + ": the pass's lease, every parked token (scan), the connection's state, claim and remove",
     ),
