@@ -10,8 +10,10 @@ hand-made one. Chalice is imported when called (a dev and deploy dependency, nev
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,13 @@ class ChaliceFunction:
 
 def chalice_plan(project_dir: Path, stage: str) -> list[ChaliceFunction]:
     """The stage's functions and roles as Chalice's planner makes them, in its order. ``ValueError`` when a
-    function's role is not one of its own (``autogen_policy`` on, or a pre-created role)."""
+    function's role is not one of its own (``autogen_policy`` on, or a pre-created role). Planned once per
+    project and stage in a process; each call returns copies of the policies."""
+    return [replace(f, policy=copy.deepcopy(f.policy)) for f in _planned(project_dir.resolve(), stage)]
+
+
+@lru_cache(maxsize=8)
+def _planned(project_dir: Path, stage: str) -> tuple[ChaliceFunction, ...]:
     from chalice.cli.factory import CLIFactory
     from chalice.deploy import models
     from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
@@ -55,4 +63,4 @@ def chalice_plan(project_dir: Path, stage: str) -> list[ChaliceFunction]:
                 resource.resource_name, resource.function_name, role.resource_name, role.role_name, policy
             )
         )
-    return found
+    return tuple(found)
