@@ -34,7 +34,8 @@ ARNS = {
     "StartSyncFunctionArn": f"{FUNCTION}-start_sync",
     "CollectOutcomesFunctionArn": f"{FUNCTION}-collect_outcomes",
     "TransformLeaseFunctionArn": f"{FUNCTION}-transform_lease",
-    "LambdaRoleName": "fivetran-orchestrator-dev",
+    "ListConnectorsRoleName": "fivetran-orchestrator-dev-list_connectors",
+    "CollectOutcomesRoleName": "fivetran-orchestrator-dev-collect_outcomes",
 }
 
 
