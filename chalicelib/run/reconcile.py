@@ -14,9 +14,12 @@ the token table):
 3. **The exact sync decides.** The sync history is complete, so the identity rule
    (``chalicelib/tokens/identity.py``) names each token's sync for certain and a token completes
    only from that sync's end; a later scheduled sync is never credited to a run.
-4. **A dropped sync fails at once**: a token whose sync has not ended while the
-   connection is paused, its setup broken, or the connection deleted is failed with that
-   reason in the same pass (Fivetran drops such a sync without a ``sync_end``).
+4. **A dropped sync fails at once**, in the same pass, as ``DROPPED`` (``NOT_FOUND`` for a deleted
+   connection): a token whose sync the history still shows running while a later sync of the
+   connection has started (paused and resumed, or moved: Fivetran drops the running sync without a
+   ``sync_end`` and a new one follows; syncs of one connection never overlap), or whose sync has not
+   ended while the connection is paused, its setup broken, deleted, or found in another group than
+   the run's (moved).
 
 A Fivetran error (outage, 429, timeout) only skips that connection's read this pass.
 """
@@ -36,14 +39,15 @@ from typing import Protocol
 from chalicelib.fivetran.client import Connection
 from chalicelib.platform.errors import FivetranApiError, FivetranError, FivetranNotFound, TokenStoreError
 from chalicelib.platform.log import logger
+from chalicelib.platform.timeutil import format_timestamp
 from chalicelib.tokens.callbacks import CallbackError, CallbackResult
-from chalicelib.tokens.identity import SyncRecord
+from chalicelib.tokens.identity import Binding, SyncRecord
 from chalicelib.tokens.outcomes import SyncOutcome
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.resolver import HISTORY_WINDOW, Resolution, Resolver
 from chalicelib.tokens.store import TokenStore
 
-__all__ = ["LEASE_NAME", "ReconcileReport", "UnavailableFivetran", "reconcile"]
+__all__ = ["LEASE_NAME", "Drop", "ReconcileReport", "UnavailableFivetran", "dropped_reason", "reconcile"]
 
 TIME_RESERVE_MS = 5_000
 LEASE_NAME = "reconcile"
@@ -92,16 +96,49 @@ class ReconcileReport:
         return {**own, **self.resolution.to_dict()}
 
 
-def dropped_reason(conn: Connection | None) -> str | None:
-    """Why Fivetran will never end a sync of this connection (None: it may still end)."""
+@dataclass(frozen=True)
+class Drop:
+    """Why a token's sync will never end: ``status`` (``DROPPED`` or ``NOT_FOUND``) and a reason a
+    person can act on."""
+
+    status: str
+    reason: str
+
+
+def dropped_reason(conn: Connection | None, record: TokenRecord, binding: Binding) -> Drop | None:
+    """Why Fivetran will never end this token's sync (None: it may still end).
+
+    ``conn`` is the connection now (None: Fivetran has no such connection); ``record.group_id`` is
+    the group the run listed it in; ``binding`` the token's sync as the complete history names it.
+    """
     if conn is None:
-        return "the connection no longer exists in Fivetran (deleted while the run waited)"
+        return Drop("NOT_FOUND", "the connection no longer exists in Fivetran (deleted while the run waited)")
+    moved_to = (
+        conn.group_id if record.group_id and conn.group_id and conn.group_id != record.group_id else None
+    )
+    later = binding.superseded_by
+    if binding.dropped and later is not None and binding.sync is not None:
+        how = f"moved to group {moved_to}" if moved_to else "paused/resumed or moved"
+        when = format_timestamp(later.started_at) if later.started_at else "after it"
+        return Drop(
+            "DROPPED",
+            f"the sync was dropped: the connection was {how} (a later sync {later.sync_id} started at"
+            f" {when} while sync {binding.sync.sync_id} had no end; Fivetran never ends a dropped sync):"
+            " re-run the connection",
+        )
+    if moved_to:
+        return Drop(
+            "DROPPED",
+            f"the sync was dropped: the connection was moved to group {moved_to} (the run listed it in"
+            f" group {record.group_id}); moving a connection pauses it, which drops its running sync",
+        )
     if conn.paused:
-        return "the connection was paused while the run waited; Fivetran dropped its sync"
+        return Drop("DROPPED", "the sync was dropped: the connection was paused while the run waited")
     if not conn.is_connected:
-        return (
-            f"the connection's setup is {conn.setup_state} (it broke while the run waited);"
-            " Fivetran dropped its sync: fix the connection in Fivetran"
+        return Drop(
+            "DROPPED",
+            f"the sync was dropped: the connection's setup is {conn.setup_state} (it broke while the run"
+            " waited): fix the connection in Fivetran",
         )
     return None
 
@@ -214,12 +251,11 @@ def _check(
         return
     try:
         resolution = resolver.settle(connector_id, history=history, source="reconcile")
-        reason = dropped_reason(conn)
         due = {r.token_id for r in parked}
-        if reason is not None:
-            for record, binding in resolution.pending:
-                if record.token_id in due:
-                    _fail_dropped(record, now, binding.sync, reason, resolver, resolution, report)
+        for record, binding in resolution.pending:
+            drop = dropped_reason(conn, record, binding) if record.token_id in due else None
+            if drop is not None:
+                _fail_dropped(record, now, binding.sync, drop, resolver, resolution, report)
     except (CallbackError, TokenStoreError) as exc:
         resolution = Resolution(errors=[str(exc)])
         logger.warning("reconcile could not act on a connection", extra={**ctx, "error": str(exc)})
@@ -233,19 +269,22 @@ def _fail_dropped(
     record: TokenRecord,
     now: datetime,
     sync: SyncRecord | None,
-    reason: str,
+    drop: Drop,
     resolver: Resolver,
     resolution: Resolution,
     report: ReconcileReport,
 ) -> None:
-    status = "NOT_FOUND" if "no longer exists" in reason else "DROPPED"
     outcome = SyncOutcome(
         record.connector_id,
-        status,
+        drop.status,
         now,
         sync_id=sync.sync_id if sync else None,
-        reason=reason,
+        reason=drop.reason,
         source="reconcile",
+    )
+    logger.warning(
+        "a dropped sync fails its token",
+        extra={"connector_id": record.connector_id, "token_ref": record.ref, "status": drop.status},
     )
     resolution.newer_than_event -= 1
     resolver.resolve_token(record, outcome, resolution)

@@ -78,6 +78,7 @@ class TokenStore:
         schedule_type: str = "auto",
         resume_after: datetime | None = None,
         exclude_sync_id: str | None = None,
+        group_id: str | None = None,
     ) -> TokenRecord:
         return TokenRecord(
             connector_id=connector_id,
@@ -89,6 +90,7 @@ class TokenStore:
             schedule_type=schedule_type,
             resume_after=resume_after,
             exclude_sync_id=exclude_sync_id,
+            group_id=group_id,
         )
 
     # -- one call, errors mapped ---------------------------------------------------------
