@@ -285,7 +285,8 @@ def test_a_dropped_sync_is_told_apart_from_the_syncs_after_it(
     started keeps it waiting, and a read after it names the token's own sync as dropped by it."""
     ours = next(s for s in world.syncs if s.sync_id == world.ours)
     dropped = SyncRecord(ours.sync_id, started_at=ours.started_at, source="history")
-    after_start = ours.started_at + timedelta(seconds=resumed)
+    # The resume comes after the trigger was accepted (before it, the trigger would have met that sync).
+    after_start = max(ours.started_at, world.anchor.until) + timedelta(seconds=resumed)
     follow = SyncRecord("after-resume", after_start, after_start + timedelta(seconds=5), "SUCCESSFUL")
     before = [s for s in world.syncs if s.started_at < ours.started_at]
     truth = [*before, dropped, follow]
@@ -297,8 +298,8 @@ def test_a_dropped_sync_is_told_apart_from_the_syncs_after_it(
             if s.started_at <= now
         ]
 
-    moment = data.draw(st.floats(0, resumed + 10), label="seconds after our start")
-    now = ours.started_at + timedelta(seconds=moment)
+    moment = data.draw(st.floats(0, 40), label="seconds after our start")
+    now = max(ours.started_at, world.anchor.until) + timedelta(seconds=moment)
     binding = bind(world.anchor, history_at(now), complete=True)
 
     assert binding.decision is Decision.BOUND
