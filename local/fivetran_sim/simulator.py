@@ -186,7 +186,11 @@ class FivetranSimulator:
         if group_id != self.scenario.group_id:
             raise KeyError(group_id)
         with self.lock:
-            ids = [cid for cid, state in self.connections.items() if not state.deleted]
+            ids = [
+                cid
+                for cid, state in self.connections.items()
+                if not state.deleted and state.group_id in (None, group_id)
+            ]
             start = int(cursor) if cursor and cursor.isdigit() else 0
             size = max(1, min(limit, self.page_size))
             page = ids[start : start + size]

@@ -75,12 +75,14 @@ class ScheduledSyncSpec:
 
 @dataclass(frozen=True)
 class MidRunSpec:
-    """A connection's ``mid_run``: one change at ``at_s`` (paused, broken or incomplete, or deleted)."""
+    """One ``mid_run`` change at ``at_s``: paused (``paused: true``) or resumed (``paused: false``),
+    setup ``broken``/``incomplete``, ``deleted``, or moved to another group (``group_id``)."""
 
     at_s: float = 0.0
-    paused: bool = False
+    paused: bool | None = None  # None: no change to paused
     setup_state: str = ""  # broken | incomplete
     deleted: bool = False
+    group_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class ConnectorSpec:
     api: ApiSpec = field(default_factory=ApiSpec)
     already_syncing: AlreadySyncingSpec | None = None
     scheduled_syncs: tuple[ScheduledSyncSpec, ...] = ()
-    mid_run: MidRunSpec | None = None
+    mid_run: tuple[MidRunSpec, ...] = ()  # in the order they happen
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class Expectation:
     connectors: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # the execution's error, e.g. Orchestrator.DbtFailed
     dbt_exit_code: int | None = None
+    causes: dict[str, str] = field(default_factory=dict)  # connection -> text its cause contains
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
         duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
         raise ScenarioError(f"connector ids must be unique (duplicate: {duplicates})")
     expect_raw = mapping(raw.get("expect"), "expect")
-    check_keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, "expect.")
+    check_keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "causes"}, "expect.")
     status = typed(expect_raw, "status", str, "SUCCEEDED", "expect.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
         raise ScenarioError("expect.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
@@ -89,6 +89,12 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
             raise ScenarioError(f"expect.connectors.{cid} is not a connector of this scenario")
         if outcome not in ("succeeded", "failed", "timed_out", "skipped"):
             raise ScenarioError(f"expect.connectors.{cid} must be succeeded, failed, timed_out or skipped")
+    causes = mapping(expect_raw.get("causes"), "expect.causes")
+    for cid, text in causes.items():
+        if cid not in ids:
+            raise ScenarioError(f"expect.causes.{cid} is not a connector of this scenario")
+        if not isinstance(text, str) or not text:
+            raise ScenarioError(f"expect.causes.{cid} must be the text the connection's cause contains")
     settings = mapping(raw.get("settings"), "settings")
     check_keys(settings, SETTINGS_KEYS, "settings.")
     return Scenario(
@@ -102,6 +108,7 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
             connectors={str(k): str(v) for k, v in expected_connectors.items()},
             error=typed(expect_raw, "error", (str, type(None)), None, "expect."),
             dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, "expect."),
+            causes={str(k): str(v) for k, v in causes.items()},
         ),
         settings=settings,
         fivetran=_fivetran(raw),
