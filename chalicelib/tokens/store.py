@@ -232,9 +232,10 @@ class TokenStore:
 
     # -- syncs seen --------------------------------------------------------------------------
 
-    def record_sync(self, connector_id: str, sync: SyncRecord, *, expires_at: int) -> None:
+    def record_sync(self, connector_id: str, sync: SyncRecord, *, expires_at: int) -> SyncRecord | None:
         """Remember what an event (or the sync history) said of one sync; a field already known
-        keeps its first value (a replayed or contradicting delivery changes nothing)."""
+        keeps its first value (a replayed or contradicting delivery changes nothing). Returns what
+        was recorded of it before (None: nothing), so a contradicting end can be told."""
         fields: dict[str, dict[str, str]] = {"sync_id": {"S": sync.sync_id}, "source": {"S": sync.source}}
         for name in ("started_at", "ended_at", "rescheduled_for"):
             value = getattr(sync, name)
@@ -250,14 +251,17 @@ class TokenStore:
         names["#ttl"] = "expires_at"
         values[":ttl"] = {"N": str(expires_at)}
         sets.append("#ttl = :ttl")
-        self._call(
+        answer = self._call(
             "record a sync",
             self._client.update_item,
             Key=self._key(connector_id, SYNC_PREFIX + sync.sync_id),
             UpdateExpression="SET " + ", ".join(sets),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",
         )
+        previous = answer.get("Attributes") if isinstance(answer, dict) else None
+        return sync_from_item(previous) if previous and "sync_id" in previous else None
 
     # -- claims (one resolver per token) -------------------------------------------------
 
