@@ -21,7 +21,12 @@ the token table):
    ended while the connection is paused, its setup broken, deleted, or found in another group than
    the run's (moved).
 
-A Fivetran error (outage, 429, timeout) only skips that connection's read this pass.
+A Fivetran error (outage, 429, timeout) only skips that connection's read this pass. A refused
+API key (401, persisting after the client read the credentials again) that refuses every read of
+the passes for ``auth_failure_seconds`` (``FIVETRAN_AUTH_FAILURE_SECONDS``, 15 minutes) ends every
+waiting token with ``AUTH_FAILED`` and a cause that says the key was refused and which secret to
+rotate, instead of letting them time out after ``sync_timeout_seconds``; one pass with a read that
+Fivetran answered resets the clock (a ``fivetran-auth`` mark in the token table).
 """
 
 from __future__ import annotations
@@ -37,7 +42,13 @@ from threading import Lock
 from typing import Protocol
 
 from chalicelib.fivetran.client import Connection
-from chalicelib.platform.errors import FivetranApiError, FivetranError, FivetranNotFound, TokenStoreError
+from chalicelib.platform.errors import (
+    FivetranApiError,
+    FivetranAuthError,
+    FivetranError,
+    FivetranNotFound,
+    TokenStoreError,
+)
 from chalicelib.platform.log import logger
 from chalicelib.platform.timeutil import format_timestamp
 from chalicelib.tokens.callbacks import CallbackError, CallbackResult
@@ -51,6 +62,8 @@ __all__ = ["LEASE_NAME", "Drop", "ReconcileReport", "UnavailableFivetran", "drop
 
 TIME_RESERVE_MS = 5_000
 LEASE_NAME = "reconcile"
+AUTH_MARK = "fivetran-auth"
+AUTH_FAILED = "AUTH_FAILED"
 # Fivetran's clock may run ahead of ours: ask the history a little into our future.
 CLOCK_SLACK = timedelta(hours=1)
 
@@ -87,12 +100,16 @@ class ReconcileReport:
     dropped: int = 0
     resolution: Resolution = field(default_factory=Resolution)
     api_errors: int = 0
+    auth_errors: int = 0
     stopped_early: str | None = None
     _lock: Lock = field(default_factory=Lock, repr=False)
+    _auth_error: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
         """The pass's counts and ``stopped_early``, then its resolution's counts (one flat dict)."""
-        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("resolution", "_lock")}
+        own = {
+            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith(("resolution", "_"))
+        }
         return {**own, **self.resolution.to_dict()}
 
 
@@ -155,6 +172,7 @@ def reconcile(
     read_timeout: float = 10.0,
     workers: int = 8,
     lease_seconds: float = 300.0,
+    auth_failure_seconds: float = 900.0,
 ) -> ReconcileReport:
     report = ReconcileReport()
     holder = uuid.uuid4().hex
@@ -176,6 +194,7 @@ def reconcile(
             ]
             for future in work:
                 future.result()
+        _refused_key(tokens, store, resolver, now, auth_failure_seconds, report)
     finally:
         store.release_lease(LEASE_NAME, holder)
     logger.info("reconcile finished", extra=report.to_dict())
@@ -246,6 +265,9 @@ def _check(
     except FivetranError as exc:
         with report._lock:
             report.api_errors += 1
+            if isinstance(exc, FivetranAuthError):
+                report.auth_errors += 1
+                report._auth_error = str(exc)
         logger.warning("reconcile could not read Fivetran", extra={**ctx, "error": str(exc)[:300]})
         _mark_checked(store, parked)
         return
@@ -290,6 +312,41 @@ def _fail_dropped(
     resolver.resolve_token(record, outcome, resolution)
     with report._lock:
         report.dropped += 1
+
+
+def _refused_key(
+    tokens: list[TokenRecord],
+    store: TokenStore,
+    resolver: Resolver,
+    now: datetime,
+    bound_seconds: float,
+    report: ReconcileReport,
+) -> None:
+    """Track how long Fivetran has refused every read (401); past ``bound_seconds`` the waiting
+    tokens end with ``AUTH_FAILED``. A pass that read a connection clears the mark."""
+    try:
+        if report.connections_checked:
+            store.clear_mark(AUTH_MARK)
+            return
+        if not report.auth_errors:
+            return
+        since = store.mark_since(AUTH_MARK, now.timestamp())
+        refused_for = now.timestamp() - since
+        logger.error(
+            "Fivetran refuses the API key on every read",
+            extra={"refused_for_s": round(refused_for), "bound_s": bound_seconds},
+        )
+        if refused_for < bound_seconds:
+            return
+        reason = (
+            f"the safety net could not read Fivetran for {refused_for / 60:.0f} minutes: {report._auth_error}"
+        )
+        for record in tokens:
+            outcome = SyncOutcome(record.connector_id, AUTH_FAILED, now, reason=reason, source="reconcile")
+            resolver.resolve_token(record, outcome, report.resolution)
+    except (CallbackError, TokenStoreError) as exc:
+        report.resolution.errors.append(str(exc))
+        logger.warning("could not act on a refused API key", extra={"error": str(exc)})
 
 
 def _mark_checked(store: TokenStore, parked: list[TokenRecord]) -> None:

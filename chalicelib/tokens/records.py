@@ -15,7 +15,9 @@ Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
   ``source``, ``expires_at``: what the webhooks (and the sync history) said of one sync,
   kept so an event that arrives before its token is armed (or while no token is parked)
   is not lost.
-- **lease** (partition ``__lease__``): ``holder``, ``until``: one safety-net pass at a time.
+- **lease** (partition ``__lease__``): ``holder``, ``until``: one safety-net pass at a time; in the
+  same partition, a **mark** (``since``, epoch seconds) while a condition holds (``fivetran-auth``:
+  every safety-net read refused with 401 since then).
 - **API budget window** (partition ``__api_budget__``, ``token_id`` = ``triggers#<epoch minute>``):
   ``calls``, ``expires_at``: the sync triggers every run made in that minute
   (``chalicelib/tokens/api_budget.py``).

@@ -317,6 +317,26 @@ class TokenStore:
             ExpressionAttributeValues={":me": {"S": holder}},
         )
 
+    def mark_since(self, name: str, now: float) -> float:
+        """Mark the condition ``name`` (e.g. Fivetran refusing the API key) as holding; returns when it
+        was first marked (epoch seconds), ``now`` if it was not marked. Kept until ``clear_mark``."""
+        answer = self._call(
+            "mark a condition",
+            self._client.update_item,
+            Key=self._key(LEASE_PARTITION, name),
+            UpdateExpression="SET since = if_not_exists(since, :now), expires_at = :ttl",
+            ExpressionAttributeValues={
+                ":now": {"N": f"{now:.3f}"},
+                ":ttl": {"N": str(int(now) + 7 * 86_400)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return float(answer["Attributes"]["since"]["N"])
+
+    def clear_mark(self, name: str) -> None:
+        """The condition ``name`` no longer holds."""
+        self._call("clear a condition", self._client.delete_item, Key=self._key(LEASE_PARTITION, name))
+
     def count_call(self, window: str, expires_at: int) -> int:
         """Add one call to the budget window ``window`` (atomic ``ADD``); returns the window's count
         including this call. Concurrent callers never collide: each gets its own position."""

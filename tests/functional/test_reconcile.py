@@ -468,6 +468,7 @@ def test_nothing_parked_is_a_quiet_run(client):
         "heartbeats": 0,
         "dropped": 0,
         "api_errors": 0,
+        "auth_errors": 0,
         "stopped_early": None,
         "completed": 0,
         "already_resolved": 0,
