@@ -48,6 +48,9 @@ REGION = "us-east-1"
 API_KEY = "local-api-key"
 API_SECRET = "local-api-secret"  # noqa: S105 - the documented local-only credentials
 WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105
+# With fivetran.api_key_rotation the API credentials live in moto's Secrets Manager under this name, as
+# on AWS (the secret the rotation changes); otherwise they come from the local stage's environment.
+API_SECRET_NAME = "fivetran-orchestrator/local/fivetran-api"  # noqa: S105 - a name, not a secret
 
 
 # How long one local safety-net pass may spend reading Fivetran: passes come every second or
@@ -174,12 +177,14 @@ class LocalRuntime:
         )
         self.simulator.seed_history()
         sim_url = self.simulator.start()
+        secret_name = self._api_secret(session) if self.scenario.fivetran.api_key_rotation else None
         self.deps = Dependencies.from_clients(
             Settings(
                 token_table=self.stack.table_name,
                 fivetran_api_url=sim_url,
-                fivetran_api_key=API_KEY,
-                fivetran_api_secret=API_SECRET,
+                fivetran_api_key=None if secret_name else API_KEY,
+                fivetran_api_secret=None if secret_name else API_SECRET,
+                fivetran_api_secret_arn=secret_name,
                 webhook_secret=WEBHOOK_SECRET,
                 reconcile_after_seconds=int(settings.get("reconcile_after_s", 2)),
                 http_max_retries=6,
@@ -188,8 +193,11 @@ class LocalRuntime:
             dynamodb=self.clients["dynamodb"],
             stepfunctions=self.clients["stepfunctions"],
             s3=self.clients["s3"],
+            secretsmanager=self.clients.get("secretsmanager"),
         )
         set_dependencies(self.deps)
+        if secret_name:
+            self.deps.fivetran()  # warm, as a Lambda that ran before: its cache holds the pair to be rotated
         # The dbt process keeps its artifacts in moto's S3, as the task does in the stack's bucket.
         aws_env = {
             "AWS_ENDPOINT_URL": endpoint,
@@ -205,6 +213,7 @@ class LocalRuntime:
                 "AWS_ENDPOINT_URL": endpoint,
                 "FIVETRAN_API_URL": sim_url,
                 "TOKEN_TABLE": self.stack.table_name,
+                **({"FIVETRAN_API_SECRET_ARN": secret_name} if secret_name else {}),
             },
             port=chalice_port,
             log=self._chalice_log,
@@ -213,6 +222,23 @@ class LocalRuntime:
         self._spawn(self._reconcile_loop, "reconcile")
         # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up.
         self.simulator.begin_run()
+
+    def _api_secret(self, session: Any) -> str:
+        """The API credentials as a Secrets Manager secret (``fivetran.api_key_rotation``); the
+        simulator's rotation puts its new pair there, as an operator rotating the key does."""
+        client = in_process_client(session, "secretsmanager")
+        self.clients["secretsmanager"] = client
+        client.create_secret(
+            Name=API_SECRET_NAME, SecretString=json.dumps({"api_key": API_KEY, "api_secret": API_SECRET})
+        )
+
+        def rotated(key: str, secret: str) -> None:
+            pair = json.dumps({"api_key": key, "api_secret": secret})
+            client.put_secret_value(SecretId=API_SECRET_NAME, SecretString=pair)
+
+        assert self.simulator is not None
+        self.simulator.on_api_key_rotated = rotated
+        return API_SECRET_NAME
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

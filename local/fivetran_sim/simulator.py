@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +30,10 @@ from local.scenario import Scenario
 SYNC_HISTORY_MAX_WINDOW = timedelta(days=7)
 
 
+def _basic(key: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+
+
 class FivetranSimulator:
     def __init__(
         self,
@@ -43,7 +48,11 @@ class FivetranSimulator:
     ) -> None:
         self.scenario = scenario
         self.fivetran = scenario.fivetran
-        self._auth = "Basic " + base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
+        self._auth = _basic(api_key, api_secret)
+        # fivetran.api_key_rotation: the pair Fivetran accepts after the rotation, and who is told of it
+        # (the local runtime puts it in the orchestrator's API secret).
+        self.rotated_credentials = (f"{api_key}-rotated", f"{api_secret}-rotated")
+        self.on_api_key_rotated: Callable[[str, str], None] | None = None
         self.duckdb_path = duckdb_path
         self.page_size = page_size
         self.connections = {c.id: ConnectionState(c, seed=i) for i, c in enumerate(scenario.connectors)}
@@ -102,6 +111,18 @@ class FivetranSimulator:
                 return
             self._zero = time.monotonic()
         self._player.begin_run(self.connections.values())
+        rotation = self.fivetran.api_key_rotation
+        if rotation is not None:
+            self._scheduler.later(rotation.at_s, self._rotate_api_key)
+
+    def _rotate_api_key(self) -> None:
+        """The key is rotated: the new pair goes into the secret first (``on_api_key_rotated``), then
+        Fivetran accepts only it (the old pair answers 401)."""
+        key, secret = self.rotated_credentials
+        if self.on_api_key_rotated is not None:
+            self.on_api_key_rotated(key, secret)
+        with self.lock:
+            self._auth = _basic(key, secret)
 
     def elapsed_s(self) -> float:
         """Seconds since the run's zero (0 before it)."""

@@ -95,12 +95,22 @@ class ApiOutageSpec:
 
 
 @dataclass(frozen=True)
+class ApiKeyRotationSpec:
+    """``fivetran.api_key_rotation``: at ``at_s`` the API key is rotated: the new pair is put in the
+    orchestrator's API secret and Fivetran refuses the old pair (401) from then on."""
+
+    at_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class FivetranSpec:
-    """``fivetran``: the account as a whole (its clock, its webhook's events, an API outage)."""
+    """``fivetran``: the account as a whole (its clock, its webhook's events, an API outage, a key
+    rotation)."""
 
     clock_offset_s: float = 0.0
     webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
     api_outage: ApiOutageSpec | None = None
+    api_key_rotation: ApiKeyRotationSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from local.scenario.fields import check_keys, mapping, sub, typed
 from local.scenario.generate import generated_connectors
 from local.scenario.model import (
     WEBHOOK_EVENTS,
+    ApiKeyRotationSpec,
     ApiOutageSpec,
     Expectation,
     FivetranSpec,
@@ -44,7 +45,7 @@ SETTINGS_KEYS = {
 
 def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
     data = mapping(raw.get("fivetran"), "fivetran")
-    check_keys(data, {"clock_offset_s", "webhook_events", "api_outage"}, "fivetran.")
+    check_keys(data, {"clock_offset_s", "webhook_events", "api_outage", "api_key_rotation"}, "fivetran.")
     offset = data.get("clock_offset_s", 0.0)
     if isinstance(offset, bool) or not isinstance(offset, int | float):
         raise ScenarioError(f"fivetran.clock_offset_s must be a number of seconds (got {offset!r})")
@@ -59,7 +60,15 @@ def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
         outage = sub(data, "api_outage", ApiOutageSpec, "fivetran.")
         if not 400 <= outage.status <= 599:
             raise ScenarioError("fivetran.api_outage.status must be an HTTP error status (400-599)")
-    return FivetranSpec(clock_offset_s=float(offset), webhook_events=tuple(events), api_outage=outage)
+    rotation = None
+    if data.get("api_key_rotation") is not None:
+        rotation = sub(data, "api_key_rotation", ApiKeyRotationSpec, "fivetran.")
+    return FivetranSpec(
+        clock_offset_s=float(offset),
+        webhook_events=tuple(events),
+        api_outage=outage,
+        api_key_rotation=rotation,
+    )
 
 
 def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:

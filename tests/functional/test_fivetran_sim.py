@@ -586,6 +586,23 @@ def test_a_connection_moved_to_another_group_mid_sync_leaves_the_group_and_syncs
     assert end["sync_id"] == newest["sync_id"]
 
 
+def test_an_api_key_rotation_puts_the_new_pair_in_the_secret_first_then_refuses_the_old_one(make_sim):
+    s = make_sim({"fivetran": {"api_key_rotation": {"at_s": 0.3}}, "connectors": [conn()]}, begin=False)
+    told: list[tuple[str, str]] = []
+    s.sim.on_api_key_rotated = lambda key, secret: told.append((key, secret))
+    s.sim.begin_run()
+    assert s.get("/v1/connections/c1").status_code == 200  # before the rotation
+
+    eventually(lambda: told)
+
+    refused = s.get("/v1/connections/c1")
+    assert (refused.status_code, refused.json()["code"]) == (401, "AuthFailed")
+    [(key, secret)] = told
+    assert (key, secret) == s.sim.rotated_credentials
+    answer = requests.get(f"{s.url}/v1/connections/c1", auth=(key, secret), timeout=10)
+    assert answer.status_code == 200
+
+
 def test_a_connection_deleted_mid_run_is_not_found_everywhere(make_sim):
     s = make_sim(
         {"connectors": [conn(sync={"duration_s": 0.5}, mid_run={"at_s": 0.1, "deleted": True}), conn("c2")]}
@@ -730,6 +747,8 @@ def test_the_readme_format_block_is_a_valid_scenario():
         ({"fivetran": {"webhook_events": ["status"]}}, "fivetran.webhook_events must be a non-empty list"),
         ({"fivetran": {"api_outage": {"start_s": 1, "status": 200}}}, "fivetran.api_outage.status"),
         ({"fivetran": {"api_outage": {"until_s": 1}}}, "unknown key fivetran.api_outage.until_s"),
+        ({"fivetran": {"api_key_rotation": {"at": 1}}}, "unknown key fivetran.api_key_rotation.at"),
+        ({"fivetran": {"api_key_rotation": {"at_s": -1}}}, "fivetran.api_key_rotation.at_s must not"),
         (
             {"c": {"already_syncing": {"remaining_s": -1}}},
             "connectors[0].already_syncing.remaining_s must not",
