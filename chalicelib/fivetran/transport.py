@@ -325,8 +325,9 @@ def api_key_refused(where: str, detail: str, credentials_name: str, reread: bool
     """What a person reads when Fivetran refuses the API key (401): what happened and what to do."""
     again = f", also after reading {credentials_name} again" if reread else ""
     return (
-        f"Fivetran refused the API key for {where} ({detail}){again}: the key was revoked or rotated."
-        f" Generate a new key in Fivetran and put the pair in {credentials_name}"
+        f"Fivetran refused the API key for {where} ({detail}){again}: check the key/secret and its"
+        " permissions. A key rotated or revoked in Fivetran: generate a new one and put the pair in"
+        f" {credentials_name}"
         ' ({"api_key": "...", "api_secret": "..."}); see "Rotating the Fivetran API key" in the README'
     )
 
