@@ -240,6 +240,7 @@ def reconcile_syncs(event: Any) -> dict[str, Any]:
         older_than_seconds=deps.settings.reconcile_after_seconds,
         max_connections=deps.settings.reconcile_max_tokens,
         remaining_ms=remaining or (lambda: 10**9),
+        auth_failure_seconds=deps.settings.fivetran_auth_failure_seconds,
     )
     summary = report.to_dict()
     record_safety_net_pass(summary)

@@ -143,4 +143,10 @@ def expectation_problems(
     for connector_id, outcome in expect.connectors.items():
         if actual.get(connector_id) != outcome:
             problems.append(f"{connector_id}: {actual.get(connector_id)} (expected {outcome})")
+    causes = {c["connector_id"]: c.get("cause") or "" for c in report["connectors"]}
+    for connector_id, text in expect.causes.items():
+        if text not in causes.get(connector_id, ""):
+            problems.append(
+                f"{connector_id}: cause {causes.get(connector_id)!r} (expected to contain {text!r})"
+            )
     return problems

@@ -52,6 +52,9 @@ REGION = "us-east-1"
 API_KEY = "local-api-key"
 API_SECRET = "local-api-secret"  # noqa: S105 - the documented local-only credentials
 WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105
+# With fivetran.api_key_rotation the API credentials live in moto's Secrets Manager under this name, as
+# on AWS (the secret the rotation changes); otherwise they come from the local stage's environment.
+API_SECRET_NAME = "fivetran-orchestrator/local/fivetran-api"  # noqa: S105 - a name, not a secret
 
 
 # How long one local safety-net pass may spend reading Fivetran: passes come every second or
@@ -190,11 +193,13 @@ class LocalRuntime:
         self.simulator.seed_history()
         sim_url = self.simulator.start()
         self.iam = self._enforcer()
+        secret_name = self._api_secret(session) if self.scenario.fivetran.api_key_rotation else None
         settings_for_handlers = Settings(
             token_table=self.stack.table_name,
             fivetran_api_url=sim_url,
-            fivetran_api_key=API_KEY,
-            fivetran_api_secret=API_SECRET,
+            fivetran_api_key=None if secret_name else API_KEY,
+            fivetran_api_secret=None if secret_name else API_SECRET,
+            fivetran_api_secret_arn=secret_name,
             webhook_secret=WEBHOOK_SECRET,
             reconcile_after_seconds=int(settings.get("reconcile_after_s", 2)),
             http_max_retries=6,
@@ -203,8 +208,14 @@ class LocalRuntime:
         # The operator's view (reports, tests) uses the runtime's own clients; the handlers and the safety
         # net call AWS as their own roles, each through clients the enforcer checks.
         self.deps = self._dependencies(settings_for_handlers, None)
-        set_dependencies(self._dependencies(settings_for_handlers, enforce.ACTING_AS))
+        handler_deps = self._dependencies(settings_for_handlers, enforce.ACTING_AS)
+        set_dependencies(handler_deps)
         self.reconcile_deps = self._dependencies(settings_for_handlers, "reconcile_syncs")
+        if secret_name:
+            # Warm, as Lambdas that ran before: their caches hold the pair about to be rotated.
+            with enforce.acting_as("list_connectors"):
+                handler_deps.fivetran()
+            self.reconcile_deps.fivetran()
         # The dbt process keeps its artifacts in moto's S3, as the task does in the stack's bucket.
         aws_env = {
             "AWS_ENDPOINT_URL": endpoint,
@@ -221,6 +232,7 @@ class LocalRuntime:
                 "FIVETRAN_API_URL": sim_url,
                 "TOKEN_TABLE": self.stack.table_name,
                 "AWS_ACCESS_KEY_ID": self.iam.principals["api_handler"].access_key,
+                **({"FIVETRAN_API_SECRET_ARN": secret_name} if secret_name else {}),
             },
             port=chalice_port,
             log=self._chalice_log,
@@ -252,11 +264,32 @@ class LocalRuntime:
                 name: enforce.attach(
                     in_process_client(session, name, config=Config(max_pool_connections=LOCAL_POOL)), acting
                 )
-                for name in ("dynamodb", "stepfunctions", "s3")
+                for name in ("dynamodb", "stepfunctions", "s3", "secretsmanager")
             }
         return Dependencies.from_clients(
-            settings, dynamodb=clients["dynamodb"], stepfunctions=clients["stepfunctions"], s3=clients["s3"]
+            settings,
+            dynamodb=clients["dynamodb"],
+            stepfunctions=clients["stepfunctions"],
+            s3=clients["s3"],
+            secretsmanager=clients.get("secretsmanager") if settings.fivetran_api_secret_arn else None,
         )
+
+    def _api_secret(self, session: Any) -> str:
+        """The API credentials as a Secrets Manager secret (``fivetran.api_key_rotation``); the
+        simulator's rotation puts its new pair there, as an operator rotating the key does."""
+        client = in_process_client(session, "secretsmanager")
+        self.clients["secretsmanager"] = client
+        client.create_secret(
+            Name=API_SECRET_NAME, SecretString=json.dumps({"api_key": API_KEY, "api_secret": API_SECRET})
+        )
+
+        def rotated(key: str, secret: str) -> None:
+            pair = json.dumps({"api_key": key, "api_secret": secret})
+            client.put_secret_value(SecretId=API_SECRET_NAME, SecretString=pair)
+
+        assert self.simulator is not None
+        self.simulator.on_api_key_rotated = rotated
+        return API_SECRET_NAME
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -84,6 +84,7 @@ def park(
     at: datetime | None = None,
     armed: bool = True,
     joined: bool = False,
+    group_id: str | None = None,
 ) -> TokenRecord:
     """Park ``token`` for ``connector_id`` as if requested ``ago`` seconds earlier (or ``at``).
 
@@ -98,6 +99,7 @@ def park(
         execution_id="arn:aws:states:us-east-1:123456789012:execution:waiting-task:run",
         requested_at=requested,
         expires_at=int((requested + timedelta(days=1)).timestamp()),
+        group_id=group_id,
     )
     stored, _ = store.park(record)
     if armed:

@@ -8,6 +8,11 @@ a 429 whose ``Retry-After`` is longer than ``max_retry_after`` or than that budg
 ``FivetranRateLimited`` (with ``retry_after``) at once, so the state machine waits instead
 of a Lambda dying of its own backoff. The client never changes a connection's schedule
 type or paused state.
+
+API key rotation: on a 401 the credentials are read again once (``credentials_refresh``, which
+bypasses the secrets cache) and, if they changed, the call is sent again with the new pair; a 401
+that persists after that raises ``FivetranAuthError`` naming the secret to rotate
+(``credentials_name``).
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from chalicelib.platform.errors import (
     FivetranNotFound,
     FivetranRateLimited,
 )
+from chalicelib.platform.log import logger
 
-__all__ = ["ACCEPT_V2", "FivetranTransport", "date_header"]
+__all__ = ["ACCEPT_V2", "FivetranTransport", "api_key_refused", "date_header"]
 
 USER_AGENT = "fivetran-orchestrator/0.1 (+https://github.com/fivetran-orchestrator)"
 ACCEPT_V2 = "application/json;version=2"
@@ -125,6 +131,10 @@ class FivetranTransport:
         api_key, api_secret: HTTP Basic credentials.
         session: an injectable ``requests.Session`` (tests pass one or use ``responses``).
         sleep: what the retry policy sleeps with (tests pass a recorder).
+        credentials_refresh: ``() -> (api_key, api_secret)`` read fresh from where they are kept
+            (called once on a 401; None: a 401 fails at once).
+        credentials_name: where the credentials are kept, for the error a person reads (the
+            secret's id, or the environment variables).
     """
 
     def __init__(
@@ -139,8 +149,12 @@ class FivetranTransport:
         max_retry_after: float = 30.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        credentials_refresh: Callable[[], tuple[str, str]] | None = None,
+        credentials_name: str = "the Fivetran API credentials",
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._refresh = credentials_refresh
+        self.credentials_name = credentials_name
         self._timeout = timeout
         self._deadline = threading.local()  # per thread: concurrent callers keep their own budget
         self._session = session or requests.Session()
@@ -232,9 +246,14 @@ class FivetranTransport:
                 f"no time left to call Fivetran for {method} {path}", method=method, path=path
             )
         try:
-            return self._session.request(
+            response = self._session.request(
                 method, url, params=params, json=json, headers=headers, timeout=min(limit, budget)
             )
+            if response.status_code == 401 and self._reread_credentials():
+                response = self._session.request(
+                    method, url, params=params, json=json, headers=headers, timeout=min(limit, self.budget())
+                )
+            return response
         except requests.exceptions.RetryError as exc:
             raise FivetranApiError(
                 f"Fivetran kept failing {method} {path} after retries: {exc}", method=method, path=path
@@ -246,8 +265,25 @@ class FivetranTransport:
                 path=path,
             ) from exc
 
-    @staticmethod
-    def _unwrap(response: requests.Response, method: str, path: str) -> dict[str, Any]:
+    def _reread_credentials(self) -> bool:
+        """After a 401: the credentials read again (bypassing the cache); True if they changed and
+        the session now uses them (the call is worth sending again)."""
+        if self._refresh is None:
+            return False
+        try:
+            fresh = self._refresh()
+        except Exception as exc:  # an unreadable secret: the 401 stands (and says what to do)
+            logger.warning(
+                "could not read the Fivetran API credentials again", extra={"error": str(exc)[:300]}
+            )
+            return False
+        if fresh == self._session.auth:
+            return False
+        logger.info("Fivetran refused the API key; the rotated credentials are used from now on")
+        self._session.auth = fresh
+        return True
+
+    def _unwrap(self, response: requests.Response, method: str, path: str) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
@@ -258,7 +294,11 @@ class FivetranTransport:
         where = f"{method} {path}"
         detail = f"{status} {code or ''} {message or response.text[:200]}".strip()
         ctx: dict[str, Any] = {"status": status, "code": code, "method": method, "path": path}
-        if status in (401, 403):
+        if status == 401:
+            raise FivetranAuthError(
+                api_key_refused(where, detail, self.credentials_name, self._refresh is not None), **ctx
+            )
+        if status == 403:
             raise FivetranAuthError(
                 f"Fivetran refused the API key for {where} ({detail}): "
                 "check the key/secret and its permissions",
@@ -279,6 +319,17 @@ class FivetranTransport:
             raise FivetranApiError(f"Fivetran answered {where} with a body that is not JSON", **ctx)
         data = body.get("data", body)
         return data if isinstance(data, dict) else {"items": data}
+
+
+def api_key_refused(where: str, detail: str, credentials_name: str, reread: bool) -> str:
+    """What a person reads when Fivetran refuses the API key (401): what happened and what to do."""
+    again = f", also after reading {credentials_name} again" if reread else ""
+    return (
+        f"Fivetran refused the API key for {where} ({detail}){again}: check the key/secret and its"
+        " permissions. A key rotated or revoked in Fivetran: generate a new one and put the pair in"
+        f" {credentials_name}"
+        ' ({"api_key": "...", "api_secret": "..."}); see "Rotating the Fivetran API key" in the README'
+    )
 
 
 def date_header(value: str | None) -> datetime | None:

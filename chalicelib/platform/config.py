@@ -57,6 +57,8 @@ class Settings:
     max_connections_per_run: int = DEFAULT_MAX_CONNECTIONS_PER_RUN
     # Bound on the tokens one reconcile invocation handles.
     reconcile_max_tokens: int = 200
+    # The safety net ends the waiting tokens once Fivetran has refused every read (401) this long.
+    fivetran_auth_failure_seconds: int = 900
     # Added to the sync timeout for the DynamoDB TTL of a parked token.
     token_ttl_margin_seconds: int = 86_400
     secrets_max_age_seconds: int = 300
@@ -93,6 +95,7 @@ class Settings:
                 env, "MAX_CONNECTIONS_PER_RUN", DEFAULT_MAX_CONNECTIONS_PER_RUN, minimum=1
             ),
             token_ttl_margin_seconds=_int(env, "TOKEN_TTL_MARGIN_SECONDS", 86_400),
+            fivetran_auth_failure_seconds=_int(env, "FIVETRAN_AUTH_FAILURE_SECONDS", 900),
             secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300),
             http_timeout_seconds=_int(env, "FIVETRAN_HTTP_TIMEOUT_SECONDS", 30, minimum=1),
             http_max_retries=_int(env, "FIVETRAN_HTTP_MAX_RETRIES", 4),

@@ -99,7 +99,14 @@ class Dependencies:
             credentials.api_secret,
             timeout=self.settings.http_timeout_seconds,
             max_retries=self.settings.http_max_retries,
+            credentials_refresh=self._fresh_credentials,
+            credentials_name=self.secrets.fivetran_credentials_name,
         )
+
+    def _fresh_credentials(self) -> tuple[str, str]:
+        """The API key pair read again, bypassing the secrets cache (the client calls it on a 401)."""
+        fresh = self.secrets.fivetran_credentials(force=True)
+        return fresh.api_key, fresh.api_secret
 
     def resolver(self) -> Resolver:
         return Resolver(self.store, self.callbacks)

@@ -13,6 +13,7 @@ metric                     unit         dimensions (besides service)  emitted by
 ``WebhookLatency``         Milliseconds ``status``                    same
 ``TokensParked``           Count        -                             ``start_sync``, once the token is parked
 ``SafetyNetActions``       Count        ``action``                    each ``reconcile_syncs`` pass
+``ConflictingSyncEnds``    Count        -                             the webhook, a contradicting end
 =========================  ===========  ============================  =====================================
 """
 
@@ -28,6 +29,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.base import MetricManager
 
 __all__ = [
+    "CONFLICTING_SYNC_ENDS",
     "NAMESPACE",
     "SAFETY_NET_ACTIONS",
     "SAFETY_NET_ACTION_KEYS",
@@ -37,6 +39,7 @@ __all__ = [
     "TOKENS_PARKED",
     "WEBHOOK_ANSWERS",
     "WEBHOOK_LATENCY",
+    "record_conflicting_sync_end",
     "record_safety_net_pass",
     "record_sync_outcome",
     "record_token_parked",
@@ -56,6 +59,7 @@ WEBHOOK_ANSWERS = "WebhookAnswers"
 WEBHOOK_LATENCY = "WebhookLatency"
 TOKENS_PARKED = "TokensParked"
 SAFETY_NET_ACTIONS = "SafetyNetActions"
+CONFLICTING_SYNC_ENDS = "ConflictingSyncEnds"
 
 # A reconcile report's keys -> the ``action`` dimension of SafetyNetActions.
 SAFETY_NET_ACTION_KEYS = {
@@ -125,6 +129,11 @@ def record_sync_outcome(outcome: str, duration_seconds: float | None) -> None:
 def record_token_parked() -> None:
     """``start_sync`` parked a task token (a sync is now awaited)."""
     _emit([(TOKENS_PARKED, MetricUnit.Count, 1)])
+
+
+def record_conflicting_sync_end() -> None:
+    """A ``sync_end`` said another status than the end already recorded for the same ``sync_id``."""
+    _emit([(CONFLICTING_SYNC_ENDS, MetricUnit.Count, 1)])
 
 
 def record_safety_net_pass(report: dict[str, Any]) -> None:

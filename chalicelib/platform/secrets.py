@@ -12,6 +12,10 @@ flight, or retried) are not refused. After that moment, or for a value without t
 plain string), only ``AWSCURRENT`` is accepted. A delivery that matches no cached secret makes
 the route read the secret again (throttled), so a rotation newer than a Lambda's cache is seen
 at once: nothing waits for the cache's max age.
+
+The Fivetran API credentials ride through a rotation the same way: on a 401 the client reads them
+again with ``fivetran_credentials(force=True)`` (bypassing the cache, at most once per
+``REFRESH_INTERVAL_SECONDS`` per Lambda container) and sends the call again with the new pair.
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ class SecretSource:
         self._previous_provider: parameters.SecretsProvider | None = None
         self._clock = clock
         self._refreshed_at = -REFRESH_INTERVAL_SECONDS
+        self._credentials_read_at = -REFRESH_INTERVAL_SECONDS
 
     def _secrets_provider(self) -> parameters.SecretsProvider:
         if self._provider is None:
@@ -155,9 +160,24 @@ class SecretSource:
             if previous.secret != stored.secret:
                 yield previous.secret
 
-    def fivetran_credentials(self) -> FivetranCredentials:
+    @property
+    def fivetran_credentials_name(self) -> str:
+        """Where the Fivetran API credentials are kept (named in errors; never their value)."""
         if self._settings.fivetran_api_secret_arn:
-            raw = self._fetch(self._settings.fivetran_api_secret_arn)
+            return f"the secret {self._settings.fivetran_api_secret_arn}"
+        return "FIVETRAN_API_KEY and FIVETRAN_API_SECRET"
+
+    def fivetran_credentials(self, *, force: bool = False) -> FivetranCredentials:
+        """The Fivetran API key pair (cached for ``SECRETS_MAX_AGE_SECONDS``). ``force``: read it again
+        from Secrets Manager, bypassing the cache (after a 401: the key may have been rotated), at most
+        once per ``REFRESH_INTERVAL_SECONDS``; a forced read within that interval answers from the cache."""
+        if self._settings.fivetran_api_secret_arn:
+            if force:
+                now = time.monotonic()
+                force = now - self._credentials_read_at >= REFRESH_INTERVAL_SECONDS
+                if force:
+                    self._credentials_read_at = now
+            raw = self._fetch(self._settings.fivetran_api_secret_arn, force=force)
             try:
                 data = json.loads(raw) if isinstance(raw, str | bytes) else raw
                 return FivetranCredentials(str(data["api_key"]), str(data["api_secret"]))

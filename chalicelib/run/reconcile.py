@@ -14,11 +14,19 @@ the token table):
 3. **The exact sync decides.** The sync history is complete, so the identity rule
    (``chalicelib/tokens/identity.py``) names each token's sync for certain and a token completes
    only from that sync's end; a later scheduled sync is never credited to a run.
-4. **A dropped sync fails at once**: a token whose sync has not ended while the
-   connection is paused, its setup broken, or the connection deleted is failed with that
-   reason in the same pass (Fivetran drops such a sync without a ``sync_end``).
+4. **A dropped sync fails at once**, in the same pass, as ``DROPPED`` (``NOT_FOUND`` for a deleted
+   connection): a token whose sync the history still shows running while a later sync of the
+   connection has started (paused and resumed, or moved: Fivetran drops the running sync without a
+   ``sync_end`` and a new one follows; syncs of one connection never overlap), or whose sync has not
+   ended while the connection is paused, its setup broken, deleted, or found in another group than
+   the run's (moved).
 
-A Fivetran error (outage, 429, timeout) only skips that connection's read this pass.
+A Fivetran error (outage, 429, timeout) only skips that connection's read this pass. A refused
+API key (401, persisting after the client read the credentials again) that refuses every read of
+the passes for ``auth_failure_seconds`` (``FIVETRAN_AUTH_FAILURE_SECONDS``, 15 minutes) ends every
+waiting token with ``AUTH_FAILED`` and a cause that says the key was refused and which secret to
+rotate, instead of letting them time out after ``sync_timeout_seconds``; one pass with a read that
+Fivetran answered resets the clock (a ``fivetran-auth`` mark in the token table).
 """
 
 from __future__ import annotations
@@ -34,19 +42,28 @@ from threading import Lock
 from typing import Protocol
 
 from chalicelib.fivetran.client import Connection
-from chalicelib.platform.errors import FivetranApiError, FivetranError, FivetranNotFound, TokenStoreError
+from chalicelib.platform.errors import (
+    FivetranApiError,
+    FivetranAuthError,
+    FivetranError,
+    FivetranNotFound,
+    TokenStoreError,
+)
 from chalicelib.platform.log import logger
+from chalicelib.platform.timeutil import format_timestamp
 from chalicelib.tokens.callbacks import CallbackError, CallbackResult
-from chalicelib.tokens.identity import SyncRecord
+from chalicelib.tokens.identity import Binding, SyncRecord
 from chalicelib.tokens.outcomes import SyncOutcome
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.resolver import HISTORY_WINDOW, Resolution, Resolver
 from chalicelib.tokens.store import TokenStore
 
-__all__ = ["LEASE_NAME", "ReconcileReport", "UnavailableFivetran", "reconcile"]
+__all__ = ["LEASE_NAME", "Drop", "ReconcileReport", "UnavailableFivetran", "dropped_reason", "reconcile"]
 
 TIME_RESERVE_MS = 5_000
 LEASE_NAME = "reconcile"
+AUTH_MARK = "fivetran-auth"
+AUTH_FAILED = "AUTH_FAILED"
 # Fivetran's clock may run ahead of ours: ask the history a little into our future.
 CLOCK_SLACK = timedelta(hours=1)
 
@@ -83,25 +100,62 @@ class ReconcileReport:
     dropped: int = 0
     resolution: Resolution = field(default_factory=Resolution)
     api_errors: int = 0
+    auth_errors: int = 0
     stopped_early: str | None = None
     _lock: Lock = field(default_factory=Lock, repr=False)
+    _auth_error: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
         """The pass's counts and ``stopped_early``, then its resolution's counts (one flat dict)."""
-        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("resolution", "_lock")}
+        own = {
+            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith(("resolution", "_"))
+        }
         return {**own, **self.resolution.to_dict()}
 
 
-def dropped_reason(conn: Connection | None) -> str | None:
-    """Why Fivetran will never end a sync of this connection (None: it may still end)."""
+@dataclass(frozen=True)
+class Drop:
+    """Why a token's sync will never end: ``status`` (``DROPPED`` or ``NOT_FOUND``) and a reason a
+    person can act on."""
+
+    status: str
+    reason: str
+
+
+def dropped_reason(conn: Connection | None, record: TokenRecord, binding: Binding) -> Drop | None:
+    """Why Fivetran will never end this token's sync (None: it may still end).
+
+    ``conn`` is the connection now (None: Fivetran has no such connection); ``record.group_id`` is
+    the group the run listed it in; ``binding`` the token's sync as the complete history names it.
+    """
     if conn is None:
-        return "the connection no longer exists in Fivetran (deleted while the run waited)"
+        return Drop("NOT_FOUND", "the connection no longer exists in Fivetran (deleted while the run waited)")
+    moved_to = (
+        conn.group_id if record.group_id and conn.group_id and conn.group_id != record.group_id else None
+    )
+    later = binding.superseded_by
+    if binding.dropped and later is not None and binding.sync is not None:
+        how = f"moved to group {moved_to}" if moved_to else "paused/resumed or moved"
+        when = format_timestamp(later.started_at) if later.started_at else "after it"
+        return Drop(
+            "DROPPED",
+            f"the sync was dropped: the connection was {how} (a later sync {later.sync_id} started at"
+            f" {when} while sync {binding.sync.sync_id} had no end; Fivetran never ends a dropped sync):"
+            " re-run the connection",
+        )
+    if moved_to:
+        return Drop(
+            "DROPPED",
+            f"the sync was dropped: the connection was moved to group {moved_to} (the run listed it in"
+            f" group {record.group_id}); moving a connection pauses it, which drops its running sync",
+        )
     if conn.paused:
-        return "the connection was paused while the run waited; Fivetran dropped its sync"
+        return Drop("DROPPED", "the sync was dropped: the connection was paused while the run waited")
     if not conn.is_connected:
-        return (
-            f"the connection's setup is {conn.setup_state} (it broke while the run waited);"
-            " Fivetran dropped its sync: fix the connection in Fivetran"
+        return Drop(
+            "DROPPED",
+            f"the sync was dropped: the connection's setup is {conn.setup_state} (it broke while the run"
+            " waited): fix the connection in Fivetran",
         )
     return None
 
@@ -118,6 +172,7 @@ def reconcile(
     read_timeout: float = 10.0,
     workers: int = 8,
     lease_seconds: float = 300.0,
+    auth_failure_seconds: float = 900.0,
 ) -> ReconcileReport:
     report = ReconcileReport()
     holder = uuid.uuid4().hex
@@ -139,6 +194,7 @@ def reconcile(
             ]
             for future in work:
                 future.result()
+        _refused_key(tokens, store, resolver, now, auth_failure_seconds, report)
     finally:
         store.release_lease(LEASE_NAME, holder)
     logger.info("reconcile finished", extra=report.to_dict())
@@ -209,17 +265,19 @@ def _check(
     except FivetranError as exc:
         with report._lock:
             report.api_errors += 1
+            if isinstance(exc, FivetranAuthError):
+                report.auth_errors += 1
+                report._auth_error = str(exc)
         logger.warning("reconcile could not read Fivetran", extra={**ctx, "error": str(exc)[:300]})
         _mark_checked(store, parked)
         return
     try:
         resolution = resolver.settle(connector_id, history=history, source="reconcile")
-        reason = dropped_reason(conn)
         due = {r.token_id for r in parked}
-        if reason is not None:
-            for record, binding in resolution.pending:
-                if record.token_id in due:
-                    _fail_dropped(record, now, binding.sync, reason, resolver, resolution, report)
+        for record, binding in resolution.pending:
+            drop = dropped_reason(conn, record, binding) if record.token_id in due else None
+            if drop is not None:
+                _fail_dropped(record, now, binding.sync, drop, resolver, resolution, report)
     except (CallbackError, TokenStoreError) as exc:
         resolution = Resolution(errors=[str(exc)])
         logger.warning("reconcile could not act on a connection", extra={**ctx, "error": str(exc)})
@@ -233,24 +291,62 @@ def _fail_dropped(
     record: TokenRecord,
     now: datetime,
     sync: SyncRecord | None,
-    reason: str,
+    drop: Drop,
     resolver: Resolver,
     resolution: Resolution,
     report: ReconcileReport,
 ) -> None:
-    status = "NOT_FOUND" if "no longer exists" in reason else "DROPPED"
     outcome = SyncOutcome(
         record.connector_id,
-        status,
+        drop.status,
         now,
         sync_id=sync.sync_id if sync else None,
-        reason=reason,
+        reason=drop.reason,
         source="reconcile",
+    )
+    logger.warning(
+        "a dropped sync fails its token",
+        extra={"connector_id": record.connector_id, "token_ref": record.ref, "status": drop.status},
     )
     resolution.newer_than_event -= 1
     resolver.resolve_token(record, outcome, resolution)
     with report._lock:
         report.dropped += 1
+
+
+def _refused_key(
+    tokens: list[TokenRecord],
+    store: TokenStore,
+    resolver: Resolver,
+    now: datetime,
+    bound_seconds: float,
+    report: ReconcileReport,
+) -> None:
+    """Track how long Fivetran has refused every read (401); past ``bound_seconds`` the waiting
+    tokens end with ``AUTH_FAILED``. A pass that read a connection clears the mark."""
+    try:
+        if report.connections_checked:
+            store.clear_mark(AUTH_MARK)
+            return
+        if not report.auth_errors:
+            return
+        since = store.mark_since(AUTH_MARK, now.timestamp())
+        refused_for = now.timestamp() - since
+        logger.error(
+            "Fivetran refuses the API key on every read",
+            extra={"refused_for_s": round(refused_for), "bound_s": bound_seconds},
+        )
+        if refused_for < bound_seconds:
+            return
+        reason = (
+            f"the safety net could not read Fivetran for {refused_for / 60:.0f} minutes: {report._auth_error}"
+        )
+        for record in tokens:
+            outcome = SyncOutcome(record.connector_id, AUTH_FAILED, now, reason=reason, source="reconcile")
+            resolver.resolve_token(record, outcome, report.resolution)
+    except (CallbackError, TokenStoreError) as exc:
+        report.resolution.errors.append(str(exc))
+        logger.warning("could not act on a refused API key", extra={"error": str(exc)})
 
 
 def _mark_checked(store: TokenStore, parked: list[TokenRecord]) -> None:

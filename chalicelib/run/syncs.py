@@ -52,7 +52,7 @@ class SyncTrigger(Protocol):
 class SyncRequest:
     """The ``start_sync`` payload the state machine sends.
 
-    ``{"connector": {"connector_id", "schedule_type", ...}, "task_token", "execution_id",
+    ``{"connector": {"connector_id", "schedule_type", ...}, "task_token", "execution_id", "group_id",
     "sync_timeout_seconds", "resume": bool, "after": null | {"sync_id", "finished_at"}}``;
     ``after`` is the rescheduled sync a resume follows (its end on Fivetran's clock).
     """
@@ -64,6 +64,8 @@ class SyncRequest:
         connector = connector if isinstance(connector, Mapping) else {}
         self.connector_id = str(connector.get("connector_id") or "").strip()
         self.schedule_type = str(connector.get("schedule_type") or "auto")
+        group = payload.get("group_id")  # the run's group (None for a run by connector_ids)
+        self.group_id = group if isinstance(group, str) and group else None
         self.task_token = str(payload.get("task_token") or "")
         self.execution_id = str(payload.get("execution_id") or "")
         self.resume = payload.get("resume") is True
@@ -120,6 +122,7 @@ def start_sync(
         schedule_type=request.schedule_type,
         resume_after=request.resume_after if waits else None,
         exclude_sync_id=request.exclude_sync_id if waits else None,
+        group_id=request.group_id,
     )
     record, created = store.park(record)
     if created:

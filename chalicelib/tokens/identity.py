@@ -96,8 +96,18 @@ class Decision(enum.Enum):
 
 @dataclass(frozen=True)
 class Binding:
+    """The token's sync, and ``superseded_by``: a later sync of the connection that had started while
+    the complete history still shows the token's sync running (so Fivetran dropped it: syncs of one
+    connection never overlap, and a paused/resumed or moved connection's sync gets no end)."""
+
     decision: Decision
     sync: SyncRecord | None = None
+    superseded_by: SyncRecord | None = None
+
+    @property
+    def dropped(self) -> bool:
+        """The token's sync will never end: a later sync started while it showed no end."""
+        return self.superseded_by is not None and self.sync is not None and not self.sync.ended
 
 
 def merge(records: Iterable[SyncRecord]) -> dict[str, SyncRecord]:
@@ -129,8 +139,33 @@ def bind(anchor: Anchor, syncs: Iterable[SyncRecord], *, complete: bool) -> Bind
         syncs: records of the connection's syncs (any order, duplicates allowed).
         complete: True when ``syncs`` is the sync history over the whole window from
             ``anchor.at`` on (then the answer is never ``UNSURE``).
+
+    A ``BOUND`` sync that has not ended, while (``complete`` only) a later sync of the connection
+    has started, comes back with ``superseded_by`` (``Binding.dropped``): syncs of one connection
+    never overlap, so the token's sync is over and will never get an end. Webhooks alone never
+    decide this: the token's ``sync_end`` may simply not have arrived yet.
     """
-    candidates = [s for s in merge(syncs).values() if s.sync_id not in anchor.exclude]
+    merged = merge(syncs)
+    binding = _bind(anchor, list(merged.values()), complete=complete)
+    sync = binding.sync
+    if not complete or binding.decision is not Decision.BOUND or sync is None or sync.ended:
+        return binding
+    started = sync.started_at
+    later = [
+        s
+        for s in merged.values()
+        if started is not None
+        and s.sync_id != sync.sync_id
+        and s.started_at is not None
+        and s.started_at > started
+    ]
+    if not later:
+        return binding
+    return replace(binding, superseded_by=min(later, key=_start))
+
+
+def _bind(anchor: Anchor, merged: list[SyncRecord], *, complete: bool) -> Binding:
+    candidates = [s for s in merged if s.sync_id not in anchor.exclude]
     lo, hi = anchor.at, anchor.until
 
     spanning = [

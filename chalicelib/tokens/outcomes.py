@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp
 from chalicelib.tokens.identity import SyncRecord
 
-__all__ = ["DEFAULT_RESCHEDULE_DELAY", "SYNC_FAILED_ERROR", "SyncOutcome"]
+__all__ = ["DEFAULT_RESCHEDULE_DELAY", "SUCCESS_STATUSES", "SYNC_FAILED_ERROR", "SyncOutcome"]
 
 # When Fivetran says RESCHEDULED without saying until when.
 DEFAULT_RESCHEDULE_DELAY = timedelta(minutes=5)

@@ -8,13 +8,16 @@ Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
   ``accepted_at`` (Fivetran's clock, from the answer's ``Date`` header) and ``joined``
   (the trigger joined a running sync); for a resume after ``RESCHEDULED``, ``resume_after``
   and ``exclude_sync_id`` instead; ``checked_at`` (epoch seconds, when the safety net last
-  read Fivetran for it).
+  read Fivetran for it); ``group_id``, the group the connection was listed in for the run (a
+  connection the safety net finds in another group was moved, which drops its running sync).
 - **sync seen** (``token_id`` = ``sync#<sync_id>``): ``sync_id``, ``started_at``,
   ``ended_at`` (Fivetran's clock), ``status``, ``reason``, ``rescheduled_for``,
   ``source``, ``expires_at``: what the webhooks (and the sync history) said of one sync,
   kept so an event that arrives before its token is armed (or while no token is parked)
   is not lost.
-- **lease** (partition ``__lease__``): ``holder``, ``until``: one safety-net pass at a time.
+- **lease** (partition ``__lease__``): ``holder``, ``until``: one safety-net pass at a time; in the
+  same partition, a **mark** (``since``, epoch seconds) while a condition holds (``fivetran-auth``:
+  every safety-net read refused with 401 since then).
 - **API budget window** (partition ``__api_budget__``, ``token_id`` = ``triggers#<epoch minute>``):
   ``calls``, ``expires_at``: the sync triggers every run made in that minute
   (``chalicelib/tokens/api_budget.py``).
@@ -58,6 +61,7 @@ class TokenRecord:
     resume_after: datetime | None = None
     exclude_sync_id: str | None = None
     checked_at: float | None = None
+    group_id: str | None = None
 
     @property
     def ref(self) -> str:
@@ -87,6 +91,8 @@ class TokenRecord:
             item["resume_after"] = {"S": format_timestamp(self.resume_after)}
         if self.exclude_sync_id:
             item["exclude_sync_id"] = {"S": self.exclude_sync_id}
+        if self.group_id:
+            item["group_id"] = {"S": self.group_id}
         return item
 
     @classmethod
@@ -106,6 +112,7 @@ class TokenRecord:
             resume_after=_time(item, "resume_after"),
             exclude_sync_id=item.get("exclude_sync_id", {}).get("S"),
             checked_at=float(item["checked_at"]["N"]) if "checked_at" in item else None,
+            group_id=item.get("group_id", {}).get("S"),
         )
 
 

@@ -8,6 +8,14 @@ from that sync's end. When the webhooks alone cannot prove which sync is the tok
 the sync history is read once (``history_reader``) to confirm it; if Fivetran cannot be
 read, the token waits for the safety net. Two runs syncing one connection each get their
 own sync's outcome; a duplicate or replayed delivery finds nothing left to complete.
+
+Two ends for one sync: Fivetran has been seen sending a ``FAILURE`` then a ``SUCCESSFUL``
+``sync_end`` with one ``sync_id`` (a type promotion), its sync history ending SUCCESSFUL. So
+an end that would fail a token, known from webhooks alone, is checked against the sync
+history once before the token fails: the history's final status wins (unreadable: the token
+waits for the safety net, whose reads put the history first too). A second end whose status
+contradicts the one recorded is logged as a warning with both statuses and counted
+(``ConflictingSyncEnds``); the first recorded end stays in the token table.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from chalicelib.platform.errors import FivetranError
 from chalicelib.platform.log import logger
 from chalicelib.tokens.callbacks import CallbackError, CallbackResult, StepFunctionsCallbacks
 from chalicelib.tokens.identity import Binding, Decision, SyncRecord, bind
-from chalicelib.tokens.outcomes import SYNC_FAILED_ERROR, SyncOutcome
+from chalicelib.tokens.outcomes import SUCCESS_STATUSES, SYNC_FAILED_ERROR, SyncOutcome
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.store import TokenStore
 
@@ -70,6 +78,18 @@ class Resolution:
         return {**counts, "errors": len(self.errors)}
 
 
+def _would_fail(binding: Binding) -> bool:
+    """The token's sync ended, as webhooks alone say, with a status that fails the token."""
+    sync = binding.sync
+    return (
+        binding.decision is Decision.BOUND
+        and sync is not None
+        and sync.ended
+        and sync.source != "history"
+        and sync.status not in SUCCESS_STATUSES
+    )
+
+
 def history_window(tokens: Iterable[TokenRecord], syncs: Iterable[SyncRecord]) -> tuple[datetime, datetime]:
     """The sync-history window that covers these tokens' anchors and the syncs seen after them."""
     anchors = [t.anchor.at for t in tokens if t.anchor is not None]
@@ -85,8 +105,22 @@ class Resolver:
         self._callbacks = callbacks
 
     def record(self, connector_id: str, sync: SyncRecord) -> None:
-        """Remember what an event said of a sync (kept for ``SYNC_MEMORY_SECONDS``)."""
-        self._store.record_sync(connector_id, sync, expires_at=int(time.time()) + SYNC_MEMORY_SECONDS)
+        """Remember what an event said of a sync (kept for ``SYNC_MEMORY_SECONDS``); a second end
+        with another status than the recorded one is logged (warning) and counted."""
+        before = self._store.record_sync(
+            connector_id, sync, expires_at=int(time.time()) + SYNC_MEMORY_SECONDS
+        )
+        if before is not None and before.status and sync.status and before.status != sync.status:
+            logger.warning(
+                "a second, conflicting end for one sync; the first recorded end is kept",
+                extra={
+                    "connector_id": connector_id,
+                    "sync_id": sync.sync_id,
+                    "first_status": before.status,
+                    "second_status": sync.status,
+                },
+            )
+            metrics.record_conflicting_sync_end()
 
     def settle(
         self,
@@ -106,8 +140,9 @@ class Resolver:
         result = Resolution()
         tokens, seen = self._store.connection_state(connector_id)
         complete = history is not None
-        known = seen + (history or [])
+        known = (history or []) + seen  # the history first: where it has a field, its value wins
         unsure: list[TokenRecord] = []
+        failing: list[tuple[TokenRecord, Binding]] = []
         for record in tokens:
             anchor = record.anchor
             if anchor is None:  # the trigger is still in flight
@@ -118,10 +153,54 @@ class Resolver:
             if binding.decision is Decision.UNSURE and history_reader is not None:
                 unsure.append(record)
                 continue
+            if not complete and history_reader is not None and _would_fail(binding):
+                failing.append((record, binding))
+                continue
             self._act(record, binding, result, source)
         if unsure and history_reader is not None:
             self._confirm(connector_id, unsure, seen, history_reader, result, source)
+        if failing and history_reader is not None:
+            self._check_failures(connector_id, failing, seen, history_reader, result, source)
         return result
+
+    def _check_failures(
+        self,
+        connector_id: str,
+        failing: list[tuple[TokenRecord, Binding]],
+        seen: list[SyncRecord],
+        history_reader: HistoryReader,
+        result: Resolution,
+        source: str,
+    ) -> None:
+        """Read the sync history once before failing tokens on ends known from webhooks alone; the
+        history's final status of the same sync wins."""
+        start, end = history_window([record for record, _ in failing], seen)
+        try:
+            history = {s.sync_id: s for s in history_reader(connector_id, start, end) if s.ended}
+        except FivetranError as exc:
+            logger.warning(
+                "sync history unavailable to confirm a failed sync; tokens wait for the safety net",
+                extra={"connector_id": connector_id, "tokens": len(failing), "error": str(exc)[:300]},
+            )
+            for record, binding in failing:
+                result.newer_than_event += 1
+                result.pending.append((record, binding))
+            return
+        for record, binding in failing:
+            assert binding.sync is not None
+            final = history.get(binding.sync.sync_id)
+            if final is not None and final.status != binding.sync.status:
+                logger.warning(
+                    "the sync history's final status differs from the sync_end; the history's wins",
+                    extra={
+                        "connector_id": connector_id,
+                        "sync_id": final.sync_id,
+                        "webhook_status": binding.sync.status,
+                        "history_status": final.status,
+                    },
+                )
+                binding = Binding(binding.decision, final)
+            self._act(record, binding, result, source)
 
     def _confirm(
         self,
@@ -146,7 +225,7 @@ class Resolver:
             return
         for record in unsure:
             assert record.anchor is not None
-            self._act(record, bind(record.anchor, seen + history, complete=True), result, source)
+            self._act(record, bind(record.anchor, history + seen, complete=True), result, source)
 
     def _act(self, record: TokenRecord, binding: Binding, result: Resolution, source: str) -> None:
         sync = binding.sync

@@ -78,6 +78,7 @@ class TokenStore:
         schedule_type: str = "auto",
         resume_after: datetime | None = None,
         exclude_sync_id: str | None = None,
+        group_id: str | None = None,
     ) -> TokenRecord:
         return TokenRecord(
             connector_id=connector_id,
@@ -89,6 +90,7 @@ class TokenStore:
             schedule_type=schedule_type,
             resume_after=resume_after,
             exclude_sync_id=exclude_sync_id,
+            group_id=group_id,
         )
 
     # -- one call, errors mapped ---------------------------------------------------------
@@ -230,9 +232,10 @@ class TokenStore:
 
     # -- syncs seen --------------------------------------------------------------------------
 
-    def record_sync(self, connector_id: str, sync: SyncRecord, *, expires_at: int) -> None:
+    def record_sync(self, connector_id: str, sync: SyncRecord, *, expires_at: int) -> SyncRecord | None:
         """Remember what an event (or the sync history) said of one sync; a field already known
-        keeps its first value (a replayed or contradicting delivery changes nothing)."""
+        keeps its first value (a replayed or contradicting delivery changes nothing). Returns what
+        was recorded of it before (None: nothing), so a contradicting end can be told."""
         fields: dict[str, dict[str, str]] = {"sync_id": {"S": sync.sync_id}, "source": {"S": sync.source}}
         for name in ("started_at", "ended_at", "rescheduled_for"):
             value = getattr(sync, name)
@@ -248,14 +251,17 @@ class TokenStore:
         names["#ttl"] = "expires_at"
         values[":ttl"] = {"N": str(expires_at)}
         sets.append("#ttl = :ttl")
-        self._call(
+        answer = self._call(
             "record a sync",
             self._client.update_item,
             Key=self._key(connector_id, SYNC_PREFIX + sync.sync_id),
             UpdateExpression="SET " + ", ".join(sets),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",
         )
+        previous = answer.get("Attributes") if isinstance(answer, dict) else None
+        return sync_from_item(previous) if previous and "sync_id" in previous else None
 
     # -- claims (one resolver per token) -------------------------------------------------
 
@@ -310,6 +316,26 @@ class TokenStore:
             ConditionExpression="holder = :me",
             ExpressionAttributeValues={":me": {"S": holder}},
         )
+
+    def mark_since(self, name: str, now: float) -> float:
+        """Mark the condition ``name`` (e.g. Fivetran refusing the API key) as holding; returns when it
+        was first marked (epoch seconds), ``now`` if it was not marked. Kept until ``clear_mark``."""
+        answer = self._call(
+            "mark a condition",
+            self._client.update_item,
+            Key=self._key(LEASE_PARTITION, name),
+            UpdateExpression="SET since = if_not_exists(since, :now), expires_at = :ttl",
+            ExpressionAttributeValues={
+                ":now": {"N": f"{now:.3f}"},
+                ":ttl": {"N": str(int(now) + 7 * 86_400)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return float(answer["Attributes"]["since"]["N"])
+
+    def clear_mark(self, name: str) -> None:
+        """The condition ``name`` no longer holds."""
+        self._call("clear a condition", self._client.delete_item, Key=self._key(LEASE_PARTITION, name))
 
     def count_call(self, window: str, expires_at: int) -> int:
         """Add one call to the budget window ``window`` (atomic ``ADD``); returns the window's count

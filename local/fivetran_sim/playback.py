@@ -17,7 +17,7 @@ from local.fivetran_sim.records import ConnectionState, Sync, stamp, utc_now
 from local.fivetran_sim.scheduler import Scheduler
 from local.fivetran_sim.webhooks import WebhookSender
 from local.fivetran_sim.writer import WarehouseWriter
-from local.scenario import ScheduledSyncSpec
+from local.scenario import MidRunSpec, ScheduledSyncSpec
 
 STATUS_BY_OUTCOME = {
     "success": "SUCCESSFUL",
@@ -59,8 +59,8 @@ class SyncPlayer:
                 self._start_already_syncing(state)
             for scheduled in spec.scheduled_syncs:
                 self._scheduler.later(scheduled.start_s, self._scheduled, state, scheduled)
-            if spec.mid_run is not None:
-                self._scheduler.later(spec.mid_run.at_s, self._change_mid_run, state)
+            for change in spec.mid_run:
+                self._scheduler.later(change.at_s, self._change_mid_run, state, change)
 
     def begin_sync(self, state: ConnectionState, *, ours: bool, started: datetime | None = None) -> Sync:
         """A new sync is running (call with the lock held)."""
@@ -104,21 +104,31 @@ class SyncPlayer:
             sync = self.begin_sync(state, ours=rescheduled.ours)
         self.play(state, sync, state.spec.sync.resume_s, "success", "")
 
-    def _change_mid_run(self, state: ConnectionState) -> None:
-        """The connection is paused, broken or deleted: its running sync is dropped without a sync_end
-        (its sync history row stays RUNNING with no end_time)."""
-        change = state.spec.mid_run
-        assert change is not None
+    def _change_mid_run(self, state: ConnectionState, change: MidRunSpec) -> None:
+        """A ``mid_run`` change. Paused, broken, deleted or moved to another group: the running sync is
+        dropped without a sync_end (its sync history row stays RUNNING with no end_time). Resumed
+        (``paused: false``) or moved (a move pauses and resumes the connection): Fivetran starts a new
+        sync of its own at once, which succeeds after ``sync.duration_s``."""
         with self._lock:
-            if change.paused:
-                state.paused = True
-            elif change.setup_state:
-                state.setup_state = change.setup_state
+            if change.paused is False:
+                state.paused = False
             else:
-                state.deleted = True
-            state.running = None
-            if state.sync_state == "syncing":
-                state.sync_state = "scheduled"
+                if change.paused:
+                    state.paused = True
+                elif change.setup_state:
+                    state.setup_state = change.setup_state
+                elif change.group_id:
+                    state.group_id = change.group_id
+                else:
+                    state.deleted = True
+                state.running = None
+                if state.sync_state == "syncing":
+                    state.sync_state = "scheduled"
+            resumes = change.paused is False or bool(change.group_id)
+            if not resumes or state.running is not None or not state.syncable:
+                return
+            sync = self.begin_sync(state, ours=False)
+        self.play(state, sync, state.spec.sync.duration_s, "success", "")
 
     def _end_sync(self, state: ConnectionState, sync: Sync, outcome: str, reason: str) -> None:
         if state.running is not sync:

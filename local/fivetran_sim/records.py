@@ -64,6 +64,7 @@ class ConnectionState:
     paused: bool = False
     setup_state: str = "connected"
     deleted: bool = False
+    group_id: str | None = None  # moved by ``mid_run`` to this group (None: the scenario's)
     running: Sync | None = None
     syncs: list[Sync] = field(default_factory=list)
     webhook_attempts: int = 0
@@ -80,7 +81,7 @@ class ConnectionState:
         spec = self.spec
         return {
             "id": spec.id,
-            "group_id": group_id,
+            "group_id": self.group_id or group_id,
             "service": spec.service,
             "schema": spec.schema,
             "paused": self.paused,

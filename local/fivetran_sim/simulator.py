@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +30,10 @@ from local.scenario import ConnectorSpec, Scenario
 SYNC_HISTORY_MAX_WINDOW = timedelta(days=7)
 
 
+def _basic(key: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+
+
 class FivetranSimulator:
     def __init__(
         self,
@@ -44,7 +48,11 @@ class FivetranSimulator:
     ) -> None:
         self.scenario = scenario
         self.fivetran = scenario.fivetran
-        self._auth = "Basic " + base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
+        self._auth = _basic(api_key, api_secret)
+        # fivetran.api_key_rotation: the pair Fivetran accepts after the rotation, and who is told of it
+        # (the local runtime puts it in the orchestrator's API secret).
+        self.rotated_credentials = (f"{api_key}-rotated", f"{api_secret}-rotated")
+        self.on_api_key_rotated: Callable[[str, str], None] | None = None
         self.duckdb_path = duckdb_path
         self.page_size = page_size
         self.connections = {c.id: ConnectionState(c, seed=i) for i, c in enumerate(scenario.connectors)}
@@ -103,6 +111,18 @@ class FivetranSimulator:
                 return
             self._zero = time.monotonic()
         self._player.begin_run(self.connections.values())
+        rotation = self.fivetran.api_key_rotation
+        if rotation is not None:
+            self._scheduler.later(rotation.at_s, self._rotate_api_key)
+
+    def _rotate_api_key(self) -> None:
+        """The key is rotated: the new pair goes into the secret first (``on_api_key_rotated``), then
+        Fivetran accepts only it (the old pair answers 401)."""
+        key, secret = self.rotated_credentials
+        if self.on_api_key_rotated is not None:
+            self.on_api_key_rotated(key, secret)
+        with self.lock:
+            self._auth = _basic(key, secret)
 
     def play_run(self, changes: Mapping[str, ConnectorSpec]) -> None:
         """A run of a multi-run scenario starts: from now on each connection plays as ``changes``
@@ -200,7 +220,11 @@ class FivetranSimulator:
         if group_id != self.scenario.group_id:
             raise KeyError(group_id)
         with self.lock:
-            ids = [cid for cid, state in self.connections.items() if not state.deleted]
+            ids = [
+                cid
+                for cid, state in self.connections.items()
+                if not state.deleted and state.group_id in (None, group_id)
+            ]
             start = int(cursor) if cursor and cursor.isdigit() else 0
             size = max(1, min(limit, self.page_size))
             page = ids[start : start + size]

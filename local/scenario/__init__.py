@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from local.scenario.model import (
     AlreadySyncingSpec,
+    ApiKeyRotationSpec,
     ApiOutageSpec,
     ApiSpec,
     ConnectorSpec,
@@ -33,6 +34,7 @@ from local.scenario.parse import load_scenario, parse_scenario
 
 __all__ = [
     "AlreadySyncingSpec",
+    "ApiKeyRotationSpec",
     "ApiOutageSpec",
     "ApiSpec",
     "ConnectorSpec",

@@ -57,18 +57,46 @@ def _scheduled_syncs(raw: dict[str, Any], where: str) -> tuple[ScheduledSyncSpec
     return tuple(specs)
 
 
-def _mid_run(raw: dict[str, Any], where: str) -> MidRunSpec | None:
-    if raw.get("mid_run") is None:
-        return None
-    spec = sub(raw, "mid_run", MidRunSpec, where)
-    changes = [name for name in ("paused", "setup_state", "deleted") if getattr(spec, name)]
-    if len(changes) != 1:
-        raise ScenarioError(
-            f"{where}mid_run needs exactly one of paused: true, setup_state: broken|incomplete, deleted: true"
-        )
+SINGLE_CHANGES = "paused: true, setup_state: broken|incomplete, deleted: true"
+LISTED_CHANGES = "paused: true|false, setup_state: broken|incomplete, deleted: true, group_id: <group>"
+
+
+def _mid_run_change(data: dict[str, Any], at: str, *, listed: bool) -> MidRunSpec:
+    """One change; a resume (``paused: false``) and a move (``group_id``) only in the list form."""
+    check_keys(data, {"at_s", "paused", "setup_state", "deleted", "group_id"}, f"{at}.")
+    paused = data.get("paused")
+    if paused is not None and not isinstance(paused, bool):
+        raise ScenarioError(f"{at}.paused must be true or false (got {paused!r})")
+    spec = MidRunSpec(
+        at_s=typed(data, "at_s", float, 0.0, f"{at}."),
+        paused=paused,
+        setup_state=typed(data, "setup_state", str, "", f"{at}."),
+        deleted=typed(data, "deleted", bool, False, f"{at}."),
+        group_id=typed(data, "group_id", str, "", f"{at}."),
+    )
+    changes = [spec.paused is not None, bool(spec.setup_state), spec.deleted, bool(spec.group_id)]
+    single_only = spec.paused is not False and not spec.group_id
+    if sum(changes) != 1 or not (listed or single_only):
+        raise ScenarioError(f"{at} needs exactly one of {LISTED_CHANGES if listed else SINGLE_CHANGES}")
     if spec.setup_state and spec.setup_state not in ("broken", "incomplete"):
-        raise ScenarioError(f"{where}mid_run.setup_state must be broken or incomplete")
+        raise ScenarioError(f"{at}.setup_state must be broken or incomplete")
     return spec
+
+
+def _mid_run(raw: dict[str, Any], where: str) -> tuple[MidRunSpec, ...]:
+    """``mid_run``: one change (a mapping), or a list of changes, each at its own ``at_s``."""
+    value = raw.get("mid_run")
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        if not value:
+            raise ScenarioError(f"{where}mid_run must not be an empty list")
+        changes = [
+            _mid_run_change(mapping(item, f"{where}mid_run[{i}]"), f"{where}mid_run[{i}]", listed=True)
+            for i, item in enumerate(value)
+        ]
+        return tuple(sorted(changes, key=lambda c: c.at_s))
+    return (_mid_run_change(mapping(value, f"{where}mid_run"), f"{where}mid_run", listed=False),)
 
 
 def parse_connector(raw: Any, index: int) -> ConnectorSpec:

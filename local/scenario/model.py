@@ -75,12 +75,14 @@ class ScheduledSyncSpec:
 
 @dataclass(frozen=True)
 class MidRunSpec:
-    """A connection's ``mid_run``: one change at ``at_s`` (paused, broken or incomplete, or deleted)."""
+    """One ``mid_run`` change at ``at_s``: paused (``paused: true``) or resumed (``paused: false``),
+    setup ``broken``/``incomplete``, ``deleted``, or moved to another group (``group_id``)."""
 
     at_s: float = 0.0
-    paused: bool = False
+    paused: bool | None = None  # None: no change to paused
     setup_state: str = ""  # broken | incomplete
     deleted: bool = False
+    group_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,22 @@ class ApiOutageSpec:
 
 
 @dataclass(frozen=True)
+class ApiKeyRotationSpec:
+    """``fivetran.api_key_rotation``: at ``at_s`` the API key is rotated: the new pair is put in the
+    orchestrator's API secret and Fivetran refuses the old pair (401) from then on."""
+
+    at_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class FivetranSpec:
-    """``fivetran``: the account as a whole (its clock, its webhook's events, an API outage)."""
+    """``fivetran``: the account as a whole (its clock, its webhook's events, an API outage, a key
+    rotation)."""
 
     clock_offset_s: float = 0.0
     webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
     api_outage: ApiOutageSpec | None = None
+    api_key_rotation: ApiKeyRotationSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +128,7 @@ class ConnectorSpec:
     api: ApiSpec = field(default_factory=ApiSpec)
     already_syncing: AlreadySyncingSpec | None = None
     scheduled_syncs: tuple[ScheduledSyncSpec, ...] = ()
-    mid_run: MidRunSpec | None = None
+    mid_run: tuple[MidRunSpec, ...] = ()  # in the order they happen
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,7 @@ class Expectation:
     error: str | None = None  # the execution's error, e.g. Orchestrator.DbtFailed
     dbt_exit_code: int | None = None
     cause_contains: str | None = None  # text the execution's cause must hold
+    causes: dict[str, str] = field(default_factory=dict)  # connection -> text its cause contains
 
 
 @dataclass(frozen=True)

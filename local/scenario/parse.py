@@ -14,6 +14,7 @@ from local.scenario.fields import check_keys, mapping, sub, typed
 from local.scenario.generate import generated_connectors
 from local.scenario.model import (
     WEBHOOK_EVENTS,
+    ApiKeyRotationSpec,
     ApiOutageSpec,
     Expectation,
     FivetranSpec,
@@ -46,7 +47,7 @@ SETTINGS_KEYS = {
 
 def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
     data = mapping(raw.get("fivetran"), "fivetran")
-    check_keys(data, {"clock_offset_s", "webhook_events", "api_outage"}, "fivetran.")
+    check_keys(data, {"clock_offset_s", "webhook_events", "api_outage", "api_key_rotation"}, "fivetran.")
     offset = data.get("clock_offset_s", 0.0)
     if isinstance(offset, bool) or not isinstance(offset, int | float):
         raise ScenarioError(f"fivetran.clock_offset_s must be a number of seconds (got {offset!r})")
@@ -61,7 +62,15 @@ def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
         outage = sub(data, "api_outage", ApiOutageSpec, "fivetran.")
         if not 400 <= outage.status <= 599:
             raise ScenarioError("fivetran.api_outage.status must be an HTTP error status (400-599)")
-    return FivetranSpec(clock_offset_s=float(offset), webhook_events=tuple(events), api_outage=outage)
+    rotation = None
+    if data.get("api_key_rotation") is not None:
+        rotation = sub(data, "api_key_rotation", ApiKeyRotationSpec, "fivetran.")
+    return FivetranSpec(
+        clock_offset_s=float(offset),
+        webhook_events=tuple(events),
+        api_outage=outage,
+        api_key_rotation=rotation,
+    )
 
 
 def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
@@ -99,7 +108,7 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
 def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
     """An ``expect`` mapping (the scenario's, or one run's at ``where``)."""
     expect_raw = mapping(value, where)
-    expect_keys = {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "cause_contains"}
+    expect_keys = {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "cause_contains", "causes"}
     check_keys(expect_raw, expect_keys, f"{where}.")
     status = typed(expect_raw, "status", str, "SUCCEEDED", f"{where}.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
@@ -110,6 +119,12 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
             raise ScenarioError(f"{where}.connectors.{cid} is not a connector of this scenario")
         if outcome not in ("succeeded", "failed", "timed_out", "skipped"):
             raise ScenarioError(f"{where}.connectors.{cid} must be succeeded, failed, timed_out or skipped")
+    causes = mapping(expect_raw.get("causes"), f"{where}.causes")
+    for cid, text in causes.items():
+        if cid not in ids:
+            raise ScenarioError(f"{where}.causes.{cid} is not a connector of this scenario")
+        if not isinstance(text, str) or not text:
+            raise ScenarioError(f"{where}.causes.{cid} must be the text the connection's cause contains")
     return Expectation(
         status=status,
         dbt_ran=typed(expect_raw, "dbt_ran", bool, True, f"{where}."),
@@ -117,6 +132,7 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
         error=typed(expect_raw, "error", (str, type(None)), None, f"{where}."),
         dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, f"{where}."),
         cause_contains=typed(expect_raw, "cause_contains", (str, type(None)), None, f"{where}."),
+        causes={str(k): str(v) for k, v in causes.items()},
     )
 
 

@@ -542,6 +542,67 @@ def test_a_connection_that_changes_mid_run_drops_its_sync(make_sim, change, show
     assert len(s.history("c1")) == 1
 
 
+def test_a_pause_and_resume_mid_sync_drops_the_sync_and_a_new_one_follows(make_sim):
+    changes = [{"at_s": 0.2, "paused": True}, {"at_s": 0.4, "paused": False}]
+    s = make_sim({"connectors": [conn(sync={"duration_s": 0.6}, mid_run=changes)]}, begin=False)
+    s.sim.begin_run()
+    assert s.trigger("c1").status_code == 200
+
+    [end] = eventually(lambda: s.events("sync_end"))
+
+    [first_start, second_start] = s.events("sync_start")
+    assert end["sync_id"] == second_start["sync_id"] != first_start["sync_id"]
+    assert end["data"] == {"status": "SUCCESSFUL"}
+    newest, dropped = s.history("c1")
+    assert (dropped["sync_id"], dropped["status"], dropped["end_time"]) == (
+        first_start["sync_id"],
+        "RUNNING",
+        None,
+    )
+    assert (newest["sync_id"], newest["status"]) == (second_start["sync_id"], "SUCCESSFUL")
+    assert s.get("/v1/connections/c1").json()["data"]["paused"] is False
+
+
+def test_a_connection_moved_to_another_group_mid_sync_leaves_the_group_and_syncs_there(make_sim):
+    s = make_sim(
+        {
+            "connectors": [
+                conn(sync={"duration_s": 0.6}, mid_run=[{"at_s": 0.2, "group_id": "other"}]),
+                conn("c2"),
+            ]
+        },
+        begin=False,
+    )
+    s.sim.begin_run()
+    s.trigger("c1")
+
+    eventually(lambda: s.get("/v1/connections/c1").json()["data"]["group_id"] == "other")
+
+    listed = s.get("/v1/groups/demo_group/connections").json()["data"]["items"]
+    assert [c["id"] for c in listed] == ["c2"]
+    [end] = eventually(lambda: s.events("sync_end"))
+    newest, dropped = s.history("c1")
+    assert (dropped["status"], dropped["end_time"]) == ("RUNNING", None)
+    assert end["sync_id"] == newest["sync_id"]
+
+
+def test_an_api_key_rotation_puts_the_new_pair_in_the_secret_first_then_refuses_the_old_one(make_sim):
+    s = make_sim({"fivetran": {"api_key_rotation": {"at_s": 0.3}}, "connectors": [conn()]}, begin=False)
+    told: list[tuple[str, str]] = []
+    s.sim.on_api_key_rotated = lambda key, secret: told.append((key, secret))
+    s.sim.begin_run()
+    assert s.get("/v1/connections/c1").status_code == 200  # before the rotation
+
+    eventually(lambda: told)
+
+    refused = s.get("/v1/connections/c1")
+    assert (refused.status_code, refused.json()["code"]) == (401, "AuthFailed")
+    [(key, secret)] = told
+    assert (key, secret) == s.sim.rotated_credentials
+    answer = requests.get(f"{s.url}/v1/connections/c1", auth=(key, secret), timeout=10)
+    assert answer.status_code == 200
+
+
 def test_a_connection_deleted_mid_run_is_not_found_everywhere(make_sim):
     s = make_sim(
         {"connectors": [conn(sync={"duration_s": 0.5}, mid_run={"at_s": 0.1, "deleted": True}), conn("c2")]}
@@ -674,7 +735,7 @@ def test_the_readme_format_block_is_a_valid_scenario():
     block = readme.split("## Scenario format (YAML)", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
     scenario = parse_scenario(yaml.safe_load(block))
     [spec] = scenario.connectors
-    assert scenario.fivetran.api_outage is not None and spec.mid_run is not None
+    assert scenario.fivetran.api_outage is not None and spec.mid_run
     assert spec.already_syncing is not None and spec.scheduled_syncs and spec.api.trigger_status == 0
 
 
@@ -686,6 +747,8 @@ def test_the_readme_format_block_is_a_valid_scenario():
         ({"fivetran": {"webhook_events": ["status"]}}, "fivetran.webhook_events must be a non-empty list"),
         ({"fivetran": {"api_outage": {"start_s": 1, "status": 200}}}, "fivetran.api_outage.status"),
         ({"fivetran": {"api_outage": {"until_s": 1}}}, "unknown key fivetran.api_outage.until_s"),
+        ({"fivetran": {"api_key_rotation": {"at": 1}}}, "unknown key fivetran.api_key_rotation.at"),
+        ({"fivetran": {"api_key_rotation": {"at_s": -1}}}, "fivetran.api_key_rotation.at_s must not"),
         (
             {"c": {"already_syncing": {"remaining_s": -1}}},
             "connectors[0].already_syncing.remaining_s must not",
@@ -698,6 +761,20 @@ def test_the_readme_format_block_is_a_valid_scenario():
         ({"c": {"mid_run": {"at_s": 1}}}, "connectors[0].mid_run needs exactly one of"),
         ({"c": {"mid_run": {"at_s": 1, "paused": True, "deleted": True}}}, "needs exactly one of"),
         ({"c": {"mid_run": {"at_s": 1, "setup_state": "connected"}}}, "mid_run.setup_state must be broken"),
+        (
+            {"c": {"mid_run": {"at_s": 1, "paused": False}}},
+            "connectors[0].mid_run needs exactly one of paused: true,",
+        ),
+        ({"c": {"mid_run": {"at_s": 1, "group_id": "g2"}}}, "connectors[0].mid_run needs exactly one of"),
+        ({"c": {"mid_run": []}}, "connectors[0].mid_run must not be an empty list"),
+        ({"expect": {"causes": {"nope": "dropped"}}}, "expect.causes.nope is not a connector"),
+        ({"expect": {"causes": {"c1": ""}}}, "expect.causes.c1 must be the text"),
+        (
+            {"c": {"mid_run": [{"at_s": 1}]}},
+            "connectors[0].mid_run[0] needs exactly one of paused: true|false",
+        ),
+        ({"c": {"mid_run": [{"at_s": 1, "paused": "yes"}]}}, "connectors[0].mid_run[0].paused must be true"),
+        ({"c": {"mid_run": [{"at_s": 1, "moved": "g"}]}}, "unknown key connectors[0].mid_run[0].moved"),
         ({"c": {"api": {"trigger_status": 200}}}, "connectors[0].api.trigger_status must be an HTTP error"),
         ({"c": {"webhook": {"fail_first": True}}}, "connectors[0].webhook.fail_first must be a number"),
         (
@@ -718,7 +795,7 @@ def test_new_scenario_keys_default_to_todays_behaviour():
     [spec] = scenario.connectors
     assert scenario.fivetran.clock_offset_s == 0 and scenario.fivetran.api_outage is None
     assert scenario.fivetran.webhook_events == ("sync_start", "sync_end")
-    assert (spec.already_syncing, spec.scheduled_syncs, spec.mid_run) == (None, (), None)
+    assert (spec.already_syncing, spec.scheduled_syncs, spec.mid_run) == (None, (), ())
     assert (spec.api.trigger_status, spec.webhook.fail_first, spec.sync.resume_s) == (0, 0, 2.0)
 
 

@@ -267,6 +267,66 @@ def test_a_sync_dropped_by_a_connection_that_changed_mid_run_fails_in_one_pass(
     assert deps.store.count() == 0
 
 
+def test_a_sync_the_history_shows_running_after_a_later_sync_started_fails_as_dropped(
+    client, deps, fivetran, waiting
+):
+    # Paused and resumed mid-sync: the connection looks healthy again, Fivetran dropped the running
+    # sync without an end, and the sync after the resume has already ended.
+    arn, token = waiting.start()
+    record = park(deps.store, token, "stripe_prod", group_id="group")
+    at = record.accepted_at
+    fivetran.connections["stripe_prod"] = connection("stripe_prod")
+    fivetran.history["stripe_prod"] = [
+        sync("after-resume", at + timedelta(seconds=40), at + timedelta(seconds=70), "SUCCESSFUL"),
+        sync("dropped", at + timedelta(seconds=1)),  # RUNNING, no end, ever
+    ]
+
+    report = invoke(client)
+
+    assert report["dropped"] == 1
+    described = waiting.wait_for_end(arn)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Fivetran.SyncFailed"
+    cause = described["cause"]
+    assert "the sync was dropped: the connection was paused/resumed or moved" in cause
+    assert "a later sync after-resume started" in cause
+    assert "status DROPPED" in cause and "sync dropped" in cause
+    assert deps.store.count() == 0
+
+
+def test_a_connection_found_in_another_group_than_the_runs_is_reported_as_moved(
+    client, deps, fivetran, waiting
+):
+    arn, token = waiting.start()
+    record = park(deps.store, token, "stripe_prod", group_id="group")
+    fivetran.connections["stripe_prod"] = replace(connection("stripe_prod"), group_id="other_group")
+    fivetran.history["stripe_prod"] = [sync("dropped", record.accepted_at + timedelta(seconds=1))]
+
+    report = invoke(client)
+
+    assert report["dropped"] == 1
+    described = waiting.wait_for_end(arn)
+    assert described["status"] == "FAILED"
+    assert "moved to group other_group" in described["cause"]
+    assert "listed it in group group" in described["cause"]
+
+
+def test_a_sync_still_running_with_nothing_after_it_keeps_waiting(client, deps, fivetran, waiting):
+    arn, token = waiting.start()
+    record = park(deps.store, token, "stripe_prod", group_id="group")
+    at = record.accepted_at
+    fivetran.connections["stripe_prod"] = connection("stripe_prod", sync_state="syncing")
+    fivetran.history["stripe_prod"] = [
+        sync("before", at - timedelta(minutes=9), at - timedelta(minutes=8), "FAILURE"),
+        sync("ours", at + timedelta(seconds=1)),
+    ]
+
+    report = invoke(client)
+
+    assert report["dropped"] == 0
+    assert waiting.status(arn) == "RUNNING"
+
+
 def test_a_connection_fivetran_no_longer_has_fails_the_token(client, deps, waiting):
     arn, token = waiting.start()
     park(deps.store, token, "vanished_connection")
@@ -408,6 +468,7 @@ def test_nothing_parked_is_a_quiet_run(client):
         "heartbeats": 0,
         "dropped": 0,
         "api_errors": 0,
+        "auth_errors": 0,
         "stopped_early": None,
         "completed": 0,
         "already_resolved": 0,

@@ -184,6 +184,40 @@ def test_the_fivetran_client_is_built_from_the_secrets_manager_credentials(
     assert first is second
 
 
+def test_after_a_401_the_api_credentials_are_read_again_bypassing_the_cache_at_most_once_per_interval(
+    aws_settings, secretsmanager, stored, get_secret_calls
+):
+    secrets = source(aws_settings, secretsmanager)
+    assert secrets.fivetran_credentials().api_key == "sm-api-key"
+    rotated = {"api_key": "rotated-key", "api_secret": "rotated-secret"}
+    secretsmanager.put_secret_value(SecretId=API_SECRET_ID, SecretString=json.dumps(rotated))
+
+    assert secrets.fivetran_credentials().api_key == "sm-api-key"  # cached: max age 300 s
+    assert secrets.fivetran_credentials(force=True).api_key == "rotated-key"
+    assert secrets.fivetran_credentials().api_key == "rotated-key"  # the cache holds the new pair
+    assert secrets.fivetran_credentials(force=True).api_key == "rotated-key"  # throttled: from the cache
+    assert get_secret_calls == [API_SECRET_ID, API_SECRET_ID]
+    assert secrets.fivetran_credentials_name == f"the secret {API_SECRET_ID}"
+
+
+def test_the_built_client_reads_the_rotated_pair_on_a_401_and_names_the_secret(
+    aws_settings, secretsmanager, stored
+):
+    deps = Dependencies.from_clients(
+        aws_settings,
+        dynamodb=boto3.client("dynamodb", region_name=REGION),
+        stepfunctions=boto3.client("stepfunctions", region_name=REGION),
+        secretsmanager=secretsmanager,
+    )
+    client = deps.fivetran()
+    rotated = {"api_key": "rotated-key", "api_secret": "rotated-secret"}
+    secretsmanager.put_secret_value(SecretId=API_SECRET_ID, SecretString=json.dumps(rotated))
+
+    assert client.credentials_name == f"the secret {API_SECRET_ID}"
+    assert client._refresh is not None and client._refresh() == ("rotated-key", "rotated-secret")
+    assert deps.fivetran() is not client  # rebuilt with the rotated pair
+
+
 # -- the webhook route when the secret cannot be read ------------------------------------------------
 
 

@@ -525,6 +525,7 @@ def test_the_dashboard_graphs_every_operator_metric_of_this_stage_and_the_runs(
         metrics.WEBHOOK_LATENCY,
         metrics.TOKENS_PARKED,
         metrics.SAFETY_NET_ACTIONS,
+        metrics.CONFLICTING_SYNC_ENDS,
     }
     graphed = {re.search(r'MetricName="(\w+)"', e).group(1) for e in expressions} | {
         row[1] for row in plain if row[0] == metrics.NAMESPACE

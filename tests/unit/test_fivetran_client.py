@@ -326,6 +326,52 @@ def test_auth_failures_raise_auth_error_at_once_without_the_credentials_in_the_m
     assert "api-secret-5678" not in str(caught.value)
 
 
+def basic(key: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+
+
+def test_a_401_reads_the_credentials_again_once_and_a_rotated_pair_answers_the_call(sleeps, mocked):
+    reads: list[str] = []
+
+    def fresh() -> tuple[str, str]:
+        reads.append("read")
+        return "new-key", "new-secret"
+
+    client = FivetranClient(BASE, "old-key", "old-secret", sleep=sleeps, credentials_refresh=fresh)
+    url = f"{BASE}/v1/connections/a"
+    old = matchers.header_matcher({"Authorization": basic("old-key", "old-secret")})
+    new = matchers.header_matcher({"Authorization": basic("new-key", "new-secret")})
+    mocked.get(url, status=401, json={"code": "AuthFailed", "message": "bad key"}, match=[old])
+    mocked.get(url, json={"code": "Success", "data": {"id": "a", "service": "stripe"}}, match=[new])
+
+    assert client.get_connection("a").id == "a"
+    assert reads == ["read"]
+    assert len(mocked.calls) == 2
+    assert client.get_connection("a").id == "a"  # the new pair is kept
+    assert reads == ["read"]
+
+
+def test_a_401_that_persists_after_reading_the_credentials_again_names_the_secret_to_rotate(sleeps, mocked):
+    client = FivetranClient(
+        BASE,
+        "api-key-1234",
+        "api-secret-5678",
+        sleep=sleeps,
+        credentials_refresh=lambda: ("api-key-1234", "api-secret-5678"),
+        credentials_name="the secret fivetran-orchestrator/dev/fivetran-api",
+    )
+    mocked.get(f"{BASE}/v1/connections/a", status=401, json={"code": "AuthFailed", "message": "bad key"})
+
+    with pytest.raises(FivetranAuthError) as caught:
+        client.get_connection("a")
+
+    assert len(mocked.calls) == 1  # the same pair is not sent again
+    message = str(caught.value)
+    assert "also after reading the secret fivetran-orchestrator/dev/fivetran-api again" in message
+    assert "put the pair in the secret fivetran-orchestrator/dev/fivetran-api" in message
+    assert "api-key-1234" not in message and "api-secret-5678" not in message
+
+
 def test_404_raises_not_found_with_fivetrans_code(client, mocked):
     mocked.get(
         f"{BASE}/v1/connections/gone",

@@ -16,7 +16,7 @@ ends within the trigger's acceptance second (syncs and the gaps between them las
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -136,6 +136,42 @@ def test_a_duplicate_or_contradicting_end_never_changes_the_first_one_recorded()
     assert (merged.status, merged.ended_at) == ("FAILURE", at(20))
 
 
+def test_a_sync_still_running_in_the_history_after_a_later_sync_started_was_dropped():
+    # Paused and resumed (or moved) mid-sync: Fivetran drops the running sync with no end, and a new
+    # sync follows. Syncs of one connection never overlap, so the token's sync is over.
+    anchor = Anchor(at(100))
+    history = [started("ours", 101), ended("after-resume", 130, 160)]
+
+    binding = bind(anchor, history, complete=True)
+
+    assert binding.decision is Decision.BOUND
+    assert binding.sync.sync_id == "ours"
+    assert binding.dropped
+    assert binding.superseded_by.sync_id == "after-resume"
+
+
+def test_webhooks_alone_never_call_a_sync_dropped():
+    # The token's sync_end may still be on its way: only the complete history shows it never came.
+    anchor = Anchor(at(100))
+    seen = [started("ours", 101), started("next", 130)]
+
+    binding = bind(anchor, seen, complete=False)
+
+    assert binding.sync.sync_id == "ours"
+    assert not binding.dropped
+
+
+def test_a_sync_that_ended_is_never_dropped_whatever_started_after_it():
+    anchor = Anchor(at(100), joined=True)
+    history = [ended("joined", 90, 110, "FAILURE"), started("next", 130)]
+
+    binding = bind(anchor, history, complete=True)
+
+    assert binding.sync.sync_id == "joined"
+    assert not binding.dropped
+    assert binding.superseded_by is None
+
+
 # -- random interleavings -------------------------------------------------------------------------------
 
 
@@ -237,3 +273,38 @@ def test_no_interleaving_ever_completes_a_token_with_another_syncs_outcome(world
     assert final.decision is Decision.BOUND
     assert final.sync.sync_id == world.ours
     assert final.sync.ended
+
+
+@settings(max_examples=200, deadline=None)
+@given(world=worlds(), resumed=st.floats(1.1, 20), data=st.data())
+def test_a_dropped_sync_is_told_apart_from_the_syncs_after_it(
+    world: World, resumed: float, data: st.DataObject
+):
+    """The token's sync is dropped (no end, ever; the history keeps it running) and a sync follows
+    the resume: no read completes the token with another sync's outcome, a read before the later sync
+    started keeps it waiting, and a read after it names the token's own sync as dropped by it."""
+    ours = next(s for s in world.syncs if s.sync_id == world.ours)
+    dropped = SyncRecord(ours.sync_id, started_at=ours.started_at, source="history")
+    # The resume comes after the trigger was accepted (before it, the trigger would have met that sync).
+    after_start = max(ours.started_at, world.anchor.until) + timedelta(seconds=resumed)
+    follow = SyncRecord("after-resume", after_start, after_start + timedelta(seconds=5), "SUCCESSFUL")
+    before = [s for s in world.syncs if s.started_at < ours.started_at]
+    truth = [*before, dropped, follow]
+
+    def history_at(now: datetime) -> list[SyncRecord]:
+        return [
+            s if s.ended_at is not None and s.ended_at <= now else replace(s, ended_at=None, status=None)
+            for s in truth
+            if s.started_at <= now
+        ]
+
+    moment = data.draw(st.floats(0, 40), label="seconds after our start")
+    now = max(ours.started_at, world.anchor.until) + timedelta(seconds=moment)
+    binding = bind(world.anchor, history_at(now), complete=True)
+
+    assert binding.decision is Decision.BOUND
+    assert binding.sync.sync_id == world.ours
+    assert not binding.sync.ended
+    assert binding.dropped == (now >= after_start)
+    if binding.dropped:
+        assert binding.superseded_by.sync_id == "after-resume"
