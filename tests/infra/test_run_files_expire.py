@@ -11,7 +11,8 @@ RUN_FILE_PREFIXES = ("runs/", "map-runs/")
 
 
 def lifecycle_rules(resources: dict[str, Any]) -> list[dict[str, Any]]:
-    rules: list[dict[str, Any]] = resources["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    lifecycle = resources["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]
+    rules: list[dict[str, Any]] = lifecycle["Rules"]
     return rules
 
 
