@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from deploy.bootstrap import bootstrap_bucket_name, ensure_bootstrap_bucket, upload_template
 from deploy.errors import DeployError
 from deploy.messages import config_warnings, next_steps, stage_environment
 from deploy.stack import (
@@ -129,6 +130,17 @@ def chalice(command: str, stage: str, project_dir: Path, region: str, run: Runne
     run([chalice_executable(), command, "--stage", stage], project_dir, {"AWS_DEFAULT_REGION": region})
 
 
+def send_template(plan: Plan, clients: Clients, say: Callable[..., None]) -> str:
+    """Put the rendered template in the account's bootstrap bucket (created on first use); its URL."""
+    account = str(clients.sts.get_caller_identity()["Account"])
+    bucket = bootstrap_bucket_name(plan.app_name, account, clients.region)
+    if ensure_bootstrap_bucket(clients.s3, bucket, region=clients.region, account=account):
+        say(f"==> created the bootstrap bucket {bucket} (deploy templates)")
+    return upload_template(
+        clients.s3, bucket=bucket, region=clients.region, account=account, stack=plan.stack, body=plan.body
+    )
+
+
 def deploy(
     options: DeployOptions,
     *,
@@ -146,7 +158,10 @@ def deploy(
             arns, source = parse_deployed(read_json(deployed), plan.stage).parameters, str(deployed)
         say(f"Dry run for stage {plan.stage}: nothing is deployed. Function ARNs: {source}.")
         say(f"  1. chalice deploy --stage {plan.stage}   (in {options.project_dir})")
-        say(f"  2. create or update stack {plan.stack} ({len(plan.body.encode())} bytes) with:")
+        say(
+            f"  2. create or update stack {plan.stack} ({len(plan.body.encode())} bytes, sent through the "
+            f"bootstrap bucket {plan.app_name}-deploy-<account>-<region>) with:"
+        )
         for key, value in sorted(plan.parameters(arns).items()):
             say(f"       {key}={value}")
         return {}
@@ -154,6 +169,7 @@ def deploy(
     clients = clients_factory(options.region)
     if shutil.which("docker") is None:  # not needed to deploy; needed to build the dbt image (step 4)
         say("note: no `docker` here: build and push the dbt image from a machine with Docker (step 4)")
+    template_url = send_template(plan, clients, say)
     if not options.skip_chalice:
         say(f"==> chalice deploy --stage {plan.stage} ({clients.region})")
         chalice("deploy", plan.stage, options.project_dir, clients.region, run)
@@ -167,7 +183,7 @@ def deploy(
     result = deploy_stack(
         clients.cloudformation,
         name=plan.stack,
-        body=plan.body,
+        template_url=template_url,
         parameters=params,
         tags={"app": plan.app_name, "stage": plan.stage},
         protect=plan.stage == "prod",

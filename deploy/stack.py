@@ -40,6 +40,8 @@ class Clients(NamedTuple):
     cloudformation: Any
     s3: Any
     region: str
+    sts: Any = None
+    iam: Any = None
 
 
 def make_clients(region: str | None) -> Clients:
@@ -59,7 +61,13 @@ def make_clients(region: str | None) -> Clients:
             "no AWS credentials: set AWS_PROFILE (see `aws configure`) or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY; nothing was created"
         )
-    return Clients(session.client("cloudformation"), session.client("s3"), session.region_name)
+    return Clients(
+        session.client("cloudformation"),
+        session.client("s3"),
+        session.region_name,
+        sts=session.client("sts"),
+        iam=session.client("iam"),
+    )
 
 
 def chalice_executable() -> str:
@@ -130,18 +138,22 @@ def deploy_stack(
     cfn: Any,
     *,
     name: str,
-    body: str,
+    body: str | None = None,
+    template_url: str | None = None,
     parameters: Mapping[str, str],
     tags: Mapping[str, str],
     protect: bool,
     waiting: Waiting,
 ) -> str:
-    """Create or update the stack and wait for it. Returns "created", "updated" or "unchanged"."""
+    """Create or update the stack and wait for it. Returns "created", "updated" or "unchanged".
+
+    The template comes from ``template_url`` (S3, what the deploy uses) or inline ``body``."""
     from botocore.exceptions import ClientError
 
+    source = {"TemplateURL": template_url} if template_url else {"TemplateBody": body}
     common = {
         "StackName": name,
-        "TemplateBody": body,
+        **source,
         "Parameters": to_cfn_parameters(parameters),
         "Capabilities": ["CAPABILITY_IAM"],
         "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
