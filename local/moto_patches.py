@@ -71,6 +71,10 @@ server_backend_lookup_cache            ``pace``: moto's server matches every req
 lambda_local_concurrency               ``pace``: thousands of in-process Lambda invocations at once share
                                        one interpreter lock until calls time out (AWS never does): at most
                                        ``LOCAL_LAMBDA_CONCURRENCY`` (16) run at once, the rest wait
+iam_simulate_principal_policy          ``iam_simulate``: ``SimulatePrincipalPolicy`` is not implemented:
+                                       now evaluates the role's or user's identity policies (actions,
+                                       resources, conditions on the context given), as ``orchestrator
+                                       doctor`` and the deploy's preflight ask AWS to
 =====================================  ===================================================================
 
 The Distributed Map patches (``dmap_*``) share what they know of a map run in ``dmap_runs``.
@@ -90,6 +94,7 @@ from local.patches import (
     ecs_parameters,
     ecs_task_definitions,
     ecs_task_runner,
+    iam_simulate,
     lambda_invoke,
     pace,
     sfn_api,
@@ -137,6 +142,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "sdk_client_cache": pace.patch_sdk_client_cache,
     "server_backend_lookup_cache": pace.patch_server_backend_lookup_cache,
     "lambda_local_concurrency": pace.patch_lambda_local_concurrency,
+    "iam_simulate_principal_policy": iam_simulate.patch_simulate_principal_policy,
 }
 
 
