@@ -75,6 +75,8 @@ iam_simulate_principal_policy          ``iam_simulate``: ``SimulatePrincipalPoli
                                        now evaluates the role's or user's identity policies (actions,
                                        resources, conditions on the context given), as ``orchestrator
                                        doctor`` and the deploy's preflight ask AWS to
+log_group_cfn_arn                      ``logs_arn``: ``Fn::GetAtt`` of a log group's ``Arn`` lacks AWS's
+                                       trailing ``:*``, so policies on it match no log stream
 =====================================  ===================================================================
 
 The Distributed Map patches (``dmap_*``) share what they know of a map run in ``dmap_runs``.
@@ -96,6 +98,7 @@ from local.patches import (
     ecs_task_runner,
     iam_simulate,
     lambda_invoke,
+    logs_arn,
     pace,
     sfn_api,
     sfn_aws_sdk,
@@ -143,6 +146,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "server_backend_lookup_cache": pace.patch_server_backend_lookup_cache,
     "lambda_local_concurrency": pace.patch_lambda_local_concurrency,
     "iam_simulate_principal_policy": iam_simulate.patch_simulate_principal_policy,
+    "log_group_cfn_arn": logs_arn.patch_log_group_cfn_arn,
 }
 
 

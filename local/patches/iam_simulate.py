@@ -18,6 +18,7 @@ policies, permission boundaries, SCPs, session policies, groups' policies, polic
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
@@ -106,13 +107,17 @@ def evaluate(
 
 
 def _document(raw: Any) -> dict[str, Any]:
+    """A stored policy document: a dict, JSON (maybe URL-encoded), or the Python ``repr`` that moto's
+    CloudFormation stores for a role's inline ``Policies``."""
     if isinstance(raw, dict):
         return raw
     text = str(raw)
-    try:
-        return dict(json.loads(text))
-    except ValueError:
-        return dict(json.loads(unquote(text)))
+    for parse in (json.loads, lambda t: json.loads(unquote(t)), ast.literal_eval):
+        try:
+            return dict(parse(text))
+        except (ValueError, SyntaxError):
+            continue
+    raise ValueError(f"not a policy document: {text[:80]}")
 
 
 def _principal_documents(backend: Any, arn: str) -> list[dict[str, Any]]:

@@ -113,3 +113,21 @@ def test_attached_managed_policies_count_too(role_arn: tuple[Any, str]) -> None:
 def test_actions_match_case_insensitively_and_resources_case_sensitively() -> None:
     assert evaluate([POLICY], "S3:getobject", "arn:aws:s3:::bucket/runs/a") == "allowed"
     assert evaluate([POLICY], "s3:GetObject", "arn:aws:s3:::BUCKET/runs/a") == "implicitDeny"
+
+
+def test_a_log_groups_cfn_arn_ends_in_star_as_on_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS::Logs::LogGroup's Arn return value is ``...:log-group:<name>:*``, so a policy on it covers
+    every stream of the group."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    install()
+    template = {
+        "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/ecs/x"}}},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Logs", "Arn"]}}},
+    }
+    with mock_aws():
+        cfn = boto3.client("cloudformation", REGION)
+        cfn.create_stack(StackName="logs", TemplateBody=json.dumps(template))
+        (output,) = cfn.describe_stacks(StackName="logs")["Stacks"][0]["Outputs"]
+
+    assert output["OutputValue"] == "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/x:*"
