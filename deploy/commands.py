@@ -39,7 +39,7 @@ from deploy.template import (
     template_body,
 )
 from infra.outputs import deployed_path, parse_deployed, read_json, stack_name, stack_outputs, webhook_url
-from infra.template import FUNCTION_PARAMETERS, ROLE_PARAMETER
+from infra.template import FUNCTION_PARAMETERS, ROLE_PARAMETERS
 
 __all__ = ["DeployOptions", "DestroyOptions", "Plan", "confirm", "deploy", "destroy", "make_plan"]
 
@@ -91,7 +91,7 @@ class Plan:
                 parameter: f"arn:aws:lambda:us-east-1:000000000000:function:{self.app_name}-{self.stage}-{fn}"
                 for parameter, fn in FUNCTION_PARAMETERS.items()
             },
-            ROLE_PARAMETER: f"{self.app_name}-{self.stage}",
+            **{parameter: f"{self.app_name}-{self.stage}-{fn}" for parameter, fn in ROLE_PARAMETERS.items()},
         }
 
 

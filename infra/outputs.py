@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from infra import InfraError
-from infra.template import FUNCTION_PARAMETERS, ROLE_PARAMETER
+from infra.template import FUNCTION_PARAMETERS, ROLE_PARAMETERS
 
 __all__ = [
     "DEFAULT_APP_NAME",
@@ -41,12 +41,12 @@ class ChaliceDeployment:
 
     function_arns: dict[str, str]
     rest_api_url: str | None
-    role_name: str = ""
+    role_names: dict[str, str] = field(default_factory=dict)  # template parameter -> role name
 
     @property
     def parameters(self) -> dict[str, str]:
-        """The stack parameters ``chalice deploy`` provides: function ARNs and the functions' role."""
-        return {**self.function_arns, ROLE_PARAMETER: self.role_name}
+        """The stack parameters ``chalice deploy`` provides: function ARNs and the functions' roles."""
+        return {**self.function_arns, **self.role_names}
 
 
 def deployed_path(project_dir: Path, stage: str) -> Path:
@@ -79,14 +79,23 @@ def parse_deployed(deployed: Mapping[str, Any], stage: str) -> ChaliceDeployment
             f".chalice/deployed/{stage}.json has no lambda_arn for {', '.join(missing)}: "
             "did `chalice deploy` finish, and are the functions still named so in app.py?"
         )
-    roles = [r for r in resources.values() if r.get("resource_type") == "iam_role" and r.get("role_name")]
-    if not roles:
+    # autogen_policy false: one role per function, recorded as "<function>_role" (Chalice 1.34
+    # chalice/deploy/appgraph.py _create_role_reference); the stack grants each its own run files.
+    roles: dict[str, str] = {}
+    for parameter, function in ROLE_PARAMETERS.items():
+        role = resources.get(f"{function}_role", {})
+        if role.get("resource_type") == "iam_role" and role.get("role_name"):
+            roles[parameter] = str(role["role_name"])
+        else:
+            missing.append(f"{function}_role")
+    if missing:
         raise InfraError(
-            f".chalice/deployed/{stage}.json names no IAM role (resource_type iam_role): "
-            "did `chalice deploy` finish? The stack grants that role the run files in the artifacts bucket"
+            f".chalice/deployed/{stage}.json names no IAM role {', '.join(missing)} (resource_type "
+            "iam_role): did `chalice deploy` finish, with autogen_policy false (one role per function)? "
+            "The stack grants those roles the run files in the artifacts bucket"
         )
     rest_api_url = resources.get("rest_api", {}).get("rest_api_url")
-    return ChaliceDeployment(arns, rest_api_url, role_name=str(roles[0]["role_name"]))
+    return ChaliceDeployment(arns, rest_api_url, role_names=roles)
 
 
 def stack_name(app_name: str, stage: str) -> str:

@@ -6,7 +6,8 @@
   tables from it rather than repeating it).
 - ``parameter_defaults``: every parameter's ``Default`` (the run defaults in ``chalicelib/run/run_input.py``
   and the local runtime's values are tested against these).
-- ``FUNCTION_PARAMETERS``: which template parameter takes which Chalice function's ARN.
+- ``FUNCTION_PARAMETERS``: which template parameter takes which Chalice function's ARN;
+  ``ROLE_PARAMETERS``: which takes which function's role name.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from infra import InfraError
 
 __all__ = [
     "FUNCTION_PARAMETERS",
-    "ROLE_PARAMETER",
+    "ROLE_PARAMETERS",
     "STATE_MACHINE_ID",
     "TEMPLATE_PATH",
     "CfnLoader",
@@ -38,8 +39,12 @@ FUNCTION_PARAMETERS = {
     "StartSyncFunctionArn": "start_sync",
     "CollectOutcomesFunctionArn": "collect_outcomes",
 }
-# ... and the functions' IAM role (Chalice creates it), which the stack grants the run files.
-ROLE_PARAMETER = "LambdaRoleName"
+# Template parameter -> Chalice function whose role (Chalice makes one per function) the stack grants the
+# run files that function reads or writes (infra/policies.py; chalicelib/platform/aws_calls.py).
+ROLE_PARAMETERS = {
+    "ListConnectorsRoleName": "list_connectors",
+    "CollectOutcomesRoleName": "collect_outcomes",
+}
 _SHORT_TAG_FUNCTIONS = {"Ref": "Ref", "Condition": "Condition"}
 
 

@@ -14,55 +14,51 @@ from typing import Any
 import boto3
 
 from deploy.errors import DeployError
+from infra.chalice_roles import chalice_plan
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def chalice_deployed(stage: str = "dev", region: str = REGION) -> dict[str, Any]:
-    """What `chalice deploy --stage <stage>` writes to .chalice/deployed/<stage>.json (chalice.md §4)."""
-    prefix = f"arn:aws:lambda:{region}:{ACCOUNT}:function:fivetran-orchestrator-{stage}"
-    role = f"arn:aws:iam::{ACCOUNT}:role/fivetran-orchestrator-{stage}"
-    return {
-        "resources": [
+    """What `chalice deploy --stage <stage>` writes to .chalice/deployed/<stage>.json (chalice.md §4), with
+    the roles and functions Chalice's own planner makes (infra.chalice_roles: one role per function), in
+    its order."""
+    resources: list[dict[str, Any]] = []
+    for function in chalice_plan(ROOT, stage):
+        resources.append(
             {
-                "name": "default-role",
+                "name": function.role_resource,
                 "resource_type": "iam_role",
-                "role_arn": role,
-                "role_name": f"fivetran-orchestrator-{stage}",
-            },
+                "role_arn": f"arn:aws:iam::{ACCOUNT}:role/{function.role_name}",
+                "role_name": function.role_name,
+            }
+        )
+        resources.append(
             {
-                "name": "list_connectors",
+                "name": function.name,
                 "resource_type": "lambda_function",
-                "lambda_arn": f"{prefix}-list_connectors",
-            },
-            {"name": "start_sync", "resource_type": "lambda_function", "lambda_arn": f"{prefix}-start_sync"},
-            {
-                "name": "collect_outcomes",
-                "resource_type": "lambda_function",
-                "lambda_arn": f"{prefix}-collect_outcomes",
-            },
-            {
-                "name": "reconcile_syncs",
-                "resource_type": "lambda_function",
-                "lambda_arn": f"{prefix}-reconcile_syncs",
-            },
-            {
-                "name": "reconcile_syncs-event",
-                "resource_type": "cloudwatch_event",
-                "rule_name": f"fivetran-orchestrator-{stage}-reconcile_syncs-event",
-            },
-            {"name": "api_handler", "resource_type": "lambda_function", "lambda_arn": prefix},
-            {
-                "name": "rest_api",
-                "resource_type": "rest_api",
-                "rest_api_id": "abc123defg",
-                "rest_api_url": f"https://abc123defg.execute-api.{region}.amazonaws.com/api/",
-            },
-        ],
-        "schema_version": "2.0",
-        "backend": "api",
-    }
+                "lambda_arn": f"arn:aws:lambda:{region}:{ACCOUNT}:function:{function.function_name}",
+            }
+        )
+        if function.name == "reconcile_syncs":
+            resources.append(
+                {
+                    "name": "reconcile_syncs-event",
+                    "resource_type": "cloudwatch_event",
+                    "rule_name": f"fivetran-orchestrator-{stage}-reconcile_syncs-event",
+                }
+            )
+    resources.append(
+        {
+            "name": "rest_api",
+            "resource_type": "rest_api",
+            "rest_api_id": "abc123defg",
+            "rest_api_url": f"https://abc123defg.execute-api.{region}.amazonaws.com/api/",
+        }
+    )
+    return {"resources": resources, "schema_version": "2.0", "backend": "api"}
 
 
 class FakeChalice:
@@ -90,7 +86,7 @@ class FakeChalice:
             deployed.unlink()
 
     def _create_role(self, document: dict[str, Any]) -> None:
-        """Chalice creates its functions' role; the stack attaches the run-files policy to it."""
+        """Chalice creates one role per function; the stack attaches the run-files policies to two of them."""
         iam = boto3.client("iam", region_name=self.region)
         for resource in document["resources"]:
             if resource["resource_type"] == "iam_role":

@@ -34,7 +34,8 @@ ARNS = {
     "ListConnectorsFunctionArn": f"{FUNCTION}-list_connectors",
     "StartSyncFunctionArn": f"{FUNCTION}-start_sync",
     "CollectOutcomesFunctionArn": f"{FUNCTION}-collect_outcomes",
-    "LambdaRoleName": "fivetran-orchestrator-dev",
+    "ListConnectorsRoleName": "fivetran-orchestrator-dev-list_connectors",
+    "CollectOutcomesRoleName": "fivetran-orchestrator-dev-collect_outcomes",
 }
 
 

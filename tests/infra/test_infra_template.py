@@ -257,9 +257,18 @@ def test_state_machine_role_grants_only_what_the_definition_uses(resources: dict
     assert by_sid["DistributedMapChildExecutions"]["Resource"]["Fn::Sub"].endswith(
         ":stateMachine:${AppName}-${Stage}"
     )
-    watch_children = by_sid["DistributedMapWatchChildren"]
-    assert sorted(watch_children["Action"]) == ["states:DescribeExecution", "states:StopExecution"]
-    assert watch_children["Resource"]["Fn::Sub"].endswith(":execution:${AppName}-${Stage}/*")
+    # DescribeExecution on the state machine's executions as AWS's example grants it (execution:<name>:*)
+    # and on the children (execution:<name>/<label>:<id>, which that does not match); stop and redrive
+    # only the children.
+    describe = by_sid["DistributedMapDescribeExecutions"]
+    assert describe["Action"] == "states:DescribeExecution"
+    assert [r["Fn::Sub"].rsplit(":", 2)[-2:] for r in describe["Resource"]] == [
+        ["${AppName}-${Stage}", "*"],
+        ["execution", "${AppName}-${Stage}/*"],
+    ]
+    children = by_sid["DistributedMapStopAndRedriveChildren"]
+    assert sorted(children["Action"]) == ["states:RedriveExecution", "states:StopExecution"]
+    assert children["Resource"]["Fn::Sub"].endswith(":execution:${AppName}-${Stage}/*")
     files = by_sid["DistributedMapItemsAndResults"]
     assert "s3:GetObject" in files["Action"] and "s3:PutObject" in files["Action"]
     assert [r["Fn::Sub"] for r in files["Resource"]] == [
@@ -326,20 +335,32 @@ def test_execution_role_reads_only_the_warehouse_secret_and_task_role_writes_art
     ]
 
 
-def test_the_chalice_role_gets_the_run_files_and_the_map_results_and_nothing_else(
-    resources: dict[str, Any],
-) -> None:
-    policy = resources["LambdaRunFilesPolicy"]
-
-    assert policy["Type"] == "AWS::IAM::Policy"
-    assert policy["Properties"]["Roles"] == [{"Ref": "LambdaRoleName"}]
+def test_each_function_role_gets_only_the_run_files_its_own_calls_need(resources: dict[str, Any]) -> None:
+    """Chalice makes one role per function: the stack attaches each its own run files, by role name."""
     grants = {
-        s["Sid"]: (sorted(as_list(s["Action"])), s["Resource"]["Fn::Sub"])
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        name: (
+            resource["Properties"]["Roles"],
+            {
+                s["Sid"]: (sorted(as_list(s["Action"])), s["Resource"]["Fn::Sub"])
+                for s in resource["Properties"]["PolicyDocument"]["Statement"]
+            },
+        )
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Policy"
     }
+
     assert grants == {
-        "RunFiles": (["s3:GetObject", "s3:PutObject"], "${ArtifactsBucket.Arn}/runs/*"),
-        "MapResults": (["s3:GetObject"], "${ArtifactsBucket.Arn}/map-runs/*"),
+        "ListConnectorsRunFilesPolicy": (
+            [{"Ref": "ListConnectorsRoleName"}],
+            {"WriteTheMapItems": (["s3:PutObject"], "${ArtifactsBucket.Arn}/runs/*")},
+        ),
+        "CollectOutcomesRunFilesPolicy": (
+            [{"Ref": "CollectOutcomesRoleName"}],
+            {
+                "RunFiles": (["s3:GetObject", "s3:PutObject"], "${ArtifactsBucket.Arn}/runs/*"),
+                "MapResults": (["s3:GetObject"], "${ArtifactsBucket.Arn}/map-runs/*"),
+            },
+        ),
     }
 
 

@@ -143,11 +143,14 @@ def project_dir(directory: Path, stage: str, rest_api_url: str | None) -> Path:
                     "resource_type": "lambda_function",
                     "lambda_arn": f"{arn}-collect_outcomes",
                 },
-                {
-                    "name": "default-role",
-                    "resource_type": "iam_role",
-                    "role_name": f"fivetran-orchestrator-{stage}",
-                },
+                *(
+                    {
+                        "name": f"{function}_role",
+                        "resource_type": "iam_role",
+                        "role_name": f"fivetran-orchestrator-{stage}-{function}",
+                    }
+                    for function in ("list_connectors", "collect_outcomes")
+                ),
                 {"name": "rest_api", "resource_type": "rest_api", "rest_api_url": rest_api_url},
             ]
         }
