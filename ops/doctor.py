@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.outputs import deployed_path, read_json
 from ops.errors import OpsError, readable
 
 __all__ = ["Check", "Services", "Stage", "check_stage", "failed", "render", "stage_of"]
@@ -68,6 +69,7 @@ class Stage:
     webhook_url: str | None
     partition: str = "aws"
     problems: tuple[str, ...] = field(default=())
+    chalice_roles: dict[str, str] = field(default_factory=dict)  # function -> role (deployed/<stage>.json)
 
     def list_parameter(self, key: str) -> list[str]:
         """A ``List<...>`` parameter's values: ``a,b`` as CloudFormation answers (moto answers the
@@ -91,6 +93,12 @@ def stage_of(target: Any, services: Services) -> Stage:
         for summary in page["StackResourceSummaries"]:
             resources[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
     identity = services.aws("sts").get_caller_identity()
+    deployed = deployed_path(target.project_dir, target.stage)
+    chalice_roles = {
+        str(r["name"]).removesuffix("_role"): str(r["role_name"])
+        for r in (read_json(deployed).get("resources", []) if deployed.exists() else [])
+        if isinstance(r, dict) and r.get("resource_type") == "iam_role" and r.get("role_name")
+    }
     url, problems = None, ()
     try:
         url = target.webhook_url()
@@ -108,6 +116,7 @@ def stage_of(target: Any, services: Services) -> Stage:
         webhook_url=url,
         partition=str(identity["Arn"]).split(":")[1],
         problems=problems,
+        chalice_roles=chalice_roles,
     )
 
 

@@ -8,8 +8,9 @@ conditions test are given their deployed values (``ecs:cluster``: the stage's cl
 ``iam:PassedToService``: ``ecs-tasks.amazonaws.com``). Resource policies are not part of a simulation
 (AWS: unless passed), and none of the calls depends on one.
 
-Roles: the Chalice functions' (Chalice 1.34 with ``autogen_policy: false`` names each
-``<app>-<stage>-<function>``), and from the stack the state machine's (``StateMachineRole``), the dbt
+Roles: the Chalice functions' (as ``.chalice/deployed/<stage>.json`` records them, ``<function>_role``;
+Chalice 1.34 with ``autogen_policy: false`` names each ``<app>-<stage>-<function>``), and from the stack
+the state machine's (``StateMachineRole``), the dbt
 task's (``TaskRole``), ECS's execution role (``TaskExecutionRole``) and, with a schedule,
 ``SchedulerRole``.
 """
@@ -47,7 +48,10 @@ SHOWN = 3
 
 def role_names(stage: Stage) -> dict[str, str | None]:
     """Each principal's role name (None: the stack has no such role, e.g. no schedule)."""
-    names: dict[str, str | None] = {fn: function_name(stage.app, stage.stage, fn) for fn in CHALICE_FUNCTIONS}
+    names: dict[str, str | None] = {
+        fn: stage.chalice_roles.get(fn) or function_name(stage.app, stage.stage, fn)
+        for fn in CHALICE_FUNCTIONS
+    }
     for principal, logical_id in STACK_ROLES.items():
         names[principal] = stage.resources.get(logical_id) or None
     return names

@@ -19,12 +19,13 @@ from typing import Any
 import boto3
 import pytest
 import responses
-from chalice_double import ACCOUNT, REGION, FakeChalice
+from chalice_double import REGION, ROOT, FakeChalice
 from click.testing import CliRunner
 
-from chalicelib.platform.aws_calls import CHALICE_FUNCTIONS, calls_of, function_name, render_resource
+from chalicelib.platform.aws_calls import CHALICE_FUNCTIONS
 from deploy.commands import DeployOptions, deploy
 from deploy.stack import Clients, Waiting
+from infra.chalice_roles import chalice_plan
 from local.patches.iam_simulate import patch_simulate_principal_policy
 from local.patches.logs_arn import patch_log_group_cfn_arn
 from ops.cli import cli
@@ -71,39 +72,15 @@ def private_subnets_with_nat(network: dict[str, str]) -> list[str]:
     return subnets
 
 
-def chalice_function_roles(outputs: dict[str, str]) -> None:
-    """One role per function, as `chalice deploy` creates them with autogen_policy false, granting
-    what the table of calls says the function needs."""
+def chalice_function_policies() -> None:
+    """The policy Chalice attaches to each function's role (its policy file, from Chalice's own planner);
+    the fake `chalice deploy` created the roles."""
     iam = boto3.client("iam", REGION)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    for fn in CHALICE_FUNCTIONS:
-        statements = [
-            {
-                "Effect": "Allow",
-                "Action": call.action,
-                "Resource": render_resource(
-                    call,
-                    region=REGION,
-                    account=ACCOUNT,
-                    app=APP,
-                    stage=STAGE,
-                    pattern=True,
-                    artifacts_bucket=outputs["ArtifactsBucket"],
-                ),
-            }
-            for call in calls_of(fn)
-        ]
-        name = function_name(APP, STAGE, fn)
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    for function in chalice_plan(ROOT, STAGE):
         iam.put_role_policy(
-            RoleName=name,
-            PolicyName=name,
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+            RoleName=function.role_name,
+            PolicyName=function.role_name,
+            PolicyDocument=json.dumps(function.policy),
         )
 
 
@@ -142,7 +119,7 @@ def deployed(
         run=FakeChalice(),
         out=io.StringIO(),
     )
-    chalice_function_roles(outputs)
+    chalice_function_policies()
     fill_secrets_and_push_the_image()
     monkeypatch.setenv("ORCHESTRATOR_PROJECT_DIR", str(project))
     monkeypatch.delenv("FIVETRAN_API_URL", raising=False)
