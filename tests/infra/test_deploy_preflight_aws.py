@@ -164,13 +164,13 @@ def test_a_failed_command_is_one_line_with_its_last_error_line_and_its_output_in
 
 
 def test_a_dry_run_shows_the_region_it_would_use_and_every_default(
-    params_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    params_file: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
 
     code = main(["deploy", "--stage", "dev", "--dry-run", "--params-file", str(params_file)])
 
-    printed = capsys.readouterr().out
+    printed = capfd.readouterr().out
     assert code == 0
     assert "  region: eu-west-1" in printed
     assert "HeartbeatSeconds=900   (default)" in printed
