@@ -207,10 +207,10 @@ def deploy(
     *,
     clients_factory: Callable[[str | None], Clients] = make_clients,
     run: Runner = run_command,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> dict[str, str]:
     """chalice deploy, then the infra stack; prints the webhook URL and next steps. Returns the outputs."""
-    say = functools.partial(print, file=out, flush=True)
+    say = functools.partial(print, file=out or sys.stdout, flush=True)
     if options.dry_run:
         print_dry_run(make_plan(options), options, say)
         return {}
@@ -279,12 +279,12 @@ def destroy(
     clients_factory: Callable[[str | None], Clients] = make_clients,
     run: Runner = run_command,
     read: Callable[[str], str] = input,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> None:
     """Delete the infra stack (and, if asked, the retained artifacts bucket), then `chalice delete`."""
-    say = functools.partial(print, file=out, flush=True)
+    say = functools.partial(print, file=out or sys.stdout, flush=True)
     stage = options.stage
-    if not options.yes and not confirm(stage, read, out):
+    if not options.yes and not confirm(stage, read, out or sys.stdout):
         raise DeployError("not confirmed; nothing was deleted")
     app_name = app_name_of(options.project_dir)
     clients = clients_factory(options.region)
