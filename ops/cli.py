@@ -8,6 +8,7 @@
   timeline page; past 50 succeeded connections the rest are counted unless ``--all``.
 - ``doctor``: check a deployed stage without starting a run (IAM as AWS evaluates it, secrets, the dbt
   image, the network, Fivetran and its webhook, schedule, alarm); one line per check, exit 1 on any ✘.
+  ``--local``: the runtime's state machine, webhook secret, Fivetran key and webhook.
 - ``sign FILE [--secret S]``: print the ``X-Fivetran-Signature-256`` value for a body file,
   so ``curl`` can post a simulated event to ``chalice local``.
 
@@ -29,7 +30,7 @@ import click
 from chalicelib.run.run_input import DBT_COMMANDS
 from chalicelib.webhook.signature import sign as sign_body
 from ops.display import make_console, rerun_command, run_report, runs_table
-from ops.errors import RUN_NOT_SUCCEEDED, OpsError, UsageProblem, readable
+from ops.errors import RUN_NOT_SUCCEEDED, OpsError, readable
 from ops.target import Target, TargetSpec, resolve_target
 
 LOCAL_WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105 - the documented local stage secret
@@ -298,9 +299,12 @@ def doctor(target: Callable[[], Target]) -> None:
 
     resolved = target()
     if not isinstance(resolved, StageTarget):
-        raise UsageProblem(
-            "doctor checks a deployed stage: use --stage S (the local runtime has no IAM to check)"
-        )
+        from ops.doctor_local import check_local
+
+        local = check_stage(None, None, [("local runtime", lambda stage, services: check_local(resolved))])
+        click.echo(f"doctor: {resolved.label} (IAM, secrets, image and network: on a deployed stage)")
+        click.echo(render(local))
+        sys.exit(1 if failed(local) else 0)
     services = resolved.services()
     stage = stage_of(resolved, services)
     results = check_stage(
