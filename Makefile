@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 STAGE ?= dev
 PORT ?= 8000
 MOTO_PORT ?= 5055
+# The local runtime's IAM evaluator (local/iam): @cloud-copilot/iam-simulate, pinned by its package-lock.json.
+IAM_NODE := local/iam/node_modules
 
 .PHONY: install test lint unit demo webhook sign deploy destroy bench clean lock
 
-install: $(VENV)/.installed $(DBT_VENV)/.installed $(TOOLS_VENV)/.installed
+install: $(VENV)/.installed $(DBT_VENV)/.installed $(TOOLS_VENV)/.installed $(IAM_NODE)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +32,11 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 	$(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install --quiet --upgrade "pip<26.3"
 	$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.txt
+	touch $@
+
+# Node 20+ and npm: `npm ci` installs exactly what local/iam/package-lock.json pins.
+$(IAM_NODE)/.installed: local/iam/package.json local/iam/package-lock.json
+	npm ci --prefix local/iam --no-audit --no-fund --silent
 	touch $@
 
 # Regenerate dbt_container/requirements.lock from dbt_container/requirements.txt: every transitive package,
@@ -72,4 +79,4 @@ bench: install
 	$(BIN)/python -m benchmarks --readme
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) .venv-bench .pytest_cache .ruff_cache .mypy_cache build
+	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) $(IAM_NODE) .venv-bench .pytest_cache .ruff_cache .mypy_cache build

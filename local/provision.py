@@ -30,6 +30,12 @@ SFN_ROLE_POLICY = {
         {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
+ECS_TASK_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
 # Chalice name -> handler in app.py (what `chalice deploy` sets as the function's Handler).
 FUNCTIONS = {
     "list_connectors": "app.list_connectors",
@@ -74,12 +80,13 @@ def provision(
     table = f"{prefix}-tokens"
     clients["dynamodb"].create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **token_table_spec())
 
-    role = clients["iam"].create_role(
-        RoleName=f"{prefix}-lambda", AssumeRolePolicyDocument=json.dumps(LAMBDA_ROLE_POLICY)
-    )
     code = _dummy_zip()
     arns = {}
     for name, handler in FUNCTIONS.items():
+        # One role per function, named as Chalice names it (autogen_policy false): <app>-<stage>-<function>.
+        role = clients["iam"].create_role(
+            RoleName=f"{prefix}-{name}", AssumeRolePolicyDocument=json.dumps(LAMBDA_ROLE_POLICY)
+        )
         created = clients["lambda"].create_function(
             FunctionName=f"{prefix}-{name}",
             Runtime="python3.11",
@@ -97,8 +104,16 @@ def provision(
     clients["s3"].create_bucket(Bucket=bucket)
     log_group = f"/ecs/{prefix}-dbt"
     cluster = clients["ecs"].create_cluster(clusterName=prefix)["cluster"]["clusterArn"]
+    task_roles = {
+        purpose: clients["iam"].create_role(
+            RoleName=f"{prefix}-dbt-{purpose}", AssumeRolePolicyDocument=json.dumps(ECS_TASK_ROLE_POLICY)
+        )["Role"]["Arn"]
+        for purpose in ("task", "execution")
+    }
     task_def = clients["ecs"].register_task_definition(
         family=f"{prefix}-dbt",
+        taskRoleArn=task_roles["task"],
+        executionRoleArn=task_roles["execution"],
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",
         cpu="1024",

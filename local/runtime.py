@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ from local import moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner
 from local.fivetran_sim import FivetranSimulator
+from local.iam import enforce
+from local.iam.enforce import Enforcer
+from local.iam.stage import Policies, stage_enforcer
 from local.patches.pace import in_process_client
 from local.provision import Stack, provision
 from local.scenario import Scenario
@@ -87,8 +91,18 @@ class RunResult:
 
 
 class LocalRuntime:
-    def __init__(self, scenario: Scenario, *, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        workdir: Path | None = None,
+        iam_variant: Callable[[Policies], None] | None = None,
+    ) -> None:
         self.scenario = scenario
+        # IAM as deployed, enforced (local/iam): ``iam_variant`` may change the policies first (a test's
+        # broken variant); ``self.iam`` holds the principals, the decisions and the refusals.
+        self.iam_variant = iam_variant
+        self.iam: Enforcer | None = None
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="orchestrator-local-")
         self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -105,6 +119,7 @@ class LocalRuntime:
         self.clients: dict[str, Any] = {}
         self.aws_endpoint = ""  # moto server's URL, once started
         self.deps: Dependencies | None = None
+        self.reconcile_deps: Dependencies | None = None
         self.reconcile_runs = 0
         self._reconcile_lock = threading.Lock()
         self._chalice_log = None
@@ -174,26 +189,26 @@ class LocalRuntime:
         )
         self.simulator.seed_history()
         sim_url = self.simulator.start()
-        self.deps = Dependencies.from_clients(
-            Settings(
-                token_table=self.stack.table_name,
-                fivetran_api_url=sim_url,
-                fivetran_api_key=API_KEY,
-                fivetran_api_secret=API_SECRET,
-                webhook_secret=WEBHOOK_SECRET,
-                reconcile_after_seconds=int(settings.get("reconcile_after_s", 2)),
-                http_max_retries=6,
-                triggers_per_minute=int(settings.get("triggers_per_minute", DEFAULT_TRIGGERS_PER_MINUTE)),
-            ),
-            dynamodb=self.clients["dynamodb"],
-            stepfunctions=self.clients["stepfunctions"],
-            s3=self.clients["s3"],
+        self.iam = self._enforcer()
+        settings_for_handlers = Settings(
+            token_table=self.stack.table_name,
+            fivetran_api_url=sim_url,
+            fivetran_api_key=API_KEY,
+            fivetran_api_secret=API_SECRET,
+            webhook_secret=WEBHOOK_SECRET,
+            reconcile_after_seconds=int(settings.get("reconcile_after_s", 2)),
+            http_max_retries=6,
+            triggers_per_minute=int(settings.get("triggers_per_minute", DEFAULT_TRIGGERS_PER_MINUTE)),
         )
-        set_dependencies(self.deps)
+        # The operator's view (reports, tests) uses the runtime's own clients; the handlers and the safety
+        # net call AWS as their own roles, each through clients the enforcer checks.
+        self.deps = self._dependencies(settings_for_handlers, None)
+        set_dependencies(self._dependencies(settings_for_handlers, enforce.ACTING_AS))
+        self.reconcile_deps = self._dependencies(settings_for_handlers, "reconcile_syncs")
         # The dbt process keeps its artifacts in moto's S3, as the task does in the stack's bucket.
         aws_env = {
             "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_ACCESS_KEY_ID": self.iam.principals["dbt_task"].access_key,
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
         }
@@ -205,6 +220,7 @@ class LocalRuntime:
                 "AWS_ENDPOINT_URL": endpoint,
                 "FIVETRAN_API_URL": sim_url,
                 "TOKEN_TABLE": self.stack.table_name,
+                "AWS_ACCESS_KEY_ID": self.iam.principals["api_handler"].access_key,
             },
             port=chalice_port,
             log=self._chalice_log,
@@ -214,6 +230,34 @@ class LocalRuntime:
         # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up.
         self.simulator.begin_run()
 
+    def _enforcer(self) -> Enforcer:
+        """The stage's principals with their policies as a dev deploy attaches them, made active."""
+        assert self.stack is not None
+        enforcer = stage_enforcer(self.stack, region=REGION, variant=self.iam_variant)
+        enforce.set_active(enforcer)
+        return enforcer
+
+    def _dependencies(self, settings: Settings, principal: Any) -> Dependencies:
+        """Dependencies on this process's moto: the runtime's own clients (``principal`` None), or new ones
+        whose calls are checked as ``principal`` (a name, or ``ACTING_AS``: the handler running)."""
+        clients = self.clients
+        if principal is not None:
+            session = boto3.session.Session(
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",  # noqa: S106 - moto
+                region_name=REGION,
+            )
+            acting = None if principal is enforce.ACTING_AS else principal
+            clients = {
+                name: enforce.attach(
+                    in_process_client(session, name, config=Config(max_pool_connections=LOCAL_POOL)), acting
+                )
+                for name in ("dynamodb", "stepfunctions", "s3")
+            }
+        return Dependencies.from_clients(
+            settings, dynamodb=clients["dynamodb"], stepfunctions=clients["stepfunctions"], s3=clients["s3"]
+        )
+
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
@@ -221,15 +265,16 @@ class LocalRuntime:
 
     def reconcile_once(self) -> None:
         """One pass of ``reconcile_syncs``'s logic, as the schedule would run it."""
-        assert self.deps is not None
+        deps = self.reconcile_deps
+        assert deps is not None
         with self._reconcile_lock:
             reconcile(
-                self.deps.store,
-                self.deps.fivetran(),
-                self.deps.resolver(),
+                deps.store,
+                deps.fivetran(),
+                deps.resolver(),
                 now=utcnow(),
-                older_than_seconds=self.deps.settings.reconcile_after_seconds,
-                max_connections=self.deps.settings.reconcile_max_tokens,
+                older_than_seconds=deps.settings.reconcile_after_seconds,
+                max_connections=deps.settings.reconcile_max_tokens,
                 remaining_ms=_pass_budget(PASS_SECONDS),
                 read_timeout=PASS_SECONDS,
             )
@@ -256,6 +301,7 @@ class LocalRuntime:
                 with contextlib.suppress(Exception):  # best-effort teardown
                     part.stop()
         moto_patches.set_ecs_task_runner(None)
+        enforce.set_active(None)
         reset_dependencies()
         if self.server is not None:
             self.server.stop()
@@ -326,6 +372,8 @@ class LocalRuntime:
                 continue
             collected = (json.loads(details["output"]).get("result") or {}).get("collected") or {}
             where = collected.get("outcomes") or {}
+            if not where.get("bucket"):  # collect_outcomes failed: no outcomes were written
+                return None
             body = self.clients["s3"].get_object(Bucket=where["bucket"], Key=where["key"])["Body"].read()
             return dict(json.loads(body))
         return None

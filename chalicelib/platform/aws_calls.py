@@ -48,6 +48,7 @@ from dataclasses import dataclass
 __all__ = [
     "AWS_CALLS",
     "CHALICE_FUNCTIONS",
+    "CONTEXT",
     "EXAMPLES",
     "PRINCIPALS",
     "VARIABLE",
@@ -55,6 +56,7 @@ __all__ = [
     "calls_of",
     "function_name",
     "placeholders",
+    "render_context",
     "render_resource",
 ]
 
@@ -149,13 +151,7 @@ AWS_CALLS: tuple[AwsCall, ...] = (
     AwsCall("start_sync", "secretsmanager:GetSecretValue", _FIVETRAN_SECRET, _FIVETRAN_KEY),
     *_calls(
         "start_sync",
-        (
-            "dynamodb:PutItem",
-            "dynamodb:GetItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:Query",
-        ),
+        ("dynamodb:PutItem", *_TOKEN_READ_WRITE),
         _TABLE,
         _STORE + ": park, arm, the API budget's counter, the connection's state, remove",
     ),
@@ -205,14 +201,7 @@ AWS_CALLS: tuple[AwsCall, ...] = (
     AwsCall("reconcile_syncs", "secretsmanager:GetSecretValue", _FIVETRAN_SECRET, _FIVETRAN_KEY),
     *_calls(
         "reconcile_syncs",
-        (
-            "dynamodb:PutItem",
-            "dynamodb:GetItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:Query",
-            "dynamodb:Scan",
-        ),
+        ("dynamodb:PutItem", *_TOKEN_READ_WRITE, "dynamodb:Scan"),
         _TABLE,
         _STORE + ": the pass's lease, every parked token (scan), the connection's state, claim and remove",
     ),
@@ -329,6 +318,24 @@ AWS_CALLS: tuple[AwsCall, ...] = (
     # -- scheduler: EventBridge Scheduler ------------------------------------------------------
     AwsCall("scheduler", "states:StartExecution", _STATE_MACHINE, "the stage's schedule starts a run"),
 )
+
+
+# Condition keys AWS sets on these requests that the policies test (templates as for resources): a
+# simulation (``iam:SimulatePrincipalPolicy`` ContextEntries, the local engine) must pass them.
+CONTEXT: dict[str, dict[str, str]] = {
+    "ecs:RunTask": {"ecs:cluster": _ECS + ":cluster/{app}-{stage}"},
+    "ecs:DescribeTasks": {"ecs:cluster": _ECS + ":cluster/{app}-{stage}"},
+    "ecs:StopTask": {"ecs:cluster": _ECS + ":cluster/{app}-{stage}"},
+    "iam:PassRole": {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+}
+
+
+def render_context(
+    call: AwsCall, *, partition: str = "aws", region: str, account: str, app: str, stage: str
+) -> dict[str, str]:
+    """The condition keys (``CONTEXT``) of ``call``'s request, rendered; empty for most calls."""
+    values = {"partition": partition, "region": region, "account": account, "app": app, "stage": stage}
+    return {key: value.format(**values) for key, value in CONTEXT.get(call.action, {}).items()}
 
 
 def calls_of(principal: str) -> tuple[AwsCall, ...]:

@@ -1,0 +1,1 @@
+"""IAM as deployed, enforced in the local runtime (see enforce.py)."""
