@@ -120,9 +120,6 @@ def stage_of(target: Any, services: Services) -> Stage:
     )
 
 
-CheckFunction = Callable[[Stage, Services], Iterable[Check]]
-
-
 def check_stage(
     stage: Stage | None, services: Services | None, checks: Iterable[tuple[str, Any]]
 ) -> list[Check]:
