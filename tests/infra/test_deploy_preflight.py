@@ -149,5 +149,12 @@ def test_make_deploy_without_a_parameters_file_names_it(tmp_path: Path) -> None:
     )
 
     assert done.returncode != 0
-    (line,) = [line for line in done.stderr.splitlines() if not MAKE_ERROR.match(line)]
-    assert line.startswith(f"error: no parameters file {missing}: VpcId is required")
+    lines = [line for line in done.stderr.splitlines() if not MAKE_ERROR.match(line)]
+    # Every problem at once, one line each: the file, then the region and credentials this machine lacks.
+    assert lines[0].startswith(f"error: no parameters file {missing}: VpcId is required")
+    assert lines[1:] == [
+        "error: no AWS region: pass --region, set AWS_DEFAULT_REGION or give the profile a region",
+        "error: no AWS credentials: set AWS_PROFILE (see `aws configure`) or AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY; nothing was created",
+    ]
+    assert "Traceback" not in done.stderr
