@@ -3,7 +3,8 @@
 This package owns the deploy order and the glue between the two halves: ``chalice deploy --stage S``
 creates the Lambda functions and the REST API and records them in ``.chalice/deployed/S.json``; the
 CloudFormation stack takes the two function ARNs from that file as parameters (so nothing is circular),
-gets ``statemachine/orchestrator.asl.json`` inlined as the state machine definition, and is created or
+gets ``statemachine/orchestrator.asl.json`` inlined as the state machine definition, is sent through the
+account's bootstrap bucket (``TemplateURL``: past TemplateBody's 51,200 bytes) and is created or
 updated with boto3 (no ``aws`` CLI needed). ``destroy`` deletes the stack, then ``chalice delete``.
 
 Usage::
@@ -21,6 +22,7 @@ Modules (none imports the CLI):
 - ``deploy.template``: the template and the stack parameters (pure)
 - ``deploy.messages``: config warnings and next steps (pure)
 - ``deploy.stack``: boto3 clients, the `chalice` command, the CloudFormation stack (I/O)
+- ``deploy.bootstrap``: the bootstrap bucket the template goes through (I/O)
 - ``deploy.commands``: ``deploy`` and ``destroy``, the order of the steps
 - ``deploy.stages``: the stage names and the app name
 - ``deploy.cli`` / ``python -m deploy``: the command line

@@ -81,11 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.output.write_text(text, encoding="utf-8")
             else:
                 sys.stdout.write(text)
-    except DeployError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except DeployError as exc:  # every problem on its own line (the preflight reports them all)
+        for line in str(exc).splitlines() or [""]:
+            print(f"error: {line.strip()}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as exc:  # credentials, permissions, throttling...
-        print(f"error: AWS said: {exc}", file=sys.stderr)
+        print(f"error: AWS said: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from deploy.bootstrap import bootstrap_bucket_name, ensure_bootstrap_bucket, upload_template
 from deploy.errors import DeployError
 from deploy.messages import config_warnings, next_steps, stage_environment
+from deploy.preflight import Preflight, run_checks
 from deploy.stack import (
     Clients,
     Runner,
@@ -21,6 +23,7 @@ from deploy.stack import (
     deploy_stack,
     empty_and_delete_bucket,
     make_clients,
+    resolved_region,
     run_command,
     stack_status,
     wait_for,
@@ -32,6 +35,7 @@ from deploy.template import (
     build_parameters,
     load_template,
     missing_parameters,
+    parameter_value,
     read_params_file,
     region_of_arn,
     render_template,
@@ -129,35 +133,93 @@ def chalice(command: str, stage: str, project_dir: Path, region: str, run: Runne
     run([chalice_executable(), command, "--stage", stage], project_dir, {"AWS_DEFAULT_REGION": region})
 
 
+def send_template(plan: Plan, clients: Clients, say: Callable[..., None]) -> str:
+    """Put the rendered template in the account's bootstrap bucket (created on first use); its URL."""
+    account = str(clients.sts.get_caller_identity()["Account"])
+    bucket = bootstrap_bucket_name(plan.app_name, account, clients.region)
+    if ensure_bootstrap_bucket(clients.s3, bucket, region=clients.region, account=account):
+        say(f"==> created the bootstrap bucket {bucket} (deploy templates)")
+    return upload_template(
+        clients.s3, bucket=bucket, region=clients.region, account=account, stack=plan.stack, body=plan.body
+    )
+
+
+def print_dry_run(plan: Plan, options: DeployOptions, say: Callable[..., None]) -> None:
+    """The plan: the region it would use, the steps, every parameter (defaults marked)."""
+    deployed = deployed_path(options.project_dir, plan.stage)
+    arns, source = plan.stand_in_arns(), "stand-ins until chalice deploy has run"
+    if deployed.exists():
+        arns, source = parse_deployed(read_json(deployed), plan.stage).parameters, str(deployed)
+    region = resolved_region(options.region)
+    say(f"Dry run for stage {plan.stage}: nothing is deployed. Function ARNs: {source}.")
+    say(f"  region: {region or '(none: pass --region or set AWS_DEFAULT_REGION)'}")
+    say(f"  1. chalice deploy --stage {plan.stage}   (in {options.project_dir})")
+    say(
+        f"  2. create or update stack {plan.stack} ({len(plan.body.encode())} bytes, sent through the "
+        f"bootstrap bucket {plan.app_name}-deploy-<account>-{region or '<region>'}) with:"
+    )
+    given = plan.parameters(arns)
+    for key, value in sorted(given.items()):
+        say(f"       {key}={value}")
+    defaults = {
+        name: spec["Default"]
+        for name, spec in plan.template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
+    for key, value in sorted(defaults.items()):
+        if key not in given:
+            say(f"       {key}={parameter_value(value)}   (default)")
+
+
+def preflight(
+    options: DeployOptions, clients_factory: Callable[[str | None], Clients], say: Callable[..., None]
+) -> tuple[Plan, Clients]:
+    """Every check before anything is created (``deploy.preflight``); ``PreflightFailed`` lists them all."""
+    result = Preflight()
+    plan: Plan | None = None
+    try:
+        plan = make_plan(options)
+    except DeployError as exc:
+        result.add(str(exc))
+    try:
+        clients = clients_factory(options.region)
+    except DeployError as exc:
+        result.add(str(exc))
+        result.raise_if_any()
+        raise
+    arns: dict[str, str] = {}
+    deployed = deployed_path(options.project_dir, options.stage)
+    if deployed.exists():
+        try:
+            arns = parse_deployed(read_json(deployed), options.stage).function_arns
+        except DeployError:
+            arns = {}  # chalice deploy rewrites it
+    name = plan.stack if plan else stack_name(app_name_of(options.project_dir), options.stage)
+    run_checks(result, clients, stack=name, function_arns=arns, say=say)
+    if shutil.which("docker") is None:  # not needed to deploy; needed to build the dbt image
+        say("note: no `docker` here: build and push the dbt image from a machine with Docker (next steps)")
+    assert plan is not None  # no problem found, so the plan was made
+    return plan, clients
+
+
 def deploy(
     options: DeployOptions,
     *,
     clients_factory: Callable[[str | None], Clients] = make_clients,
     run: Runner = run_command,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> dict[str, str]:
     """chalice deploy, then the infra stack; prints the webhook URL and next steps. Returns the outputs."""
-    say = functools.partial(print, file=out, flush=True)
-    plan = make_plan(options)
-    deployed = deployed_path(options.project_dir, plan.stage)
+    say = functools.partial(print, file=out or sys.stdout, flush=True)
     if options.dry_run:
-        arns, source = plan.stand_in_arns(), "stand-ins until chalice deploy has run"
-        if deployed.exists():
-            arns, source = parse_deployed(read_json(deployed), plan.stage).parameters, str(deployed)
-        say(f"Dry run for stage {plan.stage}: nothing is deployed. Function ARNs: {source}.")
-        say(f"  1. chalice deploy --stage {plan.stage}   (in {options.project_dir})")
-        say(f"  2. create or update stack {plan.stack} ({len(plan.body.encode())} bytes) with:")
-        for key, value in sorted(plan.parameters(arns).items()):
-            say(f"       {key}={value}")
+        print_dry_run(make_plan(options), options, say)
         return {}
-
-    clients = clients_factory(options.region)
-    if shutil.which("docker") is None:  # not needed to deploy; needed to build the dbt image (step 4)
-        say("note: no `docker` here: build and push the dbt image from a machine with Docker (step 4)")
+    plan, clients = preflight(options, clients_factory, say)
+    template_url = send_template(plan, clients, say)
     if not options.skip_chalice:
         say(f"==> chalice deploy --stage {plan.stage} ({clients.region})")
         chalice("deploy", plan.stage, options.project_dir, clients.region, run)
-    deployment = parse_deployed(read_json(deployed), plan.stage)
+    deployment = parse_deployed(read_json(deployed_path(options.project_dir, plan.stage)), plan.stage)
     for parameter, arn in deployment.function_arns.items():
         if region_of_arn(arn) != clients.region:
             raise DeployError(f"{parameter} {arn} is not in {clients.region}: deploy both to one region")
@@ -167,7 +229,7 @@ def deploy(
     result = deploy_stack(
         clients.cloudformation,
         name=plan.stack,
-        body=plan.body,
+        template_url=template_url,
         parameters=params,
         tags={"app": plan.app_name, "stage": plan.stage},
         protect=plan.stage == "prod",
@@ -217,12 +279,12 @@ def destroy(
     clients_factory: Callable[[str | None], Clients] = make_clients,
     run: Runner = run_command,
     read: Callable[[str], str] = input,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> None:
     """Delete the infra stack (and, if asked, the retained artifacts bucket), then `chalice delete`."""
-    say = functools.partial(print, file=out, flush=True)
+    say = functools.partial(print, file=out or sys.stdout, flush=True)
     stage = options.stage
-    if not options.yes and not confirm(stage, read, out):
+    if not options.yes and not confirm(stage, read, out or sys.stdout):
         raise DeployError("not confirmed; nothing was deleted")
     app_name = app_name_of(options.project_dir)
     clients = clients_factory(options.region)

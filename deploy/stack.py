@@ -24,6 +24,7 @@ __all__ = [
     "empty_and_delete_bucket",
     "failure_reasons",
     "make_clients",
+    "resolved_region",
     "run_command",
     "stack_status",
     "wait_for",
@@ -40,11 +41,16 @@ class Clients(NamedTuple):
     cloudformation: Any
     s3: Any
     region: str
+    sts: Any = None
+    iam: Any = None
 
 
 def make_clients(region: str | None) -> Clients:
-    """boto3 clients for the region given, else the one configured for the environment or profile."""
+    """boto3 clients for the region given, else the one configured for the environment or profile.
+
+    Raises ``DeployError`` naming every missing piece at once (region, credentials), one per line."""
     import boto3  # deferred: `--help`, `render` and `--dry-run` need no AWS SDK session
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
     try:
@@ -52,14 +58,36 @@ def make_clients(region: str | None) -> Clients:
         credentials = session.get_credentials()
     except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
         raise DeployError(f"AWS configuration: {exc}") from exc
+    problems = []
     if not session.region_name:
-        raise DeployError("no AWS region: pass --region, set AWS_DEFAULT_REGION or give the profile a region")
+        problems.append("no AWS region: pass --region, set AWS_DEFAULT_REGION or give the profile a region")
     if credentials is None:
-        raise DeployError(
+        problems.append(
             "no AWS credentials: set AWS_PROFILE (see `aws configure`) or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY; nothing was created"
         )
-    return Clients(session.client("cloudformation"), session.client("s3"), session.region_name)
+    if problems:
+        raise DeployError("\n".join(problems))
+    # The preflight's first call: fail fast (seconds, not minutes of retries) when AWS is unreachable.
+    quick = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"})
+    return Clients(
+        session.client("cloudformation"),
+        session.client("s3"),
+        session.region_name,
+        sts=session.client("sts", config=quick),
+        iam=session.client("iam", config=quick),
+    )
+
+
+def resolved_region(region: str | None) -> str | None:
+    """The region a deploy would use (``--region``, else the environment's or profile's), no AWS call."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return boto3.session.Session(region_name=region).region_name
+    except BotoCoreError:
+        return region
 
 
 def chalice_executable() -> str:
@@ -74,10 +102,26 @@ def chalice_executable() -> str:
 
 
 def run_command(command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
-    """Run a command in cwd with extra environment variables; its output goes straight to the terminal."""
-    completed = subprocess.run(list(command), cwd=cwd, env={**os.environ, **env}, check=False)  # noqa: S603
-    if completed.returncode != 0:
-        raise DeployError(f"`{' '.join(command)}` failed with exit code {completed.returncode}")
+    """Run a command in cwd with extra environment variables. Its output goes to the terminal, except
+    when it fails: then its error output (a Python traceback, maybe) goes to ``.chalice/last-<verb>.log``
+    and the ``DeployError`` carries its last line."""
+    completed = subprocess.run(  # noqa: S603
+        list(command), cwd=cwd, env={**os.environ, **env}, check=False, stderr=subprocess.PIPE, text=True
+    )
+    if completed.returncode == 0:
+        sys.stderr.write(completed.stderr or "")
+        return
+    verb = command[1] if len(command) > 1 else "command"
+    log = cwd / ".chalice" / f"last-{verb}.log"
+    lines = [line.strip() for line in (completed.stderr or "").splitlines() if line.strip()]
+    reason = lines[-1] if lines else "no error output"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(completed.stderr or "", encoding="utf-8")
+        where = f" (its full output: {log})"
+    except OSError:
+        where = ""
+    raise DeployError(f"`{' '.join(command)}` failed with exit code {completed.returncode}: {reason}{where}")
 
 
 def stack_status(cfn: Any, name: str) -> str | None:
@@ -130,18 +174,22 @@ def deploy_stack(
     cfn: Any,
     *,
     name: str,
-    body: str,
+    body: str | None = None,
+    template_url: str | None = None,
     parameters: Mapping[str, str],
     tags: Mapping[str, str],
     protect: bool,
     waiting: Waiting,
 ) -> str:
-    """Create or update the stack and wait for it. Returns "created", "updated" or "unchanged"."""
+    """Create or update the stack and wait for it. Returns "created", "updated" or "unchanged".
+
+    The template comes from ``template_url`` (S3, what the deploy uses) or inline ``body``."""
     from botocore.exceptions import ClientError
 
+    source = {"TemplateURL": template_url} if template_url else {"TemplateBody": body}
     common = {
         "StackName": name,
-        "TemplateBody": body,
+        **source,
         "Parameters": to_cfn_parameters(parameters),
         "Capabilities": ["CAPABILITY_IAM"],
         "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],

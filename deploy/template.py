@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 DEFINITION_PATH = Path(__file__).resolve().parent.parent / "statemachine" / "orchestrator.asl.json"
-# CloudFormation accepts a TemplateBody of at most 51,200 bytes (larger ones must come from S3).
+# CloudFormation accepts a TemplateBody of at most 51,200 bytes; the deploy sends the template from S3.
 TEMPLATE_BODY_LIMIT = 51_200
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
@@ -74,15 +74,9 @@ def render_template(template: Mapping[str, Any], definition_text: str) -> dict[s
 
 
 def template_body(rendered: Mapping[str, Any]) -> str:
-    """The rendered template as compact JSON, checked against CloudFormation's inline size limit."""
-    body = json.dumps(rendered, separators=(",", ":"))
-    size = len(body.encode("utf-8"))
-    if size > TEMPLATE_BODY_LIMIT:
-        raise DeployError(
-            f"the rendered template is {size} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte "
-            "TemplateBody limit: it must be uploaded to S3 and passed as TemplateURL"
-        )
-    return body
+    """The rendered template as compact JSON. The deploy sends it through S3 (``deploy.bootstrap``:
+    ``TemplateURL``, up to 1 MB), not inline (``TemplateBody``, at most ``TEMPLATE_BODY_LIMIT``)."""
+    return json.dumps(rendered, separators=(",", ":"))
 
 
 def parameter_value(value: Any) -> str:

@@ -74,6 +74,12 @@ server_backend_lookup_cache            ``pace``: moto's server matches every req
 lambda_local_concurrency               ``pace``: thousands of in-process Lambda invocations at once share
                                        one interpreter lock until calls time out (AWS never does): at most
                                        ``LOCAL_LAMBDA_CONCURRENCY`` (16) run at once, the rest wait
+iam_simulate_principal_policy          ``iam_simulate``: ``SimulatePrincipalPolicy`` is not implemented:
+                                       now evaluates the role's or user's identity policies (actions,
+                                       resources, conditions on the context given), as ``orchestrator
+                                       doctor`` and the deploy's preflight ask AWS to
+log_group_cfn_arn                      ``logs_arn``: ``Fn::GetAtt`` of a log group's ``Arn`` lacks AWS's
+                                       trailing ``:*``, so policies on it match no log stream
 =====================================  ===================================================================
 
 The Distributed Map patches (``dmap_*``) share what they know of a map run in ``dmap_runs``.
@@ -94,7 +100,9 @@ from local.patches import (
     ecs_parameters,
     ecs_task_definitions,
     ecs_task_runner,
+    iam_simulate,
     lambda_invoke,
+    logs_arn,
     pace,
     sfn_api,
     sfn_aws_sdk,
@@ -142,6 +150,8 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "sdk_client_cache": pace.patch_sdk_client_cache,
     "server_backend_lookup_cache": pace.patch_server_backend_lookup_cache,
     "lambda_local_concurrency": pace.patch_lambda_local_concurrency,
+    "iam_simulate_principal_policy": iam_simulate.patch_simulate_principal_policy,
+    "log_group_cfn_arn": logs_arn.patch_log_group_cfn_arn,
 }
 
 

@@ -6,6 +6,9 @@
 - ``runs [--limit N]``: recent runs with status, start, duration and connections ok/failed/skipped.
 - ``show RUN [--html FILE] [--all]``: a run per connection, dbt and the cause; ``--html`` writes a
   timeline page; past 50 succeeded connections the rest are counted unless ``--all``.
+- ``doctor``: check a deployed stage without starting a run (IAM as AWS evaluates it, secrets, the dbt
+  image, the network, Fivetran and its webhook, schedule, alarm); one line per check, exit 1 on any ✘.
+  ``--local``: the runtime's state machine, webhook secret, Fivetran key and webhook.
 - ``sign FILE [--secret S]``: print the ``X-Fivetran-Signature-256`` value for a body file,
   so ``curl`` can post a simulated event to ``chalice local``.
 
@@ -271,6 +274,56 @@ def show(target: Callable[[], Target], run: str, html_path: Path | None, show_al
         except OSError as exc:
             raise OpsError(f"cannot write {html_path}: {exc.strerror}") from None
         console.print(f"timeline written to {html_path} ({bar_summary(view)})")
+
+
+@cli.command(short_help="Check a deployed stage without starting a run (✔/✘ per check).")
+@target_options
+def doctor(target: Callable[[], Target]) -> None:
+    """Check a deployed stage: each role's permissions (iam:SimulatePrincipalPolicy over every call
+    the code makes), the secrets, the dbt image in ECR, the dbt task's route to the internet, the
+    Fivetran API key and webhook, the schedule and the alarm's topic. Starts nothing, changes nothing.
+
+    Exit 1 when any check fails; each failed line says what to do.
+    """
+    from ops.doctor import check_stage, failed, render, stage_of
+    from ops.doctor_checks import (
+        check_alarm,
+        check_fivetran,
+        check_image,
+        check_network,
+        check_schedule,
+        check_secrets,
+    )
+    from ops.doctor_iam import check_iam
+    from ops.target import StageTarget
+
+    resolved = target()
+    if not isinstance(resolved, StageTarget):
+        from ops.doctor_local import check_local
+
+        local = check_stage(None, None, [("local runtime", lambda stage, services: check_local(resolved))])
+        click.echo(f"doctor: {resolved.label} (IAM, secrets, image and network: on a deployed stage)")
+        click.echo(render(local))
+        sys.exit(1 if failed(local) else 0)
+    services = resolved.services()
+    stage = stage_of(resolved, services)
+    results = check_stage(
+        stage,
+        services,
+        [
+            ("IAM", check_iam),
+            ("secrets", check_secrets),
+            ("dbt image", check_image),
+            ("network", check_network),
+            ("Fivetran", check_fivetran),
+            ("schedule", check_schedule),
+            ("alarm topic", check_alarm),
+        ],
+    )
+    click.echo(f"doctor: {resolved.label}, stack {stage.stack}, account {stage.account}")
+    click.echo(render(results))
+    if failed(results):
+        sys.exit(1)
 
 
 @cli.command()

@@ -45,6 +45,12 @@ STAGE_ENV = "ORCHESTRATOR_STAGE"
 DEFAULT_FIVETRAN_URL = "https://api.fivetran.com"
 PLACEHOLDER = "REPLACE_ME"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The stack's secret outputs and the names they have (infra/README.md, "Names").
+SECRET_NAMES = {
+    "FivetranApiSecretArn": "fivetran-api",
+    "WebhookSecretArn": "webhook-secret",
+    "WarehouseSecretArn": "warehouse",
+}
 
 
 @dataclass(frozen=True)
@@ -182,6 +188,12 @@ class StageTarget(Target):
     def stepfunctions(self) -> Any:
         return self.client("stepfunctions")
 
+    def services(self) -> Any:
+        """The clients `doctor` uses (``ops.doctor.Services``): this target's AWS clients and Fivetran."""
+        from ops.doctor import Services
+
+        return Services(aws=self.client, fivetran=self.fivetran)
+
     def s3(self) -> Any:
         return self.client("s3")
 
@@ -224,7 +236,7 @@ class StageTarget(Target):
         return webhook_url(deployment.rest_api_url)
 
     def _secret(self, key: str) -> str:
-        arn = self._output(key)
+        arn = self._secret_id(key)
         value = self.client("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or ""
         if not value.strip():
             raise OpsError(f"secret {arn} is empty")
@@ -248,8 +260,19 @@ class StageTarget(Target):
             os.environ.get("FIVETRAN_API_URL") or environment.get("FIVETRAN_API_URL") or DEFAULT_FIVETRAN_URL
         )
 
+    def _secret_id(self, key: str) -> str:
+        """A secret's ARN from the stack's outputs, else its name: ``<app>/<stage>/<name>`` is the
+        contract of infra/README.md (Secrets Manager accepts a name as ``SecretId``)."""
+        value = self.outputs.get(key)
+        if value:
+            return value
+        name = SECRET_NAMES.get(key)
+        if name is None:
+            return self._output(key)
+        return f"{self.app_name}/{self.stage}/{name}"
+
     def fivetran(self) -> FivetranAdmin:
-        arn = self._output("FivetranApiSecretArn")
+        arn = self._secret_id("FivetranApiSecretArn")
         try:
             data = json.loads(self._secret("FivetranApiSecretArn"))
             key, secret = str(data["api_key"]), str(data["api_secret"])

@@ -1,7 +1,7 @@
 """The safety net: heartbeats for every parked token, and the exact sync read from Fivetran.
 
 Each pass (``reconcile_syncs``, every 5 minutes; one pass at a time through a lease in
-the token table):
+the token table that lapses before the pass's Lambda times out, ``lease_seconds_for``):
 
 1. **Heartbeats never depend on Fivetran's API.** Every parked token gets
    ``SendTaskHeartbeat``, whatever Fivetran answers: ``HeartbeatSeconds`` fires only
@@ -58,12 +58,27 @@ from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.resolver import HISTORY_WINDOW, Resolution, Resolver
 from chalicelib.tokens.store import TokenStore
 
-__all__ = ["LEASE_NAME", "Drop", "ReconcileReport", "UnavailableFivetran", "dropped_reason", "reconcile"]
+__all__ = [
+    "LEASE_MARGIN_SECONDS",
+    "LEASE_NAME",
+    "MAX_LEASE_SECONDS",
+    "Drop",
+    "ReconcileReport",
+    "UnavailableFivetran",
+    "dropped_reason",
+    "lease_seconds_for",
+    "reconcile",
+]
 
 TIME_RESERVE_MS = 5_000
 LEASE_NAME = "reconcile"
 AUTH_MARK = "fivetran-auth"
 AUTH_FAILED = "AUTH_FAILED"
+# The lease ends this long before the invocation's own deadline, so a pass killed at its Lambda
+# timeout has already let go and the next scheduled pass runs (never skipped: issue 20).
+LEASE_MARGIN_SECONDS = 5.0
+# Outside Lambda (no deadline): shorter than the 5-minute schedule, for the same reason.
+MAX_LEASE_SECONDS = 240.0
 # Fivetran's clock may run ahead of ours: ask the history a little into our future.
 CLOCK_SLACK = timedelta(hours=1)
 
@@ -160,6 +175,15 @@ def dropped_reason(conn: Connection | None, record: TokenRecord, binding: Bindin
     return None
 
 
+def lease_seconds_for(remaining_ms: int) -> float:
+    """How long a pass holds the lease: until ``LEASE_MARGIN_SECONDS`` before the invocation's deadline
+    (``remaining_ms``, Lambda's ``get_remaining_time_in_millis()`` at the start of the pass), at most
+    ``MAX_LEASE_SECONDS``, at least 1 s. A pass killed at its timeout therefore never holds the lease
+    into the next scheduled pass, and the worst heartbeat gap stays the schedule's interval plus the
+    function's timeout (``HeartbeatSeconds`` in infra/template.yaml has that as its floor)."""
+    return max(1.0, min(MAX_LEASE_SECONDS, remaining_ms / 1000 - LEASE_MARGIN_SECONDS))
+
+
 def reconcile(
     store: TokenStore,
     fivetran: ConnectionReader,
@@ -171,11 +195,14 @@ def reconcile(
     remaining_ms: Callable[[], int] = lambda: 10**9,
     read_timeout: float = 10.0,
     workers: int = 8,
-    lease_seconds: float = 300.0,
+    lease_seconds: float | None = None,
     auth_failure_seconds: float = 900.0,
 ) -> ReconcileReport:
+    """One pass. ``lease_seconds`` None: ``lease_seconds_for(remaining_ms())``."""
     report = ReconcileReport()
     holder = uuid.uuid4().hex
+    if lease_seconds is None:
+        lease_seconds = lease_seconds_for(remaining_ms())
     if not store.acquire_lease(LEASE_NAME, holder, time.time(), lease_seconds):
         report.stopped_early = "another pass holds the lease"
         logger.info("reconcile skipped: another pass is running", extra=report.to_dict())

@@ -53,7 +53,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def clients(aws: None) -> Clients:
-    return Clients(boto3.client("cloudformation", REGION), boto3.client("s3", REGION), REGION)
+    return Clients(
+        boto3.client("cloudformation", REGION),
+        boto3.client("s3", REGION),
+        REGION,
+        sts=boto3.client("sts", REGION),
+        iam=boto3.client("iam", REGION),
+    )
 
 
 @pytest.fixture

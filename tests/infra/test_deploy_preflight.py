@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,11 +61,15 @@ def refused(options: DeployOptions) -> tuple[str, list[object]]:
     return str(error.value), ran
 
 
-def test_no_region_is_one_line_and_nothing_runs(no_aws: None, params_file: Path) -> None:
+def test_no_region_and_no_credentials_are_one_line_each_and_nothing_runs(
+    no_aws: None, params_file: Path
+) -> None:
     message, ran = refused(DeployOptions(stage="dev", params_file=params_file))
 
-    assert message.startswith("no AWS region: pass --region, set AWS_DEFAULT_REGION")
-    assert "\n" not in message
+    lines = message.splitlines()
+    assert lines[0].startswith("no AWS region: pass --region, set AWS_DEFAULT_REGION")
+    assert lines[1].startswith("no AWS credentials: set AWS_PROFILE")
+    assert len(lines) == 2
     assert ran == []
 
 
@@ -89,21 +94,25 @@ def test_a_profile_that_does_not_exist_is_one_line(no_aws: None, monkeypatch: py
     assert str(error.value) == "AWS configuration: The config profile (nobody) could not be found"
 
 
-def test_a_missing_parameters_file_is_one_line_before_any_aws_call(tmp_path: Path) -> None:
-    asked: list[object] = []
+def test_a_missing_parameters_file_and_missing_credentials_are_reported_together(tmp_path: Path) -> None:
+    ran: list[object] = []
+
+    def no_credentials(region: str | None) -> Any:
+        raise DeployError("no AWS credentials: set AWS_PROFILE; nothing was created")
 
     with pytest.raises(DeployError) as error:
         deploy(
             DeployOptions(stage="dev", params_file=tmp_path / "params-dev.json"),
-            clients_factory=lambda region: asked.append(region),  # type: ignore[arg-type,return-value]
-            run=lambda *args: asked.append(args),
+            clients_factory=no_credentials,
+            run=lambda *args: ran.append(args),
         )
 
-    assert str(error.value) == (
+    assert str(error.value).splitlines() == [
         f"no parameters file {tmp_path / 'params-dev.json'}: VpcId is required, SubnetIds is required, "
-        "DbtImageTag is required; create the file (infra/README.md) or pass --parameter KEY=VALUE"
-    )
-    assert asked == []
+        "DbtImageTag is required; create the file (infra/README.md) or pass --parameter KEY=VALUE",
+        "no AWS credentials: set AWS_PROFILE; nothing was created",
+    ]
+    assert ran == []
 
 
 @pytest.mark.parametrize(("target", "args"), [("deploy", "--params-file {params}"), ("destroy", "--yes")])
@@ -140,5 +149,12 @@ def test_make_deploy_without_a_parameters_file_names_it(tmp_path: Path) -> None:
     )
 
     assert done.returncode != 0
-    (line,) = [line for line in done.stderr.splitlines() if not MAKE_ERROR.match(line)]
-    assert line.startswith(f"error: no parameters file {missing}: VpcId is required")
+    lines = [line for line in done.stderr.splitlines() if not MAKE_ERROR.match(line)]
+    # Every problem at once, one line each: the file, then the region and credentials this machine lacks.
+    assert lines[0].startswith(f"error: no parameters file {missing}: VpcId is required")
+    assert lines[1:] == [
+        "error: no AWS region: pass --region, set AWS_DEFAULT_REGION or give the profile a region",
+        "error: no AWS credentials: set AWS_PROFILE (see `aws configure`) or AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY; nothing was created",
+    ]
+    assert "Traceback" not in done.stderr
