@@ -38,6 +38,7 @@ from local import moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner
 from local.fivetran_sim import FivetranSimulator
+from local.handler_wiring import LOCAL_POOL, REGION, api_secret, dependencies
 from local.iam import enforce
 from local.iam.enforce import Enforcer
 from local.iam.stage import Policies, stage_enforcer
@@ -48,13 +49,9 @@ from statemachine.definition import OUTCOME_STATES
 
 __all__ = ["API_KEY", "API_SECRET", "WEBHOOK_SECRET", "LocalRuntime"]
 
-REGION = "us-east-1"
 API_KEY = "local-api-key"
 API_SECRET = "local-api-secret"  # noqa: S105 - the documented local-only credentials
 WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105
-# With fivetran.api_key_rotation the API credentials live in moto's Secrets Manager under this name, as
-# on AWS (the secret the rotation changes); otherwise they come from the local stage's environment.
-API_SECRET_NAME = "fivetran-orchestrator/local/fivetran-api"  # noqa: S105 - a name, not a secret
 
 
 # How long one local safety-net pass may spend reading Fivetran: passes come every second or
@@ -73,10 +70,6 @@ def local_heartbeat_seconds(scenario: Scenario) -> int:
     scenarios large enough that one pass of heartbeats takes moto longer (1,000 connections: 50 s)."""
     computed = max(20, math.ceil(len(scenario.connectors) / CONNECTIONS_PER_HEARTBEAT_SECOND))
     return int(scenario.settings.get("heartbeat_seconds", computed))
-
-
-# Connections each local AWS client keeps open (boto3's default is 10).
-LOCAL_POOL = 512
 
 
 def _pass_budget(seconds: float) -> Any:
@@ -193,7 +186,10 @@ class LocalRuntime:
         self.simulator.seed_history()
         sim_url = self.simulator.start()
         self.iam = self._enforcer()
-        secret_name = self._api_secret(session) if self.scenario.fivetran.api_key_rotation else None
+        secret_name = None
+        if self.scenario.fivetran.api_key_rotation:
+            self.clients["secretsmanager"] = in_process_client(session, "secretsmanager")
+            secret_name = api_secret(self.clients["secretsmanager"], self.simulator, API_KEY, API_SECRET)
         settings_for_handlers = Settings(
             token_table=self.stack.table_name,
             fivetran_api_url=sim_url,
@@ -207,10 +203,10 @@ class LocalRuntime:
         )
         # The operator's view (reports, tests) uses the runtime's own clients; the handlers and the safety
         # net call AWS as their own roles, each through clients the enforcer checks.
-        self.deps = self._dependencies(settings_for_handlers, None)
-        handler_deps = self._dependencies(settings_for_handlers, enforce.ACTING_AS)
+        self.deps = dependencies(settings_for_handlers, self.clients, None)
+        handler_deps = dependencies(settings_for_handlers, self.clients, enforce.ACTING_AS)
         set_dependencies(handler_deps)
-        self.reconcile_deps = self._dependencies(settings_for_handlers, "reconcile_syncs")
+        self.reconcile_deps = dependencies(settings_for_handlers, self.clients, "reconcile_syncs")
         if secret_name:
             # Warm, as Lambdas that ran before: their caches hold the pair about to be rotated.
             with enforce.acting_as("list_connectors"):
@@ -248,48 +244,6 @@ class LocalRuntime:
         enforcer = stage_enforcer(self.stack, region=REGION, variant=self.iam_variant)
         enforce.set_active(enforcer)
         return enforcer
-
-    def _dependencies(self, settings: Settings, principal: Any) -> Dependencies:
-        """Dependencies on this process's moto: the runtime's own clients (``principal`` None), or new ones
-        whose calls are checked as ``principal`` (a name, or ``ACTING_AS``: the handler running)."""
-        clients = self.clients
-        if principal is not None:
-            session = boto3.session.Session(
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",  # noqa: S106 - moto
-                region_name=REGION,
-            )
-            acting = None if principal is enforce.ACTING_AS else principal
-            clients = {
-                name: enforce.attach(
-                    in_process_client(session, name, config=Config(max_pool_connections=LOCAL_POOL)), acting
-                )
-                for name in ("dynamodb", "stepfunctions", "s3", "secretsmanager")
-            }
-        return Dependencies.from_clients(
-            settings,
-            dynamodb=clients["dynamodb"],
-            stepfunctions=clients["stepfunctions"],
-            s3=clients["s3"],
-            secretsmanager=clients.get("secretsmanager") if settings.fivetran_api_secret_arn else None,
-        )
-
-    def _api_secret(self, session: Any) -> str:
-        """The API credentials as a Secrets Manager secret (``fivetran.api_key_rotation``); the
-        simulator's rotation puts its new pair there, as an operator rotating the key does."""
-        client = in_process_client(session, "secretsmanager")
-        self.clients["secretsmanager"] = client
-        client.create_secret(
-            Name=API_SECRET_NAME, SecretString=json.dumps({"api_key": API_KEY, "api_secret": API_SECRET})
-        )
-
-        def rotated(key: str, secret: str) -> None:
-            pair = json.dumps({"api_key": key, "api_secret": secret})
-            client.put_secret_value(SecretId=API_SECRET_NAME, SecretString=pair)
-
-        assert self.simulator is not None
-        self.simulator.on_api_key_rotated = rotated
-        return API_SECRET_NAME
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -40,6 +40,7 @@ SAM_ROLES = {
     "list_connectors": "ListConnectorsRole",
     "start_sync": "StartSyncRole",
     "collect_outcomes": "CollectOutcomesRole",
+    "transform_lease": "TransformLeaseRole",
     "reconcile_syncs": "ReconcileSyncsRole",
     "api_handler": "ApiHandlerRole",
 }
@@ -89,6 +90,7 @@ def stack_policies() -> dict[str, list[dict[str, Any]]]:
         "ListConnectorsFunctionArn": prefix + "list_connectors",
         "StartSyncFunctionArn": prefix + "start_sync",
         "CollectOutcomesFunctionArn": prefix + "collect_outcomes",
+        "TransformLeaseFunctionArn": prefix + "transform_lease",
         **{parameter: f"{app}-{stage}-{fn}" for parameter, fn in ROLE_NAME_PARAMETERS.items()},
         "ArtifactsBucket": DEPLOY["artifacts_bucket"],
         "StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{app}-{stage}",

@@ -1,0 +1,72 @@
+"""How the local runtime hands AWS to the handlers and the safety net: each principal's own clients.
+
+On AWS every Lambda calls AWS with its own role (Chalice makes one per function); here every client a
+handler or the safety net uses is checked by the local IAM enforcer (``local.iam.enforce``) as that
+principal, so a call the deployed role would be refused is refused here too. The operator's view (the
+runtime's reports, the tests) keeps unchecked clients.
+
+With ``fivetran.api_key_rotation`` the Fivetran API credentials live in moto's Secrets Manager, as on
+AWS: the simulator's rotation puts the new pair there, as an operator rotating the key does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.platform.config import Settings
+from chalicelib.platform.dependencies import Dependencies
+from local.iam import enforce
+from local.patches.pace import in_process_client
+
+__all__ = ["API_SECRET_NAME", "LOCAL_POOL", "REGION", "api_secret", "dependencies"]
+
+REGION = "us-east-1"
+# Connections each local AWS client keeps open (boto3's default is 10): many threads share one client.
+LOCAL_POOL = 512
+API_SECRET_NAME = "fivetran-orchestrator/local/fivetran-api"  # noqa: S105 - a name, not a secret
+
+
+def dependencies(settings: Settings, clients: dict[str, Any], principal: Any) -> Dependencies:
+    """Dependencies on this process's moto: ``clients`` as they are (``principal`` None: the operator),
+    or new in-process clients whose calls are checked as ``principal`` (a principal's name, or
+    ``enforce.ACTING_AS``: whichever handler is running at call time)."""
+    if principal is not None:
+        session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto
+            region_name=REGION,
+        )
+        acting = None if principal is enforce.ACTING_AS else principal
+        clients = {
+            name: enforce.attach(
+                in_process_client(session, name, config=Config(max_pool_connections=LOCAL_POOL)), acting
+            )
+            for name in ("dynamodb", "stepfunctions", "s3", "secretsmanager")
+        }
+    return Dependencies.from_clients(
+        settings,
+        dynamodb=clients["dynamodb"],
+        stepfunctions=clients["stepfunctions"],
+        s3=clients["s3"],
+        secretsmanager=clients.get("secretsmanager") if settings.fivetran_api_secret_arn else None,
+    )
+
+
+def api_secret(client: Any, simulator: Any, api_key: str, api_secret_value: str) -> str:
+    """Create the API credentials' secret (``{"api_key", "api_secret"}``) and let the simulator's
+    rotation write its new pair there; returns the secret's name (``FIVETRAN_API_SECRET_ARN``)."""
+    client.create_secret(
+        Name=API_SECRET_NAME, SecretString=json.dumps({"api_key": api_key, "api_secret": api_secret_value})
+    )
+
+    def rotated(key: str, secret: str) -> None:
+        client.put_secret_value(
+            SecretId=API_SECRET_NAME, SecretString=json.dumps({"api_key": key, "api_secret": secret})
+        )
+
+    simulator.on_api_key_rotated = rotated
+    return API_SECRET_NAME
