@@ -32,7 +32,7 @@ from chalicelib.platform.dependencies import Dependencies, reset_dependencies, s
 from chalicelib.platform.log import logger as app_logger
 from chalicelib.platform.timeutil import utcnow
 from chalicelib.run.reconcile import TIME_RESERVE_MS, reconcile
-from chalicelib.tokens.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
+from chalicelib.tokens.api_budget import DEFAULT_HOURLY_QUOTA, DEFAULT_QUOTA_SHARE_PERCENT
 from local import moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner
@@ -70,6 +70,16 @@ def local_heartbeat_seconds(scenario: Scenario) -> int:
 
 # Connections each local AWS client keeps open (boto3's default is 10).
 LOCAL_POOL = 512
+
+
+def budget_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's API budget keys as ``Settings`` fields (``triggers_per_minute``: the older alias)."""
+    optional = {k: settings.get(k) for k in ("trigger_burst", "triggers_per_minute")}
+    return {
+        "fivetran_hourly_quota": int(settings.get("fivetran_hourly_quota", DEFAULT_HOURLY_QUOTA)),
+        "trigger_quota_share_percent": int(settings.get("trigger_quota_share", DEFAULT_QUOTA_SHARE_PERCENT)),
+        **{k: int(v) for k, v in optional.items() if v is not None},
+    }
 
 
 def _pass_budget(seconds: float) -> Any:
@@ -183,7 +193,7 @@ class LocalRuntime:
                 webhook_secret=WEBHOOK_SECRET,
                 reconcile_after_seconds=int(settings.get("reconcile_after_s", 2)),
                 http_max_retries=6,
-                triggers_per_minute=int(settings.get("triggers_per_minute", DEFAULT_TRIGGERS_PER_MINUTE)),
+                **budget_settings(settings),
             ),
             dynamodb=self.clients["dynamodb"],
             stepfunctions=self.clients["stepfunctions"],

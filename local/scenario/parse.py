@@ -38,6 +38,9 @@ SETTINGS_KEYS = {
     "reconcile_interval_s",
     "reconcile_after_s",
     "timeout_s",
+    "fivetran_hourly_quota",
+    "trigger_quota_share",
+    "trigger_burst",
     "triggers_per_minute",
 }
 
