@@ -114,3 +114,23 @@ def test_no_trigger_is_deferred_twice_and_no_hour_holds_more_than_the_budget(rul
         assert most_in_a_window(counted, width) <= rule.burst + math.ceil(
             per_second * (width + MARGIN_SECONDS)
         )
+
+
+def test_the_margin_absorbs_the_worst_skew_and_latency_a_saturated_hour_can_meet():
+    # The burst's Lambda runs 5 s behind and its calls arrive 2 s late (the hour starts late);
+    # the deferred children's Step Functions clock runs 5 s ahead (their slots come early).
+    rule = BudgetRule(per_hour=2_000, burst=1_000)
+    triggers = [
+        Trigger(
+            arrives_at=0.0,
+            lambda_skew=-MAX_SKEW_S,
+            sfn_skew=MAX_SKEW_S,
+            latency=MAX_LATENCY_S if k < rule.burst else 0.0,
+        )
+        for k in range(2_400)
+    ]
+
+    play(rule, triggers)
+
+    counted = sorted(t.counted_at for t in triggers if t.counted_at is not None)
+    assert most_in_a_window(counted, HOUR_SECONDS) <= rule.per_hour
