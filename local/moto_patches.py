@@ -71,6 +71,9 @@ server_backend_lookup_cache            ``pace``: moto's server matches every req
 lambda_local_concurrency               ``pace``: thousands of in-process Lambda invocations at once share
                                        one interpreter lock until calls time out (AWS never does): at most
                                        ``LOCAL_LAMBDA_CONCURRENCY`` (16) run at once, the rest wait
+billing_counts                         ``billing`` (a measurement, not a fix): the state transitions,
+                                       Lambda invocations, budget deferrals and DynamoDB/S3 requests AWS
+                                       would bill a run for, counted as they happen (the run report)
 =====================================  ===================================================================
 
 The Distributed Map patches (``dmap_*``) share what they know of a map run in ``dmap_runs``.
@@ -82,6 +85,7 @@ import threading
 from collections.abc import Callable
 
 from local.patches import (
+    billing,
     dmap_children,
     dmap_concurrency,
     dmap_failure_threshold,
@@ -137,6 +141,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "sdk_client_cache": pace.patch_sdk_client_cache,
     "server_backend_lookup_cache": pace.patch_server_backend_lookup_cache,
     "lambda_local_concurrency": pace.patch_lambda_local_concurrency,
+    "billing_counts": billing.patch_billing_counts,
 }
 
 

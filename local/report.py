@@ -4,7 +4,9 @@ Shape (a contract, see issue 4): ``{"execution": {"arn", "status", "error", "cau
 "history_events"}, "connectors": [{"connector_id", "outcome", "sync_id", "error"}],
 "skipped": [{"connector_id", "reason"}], "dbt": {"ran", "exit_code", "command"},
 "fivetran_api_calls": {"total", "by_endpoint"}, "webhooks": {"sent", "accepted",
-"rejected", "by_status"}, "tokens_left", "duration_s"}``.
+"rejected", "by_status"}, "tokens_left", "duration_s", "lambda_invocations": {function: n},
+"deferrals", "max_deferrals_per_connection", "state_transitions": {"parent", "children", "total"},
+"aws_requests": {"dynamodb", "s3"}}`` (the counts AWS bills: ``local/patches/billing.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from local.patches import billing
 from local.runtime import LocalRuntime, RunResult
 
 __all__ = ["build_report", "expectation_problems"]
@@ -38,12 +41,42 @@ def _exclude_sources(runtime: LocalRuntime, environment: dict[str, str]) -> list
     return list(json.loads(body if body is not None else environment.get("DBT_EXCLUDE_SOURCES") or "[]"))
 
 
+def _lambda_invocations(runtime: LocalRuntime, webhooks: dict[str, Any]) -> dict[str, int]:
+    """Every Lambda invocation of the run: the state machine's (counted in-process), the webhook
+    route's (one per delivery ``chalice local`` answered, as API Gateway invokes it) and the
+    safety net's passes (the local schedule, ``reconcile_interval_s``, is faster than the stack's)."""
+    counts = billing.lambda_counts()
+    answered = sum(n for status, n in webhooks["by_status"].items() if status.isdigit())
+    if answered:
+        counts["api_handler"] = counts.get("api_handler", 0) + answered
+    if runtime.reconcile_runs:
+        counts["reconcile_syncs"] = counts.get("reconcile_syncs", 0) + runtime.reconcile_runs
+    return dict(sorted(counts.items()))
+
+
+def _billed(runtime: LocalRuntime, result: RunResult, webhooks: dict[str, Any]) -> dict[str, Any]:
+    transitions = billing.execution_counts(result.execution_arn)
+    deferred = billing.deferrals(result.execution_arn)
+    return {
+        "lambda_invocations": _lambda_invocations(runtime, webhooks),
+        "deferrals": sum(deferred.values()),
+        "max_deferrals_per_connection": max(deferred.values(), default=0),
+        "state_transitions": {
+            "parent": transitions["parent"],
+            "children": transitions["children"],
+            "total": transitions["parent"] + transitions["children"],
+        },
+        "aws_requests": billing.request_counts(),
+    }
+
+
 def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
     described = result.described
     outcomes = runtime.outcomes(result.history)
     dbt_runs = runtime.dbt.runs if runtime.dbt else []
     last = dbt_runs[-1] if dbt_runs else None
     assert runtime.simulator is not None and runtime.deps is not None
+    webhooks = runtime.simulator.webhooks.to_dict()
     return {
         "execution": {
             "arn": result.execution_arn,
@@ -71,9 +104,10 @@ def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
             "summary": last.summary if last else None,
         },
         "fivetran_api_calls": runtime.simulator.api_calls(),
-        "webhooks": runtime.simulator.webhooks.to_dict(),
+        "webhooks": webhooks,
         "tokens_left": runtime.deps.store.count(),
         "duration_s": round(result.duration_s, 2),
+        **_billed(runtime, result, webhooks),
     }
 
 
@@ -88,6 +122,15 @@ def expectation_problems(runtime: LocalRuntime, report: dict[str, Any]) -> list[
         problems.append(f"error {report['execution']['error']} (expected {expect.error})")
     if expect.dbt_exit_code is not None and report["dbt"]["exit_code"] != expect.dbt_exit_code:
         problems.append(f"dbt exit code {report['dbt']['exit_code']} (expected {expect.dbt_exit_code})")
+    if expect.min_deferrals is not None and report["deferrals"] < expect.min_deferrals:
+        problems.append(f"{report['deferrals']} budget deferrals (expected at least {expect.min_deferrals})")
+    if expect.max_deferrals is not None and report["deferrals"] > expect.max_deferrals:
+        problems.append(f"{report['deferrals']} budget deferrals (expected at most {expect.max_deferrals})")
+    most = expect.max_deferrals_per_connection
+    if most is not None and report["max_deferrals_per_connection"] > most:
+        problems.append(
+            f"a connection deferred {report['max_deferrals_per_connection']} times (expected at most {most})"
+        )
     actual = {c["connector_id"]: c["outcome"] for c in report["connectors"]}
     actual.update({s["connector_id"]: "skipped" for s in report["skipped"]})
     for connector_id, outcome in expect.connectors.items():

@@ -37,6 +37,7 @@ from local import moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner
 from local.fivetran_sim import FivetranSimulator
+from local.patches import billing
 from local.patches.pace import in_process_client
 from local.provision import Stack, provision
 from local.scenario import Scenario
@@ -221,7 +222,9 @@ class LocalRuntime:
         )
         self.chalice.start()
         self._spawn(self._reconcile_loop, "reconcile")
-        # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up.
+        # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up, and
+        # so do the counts AWS would bill (provisioning is not part of a run).
+        billing.reset()
         self.simulator.begin_run()
 
     def _spawn(self, target: Any, name: str) -> None:

@@ -128,6 +128,10 @@ class Expectation:
     connectors: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # the execution's error, e.g. Orchestrator.DbtFailed
     dbt_exit_code: int | None = None
+    # Budget deferrals in the run (the report's ``deferrals``): at least / at most, and per connection.
+    min_deferrals: int | None = None
+    max_deferrals: int | None = None
+    max_deferrals_per_connection: int | None = None
 
 
 @dataclass(frozen=True)

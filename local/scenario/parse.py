@@ -32,6 +32,7 @@ SCENARIO_KEYS = {
     "settings",
     "fivetran",
 }
+DEFERRAL_KEYS = ("min_deferrals", "max_deferrals", "max_deferrals_per_connection")
 SETTINGS_KEYS = {
     "max_concurrency",
     "heartbeat_seconds",
@@ -82,7 +83,9 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
         duplicates = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
         raise ScenarioError(f"connector ids must be unique (duplicate: {duplicates})")
     expect_raw = mapping(raw.get("expect"), "expect")
-    check_keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, "expect.")
+    check_keys(
+        expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", *DEFERRAL_KEYS}, "expect."
+    )
     status = typed(expect_raw, "status", str, "SUCCEEDED", "expect.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
         raise ScenarioError("expect.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
@@ -105,6 +108,7 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
             connectors={str(k): str(v) for k, v in expected_connectors.items()},
             error=typed(expect_raw, "error", (str, type(None)), None, "expect."),
             dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, "expect."),
+            **{key: typed(expect_raw, key, (int, type(None)), None, "expect.") for key in DEFERRAL_KEYS},
         ),
         settings=settings,
         fivetran=_fivetran(raw),
