@@ -22,7 +22,7 @@ SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "local" / "scenarios")
 # Runs of hundreds or thousands of connections take minutes: `make test` leaves them out (each says so in
 # its description). RUN_SCALE_SCENARIOS=1 plays them too, e.g.
 # `RUN_SCALE_SCENARIOS=1 pytest tests/e2e/test_scenarios.py -k hundred_connections`.
-SCALE_SCENARIOS = {"hundred_connections", "twenty_five_hundred_connections"}
+SCALE_SCENARIOS = {"hundred_connections", "thousand_connections", "twenty_five_hundred_connections"}
 RUN_SCALE = os.environ.get("RUN_SCALE_SCENARIOS") == "1"
 
 pytestmark = pytest.mark.e2e
