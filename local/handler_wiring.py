@@ -1,4 +1,5 @@
-"""How the local runtime hands AWS to the handlers and the safety net: each principal's own clients.
+"""How the local runtime hands AWS and settings to the handlers and the safety net: each principal's own
+clients, and the scenario's API budget keys as the handlers' settings.
 
 On AWS every Lambda calls AWS with its own role (Chalice makes one per function); here every client a
 handler or the safety net uses is checked by the local IAM enforcer (``local.iam.enforce``) as that
@@ -19,10 +20,11 @@ from botocore.config import Config
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.dependencies import Dependencies
+from chalicelib.tokens.api_budget import DEFAULT_HOURLY_QUOTA, DEFAULT_QUOTA_SHARE_PERCENT
 from local.iam import enforce
 from local.patches.pace import in_process_client
 
-__all__ = ["API_SECRET_NAME", "LOCAL_POOL", "REGION", "api_secret", "dependencies"]
+__all__ = ["API_SECRET_NAME", "LOCAL_POOL", "REGION", "api_secret", "budget_settings", "dependencies"]
 
 REGION = "us-east-1"
 # Connections each local AWS client keeps open (boto3's default is 10): many threads share one client.
@@ -70,3 +72,13 @@ def api_secret(client: Any, simulator: Any, api_key: str, api_secret_value: str)
 
     simulator.on_api_key_rotated = rotated
     return API_SECRET_NAME
+
+
+def budget_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's API budget keys as ``Settings`` fields (``triggers_per_minute``: the older alias)."""
+    optional = {k: settings.get(k) for k in ("trigger_burst", "triggers_per_minute")}
+    return {
+        "fivetran_hourly_quota": int(settings.get("fivetran_hourly_quota", DEFAULT_HOURLY_QUOTA)),
+        "trigger_quota_share_percent": int(settings.get("trigger_quota_share", DEFAULT_QUOTA_SHARE_PERCENT)),
+        **{k: int(v) for k, v in optional.items() if v is not None},
+    }

@@ -80,6 +80,9 @@ iam_simulate_principal_policy          ``iam_simulate``: ``SimulatePrincipalPoli
                                        doctor`` and the deploy's preflight ask AWS to
 log_group_cfn_arn                      ``logs_arn``: ``Fn::GetAtt`` of a log group's ``Arn`` lacks AWS's
                                        trailing ``:*``, so policies on it match no log stream
+billing_counts                         ``billing`` (a measurement, not a fix): the state transitions,
+                                       Lambda invocations, budget deferrals and DynamoDB/S3 requests AWS
+                                       would bill a run for, counted as they happen (the run report)
 =====================================  ===================================================================
 
 The Distributed Map patches (``dmap_*``) share what they know of a map run in ``dmap_runs``.
@@ -91,6 +94,7 @@ import threading
 from collections.abc import Callable
 
 from local.patches import (
+    billing,
     dmap_children,
     dmap_concurrency,
     dmap_failure_threshold,
@@ -152,6 +156,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "lambda_local_concurrency": pace.patch_lambda_local_concurrency,
     "iam_simulate_principal_policy": iam_simulate.patch_simulate_principal_policy,
     "log_group_cfn_arn": logs_arn.patch_log_group_cfn_arn,
+    "billing_counts": billing.patch_billing_counts,
 }
 
 

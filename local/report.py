@@ -5,8 +5,10 @@ Shape (a contract, see issue 4): ``{"execution": {"arn", "status", "error", "cau
 "skipped": [{"connector_id", "reason"}], "dbt": {"ran", "exit_code", "command",
 "exclude_sources", "summary", "started_at", "ended_at", "transform_lease"}},
 "fivetran_api_calls": {"total", "by_endpoint"}, "webhooks": {"sent", "accepted",
-"rejected", "by_status"}, "tokens_left", "duration_s"}``. A scenario with ``runs``:
-``{"runs": [<one report of that shape per run>]}``.
+"rejected", "by_status"}, "tokens_left", "duration_s", "lambda_invocations": {function: n},
+"deferrals", "max_deferrals_per_connection", "state_transitions": {"parent", "children", "total"},
+"aws_requests": {"dynamodb", "s3"}}`` (the counts AWS bills: ``local/patches/billing.py``). A scenario
+with ``runs``: ``{"runs": [<one report of that shape per run>]}``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from local.patches import billing
 from local.runs import PlayedRun
 from local.runtime import LocalRuntime, RunResult
 from local.scenario import Expectation
@@ -67,11 +70,41 @@ def transform_lease(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+def _lambda_invocations(runtime: LocalRuntime, webhooks: dict[str, Any]) -> dict[str, int]:
+    """Every Lambda invocation of the run: the state machine's (counted in-process), the webhook
+    route's (one per delivery ``chalice local`` answered, as API Gateway invokes it) and the
+    safety net's passes (the local schedule, ``reconcile_interval_s``, is faster than the stack's)."""
+    counts = billing.lambda_counts()
+    answered = sum(n for status, n in webhooks["by_status"].items() if status.isdigit())
+    if answered:
+        counts["api_handler"] = counts.get("api_handler", 0) + answered
+    if runtime.reconcile_runs:
+        counts["reconcile_syncs"] = counts.get("reconcile_syncs", 0) + runtime.reconcile_runs
+    return dict(sorted(counts.items()))
+
+
+def _billed(runtime: LocalRuntime, result: RunResult, webhooks: dict[str, Any]) -> dict[str, Any]:
+    transitions = billing.execution_counts(result.execution_arn)
+    deferred = billing.deferrals(result.execution_arn)
+    return {
+        "lambda_invocations": _lambda_invocations(runtime, webhooks),
+        "deferrals": sum(deferred.values()),
+        "max_deferrals_per_connection": max(deferred.values(), default=0),
+        "state_transitions": {
+            "parent": transitions["parent"],
+            "children": transitions["children"],
+            "total": transitions["parent"] + transitions["children"],
+        },
+        "aws_requests": billing.request_counts(),
+    }
+
+
 def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
     described = result.described
     outcomes = runtime.outcomes(result.history)
     last = dbt_run_of(runtime, result.execution_arn)
     assert runtime.simulator is not None and runtime.deps is not None
+    webhooks = runtime.simulator.webhooks.to_dict()
     return {
         "execution": {
             "arn": result.execution_arn,
@@ -102,9 +135,10 @@ def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
             "transform_lease": transform_lease(result.history),
         },
         "fivetran_api_calls": runtime.simulator.api_calls(),
-        "webhooks": runtime.simulator.webhooks.to_dict(),
+        "webhooks": webhooks,
         "tokens_left": runtime.deps.store.count(),
         "duration_s": round(result.duration_s, 2),
+        **_billed(runtime, result, webhooks),
     }
 
 
@@ -118,6 +152,22 @@ def run_problems(runtime: LocalRuntime, played: list[PlayedRun], reports: list[d
     problems = []
     for index, (run, report) in enumerate(zip(played, reports, strict=True)):
         problems += [f"run {index + 1}: {p}" for p in expectation_problems(runtime, report, run.spec.expect)]
+    return problems
+
+
+def _deferral_problems(report: dict[str, Any], expect: Expectation) -> list[str]:
+    """How the report's budget deferrals differ from ``expect``'s ``min_deferrals``, ``max_deferrals``
+    and ``max_deferrals_per_connection``."""
+    problems = []
+    if expect.min_deferrals is not None and report["deferrals"] < expect.min_deferrals:
+        problems.append(f"{report['deferrals']} budget deferrals (expected at least {expect.min_deferrals})")
+    if expect.max_deferrals is not None and report["deferrals"] > expect.max_deferrals:
+        problems.append(f"{report['deferrals']} budget deferrals (expected at most {expect.max_deferrals})")
+    most = expect.max_deferrals_per_connection
+    if most is not None and report["max_deferrals_per_connection"] > most:
+        problems.append(
+            f"a connection deferred {report['max_deferrals_per_connection']} times (expected at most {most})"
+        )
     return problems
 
 
@@ -138,6 +188,7 @@ def expectation_problems(
     cause = report["execution"]["cause"] or ""
     if expect.cause_contains is not None and expect.cause_contains not in cause:
         problems.append(f"cause {cause!r} does not contain {expect.cause_contains!r}")
+    problems += _deferral_problems(report, expect)
     actual = {c["connector_id"]: c["outcome"] for c in report["connectors"]}
     actual.update({s["connector_id"]: "skipped" for s in report["skipped"]})
     for connector_id, outcome in expect.connectors.items():

@@ -33,15 +33,15 @@ from chalicelib.platform.dependencies import Dependencies, reset_dependencies, s
 from chalicelib.platform.log import logger as app_logger
 from chalicelib.platform.timeutil import utcnow
 from chalicelib.run.reconcile import TIME_RESERVE_MS, reconcile
-from chalicelib.tokens.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
 from local import moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner
 from local.fivetran_sim import FivetranSimulator
-from local.handler_wiring import LOCAL_POOL, REGION, api_secret, dependencies
+from local.handler_wiring import LOCAL_POOL, REGION, api_secret, budget_settings, dependencies
 from local.iam import enforce
 from local.iam.enforce import Enforcer
 from local.iam.stage import Policies, stage_enforcer
+from local.patches import billing
 from local.patches.pace import in_process_client
 from local.provision import Stack, provision
 from local.scenario import Scenario
@@ -199,7 +199,7 @@ class LocalRuntime:
             webhook_secret=WEBHOOK_SECRET,
             reconcile_after_seconds=int(settings.get("reconcile_after_s", 2)),
             http_max_retries=6,
-            triggers_per_minute=int(settings.get("triggers_per_minute", DEFAULT_TRIGGERS_PER_MINUTE)),
+            **budget_settings(settings),
         )
         # The operator's view (reports, tests) uses the runtime's own clients; the handlers and the safety
         # net call AWS as their own roles, each through clients the enforcer checks.
@@ -235,7 +235,9 @@ class LocalRuntime:
         )
         self.chalice.start()
         self._spawn(self._reconcile_loop, "reconcile")
-        # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up.
+        # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up, and
+        # so do the counts AWS would bill (provisioning is not part of a run).
+        billing.reset()
         self.simulator.begin_run()
 
     def _enforcer(self) -> Enforcer:

@@ -160,11 +160,20 @@ def distributed_cost_section(
     return "\n\n".join(
         [
             "## 8. Cost per run, re-priced for the distributed run",
-            f"A model, not a measurement: the distributed definition (every sync at once, child "
-            f"executions reading their items from S3, ResultWriter, `collect_outcomes`). Per run: "
+            "A model, not a measurement, and a low one: the local runtime now measures what AWS bills each "
+            "run (`python -m local demo --report`: `state_transitions` of the parent and of every child, the "
+            "child's start included, `lambda_invocations`, `deferrals`, `aws_requests`; local/README.md, "
+            '"Report"), but this table has not been re-priced from measured runs yet (issue 23). Where the '
+            "model is now known to be wrong: AWS bills one more transition for each child execution the Map "
+            "starts (4 per child on the success path: the start, `StartSyncAndWait`, `WasRescheduled`, "
+            "`Record*`, not 3), and a trigger the API budget defers costs 5 more "
+            "(`RateLimitedBeforeDeadline`, `WaitForRateLimit`, `TriggerAgain` and a second "
+            "`StartSyncAndWait` + `WasRescheduled`) and one "
+            "more `start_sync` invocation; at the default budget (a burst of 2,000) runs of up to 2,000 "
+            "connections defer none. The model's other inputs: the distributed definition (every sync at "
+            "once, child executions reading their items from S3, ResultWriter, `collect_outcomes`). Per run: "
             f"{model.parent_transitions} parent transitions + {model.map_run_transitions} for the map run "
-            f"+ {model.child_transitions} per child execution (`StartSyncAndWait` + one `Record*`; "
-            "re-count from `statemachine/orchestrator.asl.json` once the distributed Map is merged); S3: "
+            f"+ {model.child_transitions} per child execution; S3: "
             "the item file PUT, ItemReader's GET, ResultWriter's manifest and "
             f"{model.result_files_fixed} + 1 per 1,000 result files (PUT, then GET by `collect_outcomes`), "
             f"the `outcomes.json` PUT; Lambda at {memory_mb} MB: `start_sync` {model.start_sync_s:g} s per "

@@ -42,7 +42,8 @@ def sync_stage_section(runs: list[StageRun], asked: int) -> str:
         "## 9. The sync stage of 100 connections",
         "",
         f"`{SCENARIO.relative_to(SCENARIO.parents[2])}`: 100 connections, every sync 5 s and successful,"
-        " default settings (`MaxConcurrency` 0, the API budget of 120 triggers a minute), the simulator's"
+        " default settings (`MaxConcurrency` 0, the API budget's default: a burst of 2,000 triggers at once),"
+        " the simulator's"
         " warehouse writes and dbt included. The sync stage runs from the Distributed Map's `MapRunStarted`"
         " to its end (the execution history); trigger and end times are the simulator's, from the"
         " execution's start. Each run in its own process.",

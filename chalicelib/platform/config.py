@@ -12,7 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chalicelib.platform.errors import ConfigurationError
-from chalicelib.tokens.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
+from chalicelib.tokens.api_budget import (
+    DEFAULT_HOURLY_QUOTA,
+    DEFAULT_QUOTA_SHARE_PERCENT,
+    BudgetRule,
+)
 
 __all__ = ["DEFAULT_FIVETRAN_API_URL", "DEFAULT_MAX_CONNECTIONS_PER_RUN", "Settings"]
 
@@ -33,6 +37,17 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _optional_int(env: Mapping[str, str], name: str, minimum: int = 0) -> int | None:
+    return _int(env, name, -1, minimum) if env.get(name, "").strip() else None
+
+
+def _percent(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value > 100:
+        raise ConfigurationError(f"{name} is a percentage (0-100), got {value}")
     return value
 
 
@@ -64,8 +79,20 @@ class Settings:
     secrets_max_age_seconds: int = 300
     http_timeout_seconds: int = 30
     http_max_retries: int = 4
-    # Sync triggers per minute, shared by every run of the stage (0: no budget; tokens/api_budget.py).
-    triggers_per_minute: int = DEFAULT_TRIGGERS_PER_MINUTE
+    # The Fivetran API budget of the sync triggers, shared by every run (tokens/api_budget.py): a
+    # share of the account's hourly quota, up to `trigger_burst` at once (None: a fifth of it).
+    fivetran_hourly_quota: int = DEFAULT_HOURLY_QUOTA
+    trigger_quota_share_percent: int = DEFAULT_QUOTA_SHARE_PERCENT
+    trigger_burst: int | None = None
+    # The older per-minute setting, kept as an alias: a burst of N refilled N a minute (0: no budget).
+    triggers_per_minute: int | None = None
+
+    def budget_rule(self) -> BudgetRule:
+        if self.triggers_per_minute is not None:
+            return BudgetRule.per_minute(self.triggers_per_minute)
+        return BudgetRule.from_quota(
+            self.fivetran_hourly_quota, self.trigger_quota_share_percent, self.trigger_burst
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +126,11 @@ class Settings:
             secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300),
             http_timeout_seconds=_int(env, "FIVETRAN_HTTP_TIMEOUT_SECONDS", 30, minimum=1),
             http_max_retries=_int(env, "FIVETRAN_HTTP_MAX_RETRIES", 4),
-            triggers_per_minute=_int(env, "FIVETRAN_TRIGGERS_PER_MINUTE", DEFAULT_TRIGGERS_PER_MINUTE),
+            fivetran_hourly_quota=_int(env, "FIVETRAN_HOURLY_QUOTA", DEFAULT_HOURLY_QUOTA),
+            trigger_quota_share_percent=_percent(
+                env, "FIVETRAN_TRIGGER_QUOTA_SHARE", DEFAULT_QUOTA_SHARE_PERCENT
+            ),
+            trigger_burst=_optional_int(env, "FIVETRAN_TRIGGER_BURST", minimum=1),
+            triggers_per_minute=_optional_int(env, "FIVETRAN_TRIGGERS_PER_MINUTE"),
         )
         return settings

@@ -112,7 +112,7 @@ class Dependencies:
         return Resolver(self.store, self.callbacks)
 
     def budget(self) -> Budget:
-        return Budget(self.store, self.settings.triggers_per_minute)
+        return Budget(self.store, self.settings.budget_rule())
 
     def run_files(self, bucket: str, run_name: str) -> RunFiles:
         if self.s3 is None:

@@ -10,8 +10,11 @@ Fivetran resumes by itself, and the token waits for the first sync after the
 rescheduled one.
 
 Every trigger first takes its place in the account's API budget (``chalicelib/tokens/api_budget.py``);
-one over budget completes its token with ``RATE_LIMITED`` and ``rescheduled_for`` (its turn), so
-the state machine waits for free and triggers again, as for Fivetran's own 429.
+one over budget completes its token with ``RATE_LIMITED``, ``rescheduled_for`` and ``budget_slot``
+(its own slot), so the state machine waits for free and triggers again, as for Fivetran's own 429.
+The trigger that comes back with its slot (``after.budget_slot``) owns it and does not ask the
+budget again: a trigger is deferred by the budget at most once. A trigger sent back by Fivetran's
+429 (``budget_slot`` null) is another API call and takes a new place in the budget.
 
 Failures: a refused trigger removes the token and raises the typed Fivetran error for
 the state machine's Retry/Catch. A rate limit whose ``Retry-After`` the Lambda cannot
@@ -53,8 +56,10 @@ class SyncRequest:
     """The ``start_sync`` payload the state machine sends.
 
     ``{"connector": {"connector_id", "schedule_type", ...}, "task_token", "execution_id", "group_id",
-    "sync_timeout_seconds", "resume": bool, "after": null | {"sync_id", "finished_at"}}``;
-    ``after`` is the rescheduled sync a resume follows (its end on Fivetran's clock).
+    "sync_timeout_seconds", "resume": bool, "after": null | {"sync_id", "finished_at", ...}}``;
+    ``after`` is the answer this trigger follows: the rescheduled sync a resume follows (its end
+    on Fivetran's clock), or the ``RATE_LIMITED`` answer of an earlier attempt, whose
+    ``budget_slot`` (when set) is the budget slot this trigger owns.
     """
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
@@ -86,6 +91,8 @@ class SyncRequest:
             raise InvalidInput(f"start_sync: 'after.finished_at' is not a timestamp: {after!r}") from None
         sync_id = after.get("sync_id")
         self.exclude_sync_id = sync_id if isinstance(sync_id, str) and sync_id else None
+        slot = after.get("budget_slot") if after.get("status") == RATE_LIMITED else None
+        self.budget_slot = slot if isinstance(slot, str) and slot else None
 
     @property
     def waits_for_fivetran_to_resume(self) -> bool:
@@ -145,7 +152,11 @@ def start_sync(
         logger.info("token parked; auto-schedule connection resumes by itself", extra=ctx)
         resolver.settle(record.connector_id, history_reader=history_reader)
         return result
-    turn = budget.take(now) if budget is not None else None
+    if request.budget_slot is not None:
+        ctx["budget_slot"] = request.budget_slot  # its slot has come: no second place in the budget
+        turn = None
+    else:
+        turn = budget.take(now) if budget is not None else None
     if turn is not None:
         _wait_for_turn(record, turn, store, resolver, now=now, ctx=ctx)
         return {**result, "rate_limited": True, "budget": True}
@@ -210,22 +221,25 @@ def _wait_for_turn(
 ) -> None:
     """Over the API budget: the run waits (for free) until this trigger's turn."""
     try:
-        _complete_rate_limited(record, turn, resolver, now=now)
+        _complete_rate_limited(record, turn, resolver, now=now, budget_slot=turn)
     except CallbackError:
         store.remove(record.connector_id, record.token_id)
         raise
     logger.info(
-        "API budget spent for this minute; the trigger waits for its turn",
+        "API budget spent; the trigger waits for its own slot",
         extra={**ctx, "retry_at": format_asl_timestamp(turn, round_up=True)},
     )
 
 
-def _complete_rate_limited(record: Any, retry_at: datetime, resolver: Resolver, *, now: datetime) -> None:
+def _complete_rate_limited(
+    record: Any, retry_at: datetime, resolver: Resolver, *, now: datetime, budget_slot: datetime | None = None
+) -> None:
     output = {
         "connector_id": record.connector_id,
         "status": RATE_LIMITED,
         "sync_id": None,
         "finished_at": format_timestamp(now),
         "rescheduled_for": format_asl_timestamp(retry_at, round_up=True),
+        "budget_slot": format_timestamp(budget_slot) if budget_slot is not None else None,
     }
     resolver.send_success(record, output)

@@ -1,62 +1,121 @@
-"""One Fivetran API budget for the sync triggers of every run: at most N triggers per minute.
+"""One Fivetran API budget for the sync triggers of every run: a token bucket over the hourly quota.
 
 Fivetran counts every API call of an account against one rolling-hour quota (20,000 calls an
 hour on paid plans, 500 on trial accounts; then ``429`` with ``Retry-After``: Fivetran docs,
-"REST API rate limiting"). A 10,000-connection run that triggered everything at once would
-spend half an hour's quota in seconds and starve every other run and tool of the account.
+"REST API rate limiting", https://fivetran.com/docs/rest-api/rate-limiting). The budget gives
+the sync triggers of all runs of the account a share of that hour (``per_hour``, half of the
+quota by default) as a token bucket: up to ``burst`` triggers go at once, the rest of the hour
+refills at an even pace. A run of up to ``burst`` connections triggers every sync at once; many
+runs an hour never take more than ``per_hour``.
 
-The budget is a counter per clock minute in the token table (``TokenStore.count_call``: an
-atomic ``ADD``, so 10,000 concurrent triggers never collide on one item the way a single
-token-bucket item updated optimistically would). A trigger whose position in its minute is
-within ``per_minute`` goes ahead; the others are told when to come back: spread over the
-following minutes in the order they arrived, so a large run triggers at the budget's pace
-and every sync of a run under ``per_minute`` connections starts at once.
+The bucket is one item in the token table, kept as GCRA does (the "theoretical arrival time"
+``tat``, in integer microseconds): a trigger at ``now`` atomically sets ``tat = max(tat, now) +
+interval`` (``TokenStore.advance_budget_slot``: one conditional ``ADD``, or one conditional
+``SET`` when the bucket has been idle; never a read-then-write, so concurrent callers never
+collide or lose an update) and gets the **slot** ``tat - burst * interval``. A slot at or before
+``now`` goes ahead; a later one is that trigger's own turn: every caller advances the counter
+by one interval, so the k-th over-budget caller's slot is ``k`` intervals after the bucket ran
+dry, and no two callers ever hold the same slot. The run waits (for free) until its slot and
+triggers then without asking the budget again (it owns the slot): **a trigger is deferred at
+most once.**
 
-Shapes: ``Budget.take(now) -> None`` (go ahead) or a ``datetime`` (come back then, UTC).
-``per_minute`` 0 means no budget (every trigger goes ahead).
+Why it holds: the slots of any ``n`` triggers are at least ``(n - burst) * interval`` apart, so
+any window of ``3,600 + margin_s`` seconds holds at most ``burst + (per_hour - burst) =
+per_hour`` of them. ``margin_s`` (``MARGIN_SECONDS``) absorbs what separates a slot from the
+moment Fivetran counts the call: clock skew between Lambdas and Step Functions (a few seconds),
+a ``Wait`` rounded up to the second, the Lambda's own latency. Calls this budget does not see
+(listing, the safety net's reads, HTTP retries) live in the quota's other share.
+
+Shapes: ``Budget.take(now) -> None`` (go ahead) or a ``datetime`` (the trigger's slot, UTC).
+``BudgetRule.per_hour`` 0 means no budget (every trigger goes ahead).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
-__all__ = ["DEFAULT_TRIGGERS_PER_MINUTE", "Budget"]
+__all__ = [
+    "DEFAULT_HOURLY_QUOTA",
+    "DEFAULT_QUOTA_SHARE_PERCENT",
+    "MARGIN_SECONDS",
+    "Budget",
+    "BudgetRule",
+]
 
-# 120 a minute is 7,200 an hour: about a third of a paid account's 20,000, so other tools and
-# the safety net keep most of the quota. Trial accounts (500 an hour) should set about 5.
-DEFAULT_TRIGGERS_PER_MINUTE = 120
-WINDOW_SECONDS = 60
-# Window items expire an hour after their minute (the table's TTL removes them).
-WINDOW_TTL_SECONDS = 3_600
+# Fivetran's quota for all API calls of a paid account, per rolling hour (trial accounts: 500).
+DEFAULT_HOURLY_QUOTA = 20_000
+# The triggers' share of it: the rest stays with listing, the safety net and other tools.
+DEFAULT_QUOTA_SHARE_PERCENT = 50
+# The default burst is a fifth of the hourly budget: 2,000 triggers at once on a paid account.
+DEFAULT_BURST_FRACTION = 5
+# Seconds added to the hour the refill is spread over (see the module docstring).
+MARGIN_SECONDS = 60
+HOUR_SECONDS = 3_600
+MICROSECONDS = 1_000_000
 
 
-class CallCounter(Protocol):
-    def count_call(self, window: str, expires_at: int) -> int: ...
+class SlotCounter(Protocol):
+    def advance_budget_slot(self, now_us: int, interval_us: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class BudgetRule:
+    """At most ``per_hour`` triggers in any rolling hour, up to ``burst`` of them at once."""
+
+    per_hour: int
+    burst: int
+
+    @classmethod
+    def from_quota(
+        cls,
+        hourly_quota: int = DEFAULT_HOURLY_QUOTA,
+        share_percent: int = DEFAULT_QUOTA_SHARE_PERCENT,
+        burst: int | None = None,
+    ) -> BudgetRule:
+        """``share_percent`` of ``hourly_quota``; ``burst`` defaults to a fifth of that and is
+        kept below it (so the hour always refills). A share of 0 turns the budget off."""
+        per_hour = hourly_quota * share_percent // 100
+        if per_hour <= 0:
+            return cls(per_hour=0, burst=0)
+        per_hour = max(per_hour, 2)  # one at once, one more in the hour
+        wanted = per_hour // DEFAULT_BURST_FRACTION if burst is None else burst
+        return cls(per_hour=per_hour, burst=max(1, min(wanted, per_hour - 1)))
+
+    @classmethod
+    def per_minute(cls, triggers: int) -> BudgetRule:
+        """The older setting ``triggers_per_minute`` N: a burst of N refilled N a minute (0: off)."""
+        if triggers <= 0:
+            return cls(per_hour=0, burst=0)
+        return cls(per_hour=triggers * 61, burst=triggers)
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_hour > self.burst > 0
+
+    @property
+    def interval_us(self) -> int:
+        """Microseconds between two refills (rounded up, so the bound stays on the safe side)."""
+        return math.ceil((HOUR_SECONDS + MARGIN_SECONDS) * MICROSECONDS / (self.per_hour - self.burst))
+
+    def slot(self, tat_us: int) -> int:
+        """The slot (epoch microseconds) of the caller that advanced the counter to ``tat_us``."""
+        return tat_us - self.burst * self.interval_us
 
 
 @dataclass(frozen=True)
 class Budget:
-    counter: CallCounter
-    per_minute: int = DEFAULT_TRIGGERS_PER_MINUTE
+    slots: SlotCounter
+    rule: BudgetRule
 
     def take(self, now: datetime) -> datetime | None:
-        """Count one trigger; ``None`` if it is within the budget, else when to try again."""
-        if self.per_minute <= 0:
+        """Reserve one trigger's slot; ``None`` if it is now, else the slot's time (UTC)."""
+        if not self.rule.enabled:
             return None
-        epoch = now.astimezone(UTC).timestamp()
-        minute = int(epoch // WINDOW_SECONDS)
-        position = self.counter.count_call(
-            f"triggers#{minute}", int((minute + 1) * WINDOW_SECONDS + WINDOW_TTL_SECONDS)
-        )
-        if position <= self.per_minute:
+        now_us = math.floor(now.astimezone(UTC).timestamp() * MICROSECONDS)
+        slot_us = self.rule.slot(self.slots.advance_budget_slot(now_us, self.rule.interval_us))
+        if slot_us <= now_us:
             return None
-        # The k-th trigger over budget comes back in minute ceil(k / per_minute) after this one,
-        # at its own offset in that minute, so the returning ones do not all arrive together.
-        over = position - self.per_minute
-        minutes_ahead = math.ceil(over / self.per_minute)
-        offset = ((over - 1) % self.per_minute) * WINDOW_SECONDS / self.per_minute
-        start = (minute + minutes_ahead) * WINDOW_SECONDS + offset
-        return datetime.fromtimestamp(start, UTC) + timedelta(milliseconds=1)
+        return datetime.fromtimestamp(slot_us / MICROSECONDS, UTC)

@@ -18,9 +18,10 @@ Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
 - **lease** (partition ``__lease__``): ``holder``, ``until``: one safety-net pass at a time; in the
   same partition, a **mark** (``since``, epoch seconds) while a condition holds (``fivetran-auth``:
   every safety-net read refused with 401 since then).
-- **API budget window** (partition ``__api_budget__``, ``token_id`` = ``triggers#<epoch minute>``):
-  ``calls``, ``expires_at``: the sync triggers every run made in that minute
-  (``chalicelib/tokens/api_budget.py``).
+- **API budget** (partition ``__api_budget__``, ``token_id`` = ``triggers``): ``tat``, the
+  token bucket's theoretical arrival time (epoch microseconds), shared by the sync triggers of
+  every run (``chalicelib/tokens/api_budget.py``). One item per table, never expiring: when it
+  is behind the clock the bucket is full.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = ["SYNC_PREFIX", "TokenRecord", "sync_from_item", "token_id"]
 SYNC_PREFIX = "sync#"
 LEASE_PARTITION = "__lease__"
 BUDGET_PARTITION = "__api_budget__"
+BUDGET_ITEM = "triggers"
 # What the webhook stores of one sync: its whole reason (`show` reads it from outcomes.json).
 MAX_REASON_CHARS = 32_000  # Fivetran reasons reach 32,000 characters; an item holds 400 KB
 

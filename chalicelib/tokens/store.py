@@ -25,6 +25,7 @@ from chalicelib.platform.errors import TokenStoreError
 from chalicelib.platform.timeutil import format_timestamp
 from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.records import (
+    BUDGET_ITEM,
     BUDGET_PARTITION,
     LEASE_PARTITION,
     MAX_REASON_CHARS,
@@ -337,18 +338,41 @@ class TokenStore:
         """The condition ``name`` no longer holds."""
         self._call("clear a condition", self._client.delete_item, Key=self._key(LEASE_PARTITION, name))
 
-    def count_call(self, window: str, expires_at: int) -> int:
-        """Add one call to the budget window ``window`` (atomic ``ADD``); returns the window's count
-        including this call. Concurrent callers never collide: each gets its own position."""
-        answer = self._call(
-            "count a Fivetran call",
-            self._client.update_item,
-            Key=self._key(BUDGET_PARTITION, window),
-            UpdateExpression="ADD calls :one SET expires_at = if_not_exists(expires_at, :ttl)",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(expires_at)}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(answer["Attributes"]["calls"]["N"])
+    def advance_budget_slot(self, now_us: int, interval_us: int) -> int:
+        """Advance the API budget's counter: ``tat = max(tat, now_us) + interval_us``, atomically;
+        returns the new ``tat`` (epoch microseconds), unique to this caller.
+
+        One conditional ``ADD`` while the counter is at or ahead of ``now_us`` (no read, so
+        concurrent callers each get their own value); a conditional ``SET`` when it fell behind
+        (an idle bucket). The counter only moves forward; a lost race just tries again."""
+        key = self._key(BUDGET_PARTITION, BUDGET_ITEM)
+        now = {":now": {"N": str(now_us)}}
+        while True:
+            try:
+                answer = self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="ADD tat :interval",
+                    ConditionExpression="tat >= :now",
+                    ExpressionAttributeValues={**now, ":interval": {"N": str(interval_us)}},
+                    ReturnValues="UPDATED_NEW",
+                )
+                return int(answer["Attributes"]["tat"]["N"])
+            except ClientError as exc:
+                if not _is_condition_failure(exc):
+                    raise _store_error("take a place in the API budget", exc) from exc
+            except BotoCoreError as exc:
+                raise _store_error("take a place in the API budget", exc) from exc
+            start = now_us + interval_us
+            if self._conditional(
+                "take a place in the API budget",
+                self._client.update_item,
+                Key=key,
+                UpdateExpression="SET tat = :start",
+                ConditionExpression="attribute_not_exists(tat) OR tat < :now",
+                ExpressionAttributeValues={**now, ":start": {"N": str(start)}},
+            ):
+                return start
 
     @staticmethod
     def _key(connector_id: str, token_id: str) -> dict[str, dict[str, str]]:

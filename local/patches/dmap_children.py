@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from local.patches import billing
 from local.patches.dmap_concurrency import run_program, worker_count
 from local.patches.dmap_failure_threshold import check_threshold, fail_map_run
 from local.patches.dmap_runs import ENABLED, Child, iso, run_of
@@ -79,6 +80,7 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
     job_output = None
     try:
         context = env.states.context_object.context_object_data
+        parent_arn = str(context["Execution"]["Id"])  # before the child's context replaces it
         context["Map"] = MapData(Item=ItemData(Index=job.job_index, Value=job.job_input))
         env.states.reset(job.job_input)
         env.stack.append(env.states.get_input())
@@ -88,7 +90,8 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
             context["Execution"] = _child_execution_data(child, context["Execution"])
             context["StateMachine"] = dict(context["StateMachine"], Id=record.map_state_machine_arn)
             context.pop("Map", None)
-        run_program(job.job_program, env)
+        with billing.child_execution(parent_arn):  # its start and its states: billed transitions
+            run_program(job.job_program, env)
         child.status, child.error, child.cause = _end_of(env)
         if child.status == "SUCCEEDED":
             child.output = job_output = env.states.get_input()

@@ -3,7 +3,8 @@
 moto runs a Lambda function in a Docker container. Here the handler named by the function's
 ``Handler`` (e.g. ``app.start_sync``) is imported and called in-process, or the one registered
 for the function's name (``register_handler``), with a context like Lambda's (name, ARN, memory,
-request id, remaining time from the function's ``Timeout``). A handler's exception is reported
+request id, remaining time from the function's ``Timeout``). Each invocation is counted
+(``billing.lambda_invoked``). A handler's exception is reported
 as Lambda reports it: ``errorType`` (its class name), ``errorMessage``, ``stackTrace``.
 """
 
@@ -16,6 +17,8 @@ import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from local.patches import billing
 
 __all__ = ["patch_lambda_in_process", "register_handler"]
 
@@ -54,8 +57,10 @@ def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
     try:
         result = _resolve_handler(self)(payload, _LambdaContext(self))
+        billing.lambda_invoked(self.function_name, payload, result)
         return json.dumps(result), False, ""
     except Exception as exc:  # reported to the state machine like Lambda does
+        billing.lambda_invoked(self.function_name, payload, None)
         stack = traceback.format_exception(exc)
         body = {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": stack}
         return json.dumps(body), True, "".join(stack)

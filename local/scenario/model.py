@@ -142,6 +142,10 @@ class Expectation:
     dbt_exit_code: int | None = None
     cause_contains: str | None = None  # text the execution's cause must hold
     causes: dict[str, str] = field(default_factory=dict)  # connection -> text its cause contains
+    # Budget deferrals in the run (the report's ``deferrals``): at least / at most, and per connection.
+    min_deferrals: int | None = None
+    max_deferrals: int | None = None
+    max_deferrals_per_connection: int | None = None
 
 
 @dataclass(frozen=True)

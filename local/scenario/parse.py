@@ -35,12 +35,16 @@ SCENARIO_KEYS = {
     "fivetran",
     "runs",
 }
+DEFERRAL_KEYS = ("min_deferrals", "max_deferrals", "max_deferrals_per_connection")
 SETTINGS_KEYS = {
     "max_concurrency",
     "heartbeat_seconds",
     "reconcile_interval_s",
     "reconcile_after_s",
     "timeout_s",
+    "fivetran_hourly_quota",
+    "trigger_quota_share",
+    "trigger_burst",
     "triggers_per_minute",
 }
 
@@ -109,6 +113,7 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
     """An ``expect`` mapping (the scenario's, or one run's at ``where``)."""
     expect_raw = mapping(value, where)
     expect_keys = {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "cause_contains", "causes"}
+    expect_keys.update(DEFERRAL_KEYS)
     check_keys(expect_raw, expect_keys, f"{where}.")
     status = typed(expect_raw, "status", str, "SUCCEEDED", f"{where}.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
@@ -133,6 +138,7 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
         dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, f"{where}."),
         cause_contains=typed(expect_raw, "cause_contains", (str, type(None)), None, f"{where}."),
         causes={str(k): str(v) for k, v in causes.items()},
+        **{key: typed(expect_raw, key, (int, type(None)), None, f"{where}.") for key in DEFERRAL_KEYS},
     )
 
 

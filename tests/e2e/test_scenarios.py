@@ -24,10 +24,51 @@ SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "local" / "scenarios")
 # Runs of hundreds or thousands of connections take minutes: `make test` leaves them out (each says so in
 # its description). RUN_SCALE_SCENARIOS=1 plays them too, e.g.
 # `RUN_SCALE_SCENARIOS=1 pytest tests/e2e/test_scenarios.py -k hundred_connections`.
-SCALE_SCENARIOS = {"hundred_connections", "twenty_five_hundred_connections"}
+SCALE_SCENARIOS = {"hundred_connections", "thousand_connections", "twenty_five_hundred_connections"}
 RUN_SCALE = os.environ.get("RUN_SCALE_SCENARIOS") == "1"
 
 pytestmark = pytest.mark.e2e
+
+# What AWS bills these runs, counted by hand from the definition (the report measures it).
+SUCCESS_PATH = [  # the parent's states on a run whose syncs and dbt all succeed
+    "ListConnectors",
+    "ListingRateLimited",
+    "AnythingToSync",
+    "SyncConnectors",
+    "CollectOutcomes",
+    "ApplyFailurePolicy",
+    "AllSyncsSucceeded",
+    "RunDbt",
+    "DbtExitedCleanly",
+    "BuildRunReport",
+    "Succeeded",
+]
+SYNCED = ["(child start)", "StartSyncAndWait", "WasRescheduled", "RecordSucceeded"]
+DEFERRED = [
+    "(child start)",
+    *["StartSyncAndWait", "WasRescheduled", "RateLimitedBeforeDeadline", "WaitForRateLimit", "TriggerAgain"],
+    *["StartSyncAndWait", "WasRescheduled", "RecordSucceeded"],
+]
+
+
+def hand_count(connections: int, deferred: int) -> dict[str, Any]:
+    """A run whose syncs and dbt all succeed, ``deferred`` of its triggers waiting once for the budget."""
+    children = (connections - deferred) * len(SYNCED) + deferred * len(DEFERRED)
+    return {
+        "state_transitions": {
+            "parent": len(SUCCESS_PATH),
+            "children": children,
+            "total": len(SUCCESS_PATH) + children,
+        },
+        "lambda_invocations": {
+            "list_connectors": 1,
+            "start_sync": connections + deferred,
+            "collect_outcomes": 1,
+        },
+    }
+
+
+HAND_COUNTED = {"api_budget_defers", "all_succeed"}
 
 
 def _param(path: Path) -> object:
@@ -119,6 +160,18 @@ def test_scenario_ends_as_it_expects(path: Path, tmp_path: Path) -> None:
     assert report["fivetran_api_calls"]["by_endpoint"].get("POST /v1/connections/{id}/sync", 0) >= len(
         syncing
     )
+    # Counts as AWS bills them: every trigger parks a token, takes a budget place and arms it.
+    assert report["aws_requests"]["dynamodb"] >= 3 * len(syncing)
+    assert report["lambda_invocations"].get("start_sync", 0) >= len(syncing)
+    assert report["state_transitions"]["children"] >= 2 * len(syncing)
+    if path.stem in HAND_COUNTED:
+        counted = hand_count(len(syncing), report["deferrals"])
+        assert report["state_transitions"] == counted["state_transitions"]
+        invocations = report["lambda_invocations"]
+        assert {name: invocations.get(name) for name in counted["lambda_invocations"]} == counted[
+            "lambda_invocations"
+        ]
+        assert invocations["api_handler"] == report["webhooks"]["sent"]
 
 
 def _assert_refused_within_the_first_state(history: list[dict[str, Any]], report: dict[str, Any]) -> None:

@@ -378,12 +378,55 @@ def test_a_trigger_over_the_api_budget_waits_for_its_turn_instead_of_calling_fiv
         for n in range(3)
     ]
 
-    # Two triggers fit this minute's budget; the third is handed back to the run as RATE_LIMITED
-    # (a free Wait until its turn), and Fivetran never hears of it.
+    # Two triggers fit the budget's burst; the third is handed back to the run as RATE_LIMITED
+    # (a free Wait until its slot), and Fivetran never hears of it.
     assert [a["triggered"] for a in answers] == [True, True, False]
     assert answers[2]["rate_limited"] is True and answers[2]["budget"] is True
     assert fivetran.triggered == ["stripe_prod", "stripe_prod"]
     assert {r.task_token for r in deps.store.parked_for("stripe_prod")} == {"run-0-token", "run-1-token"}
+
+
+def test_a_trigger_that_comes_back_with_its_budget_slot_triggers_without_asking_the_budget_again(
+    client, deps, fivetran, monkeypatch
+):
+    deps.settings = replace(deps.settings, triggers_per_minute=1)
+    sent: list[dict] = []
+    monkeypatch.setattr(deps.callbacks, "succeed", lambda token, output: sent.append(output))
+    client.lambda_.invoke("start_sync", start_sync_payload(task="first-token"))
+    client.lambda_.invoke("start_sync", start_sync_payload("hubspot_crm", task="deferred-token"))
+    [deferred] = sent
+    assert deferred["status"] == "RATE_LIMITED" and deferred["budget_slot"] is not None
+
+    # TriggerAgain hands the RATE_LIMITED answer back as `after`: the slot is this trigger's own,
+    # even though the budget is still spent for everyone else.
+    answer = client.lambda_.invoke(
+        "start_sync", start_sync_payload("hubspot_crm", task="again-token", after=deferred)
+    ).payload
+    newcomer = client.lambda_.invoke("start_sync", start_sync_payload("old_crm", task="new-token")).payload
+
+    assert answer["triggered"] is True
+    assert newcomer["triggered"] is False and newcomer["budget"] is True
+    assert fivetran.triggered == ["stripe_prod", "hubspot_crm"]
+
+
+def test_a_trigger_sent_back_by_fivetrans_429_takes_a_new_place_in_the_budget(
+    client, deps, fivetran, monkeypatch
+):
+    deps.settings = replace(deps.settings, triggers_per_minute=1)
+    sent: list[dict] = []
+    monkeypatch.setattr(deps.callbacks, "succeed", lambda token, output: sent.append(output))
+    fivetran.trigger_errors["stripe_prod"] = FivetranRateLimited("slow down", retry_after=3600, status=429)
+    client.lambda_.invoke("start_sync", start_sync_payload(task="first-token"))
+    [limited] = sent
+    assert limited["status"] == "RATE_LIMITED" and limited["budget_slot"] is None
+    del fivetran.trigger_errors["stripe_prod"]
+
+    # Its retry is another API call: the budget (one a minute, spent) defers it to a slot.
+    answer = client.lambda_.invoke(
+        "start_sync", start_sync_payload(task="again-token", after=limited)
+    ).payload
+
+    assert answer["triggered"] is False and answer["budget"] is True
 
 
 # -- collect_outcomes --------------------------------------------------------------------------------

@@ -214,3 +214,27 @@ def test_an_unreachable_table_raises_token_store_error_not_a_botocore_error(moto
     ):
         with pytest.raises(TokenStoreError, match="ResourceNotFoundException"):
             action()
+
+
+# -- the API budget's slot counter ---------------------------------------------------------------
+
+
+def test_the_budget_counter_starts_at_now_and_advances_one_interval_per_caller(store):
+    assert store.advance_budget_slot(1_000_000, 500) == 1_000_500
+    assert store.advance_budget_slot(1_000_000, 500) == 1_001_000
+    # a caller whose clock is behind queues after the others; one after an idle spell starts afresh
+    assert store.advance_budget_slot(900_000, 500) == 1_001_500
+    assert store.advance_budget_slot(5_000_000, 500) == 5_000_500
+    assert store.count() == 0  # the budget item is no parked token
+
+
+def test_concurrent_callers_each_get_their_own_slot(store):
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import pairwise
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        tats = list(pool.map(lambda n: store.advance_budget_slot(1_000_000 + n % 3, 1_000), range(40)))
+
+    assert len(set(tats)) == 40
+    ordered = sorted(tats)
+    assert all(b - a >= 1_000 for a, b in pairwise(ordered))

@@ -1,59 +1,121 @@
-"""The Fivetran API budget: at most N sync triggers a minute across every run, the rest told their turn."""
+"""The Fivetran API budget: a token bucket over a share of the hourly quota; a trigger over it gets
+its own slot, and the slots of every run never crowd more than the budget into an hour."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from chalicelib.tokens.api_budget import Budget
+import pytest
+
+from chalicelib.platform.config import Settings
+from chalicelib.tokens.api_budget import MARGIN_SECONDS, Budget, BudgetRule
 
 
-class Counter:
-    """Counts calls per window as the token table's atomic ADD does."""
+class SlotCounter:
+    """The token table's budget item, advanced as ``TokenStore.advance_budget_slot`` does: an
+    ``ADD`` while ``tat >= now``, else a ``SET`` to ``now + interval``."""
 
     def __init__(self) -> None:
-        self.windows: dict[str, int] = {}
-        self.expiries: dict[str, int] = {}
+        self.tat: int | None = None
+        self.calls = 0
 
-    def count_call(self, window: str, expires_at: int) -> int:
-        self.windows[window] = self.windows.get(window, 0) + 1
-        self.expiries.setdefault(window, expires_at)
-        return self.windows[window]
-
-
-NOW = datetime(2026, 11, 30, 10, 0, 15, tzinfo=UTC)  # 15 s into a minute
-
-
-def test_triggers_within_the_budget_go_ahead_at_once():
-    budget = Budget(Counter(), per_minute=100)
-
-    assert [budget.take(NOW) for _ in range(100)] == [None] * 100
+    def advance_budget_slot(self, now_us: int, interval_us: int) -> int:
+        self.calls += 1
+        if self.tat is not None and self.tat >= now_us:
+            self.tat += interval_us
+        else:
+            self.tat = now_us + interval_us
+        return self.tat
 
 
-def test_triggers_over_the_budget_come_back_spread_over_the_next_minutes_in_arrival_order():
-    budget = Budget(Counter(), per_minute=4)
+NOW = datetime(2026, 11, 30, 10, 0, 15, tzinfo=UTC)
+
+
+def test_the_default_budget_is_half_a_paid_accounts_hour_with_a_burst_of_two_thousand():
+    rule = Settings(token_table="t").budget_rule()
+
+    assert (rule.per_hour, rule.burst) == (10_000, 2_000)
+    # the other 8,000 refill evenly over the hour and its margin: one every 0.4575 s
+    assert rule.interval_us == 457_500
+
+
+def test_a_run_up_to_the_burst_triggers_every_sync_at_once():
+    budget = Budget(SlotCounter(), BudgetRule(per_hour=10_000, burst=2_000))
+
+    assert [budget.take(NOW) for _ in range(2_000)] == [None] * 2_000
+
+
+def test_the_kth_trigger_over_the_burst_gets_the_kth_slot_after_now():
+    rule = BudgetRule(per_hour=100, burst=4)
+    budget = Budget(SlotCounter(), rule)
     for _ in range(4):
-        budget.take(NOW)
+        assert budget.take(NOW) is None
 
-    turns = [budget.take(NOW) for _ in range(6)]
+    slots = [budget.take(NOW) for _ in range(3)]
 
-    seconds = [(t - NOW.replace(second=0)).total_seconds() for t in turns if t is not None]
-    # the 5th to 8th take the next minute's four places (0, 15, 30, 45 s in), the 9th and 10th the one after
-    assert [round(s, 3) for s in seconds] == [60.001, 75.001, 90.001, 105.001, 120.001, 135.001]
+    interval = timedelta(microseconds=rule.interval_us)
+    assert slots == [NOW + interval, NOW + 2 * interval, NOW + 3 * interval]
 
 
-def test_a_new_minute_has_a_new_budget_and_old_windows_expire_an_hour_after_their_minute():
-    counter = Counter()
-    budget = Budget(counter, per_minute=1)
+def test_the_bucket_refills_while_idle_but_never_above_its_burst():
+    rule = BudgetRule(per_hour=100, burst=2)
+    budget = Budget(SlotCounter(), rule)
+    assert [budget.take(NOW) for _ in range(3)][:2] == [None, None]
 
+    later = NOW + timedelta(hours=5)  # a long idle time refills only up to the burst
+    assert [budget.take(later) for _ in range(2)] == [None, None]
+    assert budget.take(later) is not None
+
+
+def test_a_lambda_whose_clock_is_behind_still_queues_after_everyone_else():
+    rule = BudgetRule(per_hour=100, burst=1)
+    budget = Budget(SlotCounter(), rule)
     assert budget.take(NOW) is None
-    assert budget.take(NOW) is not None
-    assert budget.take(NOW.replace(minute=1)) is None
-    window = f"triggers#{int(NOW.timestamp()) // 60}"
-    assert counter.expiries[window] == (int(NOW.timestamp()) // 60 + 1) * 60 + 3600
+    first = budget.take(NOW)
+    behind = budget.take(NOW - timedelta(seconds=5))
+
+    assert first is not None and behind is not None
+    assert behind - first == timedelta(microseconds=rule.interval_us)
 
 
-def test_a_budget_of_zero_never_counts_or_holds_back():
-    counter = Counter()
+def test_a_budget_share_of_zero_never_counts_or_holds_back():
+    counter = SlotCounter()
+    rule = BudgetRule.from_quota(20_000, share_percent=0)
 
-    assert Budget(counter, per_minute=0).take(NOW) is None
-    assert counter.windows == {}
+    assert Budget(counter, rule).take(NOW) is None
+    assert counter.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("quota", "share", "burst", "expected"),
+    [
+        (20_000, 50, None, (10_000, 2_000)),
+        (500, 50, None, (250, 50)),  # a trial account
+        (20_000, 100, 50_000, (20_000, 19_999)),  # a burst is kept below the hour
+        (2, 50, None, (2, 1)),
+    ],
+)
+def test_the_rule_is_a_share_of_the_quota_with_a_burst_below_it(quota, share, burst, expected):
+    rule = BudgetRule.from_quota(quota, share, burst)
+
+    assert (rule.per_hour, rule.burst) == expected
+    assert rule.enabled
+
+
+def test_the_older_per_minute_setting_is_a_burst_of_n_refilled_n_a_minute():
+    rule = BudgetRule.per_minute(120)
+
+    assert rule.burst == 120
+    assert rule.interval_us == pytest.approx(60_000_000 * (3_600 + MARGIN_SECONDS) / 3_600 / 120, rel=1e-5)
+    assert not BudgetRule.per_minute(0).enabled
+
+
+def test_settings_read_the_budget_from_the_environment_and_keep_the_per_minute_alias():
+    env = {"TOKEN_TABLE": "t", "FIVETRAN_HOURLY_QUOTA": "500", "FIVETRAN_TRIGGER_QUOTA_SHARE": "40"}
+    assert Settings.from_env(env).budget_rule() == BudgetRule(per_hour=200, burst=40)
+
+    env["FIVETRAN_TRIGGER_BURST"] = "10"
+    assert Settings.from_env(env).budget_rule() == BudgetRule(per_hour=200, burst=10)
+
+    env["FIVETRAN_TRIGGERS_PER_MINUTE"] = "5"
+    assert Settings.from_env(env).budget_rule() == BudgetRule.per_minute(5)

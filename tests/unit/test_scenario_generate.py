@@ -110,3 +110,16 @@ def test_the_scale_scenarios_parse() -> None:
     hundred = load_scenario(root / "hundred_connections.yaml")
     assert len(hundred.connectors) == 100 and hundred.settings == {}
     assert {c.sync.duration_s for c in hundred.connectors} == {5.0}
+    thousand = load_scenario(root / "thousand_connections.yaml")
+    # every orchestrator setting at the stack's default (no budget or concurrency key at all)
+    assert len(thousand.connectors) == 1000
+    assert set(thousand.settings) == {
+        "heartbeat_seconds",
+        "reconcile_after_s",
+        "reconcile_interval_s",
+        "timeout_s",
+    }
+    assert thousand.settings["heartbeat_seconds"] == 900 and thousand.settings["reconcile_after_s"] == 240
+    assert all(5 <= c.sync.duration_s <= 20 for c in thousand.connectors)
+    assert thousand.expect.max_deferrals == 0
+    assert "triggers_per_minute" not in big.settings and big.expect.max_deferrals_per_connection == 1
