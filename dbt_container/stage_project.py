@@ -26,7 +26,10 @@ from pathlib import Path
 import yaml
 
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
-SKIPPED = shutil.ignore_patterns("target", "logs", "dbt_packages", ".git", ".venv*", "__pycache__", ".user.yml")
+# What dbt writes (target/, logs/, dbt_packages/), version control and local environments: never staged.
+SKIPPED = shutil.ignore_patterns(
+    "target", "logs", "dbt_packages", ".git", ".venv*", "__pycache__", ".user.yml"
+)
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent / "project" / "profiles.yml"
 TEMPLATE_PROFILE = "orchestrator"
 
@@ -68,7 +71,7 @@ def install_packages(dest: Path) -> int:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
     command = [sys.executable, "-c", "from dbt.cli.main import cli; cli(prog_name='dbt')", "deps"]
     command += ["--project-dir", str(dest), "--profiles-dir", str(dest)]
-    return subprocess.run(command, env=env, check=False).returncode
+    return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 - dbt, no shell
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,13 @@ WAREHOUSE_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("REDSHIFT_PORT",),
     ),
     "databricks": (
-        ("DATABRICKS_HOST", "DATABRICKS_HTTP_PATH", "DATABRICKS_TOKEN", "DATABRICKS_CATALOG", "DATABRICKS_SCHEMA"),
+        (
+            "DATABRICKS_HOST",
+            "DATABRICKS_HTTP_PATH",
+            "DATABRICKS_TOKEN",
+            "DATABRICKS_CATALOG",
+            "DATABRICKS_SCHEMA",
+        ),
         (),
     ),
     "postgres": (

@@ -27,9 +27,9 @@ class PostgresServer:
     host: str = "127.0.0.1"
 
     def psql(self, sql: str) -> str:
+        where = ["-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", DATABASE]
         done = subprocess.run(
-            [str(self.bindir / "psql"), "-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", DATABASE]
-            + ["-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", "-c", sql],
+            [str(self.bindir / "psql"), *where, "-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", "-c", sql],
             capture_output=True,
             text=True,
             check=False,
@@ -85,9 +85,11 @@ def start(bindir: Path) -> PostgresServer:
     )
     port = _free_port()
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    log = str(root / "server.log")
     subprocess.run(
-        _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log")])
-        + ["-w", "-t", "60", "start"],
+        _as_owner(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "-t", "60", "start"]
+        ),
         capture_output=True,
         check=True,
         timeout=90,
@@ -96,8 +98,9 @@ def start(bindir: Path) -> PostgresServer:
 
 
 def stop(server: PostgresServer) -> None:
+    data = str(server.root / "data")
     subprocess.run(
-        _as_owner([str(server.bindir / "pg_ctl"), "-D", str(server.root / "data"), "-m", "immediate", "stop"]),
+        _as_owner([str(server.bindir / "pg_ctl"), "-D", data, "-m", "immediate", "stop"]),
         capture_output=True,
         check=False,
         timeout=60,

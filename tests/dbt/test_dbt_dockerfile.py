@@ -83,8 +83,9 @@ def test_the_project_is_staged_in_the_build_stage_with_its_packages() -> None:
         if keyword in build:
             build[keyword] += " ".join(rest.split()) + "\n"
     assert "--from=dbt_project / /tmp/stage/source/" in build["COPY"]
-    assert "stage_project.py --profile-template /tmp/stage/profiles.yml /tmp/stage/source /opt/project" in (
-        build["RUN"]
+    assert (
+        "stage_project.py --profile-template /tmp/stage/profiles.yml /tmp/stage/source /opt/project"
+        in (build["RUN"])
     )
 
 

@@ -32,7 +32,7 @@ INPUT = DBT_DIR / "requirements.txt"
 ADAPTERS = ("snowflake", "bigquery", "redshift", "databricks", "postgres", "duckdb")
 # (input, lock) of every lock `make lock` makes.
 LOCKS = [(INPUT, LOCK)] + [
-    (DBT_DIR / f"requirements-{adapter}.txt", DBT_DIR / f"requirements-{adapter}.lock") for adapter in ADAPTERS
+    (DBT_DIR / f"requirements-{name}.txt", DBT_DIR / f"requirements-{name}.lock") for name in ADAPTERS
 ]
 LOCK_IDS = [lock.name for _, lock in LOCKS]
 HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}")
@@ -117,7 +117,9 @@ def test_every_package_the_lock_says_pulls_another_in_is_itself_locked(source: P
     ("lock_name", "venv"),
     [("requirements.lock", ".venv-dbt"), ("requirements-postgres.lock", ".venv-dbt-postgres")],
 )
-def test_the_lock_is_closed_every_dependency_of_every_locked_package_is_locked(lock_name: str, venv: str) -> None:
+def test_the_lock_is_closed_every_dependency_of_every_locked_package_is_locked(
+    lock_name: str, venv: str
+) -> None:
     dbt_python = REPO / venv / "bin" / "python"
     if not dbt_python.exists():
         pytest.fail(f"{dbt_python} does not exist: run make install")

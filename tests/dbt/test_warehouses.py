@@ -18,8 +18,8 @@ from tests.dbt.external_project import FILES, PROFILE, write_project
 from tests.dbt.support import PROJECT, REPO
 
 sys.path.insert(0, str(REPO / "dbt_container"))
-from task import settings as task_settings  # noqa: E402
-from task.warehouses import MANAGED_PROFILE_MARKER, WAREHOUSE_KEYS, is_managed_profile  # noqa: E402
+from task import settings as task_settings
+from task.warehouses import MANAGED_PROFILE_MARKER, WAREHOUSE_KEYS, is_managed_profile
 
 _spec = importlib.util.spec_from_file_location("stage_project", REPO / "dbt_container" / "stage_project.py")
 assert _spec and _spec.loader
@@ -51,7 +51,9 @@ def test_each_adapters_target_reads_exactly_its_documented_keys(adapter: str) ->
 
     assert target["type"] == adapter
     assert {name for name, has_default in read.items() if not has_default} == set(required)
-    assert {name for name, has_default in read.items() if has_default} - {"DBT_THREADS", "RUN_ID"} == set(optional)
+    assert {name for name, has_default in read.items() if has_default} - {"DBT_THREADS", "RUN_ID"} == set(
+        optional
+    )
 
 
 def test_the_bundled_profile_is_managed() -> None:
@@ -88,7 +90,9 @@ def test_a_project_with_its_own_profile_is_not_checked_for_our_keys(tmp_path: Pa
     assert settings.profiles_dir == project
 
 
-def test_staging_a_project_without_a_profile_writes_the_managed_one_under_its_profile_name(tmp_path: Path) -> None:
+def test_staging_a_project_without_a_profile_writes_the_managed_one_under_its_profile_name(
+    tmp_path: Path,
+) -> None:
     source = write_project(tmp_path / "analytics")
     (source / "target").mkdir()
     (source / "target" / "manifest.json").write_text("{}")
@@ -107,7 +111,9 @@ def test_staging_a_project_without_a_profile_writes_the_managed_one_under_its_pr
     }
 
 
-def test_staging_keeps_a_profile_the_project_brings_and_refuses_a_folder_that_is_no_project(tmp_path: Path) -> None:
+def test_staging_keeps_a_profile_the_project_brings_and_refuses_a_folder_that_is_no_project(
+    tmp_path: Path,
+) -> None:
     source = write_project(tmp_path / "analytics")
     (source / "profiles.yml").write_text("analytics: {target: dev, outputs: {}}\n")
     (source / "packages.yml").write_text("packages: []\n")
