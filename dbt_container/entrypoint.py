@@ -45,6 +45,7 @@ from task.command_line import (
     deps_args,
     needs_deps,
 )
+from task.contract_check import warn_on_source_contract
 from task.events import log_event
 from task.process import KILL_AFTER_S, DbtProcess
 from task.s3 import s3_client as _s3_client
@@ -144,6 +145,10 @@ environment (the ECS task's container overrides set these):
   DBT_TOLERATE_MISSING_SOURCES  true (default): a source table that does not exist yet (its connection
                        never synced) gives an empty staging model instead of an error
   FIVETRAN_DATABASE    the database Fivetran lands in, if not the one dbt builds in (default: the target's)
+  FIVETRAN_CONNECTIONS_URI  s3://bucket/key of the run's connections (default, in a run the state
+                       machine started: s3://ARTIFACTS_BUCKET/runs/RUN_ID/connections.json, which
+                       list_connectors writes); each connection without a dbt source, and each
+                       dbt source without a connection, is a source_contract_warning event on stderr
   AWS_ENDPOINT_URL     set only locally (moto), for the artifacts upload
   SNOWFLAKE_*, BIGQUERY_*, REDSHIFT_*, DATABRICKS_*, POSTGRES_*: the warehouse secret's keys, read by the
                        orchestrator-managed profile (docs/your-dbt-project.md lists them); a required
@@ -170,6 +175,7 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
     if code == 0:
         code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
     counts, failed = read_results(settings.target_path, settings.command)
+    warn_on_source_contract(settings.target_path, env)
     log_event("dbt_finished", exit_code=code, target_path=str(settings.target_path))
     unmatched = unmatched_selectors(settings.log_path / LOG_FILE, settings.select)
     if unmatched:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from local.dbt_project import ProjectError
 from local.report import build_report, expectation_problems
 from local.runtime import LocalRuntime
 from local.scenario import Scenario
@@ -84,14 +85,45 @@ def _summary(report: dict[str, Any]) -> Table:
     return table
 
 
+def contract_warnings(dbt_log: Path | None) -> list[str]:
+    """The source-naming warnings the dbt task logged (its source_contract_warning events)."""
+    if dbt_log is None or not dbt_log.is_file():
+        return []
+    found = []
+    for line in dbt_log.read_text(encoding="utf-8").splitlines():
+        if line.startswith("{") and '"source_contract_warning"' in line:
+            found.append(str(json.loads(line).get("warning", "")))
+    return found
+
+
 def run_demo(
-    scenario: Scenario, report_path: Path | None, console: Console, workdir: Path | None = None
+    scenario: Scenario,
+    report_path: Path | None,
+    console: Console,
+    workdir: Path | None = None,
+    dbt_project: Path | None = None,
 ) -> int:
     console.print(
         f"[bold]Local run[/] · scenario [cyan]{scenario.name}[/] · {len(scenario.connectors)} connections"
     )
     console.print("starting moto (AWS), the Fivetran simulator and chalice local …")
-    with LocalRuntime(scenario, workdir=workdir) as runtime:
+    if dbt_project is not None:
+        console.print(f"dbt project: {dbt_project} (staged as the image build stages it, parsed on DuckDB)")
+    try:
+        return _run(scenario, report_path, console, workdir, dbt_project)
+    except ProjectError as exc:
+        console.print(f"[red]dbt project:[/] {exc}", highlight=False, soft_wrap=True)
+        return 1
+
+
+def _run(
+    scenario: Scenario,
+    report_path: Path | None,
+    console: Console,
+    workdir: Path | None,
+    dbt_project: Path | None,
+) -> int:
+    with LocalRuntime(scenario, workdir=workdir, dbt_project=dbt_project) as runtime:
         assert runtime.chalice is not None and runtime.simulator is not None
         # One line each, never wrapped: a URL must stay copyable in a log or a pipe.
         console.print(f"webhook: {runtime.chalice.url}/webhooks/fivetran", soft_wrap=True)
@@ -108,8 +140,20 @@ def run_demo(
             result = runtime.run()
             console.print(_progress(runtime, result.execution_arn, result.described["status"]))
         report = build_report(runtime, result)
+        dbt_log = runtime.dbt.runs[-1].log_path if runtime.dbt and runtime.dbt.runs else None
+        warnings = contract_warnings(dbt_log)
     console.print()
     console.print(_summary(report))
+    for warning in warnings:  # the dbt task's source_contract_warning events
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if dbt_project is not None and report["dbt"]["ran"] and report["dbt"]["exit_code"] not in (0, None):
+        console.print(
+            f"[yellow]dbt project:[/] {dbt_project} parses, but dbt exited {report['dbt']['exit_code']} on "
+            "DuckDB: SQL written for your warehouse may not run here; the image runs it there "
+            "(docs/your-dbt-project.md)",
+            highlight=False,
+            soft_wrap=True,
+        )
     execution = report["execution"]
     colour = "green" if execution["status"] == "SUCCEEDED" else "red"
     console.print(

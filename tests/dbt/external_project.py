@@ -1,5 +1,5 @@
-"""A small dbt project that lives outside the repository, as a user's would: two sources (``crm`` by its
-schema, ``billing`` mapped to its Fivetran connection by ``meta.fivetran_connection``), three models, no
+"""A small dbt project that lives outside the repository, as a user's would: two sources (``crm`` matched to its
+Fivetran connection by schema, ``billing`` by ``meta.fivetran_connection`` too), three models, no
 profiles.yml (the orchestrator generates one). Its SQL runs on DuckDB and Postgres alike. ``stage`` builds
 the task's project folder from it with dbt_container/stage_project.py, as the image build does."""
 
@@ -33,9 +33,8 @@ sources:
     tables:
       - name: records
   - name: billing
-    schema: invoicing
     meta:
-      fivetran_connection: billing_conn   # matched to its connection by id
+      fivetran_connection: billing_conn   # matched to its connection by id, explicitly
     tables:
       - name: records
 """,

@@ -34,7 +34,7 @@ def server() -> Iterator[postgres_server.PostgresServer]:
         pytest.fail("no Postgres binaries: apt-get install postgresql (.ci/run does)")
     running = postgres_server.start(bindir)
     try:
-        for schema, rows in (("crm", 3), ("invoicing", 2)):
+        for schema, rows in (("crm", 3), ("billing", 2)):
             values = ", ".join(f"({n}, 'p{n}', now())" for n in range(1, rows + 1))
             running.psql(
                 f"create schema {schema}; create table {schema}.records ({SOURCE_COLUMNS});"  # noqa: S608 - ours
