@@ -1,6 +1,6 @@
-"""A small dbt project that lives outside the repository, as a user's would: two sources (``crm`` matched to its
-Fivetran connection by schema, ``billing`` by ``meta.fivetran_connection`` too), three models, no
-profiles.yml (the orchestrator generates one). Its SQL runs on DuckDB and Postgres alike. ``stage`` builds
+"""A small dbt project that lives outside the repository, as a user's would: two sources (``crm``
+matched to its Fivetran connection by schema, ``billing`` by ``meta.fivetran_connection`` too), three models,
+no profiles.yml (the orchestrator generates one). Its SQL runs on DuckDB and Postgres alike. ``stage`` builds
 the task's project folder from it with dbt_container/stage_project.py, as the image build does."""
 
 from __future__ import annotations

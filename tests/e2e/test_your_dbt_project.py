@@ -23,7 +23,10 @@ group_id: demo_group
 input: {on_sync_failure: continue}
 connectors:
   - {id: crm_conn, service: pipedrive, schema: crm, sync: {duration_s: 0.5, rows: 30}}
-  - {id: billing_conn, service: chargebee, schema: billing, sync: {duration_s: 0.5, outcome: failure, reason: revoked}}
+  - id: billing_conn
+    service: chargebee
+    schema: billing
+    sync: {duration_s: 0.5, outcome: failure, reason: API key revoked}
 expect:
   status: SUCCEEDED
   dbt_ran: true
