@@ -8,6 +8,7 @@ DBT_PG_VENV := .venv-dbt-postgres
 DBT_ADAPTER ?= snowflake
 DBT_PROJECT ?= dbt_container/project
 IMAGE ?= fivetran-orchestrator-dbt:$(DBT_ADAPTER)
+DBT_PLATFORM ?= linux/amd64
 ADAPTERS := snowflake bigquery redshift databricks postgres duckdb
 TOOLS_VENV := .venv-tools
 BIN := $(VENV)/bin
@@ -60,7 +61,7 @@ lock: $(TOOLS_VENV)/.installed
 # The dbt image for one warehouse, with your dbt project: make image DBT_ADAPTER=postgres DBT_PROJECT=../analytics
 # (docs/your-dbt-project.md). The project reaches the build as the named context dbt_project.
 image:
-	docker buildx build --load --build-arg DBT_ADAPTER=$(DBT_ADAPTER) \
+	docker buildx build --load --platform $(DBT_PLATFORM) --build-arg DBT_ADAPTER=$(DBT_ADAPTER) \
 		--build-context dbt_project=$(DBT_PROJECT) -t $(IMAGE) dbt_container
 
 lint: install
