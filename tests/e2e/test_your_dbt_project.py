@@ -87,6 +87,19 @@ def test_a_project_that_does_not_parse_stops_the_demo_with_dbts_message(tmp_path
     assert "summary" not in done.stdout  # no run was started
 
 
+def test_sql_duckdb_cannot_run_is_said_after_the_project_parsed(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "analytics")
+    (project / "models" / "warehouse_only.sql").write_text("select snowflake_only_function(1) as x\n")
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(SCENARIO, encoding="utf-8")
+
+    done = demo("--scenario", str(scenario), "--dbt-project", str(project), "--workdir", str(tmp_path / "w"))
+
+    output = " ".join(done.stdout.split())
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert f"dbt project: {project} parses, but dbt exited 1 on DuckDB" in output
+
+
 def test_a_connection_without_a_dbt_source_ends_with_the_warning_in_the_output() -> None:
     scenario = ROOT / "local" / "scenarios" / "connection_without_dbt_source.yaml"
 
