@@ -1,7 +1,8 @@
 """The run's settings: read from the environment the ECS task's container overrides set, and checked.
 
 Owns ``Settings`` (everything one run needs), ``ConfigError`` (a setting the entrypoint cannot run with:
-exit ``CONFIG_ERROR``; a ``DBT_SELECT``/``DBT_EXCLUDE`` token that is not a dbt selector is one), the
+exit ``CONFIG_ERROR``; a ``DBT_SELECT``/``DBT_EXCLUDE`` token that is not a dbt selector is one),
+``WarehouseKeysMissing`` (the managed profile's target lacks warehouse secret keys: exit 78), the
 allowed dbt commands, the exclusions built from failed connections
 (``DBT_EXCLUDE_SOURCES`` and the S3 object ``DBT_EXCLUDE_SOURCES_URI`` names) and the S3 key layout of a
 run's artifacts.
