@@ -2,6 +2,14 @@
 PYTHON ?= python3
 VENV := .venv
 DBT_VENV := .venv-dbt
+# dbt with the Postgres adapter, from requirements-postgres.lock: the entrypoint's tests against a real server.
+DBT_PG_VENV := .venv-dbt-postgres
+# The image's warehouse adapter (snowflake, bigquery, redshift, databricks, postgres, duckdb) and dbt project.
+DBT_ADAPTER ?= snowflake
+DBT_PROJECT ?= dbt_container/project
+IMAGE ?= fivetran-orchestrator-dbt:$(DBT_ADAPTER)
+DBT_PLATFORM ?= linux/amd64
+ADAPTERS := snowflake bigquery redshift databricks postgres duckdb
 TOOLS_VENV := .venv-tools
 BIN := $(VENV)/bin
 STAGE ?= dev
@@ -10,9 +18,9 @@ MOTO_PORT ?= 5055
 # The local runtime's IAM evaluator (local/iam): @cloud-copilot/iam-simulate, pinned by its package-lock.json.
 IAM_NODE := local/iam/node_modules
 
-.PHONY: install test lint unit demo webhook sign deploy destroy bench clean lock
+.PHONY: install test lint unit demo webhook sign deploy destroy bench clean lock image
 
-install: $(VENV)/.installed $(DBT_VENV)/.installed $(TOOLS_VENV)/.installed $(IAM_NODE)/.installed
+install: $(VENV)/.installed $(DBT_VENV)/.installed $(DBT_PG_VENV)/.installed $(TOOLS_VENV)/.installed $(IAM_NODE)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +36,12 @@ $(DBT_VENV)/.installed: dbt_container/requirements.lock
 	$(DBT_VENV)/bin/pip install --quiet --require-hashes --no-deps -r dbt_container/requirements.lock
 	touch $@
 
+$(DBT_PG_VENV)/.installed: dbt_container/requirements-postgres.lock
+	$(PYTHON) -m venv $(DBT_PG_VENV)
+	$(DBT_PG_VENV)/bin/pip install --quiet --upgrade "pip<26.3"
+	$(DBT_PG_VENV)/bin/pip install --quiet --require-hashes --no-deps -r dbt_container/requirements-postgres.lock
+	touch $@
+
 $(TOOLS_VENV)/.installed: requirements-tools.txt
 	$(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install --quiet --upgrade "pip<26.3"
@@ -39,11 +53,23 @@ $(IAM_NODE)/.installed: local/iam/package.json local/iam/package-lock.json
 	npm ci --prefix local/iam --no-audit --no-fund --silent
 	touch $@
 
-# Regenerate dbt_container/requirements.lock from dbt_container/requirements.txt: every transitive package,
-# with the hashes of all its files on PyPI, resolved for every platform (x86_64 and aarch64 images alike).
+# Regenerate the dbt locks: dbt_container/requirements.lock (.venv-dbt: Snowflake and DuckDB, what the tests
+# and the local runtime use) and one requirements-<adapter>.lock per warehouse adapter (what `make image`
+# installs). Each holds every transitive package, with the hashes of all its files on PyPI, resolved for
+# every platform (x86_64 and aarch64 images alike).
+LOCK_COMPILE = ../$(TOOLS_VENV)/bin/uv pip compile --universal --generate-hashes --python-version 3.11 \
+	--only-binary :all: --custom-compile-command "make lock" --quiet
+
 lock: $(TOOLS_VENV)/.installed
-	cd dbt_container && ../$(TOOLS_VENV)/bin/uv pip compile requirements.txt --universal --generate-hashes \
-		--python-version 3.11 --only-binary :all: --custom-compile-command "make lock" --quiet -o requirements.lock
+	cd dbt_container && $(LOCK_COMPILE) requirements.txt -o requirements.lock
+	cd dbt_container && for adapter in $(ADAPTERS); do \
+		$(LOCK_COMPILE) requirements-$$adapter.txt -o requirements-$$adapter.lock || exit 1; done
+
+# The dbt image for one warehouse, with your dbt project: make image DBT_ADAPTER=postgres DBT_PROJECT=../analytics
+# (docs/your-dbt-project.md). The project reaches the build as the named context dbt_project.
+image:
+	docker buildx build --load --platform $(DBT_PLATFORM) --build-arg DBT_ADAPTER=$(DBT_ADAPTER) \
+		--build-context dbt_project=$(DBT_PROJECT) -t $(IMAGE) dbt_container
 
 lint: install
 	$(BIN)/ruff check .
@@ -79,4 +105,4 @@ bench: install
 	$(BIN)/python -m benchmarks --readme
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) $(TOOLS_VENV) $(IAM_NODE) .venv-bench .pytest_cache .ruff_cache .mypy_cache build
+	rm -rf $(VENV) $(DBT_VENV) $(DBT_PG_VENV) $(TOOLS_VENV) $(IAM_NODE) .venv-bench .pytest_cache .ruff_cache .mypy_cache build

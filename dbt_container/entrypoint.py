@@ -45,6 +45,7 @@ from task.command_line import (
     deps_args,
     needs_deps,
 )
+from task.contract_check import warn_on_source_contract
 from task.events import log_event
 from task.process import KILL_AFTER_S, DbtProcess
 from task.s3 import s3_client as _s3_client
@@ -127,7 +128,8 @@ environment (the ECS task's container overrides set these):
   DBT_EXCLUDE_SOURCES_URI  s3://bucket/key of a JSON array of the same form (what the state machine
                        passes: the failed connections of a run, however many, without growing the
                        ECS container overrides, which hold 8,192 characters in all); both may be set
-  DBT_TARGET           snowflake (the image's default) or duckdb
+  DBT_TARGET           the profile's target: the image's adapter (snowflake, bigquery, redshift,
+                       databricks, postgres; set by the image) or duckdb (local)
   RUN_ID               the run's id (the Step Functions execution name); default manual-<utc time>
   DUCKDB_PATH          the DuckDB file, for target duckdb
   ARTIFACTS_BUCKET     when set, run_results.json, manifest.json, dbt.log and summary.json (the summary
@@ -143,12 +145,18 @@ environment (the ECS task's container overrides set these):
   DBT_TOLERATE_MISSING_SOURCES  true (default): a source table that does not exist yet (its connection
                        never synced) gives an empty staging model instead of an error
   FIVETRAN_DATABASE    the database Fivetran lands in, if not the one dbt builds in (default: the target's)
+  FIVETRAN_CONNECTIONS_URI  s3://bucket/key of the run's connections (default, in a run the state
+                       machine started: s3://ARTIFACTS_BUCKET/runs/RUN_ID/connections.json, which
+                       list_connectors writes); each connection without a dbt source, and each
+                       dbt source without a connection, is a source_contract_warning event on stderr
   AWS_ENDPOINT_URL     set only locally (moto), for the artifacts upload
-  SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, SNOWFLAKE_PRIVATE_KEY, SNOWFLAKE_ROLE, SNOWFLAKE_WAREHOUSE,
-  SNOWFLAKE_DATABASE, SNOWFLAKE_SCHEMA, SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: the snowflake target's connection
+  SNOWFLAKE_*, BIGQUERY_*, REDSHIFT_*, DATABRICKS_*, POSTGRES_*: the warehouse secret's keys, read by the
+                       orchestrator-managed profile (docs/your-dbt-project.md lists them); a required
+                       key that is missing or empty stops the run before dbt starts (exit 78)
 
 stdout holds one line, the run's JSON summary ({"event": "dbt_summary", ...}); logs go to stderr.
-exit code: dbt's (0 ok, 1 failures, 2 error); 2 for bad settings; 128+signal when stopped.
+exit code: dbt's (0 ok, 1 failures, 2 error); 2 for bad settings; 78 for a missing warehouse key;
+128+signal when stopped.
 """
 
 
@@ -167,6 +175,7 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
     if code == 0:
         code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
     counts, failed = read_results(settings.target_path, settings.command)
+    warn_on_source_contract(settings.target_path, env)
     log_event("dbt_finished", exit_code=code, target_path=str(settings.target_path))
     unmatched = unmatched_selectors(settings.log_path / LOG_FILE, settings.select)
     if unmatched:
@@ -249,7 +258,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         settings = load_settings(env)
     except ConfigError as exc:
         log_event("config_error", level="error", error=str(exc))
-        outcome = Outcome(exit_code=CONFIG_ERROR)
+        outcome = Outcome(exit_code=exc.exit_code)
     else:
         runner.grace_s = settings.stop_grace_s
         log_event(

@@ -1,6 +1,7 @@
 """``python -m local``: the local runtime's commands.
 
-- ``demo [--scenario FILE] [--report FILE]``: one whole run with live progress (``make demo``).
+- ``demo [--scenario FILE] [--report FILE] [--dbt-project PATH]``: one whole run with live progress
+  (``make demo``); ``--dbt-project`` runs your dbt project instead of the bundled one.
 - ``serve [--scenario FILE] [--state-file PATH]``: keep the runtime up for ``orchestrator --local``.
 - ``webhook [--port 8000] [--moto-port 5055]``: moto with the token table, plus
   ``chalice local --stage local`` serving the webhook route, until Ctrl-C (``make webhook``).
@@ -49,7 +50,17 @@ def cli() -> None:
     default=None,
     help="Keep the DuckDB file and logs here (default: a temporary folder).",
 )
-def demo(scenario_path: Path, report_path: Path | None, workdir: Path | None) -> None:
+@click.option(
+    "--dbt-project",
+    "dbt_project",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Run this dbt project (a folder with dbt_project.yml) instead of the bundled one, staged as the "
+    "image build stages it, on DuckDB (docs/your-dbt-project.md).",
+)
+def demo(
+    scenario_path: Path, report_path: Path | None, workdir: Path | None, dbt_project: Path | None
+) -> None:
     """Run one execution of the real state machine against a simulated Fivetran, then dbt on DuckDB."""
     from local.demo import run_demo
 
@@ -57,7 +68,7 @@ def demo(scenario_path: Path, report_path: Path | None, workdir: Path | None) ->
         scenario = load_scenario(scenario_path)
     except ScenarioError as exc:
         raise click.ClickException(f"{scenario_path}: {exc}") from exc
-    sys.exit(run_demo(scenario, report_path, Console(), workdir))
+    sys.exit(run_demo(scenario, report_path, Console(), workdir, dbt_project))
 
 
 @cli.command()

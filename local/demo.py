@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from local.dbt_project import ProjectError
 from local.report import build_report, dbt_run_of, expectation_problems, run_problems
 from local.runs import play_runs
 from local.runtime import LocalRuntime
@@ -90,9 +91,32 @@ def _summary(report: dict[str, Any]) -> Table:
     return table
 
 
-def _print_run(console: Console, report: dict[str, Any]) -> None:
+def contract_warnings(dbt_log: Path | None) -> list[str]:
+    """The source-naming warnings the dbt task logged (its source_contract_warning events)."""
+    if dbt_log is None or not dbt_log.is_file():
+        return []
+    found = []
+    for line in dbt_log.read_text(encoding="utf-8").splitlines():
+        if line.startswith("{") and '"source_contract_warning"' in line:
+            found.append(str(json.loads(line).get("warning", "")))
+    return found
+
+
+def _print_run(runtime: LocalRuntime, console: Console, report: dict[str, Any], execution_arn: str) -> None:
     console.print()
     console.print(_summary(report))
+    dbt_run = dbt_run_of(runtime, execution_arn)
+    for warning in contract_warnings(dbt_run.log_path if dbt_run else None):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    dbt_project = runtime.dbt_project_source
+    if dbt_project is not None and report["dbt"]["ran"] and report["dbt"]["exit_code"] not in (0, None):
+        console.print(
+            f"[yellow]dbt project:[/] {dbt_project} parses, but dbt exited {report['dbt']['exit_code']} on "
+            "DuckDB: SQL written for your warehouse may not run here; the image runs it there "
+            "(docs/your-dbt-project.md)",
+            highlight=False,
+            soft_wrap=True,
+        )
     execution = report["execution"]
     colour = "green" if execution["status"] == "SUCCEEDED" else "red"
     console.print(
@@ -122,7 +146,7 @@ def _play_one(runtime: LocalRuntime, console: Console) -> tuple[dict[str, Any], 
         result = runtime.run()
         console.print(_progress(runtime, result.execution_arn, result.described["status"]))
     report = build_report(runtime, result)
-    _print_run(console, report)
+    _print_run(runtime, console, report, result.execution_arn)
     return report, expectation_problems(runtime, report)
 
 
@@ -139,24 +163,34 @@ def _play_many(runtime: LocalRuntime, console: Console) -> tuple[dict[str, Any],
         console.print(f"[bold]run {index + 1} of {len(played)}[/]")
         console.print(_progress(runtime, run.result.execution_arn, run.result.described["status"]))
         reports.append(build_report(runtime, run.result))
-        _print_run(console, reports[-1])
+        _print_run(runtime, console, reports[-1], run.result.execution_arn)
     return {"runs": reports}, run_problems(runtime, played, reports)
 
 
 def run_demo(
-    scenario: Scenario, report_path: Path | None, console: Console, workdir: Path | None = None
+    scenario: Scenario,
+    report_path: Path | None,
+    console: Console,
+    workdir: Path | None = None,
+    dbt_project: Path | None = None,
 ) -> int:
     console.print(
         f"[bold]Local run[/] · scenario [cyan]{scenario.name}[/] · {len(scenario.connectors)} connections"
         + (f" · {len(scenario.runs)} runs" if scenario.multi_run else "")
     )
     console.print("starting moto (AWS), the Fivetran simulator and chalice local …")
-    with LocalRuntime(scenario, workdir=workdir) as runtime:
-        assert runtime.chalice is not None and runtime.simulator is not None
-        # One line each, never wrapped: a URL must stay copyable in a log or a pipe.
-        console.print(f"webhook: {runtime.chalice.url}/webhooks/fivetran", soft_wrap=True)
-        console.print(f"Fivetran API: {runtime.simulator.url}", soft_wrap=True)
-        report, problems = (_play_many if scenario.multi_run else _play_one)(runtime, console)
+    if dbt_project is not None:
+        console.print(f"dbt project: {dbt_project} (staged as the image build stages it, parsed on DuckDB)")
+    try:
+        with LocalRuntime(scenario, workdir=workdir, dbt_project=dbt_project) as runtime:
+            assert runtime.chalice is not None and runtime.simulator is not None
+            # One line each, never wrapped: a URL must stay copyable in a log or a pipe.
+            console.print(f"webhook: {runtime.chalice.url}/webhooks/fivetran", soft_wrap=True)
+            console.print(f"Fivetran API: {runtime.simulator.url}", soft_wrap=True)
+            report, problems = (_play_many if scenario.multi_run else _play_one)(runtime, console)
+    except ProjectError as exc:
+        console.print(f"[red]dbt project:[/] {exc}", highlight=False, soft_wrap=True)
+        return 1
     if report_path:
         report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         console.print(f"report written to {report_path}")

@@ -62,6 +62,7 @@ class DbtProcessRunner:
     log_dir: Path
     python: Path = field(default_factory=default_dbt_python)
     aws_env: dict[str, str] = field(default_factory=dict)  # the local AWS endpoint and its credentials
+    project_env: dict[str, str] = field(default_factory=dict)  # --dbt-project: its folder and profile
     runs: list[DbtRun] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,6 +78,7 @@ class DbtProcessRunner:
             "HOME": os.environ.get("HOME", str(self.log_dir)),
             **self.aws_env,
             **environment,
+            **self.project_env,
             "DBT_TARGET": "duckdb",
             "DUCKDB_PATH": str(self.duckdb_path),
         }

@@ -33,7 +33,7 @@ from chalicelib.platform.dependencies import Dependencies, reset_dependencies, s
 from chalicelib.platform.log import logger as app_logger
 from chalicelib.platform.timeutil import utcnow
 from chalicelib.run.reconcile import TIME_RESERVE_MS, reconcile
-from local import moto_patches
+from local import dbt_project, moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner
 from local.fivetran_sim import FivetranSimulator
@@ -93,12 +93,14 @@ class LocalRuntime:
         *,
         workdir: Path | None = None,
         iam_variant: Callable[[Policies], None] | None = None,
+        dbt_project: Path | None = None,
     ) -> None:
         self.scenario = scenario
         # IAM as deployed, enforced (local/iam): ``iam_variant`` may change the policies first (a test's
         # broken variant); ``self.iam`` holds the principals, the decisions and the refusals.
         self.iam_variant = iam_variant
         self.iam: Enforcer | None = None
+        self.dbt_project_source = dbt_project  # --dbt-project: staged and parsed before the run
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="orchestrator-local-")
         self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -220,6 +222,10 @@ class LocalRuntime:
             "AWS_DEFAULT_REGION": REGION,
         }
         self.dbt = DbtProcessRunner(self.duckdb_path, self.workdir, aws_env=aws_env)
+        if self.dbt_project_source is not None:  # as the image build stages it; must parse on DuckDB
+            project = dbt_project.prepare(self.dbt_project_source, self.workdir, self.dbt.python)
+            dbt_project.parse(project, self.dbt.python, self.duckdb_path, self.workdir)
+            self.dbt.project_env = project.env()
         moto_patches.set_ecs_task_runner(self.dbt)
         self._chalice_log = (self.workdir / "chalice-local.log").open("w", encoding="utf-8")
         self.chalice = ChaliceLocal(

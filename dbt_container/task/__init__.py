@@ -8,6 +8,9 @@
 - ``process``: running dbt as a child process, and stopping it on SIGTERM/SIGINT
 - ``artifacts``: reading dbt's results, keeping its artifacts in S3
 - ``s3``: the S3 client the settings and the artifacts use
+- ``warehouses``: the adapters, the warehouse secret's keys each one's managed profile reads, their check
+- ``source_contract``: which dbt sources belong to which Fivetran connection, and the mismatches
+- ``contract_check``: the run's connections against the manifest's sources, logged as warnings
 
 Only the standard library at import time (boto3 is imported when S3 is used).
 """

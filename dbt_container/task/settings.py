@@ -1,7 +1,8 @@
 """The run's settings: read from the environment the ECS task's container overrides set, and checked.
 
 Owns ``Settings`` (everything one run needs), ``ConfigError`` (a setting the entrypoint cannot run with:
-exit ``CONFIG_ERROR``; a ``DBT_SELECT``/``DBT_EXCLUDE`` token that is not a dbt selector is one), the
+exit ``CONFIG_ERROR``; a ``DBT_SELECT``/``DBT_EXCLUDE`` token that is not a dbt selector is one),
+``WarehouseKeysMissing`` (the managed profile's target lacks warehouse secret keys: exit 78), the
 allowed dbt commands, the exclusions built from failed connections
 (``DBT_EXCLUDE_SOURCES`` and the S3 object ``DBT_EXCLUDE_SOURCES_URI`` names) and the S3 key layout of a
 run's artifacts.
@@ -19,17 +20,10 @@ from pathlib import Path
 
 from task.s3 import s3_client
 from task.selection import SelectionError, parse_selection
+from task.warehouses import WAREHOUSE_CONFIG_ERROR, WAREHOUSE_KEYS, is_managed_profile, missing_keys
 
 ALLOWED_COMMANDS = ("build", "run", "test", "seed", "snapshot", "source freshness")
-SNOWFLAKE_REQUIRED = (
-    "SNOWFLAKE_ACCOUNT",
-    "SNOWFLAKE_USER",
-    "SNOWFLAKE_PRIVATE_KEY",
-    "SNOWFLAKE_ROLE",
-    "SNOWFLAKE_WAREHOUSE",
-    "SNOWFLAKE_DATABASE",
-    "SNOWFLAKE_SCHEMA",
-)
+SNOWFLAKE_REQUIRED = WAREHOUSE_KEYS["snowflake"][0]
 CONFIG_ERROR = 2
 DEFAULT_STOP_GRACE_S = 20.0
 # A connection's schema as Fivetran names it: a plain identifier, or schema.table for the connections that
@@ -40,7 +34,15 @@ BUNDLED_PROJECT = Path(__file__).resolve().parents[1] / "project"  # project/ be
 
 
 class ConfigError(ValueError):
-    """A setting the entrypoint cannot run with; the message says which and why."""
+    """A setting the entrypoint cannot run with; the message says which and why. Exit ``exit_code``."""
+
+    exit_code = CONFIG_ERROR
+
+
+class WarehouseKeysMissing(ConfigError):
+    """The warehouse secret lacks keys the target's profile reads: exit 78 (EX_CONFIG), dbt not started."""
+
+    exit_code = WAREHOUSE_CONFIG_ERROR
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not (project_dir / "dbt_project.yml").is_file():
         raise ConfigError(f"no dbt_project.yml in DBT_PROJECT_DIR={project_dir}")
     profiles_dir = Path(env.get("DBT_PROFILES_DIR") or project_dir).resolve()
-    if target == "snowflake" and profiles_dir == project_dir:
-        _require_snowflake_connection(env)
+    if is_managed_profile(profiles_dir):
+        _require_warehouse_keys(target, env)
     scratch_dir = Path(tempfile.gettempdir()) / "orchestrator-dbt" / safe_run_id(run_id)
     target_path = _absolute(env.get("DBT_TARGET_PATH"), project_dir) or scratch_dir / "target"
     try:
@@ -113,13 +115,13 @@ def default_run_id() -> str:
     return f"manual-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
 
-def _require_snowflake_connection(env: Mapping[str, str]) -> None:
-    """The bundled profile's snowflake target reads these; name the missing ones (never their values)."""
-    missing = [name for name in SNOWFLAKE_REQUIRED if not env.get(name)]
+def _require_warehouse_keys(target: str, env: Mapping[str, str]) -> None:
+    """The managed profile's target reads these; name the missing ones (never their values)."""
+    missing = missing_keys(target, env)
     if missing:
-        raise ConfigError(
-            f"DBT_TARGET=snowflake needs {', '.join(missing)} (the task definition injects them from "
-            "the warehouse secret); locally, use DBT_TARGET=duckdb"
+        raise WarehouseKeysMissing(
+            f"DBT_TARGET={target} needs {', '.join(missing)} (keys of the warehouse secret, which the task "
+            "definition injects); locally, use DBT_TARGET=duckdb"
         )
 
 
