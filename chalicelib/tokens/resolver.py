@@ -163,6 +163,38 @@ class Resolver:
             self._check_failures(connector_id, failing, seen, history_reader, result, source)
         return result
 
+    def end_connection(
+        self,
+        connector_id: str,
+        *,
+        status: str,
+        at: datetime,
+        reason: str,
+        history_reader: HistoryReader | None = None,
+    ) -> Resolution:
+        """A connection event (paused, deleted, connection test failed at ``at``, Fivetran's clock):
+        tokens whose sync already ended complete from it as ``settle`` does; every other armed token
+        triggered before ``at`` ends at once with ``status`` and ``reason`` (a failure: its sync will
+        not end). Tokens triggered after ``at``, or whose trigger is in flight, keep waiting."""
+        settled = self.settle(connector_id, history_reader=history_reader)
+        result = Resolution(
+            completed=settled.completed,
+            already_resolved=settled.already_resolved,
+            busy=settled.busy,
+            errors=list(settled.errors),
+        )
+        for record, binding in settled.pending:
+            if record.anchor is None or record.anchor.at > at:
+                result.newer_than_event += 1
+                result.pending.append((record, binding))
+                continue
+            sync_id = binding.sync.sync_id if binding.sync is not None else None
+            outcome = SyncOutcome(
+                connector_id, status=status, finished_at=at, sync_id=sync_id, reason=reason, source="webhook"
+            )
+            self.resolve_token(record, outcome, result)
+        return result
+
     def _check_failures(
         self,
         connector_id: str,

@@ -218,7 +218,7 @@ def test_a_signed_sync_end_for_a_connection_with_nothing_parked_is_a_200(webhook
     assert deps.store.count() == 1
 
 
-@pytest.mark.parametrize("event", ["pause_connector", "status"])
+@pytest.mark.parametrize("event", ["resume_connector", "status"])
 def test_other_events_are_acknowledged_and_ignored(webhook, deps, event):
     parked = park(deps.store, "token")
 

@@ -239,7 +239,7 @@ def test_a_non_rescheduled_outcome_has_no_rescheduled_for():
 # -- other events ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["pause_connector", "resume_connector", "dbt_run_succeeded"])
+@pytest.mark.parametrize("name", ["resume_connector", "edit_connector", "dbt_run_succeeded"])
 def test_other_events_are_kind_other(name):
     event = parse_event(sync_end(None, event=name))
 
