@@ -87,6 +87,7 @@ def stage_policies(
         "ListConnectorsFunctionArn": function_arns["list_connectors"],
         "StartSyncFunctionArn": function_arns["start_sync"],
         "CollectOutcomesFunctionArn": function_arns["collect_outcomes"],
+        "TransformLeaseFunctionArn": function_arns["transform_lease"],
         "ListConnectorsRoleName": roles["list_connectors"],
         "CollectOutcomesRoleName": roles["collect_outcomes"],
         "ArtifactsBucket": artifacts_bucket,
