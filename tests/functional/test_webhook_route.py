@@ -23,6 +23,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.platform.dependencies import Dependencies, set_dependencies
 from chalicelib.platform.log import logger
+from chalicelib.tokens.identity import SyncRecord
 from chalicelib.webhook.handler import MAX_BODY_BYTES
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from tests.conftest import REGION, WEBHOOK_SECRET
@@ -585,3 +586,44 @@ def test_a_connection_event_with_a_wrong_signature_is_refused_and_completes_noth
 
     assert response.status_code == 401
     assert deps.store.get(parked.connector_id, parked.token_id) == parked
+
+
+def test_a_sync_that_ended_before_the_pause_gets_its_own_outcome_from_the_history(
+    webhook, deps, fivetran, waiting
+):
+    arn, token = waiting.start()
+    parked = park(deps.store, token, "stripe_prod")
+    assert parked.anchor is not None
+    started = parked.anchor.at + timedelta(seconds=1)
+    fivetran.history["stripe_prod"] = [
+        SyncRecord(
+            sync_id="sync-done",
+            started_at=started,
+            ended_at=started + timedelta(seconds=5),
+            status="SUCCESSFUL",
+        )
+    ]
+
+    response = webhook.deliver(connection_event_body("pause_connector"))
+
+    assert response.json_body["completed"] == 1
+    described = waiting.wait_for_end(arn)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"])["sync_id"] == "sync-done"
+
+
+def test_a_sync_the_history_shows_running_when_the_connection_is_deleted_ends_as_not_found(
+    webhook, deps, fivetran, waiting
+):
+    arn, token = waiting.start()
+    parked = park(deps.store, token, "stripe_prod")
+    assert parked.anchor is not None
+    fivetran.history["stripe_prod"] = [
+        SyncRecord(sync_id="sync-running", started_at=parked.anchor.at + timedelta(seconds=1))
+    ]
+
+    webhook.deliver(connection_event_body("delete_connector"))
+
+    described = waiting.wait_for_end(arn)
+    assert described["status"] == "FAILED"
+    assert "ended with status NOT_FOUND (sync sync-running" in described["cause"]
