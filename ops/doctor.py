@@ -12,7 +12,8 @@ One line per check, ``✔`` or ``✘`` with what to do; any ``✘`` makes the co
 - **network**: every subnet of the dbt task routes ``0.0.0.0/0`` to a NAT gateway (or to an internet
   gateway with ``AssignPublicIp=ENABLED``);
 - **Fivetran**: the API key works; a webhook for the stage's URL is registered, active and subscribed to
-  ``sync_start`` and ``sync_end`` (``ops.webhooks.EVENTS``);
+  ``sync_start`` and ``sync_end`` (``ops.webhooks.REQUIRED_EVENTS``); one that does not send the
+  connection events (``pause_connector``, ``delete_connector``, ``connection_failure``) passes with a note;
 - **schedule** and **alarm topic**, when the stack's parameters configure them.
 
 Every AWS client and the Fivetran client come from one place, the ``Services`` built from the target

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.platform.errors import FivetranAuthError
 from ops.doctor import Check, Services, Stage
-from ops.webhooks import EVENTS
+from ops.webhooks import CONNECTION_EVENTS_NOTE, REQUIRED_EVENTS, missing_connection_events
 
 __all__ = [
     "WAREHOUSE_KEYS",
@@ -202,16 +202,24 @@ def check_fivetran(stage: Stage, services: Services) -> Iterator[Check]:
         yield Check("Fivetran webhook", False, f"no webhook posts to {url}: {register}")
         return
     good = [
-        h for h in mine if h.get("active", True) is not False and set(EVENTS) <= set(h.get("events") or [])
+        h
+        for h in mine
+        if h.get("active", True) is not False and set(REQUIRED_EVENTS) <= set(h.get("events") or [])
     ]
     if good:
         hook = good[0]
-        yield Check(
-            "Fivetran webhook", True, f"{hook.get('id')} is active and sends {', '.join(EVENTS)} to {url}"
-        )
+        sent = [e for e in hook.get("events") or [] if isinstance(e, str)]
+        detail = f"{hook.get('id')} is active and sends {', '.join(sent)} to {url}"
+        short = missing_connection_events(hook)
+        if short:
+            detail += (
+                f" (not {', '.join(short)}: {CONNECTION_EVENTS_NOTE};"
+                f" add them in Fivetran, or delete it and run {register})"
+            )
+        yield Check("Fivetran webhook", True, detail)
         return
     hook = mine[0]
-    missing = [e for e in EVENTS if e not in (hook.get("events") or [])]
+    missing = [e for e in REQUIRED_EVENTS if e not in (hook.get("events") or [])]
     why = []
     if hook.get("active", True) is False:
         why.append("is inactive (Fivetran disables a webhook after about 24 hours of failed deliveries)")

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.platform.errors import FivetranAuthError
 from ops.doctor import Check
-from ops.webhooks import EVENTS
+from ops.webhooks import CONNECTION_EVENTS_NOTE, REQUIRED_EVENTS, missing_connection_events
 
 __all__ = ["check_local"]
 
@@ -45,10 +45,14 @@ def check_local(target: Any) -> Iterator[Check]:
         )
         return
     hook = mine[0]
-    missing = [e for e in EVENTS if e not in (hook.get("events") or [])]
+    missing = [e for e in REQUIRED_EVENTS if e not in (hook.get("events") or [])]
     inactive = hook.get("active", True) is False
     ok = not missing and not inactive
-    detail = f"{hook.get('id')} is active and sends {', '.join(EVENTS)} to {url}"
+    sent = [e for e in hook.get("events") or [] if isinstance(e, str)]
+    detail = f"{hook.get('id')} is active and sends {', '.join(sent)} to {url}"
+    short = missing_connection_events(hook)
+    if short:
+        detail += f" (not {', '.join(short)}: {CONNECTION_EVENTS_NOTE})"
     if not ok:
         detail = (
             f"{hook.get('id')} is {'inactive' if inactive else 'active'}"

@@ -1,5 +1,8 @@
-"""``register-webhook``: a Fivetran group webhook for ``sync_start`` and ``sync_end`` pointing at our
-route, once (the identity rule needs both: ``chalicelib/tokens/identity.py``).
+"""``register-webhook``: a Fivetran group webhook for the events the product acts on (``EVENTS``, owned
+by ``chalicelib.webhook.events.SUBSCRIBED_EVENTS``) pointing at our route, once: ``sync_start`` and
+``sync_end`` (the identity rule needs both: ``chalicelib/tokens/identity.py``), and
+``pause_connector``, ``delete_connector``, ``connection_failure`` (a wait that cannot end ends at once
+instead of at the safety net's next pass). ``doctor`` reads the same list.
 
 Idempotent: ``GET /v1/webhooks`` first; a webhook of this group (or an account webhook) with
 the same URL is reported and nothing is created. Otherwise ``POST /v1/webhooks/group/{id}``
@@ -14,12 +17,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.platform.errors import FivetranApiError, FivetranNotFound
+from chalicelib.webhook.events import CONNECTION_EVENTS, SUBSCRIBED_EVENTS, SYNC_EVENTS
 from ops.errors import OpsError
 from ops.target import Target
 
-__all__ = ["EVENTS", "Registration", "dry_run_request", "find_existing", "register_webhook"]
+__all__ = [
+    "CONNECTION_EVENTS_NOTE",
+    "EVENTS",
+    "REQUIRED_EVENTS",
+    "Registration",
+    "dry_run_request",
+    "find_existing",
+    "missing_connection_events",
+    "register_webhook",
+]
 
-EVENTS = ["sync_start", "sync_end"]
+EVENTS = list(SUBSCRIBED_EVENTS)
+# Without these a run cannot tell its own sync's end; without the others it is only slower.
+REQUIRED_EVENTS = list(SYNC_EVENTS)
+CONNECTION_EVENTS_NOTE = (
+    "a wait on a connection paused, deleted or broken mid-run then ends at the safety net's next pass,"
+    " not at once"
+)
 MASK = "********"
 
 
@@ -45,9 +64,14 @@ def find_existing(hooks: list[dict[str, Any]], url: str, group_id: str) -> dict[
     return next((h for h in same_url if h.get("type") == "account"), None)
 
 
+def missing_connection_events(hook: dict[str, Any]) -> list[str]:
+    """The connection events (``pause_connector``, ...) this webhook does not send."""
+    return [event for event in CONNECTION_EVENTS if event not in (hook.get("events") or [])]
+
+
 def _warnings(hook: dict[str, Any]) -> tuple[str, ...]:
     found = []
-    missing = [event for event in EVENTS if event not in (hook.get("events") or [])]
+    missing = [event for event in REQUIRED_EVENTS if event not in (hook.get("events") or [])]
     if "sync_end" in missing:
         found.append(
             f"webhook {hook.get('id')} does not send sync_end: add it in Fivetran, or delete the webhook"
@@ -56,6 +80,12 @@ def _warnings(hook: dict[str, Any]) -> tuple[str, ...]:
         found.append(
             f"webhook {hook.get('id')} does not send sync_start: runs still get their own sync's outcome, "
             "but each sync then costs one sync-history read; add sync_start in Fivetran"
+        )
+    connection = missing_connection_events(hook)
+    if connection:
+        found.append(
+            f"webhook {hook.get('id')} does not send {', '.join(connection)}: {CONNECTION_EVENTS_NOTE};"
+            " add them in Fivetran"
         )
     if hook.get("active") is False:
         found.append(f"webhook {hook.get('id')} is inactive: activate it in Fivetran")

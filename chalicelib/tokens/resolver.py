@@ -163,6 +163,56 @@ class Resolver:
             self._check_failures(connector_id, failing, seen, history_reader, result, source)
         return result
 
+    def end_connection(
+        self,
+        connector_id: str,
+        *,
+        status: str,
+        at: datetime,
+        reason: str,
+        history_reader: HistoryReader | None = None,
+    ) -> Resolution:
+        """A connection event (paused, deleted, connection test failed at ``at``, Fivetran's clock):
+        tokens whose sync already ended complete from it as ``settle`` does; every other armed token
+        triggered before ``at`` ends at once with ``status`` and ``reason`` (a failure: its sync will
+        not end). Tokens triggered after ``at``, or whose trigger is in flight, keep waiting.
+
+        Before ending a token, the sync history is read once (``history_reader``): a sync that ended
+        before the event, whose ``sync_end`` has not arrived, gets its own outcome. Unreadable: the
+        event decides (the connection cannot end the sync now)."""
+        settled = self.settle(connector_id, history_reader=history_reader)
+        before = [r for r, _ in settled.pending if r.anchor is not None and r.anchor.at <= at]
+        if before and history_reader is not None:
+            start, end = history_window(before, [])
+            try:
+                history = history_reader(connector_id, start, max(end, at + timedelta(seconds=1)))
+            except FivetranError as exc:
+                logger.warning(
+                    "sync history unavailable; the connection event decides",
+                    extra={"connector_id": connector_id, "tokens": len(before), "error": str(exc)[:300]},
+                )
+            else:
+                again = self.settle(connector_id, history=history)
+                settled.add(again)  # its waiting count is recounted below from its pending tokens
+                settled.pending = again.pending
+        result = Resolution(
+            completed=settled.completed,
+            already_resolved=settled.already_resolved,
+            busy=settled.busy,
+            errors=list(settled.errors),
+        )
+        for record, binding in settled.pending:
+            if record.anchor is None or record.anchor.at > at:
+                result.newer_than_event += 1
+                result.pending.append((record, binding))
+                continue
+            sync_id = binding.sync.sync_id if binding.sync is not None else None
+            outcome = SyncOutcome(
+                connector_id, status=status, finished_at=at, sync_id=sync_id, reason=reason, source="webhook"
+            )
+            self.resolve_token(record, outcome, result)
+        return result
+
     def _check_failures(
         self,
         connector_id: str,

@@ -8,6 +8,13 @@ carry ``sync_id`` and ``created`` (the identity rule needs both) and a ``sync_en
 ``data.status``: without them it is refused (400, with the reason). Source:
 shared reference ``fivetran.md`` §6 (live captures of ``sync_end``; ``sync_start`` has the
 same envelope).
+
+Connection events (``CONNECTION_EVENTS``) say the connection can no longer end the sync a token
+waits for: ``pause_connector`` (paused), ``delete_connector`` (deleted) and ``connection_failure``
+(its connection test failed). They carry ``connector_id`` and ``created`` (refused without them,
+400) and, for a failure, Fivetran's reason in ``data`` (``reason`` or ``message``; the payload of
+these events is the same envelope as the sync events, its ``data`` keys [unconfirmed]). Source:
+``fivetran.md`` §6.2 (current event list).
 """
 
 from __future__ import annotations
@@ -19,13 +26,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.platform.errors import WebhookPayloadError
-from chalicelib.platform.timeutil import parse_timestamp
+from chalicelib.platform.timeutil import format_timestamp, parse_timestamp
 from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.outcomes import DEFAULT_RESCHEDULE_DELAY, SyncOutcome
 
-__all__ = ["SYNC_EVENTS", "WebhookEvent", "parse_event"]
+__all__ = [
+    "CONNECTION_EVENTS",
+    "SUBSCRIBED_EVENTS",
+    "SYNC_EVENTS",
+    "ConnectionEnd",
+    "WebhookEvent",
+    "parse_event",
+]
 
 SYNC_EVENTS = ("sync_start", "sync_end")
+# Fivetran's event name → the status a waiting token of that connection ends with.
+CONNECTION_EVENTS = {
+    "pause_connector": "PAUSED",
+    "delete_connector": "NOT_FOUND",
+    "connection_failure": "CONNECTION_FAILURE",
+}
+# Every event the product acts on: what ``register-webhook`` subscribes to and ``doctor`` checks.
+SUBSCRIBED_EVENTS = (*SYNC_EVENTS, *CONNECTION_EVENTS)
+MAX_REASON_CHARS = 2_000
 _RESCHEDULED_FOR = re.compile(r"Rescheduled for (\S+?)[,\s]")
 # Past this, adding the reschedule delay or rounding up to a whole second overflows datetime.
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
@@ -33,11 +56,38 @@ MAX_ID_CHARS = 256
 
 
 @dataclass(frozen=True)
+class ConnectionEnd:
+    """A connection event: the connection's waiting tokens end with ``status``
+    (``CONNECTION_EVENTS``'s value) at ``at`` (Fivetran's clock), with Fivetran's ``reason``."""
+
+    event: str
+    status: str
+    at: datetime
+    reason: str | None = None
+
+    def cause(self) -> str:
+        """What a person reads in the run's outcome: what happened, when, and what to do."""
+        when = format_timestamp(self.at)
+        if self.status == "PAUSED":
+            return (
+                f"the connection was paused in Fivetran while the run waited ({self.event} at {when}):"
+                " Fivetran drops its running sync; resume the connection and re-run it"
+            )
+        if self.status == "NOT_FOUND":
+            return f"the connection was deleted in Fivetran while the run waited ({self.event} at {when})"
+        return (
+            f"the connection failed its connection test while the run waited ({self.event} at {when}):"
+            f" {self.reason or 'no reason given'}; fix the connection in Fivetran"
+        )
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
-    kind: str  # "test", "sync_start", "sync_end" or "other"
+    kind: str  # "test", "sync_start", "sync_end", "connection" or "other"
     event: str
     connector_id: str | None = None
     sync: SyncRecord | None = None
+    connection_end: ConnectionEnd | None = None
 
     @property
     def outcome(self) -> SyncOutcome | None:
@@ -155,6 +205,26 @@ def _sync_event(payload: dict[str, Any], event: str) -> tuple[str, SyncRecord]:
     )
 
 
+def _reason_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value)
+    text = text.encode("utf-8", "replace").decode("utf-8")[:MAX_REASON_CHARS].strip()
+    return text or None
+
+
+def _connection_event(payload: dict[str, Any], event: str) -> tuple[str, ConnectionEnd]:
+    connector_id = _id(payload, "connector_id", event)
+    created = _created(payload, event)
+    data = payload.get("data")
+    reason = None
+    if isinstance(data, dict):
+        reason = _reason_text(data.get("reason")) or _reason_text(data.get("message"))
+    return connector_id, ConnectionEnd(
+        event=event, status=CONNECTION_EVENTS[event], at=created, reason=reason
+    )
+
+
 def parse_event(body: bytes) -> WebhookEvent:
     """Classify a verified webhook body. Raises ``WebhookPayloadError`` (a 400) when unusable."""
     payload = _decode(body)
@@ -164,6 +234,9 @@ def parse_event(body: bytes) -> WebhookEvent:
     connector_id = payload.get("connector_id") if isinstance(payload.get("connector_id"), str) else None
     if _is_test(payload):
         return WebhookEvent(kind="test", event=event, connector_id=connector_id)
+    if event in CONNECTION_EVENTS:
+        connector_id, end = _connection_event(payload, event)
+        return WebhookEvent(kind="connection", event=event, connector_id=connector_id, connection_end=end)
     if event not in SYNC_EVENTS:
         return WebhookEvent(kind="other", event=event, connector_id=connector_id)
     connector_id, sync = _sync_event(payload, event)

@@ -14,6 +14,9 @@ other event                            200     ignored, logged
 ``sync_id``/``created``/``data.status``
 ``sync_start``                         200     recorded; tokens whose sync already ended completed
 ``sync_end``                           200     recorded; the tokens waiting for that sync completed
+``pause_connector``/``delete_connector``  200     the connection's waiting tokens end at once: ``PAUSED``,
+/``connection_failure``                       ``NOT_FOUND``, ``CONNECTION_FAILURE`` with Fivetran's
+                                              reason (400 without ``connector_id``/``created``)
 token store / Step Functions failing   503     tokens intact; Fivetran retries later
 secret unavailable                     503     logged; Fivetran retries later
 stage not configured                   503     raised (``ConfigurationError``): app.py answers it,
@@ -38,7 +41,7 @@ from chalicelib.platform.errors import (
 )
 from chalicelib.platform.log import logger
 from chalicelib.tokens.resolver import HistoryReader, Resolver
-from chalicelib.webhook.events import parse_event
+from chalicelib.webhook.events import ConnectionEnd, parse_event
 from chalicelib.webhook.signature import SIGNATURE_HEADER, verify_any
 
 __all__ = ["MAX_BODY_BYTES", "WebhookResponse", "handle_webhook"]
@@ -102,6 +105,8 @@ def handle_webhook(
     if event.kind == "test":
         logger.info("webhook test delivery acknowledged", extra={"event": event.event[:100]})
         return WebhookResponse(200, {"status": "ok", "test": True})
+    if event.kind == "connection" and event.connection_end is not None and event.connector_id is not None:
+        return _end_connection(event.connector_id, event.connection_end, resolver, history_reader)
     if event.kind == "other" or event.sync is None or event.connector_id is None:
         logger.info(
             "webhook event ignored", extra={"event": event.event[:100], "connector_id": event.connector_id}
@@ -124,6 +129,31 @@ def handle_webhook(
         )
         return WebhookResponse(503, {"error": "temporarily unable to process; retry later"})
     logger.info(f"webhook {event.kind} processed", extra={**ctx, **resolution.to_dict()})
+    if resolution.incomplete:
+        return WebhookResponse(
+            503, {"error": "some tokens could not be completed; retry later", **resolution.to_dict()}
+        )
+    return WebhookResponse(200, {"status": "ok", **resolution.to_dict()})
+
+
+def _end_connection(
+    connector_id: str,
+    end: ConnectionEnd,
+    resolver: Callable[[], Resolver],
+    history_reader: HistoryReader | None,
+) -> WebhookResponse:
+    """A connection event: its waiting tokens end at once (the answers are the sync events')."""
+    ctx = {"connector_id": connector_id, "event": end.event, "status": end.status}
+    try:
+        resolution = resolver().end_connection(
+            connector_id, status=end.status, at=end.at, reason=end.cause(), history_reader=history_reader
+        )
+    except TokenStoreError as exc:
+        logger.error(
+            "webhook could not reach the token store; answering 503", extra={**ctx, "error": str(exc)}
+        )
+        return WebhookResponse(503, {"error": "temporarily unable to process; retry later"})
+    logger.info("webhook connection event processed", extra={**ctx, **resolution.to_dict()})
     if resolution.incomplete:
         return WebhookResponse(
             503, {"error": "some tokens could not be completed; retry later", **resolution.to_dict()}

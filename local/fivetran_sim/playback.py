@@ -108,7 +108,9 @@ class SyncPlayer:
         """A ``mid_run`` change. Paused, broken, deleted or moved to another group: the running sync is
         dropped without a sync_end (its sync history row stays RUNNING with no end_time). Resumed
         (``paused: false``) or moved (a move pauses and resumes the connection): Fivetran starts a new
-        sync of its own at once, which succeeds after ``sync.duration_s``."""
+        sync of its own at once, which succeeds after ``sync.duration_s``. Paused, broken or deleted also
+        sends ``pause_connector``, ``connection_failure`` or ``delete_connector`` (if the account's
+        webhook sends it)."""
         with self._lock:
             if change.paused is False:
                 state.paused = False
@@ -125,10 +127,15 @@ class SyncPlayer:
                 if state.sync_state == "syncing":
                     state.sync_state = "scheduled"
             resumes = change.paused is False or bool(change.group_id)
-            if not resumes or state.running is not None or not state.syncable:
-                return
-            sync = self.begin_sync(state, ours=False)
-        self.play(state, sync, state.spec.sync.duration_s, "success", "")
+            sync = None
+            if resumes and state.running is None and state.syncable:
+                sync = self.begin_sync(state, ours=False)
+        event = _connection_event(change)
+        if event is not None:
+            name, data = event
+            self._sender.send_connection_event(state, name, self._now_f(), data)
+        if sync is not None:
+            self.play(state, sync, state.spec.sync.duration_s, "success", "")
 
     def _end_sync(self, state: ConnectionState, sync: Sync, outcome: str, reason: str) -> None:
         if state.running is not sync:
@@ -167,3 +174,15 @@ class SyncPlayer:
             # An auto-schedule connection resumes by itself at rescheduled_for.
             self._scheduler.later(spec.rescheduled_for_s, self._resume, state, sync)
         self._sender.send(state, sync, "sync_end", ended, data)
+
+
+def _connection_event(change: MidRunSpec) -> tuple[str, dict[str, Any]] | None:
+    """The webhook event Fivetran sends for a ``mid_run`` change, and its ``data`` (None: none)."""
+    if change.paused:
+        return "pause_connector", {}
+    if change.setup_state and change.setup_state != "connected":
+        reason = f"simulated connection test failure: the connection's setup is {change.setup_state}"
+        return "connection_failure", {"reason": reason}
+    if change.deleted:
+        return "delete_connector", {}
+    return None

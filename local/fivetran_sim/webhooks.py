@@ -1,5 +1,6 @@
-"""The simulator's webhook sender: each sync's signed ``sync_start``/``sync_end`` (only the events the
-account's webhook sends), the scenario's webhook faults for triggered syncs (dropped, duplicated,
+"""The simulator's webhook sender: each sync's signed ``sync_start``/``sync_end`` and a connection's
+``pause_connector``/``delete_connector``/``connection_failure`` (only the events the account's webhook
+sends), the scenario's webhook faults for triggered syncs (dropped, duplicated,
 delayed, wrongly signed, failing first), and redelivery of a failed one on Fivetran's (compressed)
 schedule. ``WebhookLog`` counts every delivery attempt by HTTP status, for the run report."""
 
@@ -111,6 +112,28 @@ class WebhookSender:
         for copy in range(copies):
             delivery = Delivery(body, signature, state.spec.id, event, sync.sync_id, bad)
             self._send_later(delay + 0.05 * copy, delivery)
+
+    def send_connection_event(
+        self, state: ConnectionState, event: str, created: datetime, data: dict
+    ) -> None:
+        """Post a connection event (``pause_connector``, ...) if the account's webhook sends it: the same
+        envelope as the sync events, without ``sync_id``. The run's sync faults (drop, duplicate,
+        delay, bad signature) are about sync events and do not apply; ``fail_first`` does."""
+        if not self.url or event not in self.events:
+            return
+        body = json.dumps(
+            {
+                "event": event,
+                "created": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "connector_type": state.spec.service,
+                "connector_id": state.spec.id,
+                "connector_name": state.spec.schema,
+                "destination_group_id": self.group_id,
+                "data": data,
+            },
+            separators=(",", ":"),
+        ).encode()
+        self._send_later(0.0, Delivery(body, sign(body, self.secret), state.spec.id, event, "", False))
 
     def _send_later(self, delay: float, delivery: Delivery) -> None:
         self._scheduler.later(delay, self._hand_to_sender, delivery)

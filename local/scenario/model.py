@@ -9,9 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.webhook.events import SUBSCRIBED_EVENTS
+
 OUTCOMES = ("success", "failure", "failure_with_task", "canceled", "rescheduled", "never_ends")
 KNOWN_SERVICES = ("stripe", "hubspot", "salesforce", "postgres", "zendesk")
-WEBHOOK_EVENTS = ("sync_start", "sync_end")
+# What ``fivetran.webhook_events`` may list: every event the product's webhook acts on.
+WEBHOOK_EVENTS = SUBSCRIBED_EVENTS
+# Its default: a webhook that sends the sync events only (as one registered before the connection
+# events were), so a paused, deleted or broken connection is found by the safety net unless the
+# scenario lists pause_connector, delete_connector or connection_failure.
+DEFAULT_WEBHOOK_EVENTS = ("sync_start", "sync_end")
 
 
 class ScenarioError(ValueError):
@@ -108,7 +115,7 @@ class FivetranSpec:
     rotation)."""
 
     clock_offset_s: float = 0.0
-    webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
+    webhook_events: tuple[str, ...] = DEFAULT_WEBHOOK_EVENTS
     api_outage: ApiOutageSpec | None = None
     api_key_rotation: ApiKeyRotationSpec | None = None
 

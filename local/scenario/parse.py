@@ -13,6 +13,7 @@ from local.scenario.connector import parse_connector
 from local.scenario.fields import check_keys, mapping, sub, typed
 from local.scenario.generate import generated_connectors
 from local.scenario.model import (
+    DEFAULT_WEBHOOK_EVENTS,
     WEBHOOK_EVENTS,
     ApiKeyRotationSpec,
     ApiOutageSpec,
@@ -55,7 +56,7 @@ def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
     offset = data.get("clock_offset_s", 0.0)
     if isinstance(offset, bool) or not isinstance(offset, int | float):
         raise ScenarioError(f"fivetran.clock_offset_s must be a number of seconds (got {offset!r})")
-    events = data.get("webhook_events", list(WEBHOOK_EVENTS))
+    events = data.get("webhook_events", list(DEFAULT_WEBHOOK_EVENTS))
     if not isinstance(events, list) or not events or any(e not in WEBHOOK_EVENTS for e in events):
         raise ScenarioError(
             f"fivetran.webhook_events must be a non-empty list of {', '.join(WEBHOOK_EVENTS)} "

@@ -542,6 +542,57 @@ def test_a_connection_that_changes_mid_run_drops_its_sync(make_sim, change, show
     assert len(s.history("c1")) == 1
 
 
+ALL_EVENTS = ["sync_start", "sync_end", "pause_connector", "delete_connector", "connection_failure"]
+
+
+@pytest.mark.parametrize(
+    ("change", "event", "data"),
+    [
+        ({"paused": True}, "pause_connector", {}),
+        ({"deleted": True}, "delete_connector", {}),
+        (
+            {"setup_state": "broken"},
+            "connection_failure",
+            {"reason": "simulated connection test failure: the connection's setup is broken"},
+        ),
+    ],
+)
+def test_a_change_mid_run_posts_its_signed_connection_event_when_the_webhook_sends_it(
+    make_sim, change, event, data
+):
+    s = make_sim(
+        {"fivetran": {"webhook_events": ALL_EVENTS}, "connectors": [conn(mid_run={"at_s": 0.1, **change})]}
+    )
+
+    eventually(lambda: s.events(event))
+
+    [sent] = s.events(event)
+    assert sent == {
+        "event": event,
+        "created": sent["created"],
+        "connector_type": "stripe",
+        "connector_id": "c1",
+        "connector_name": "c1",
+        "destination_group_id": "demo_group",
+        "data": data,
+    }
+    raw = next(r for r in s.receiver.received if event.encode() in r["raw"])
+    assert raw["signature"] == sign(raw["raw"], HOOK_SECRET)
+
+
+def test_by_default_a_change_mid_run_posts_no_connection_event(make_sim):
+    s = make_sim(
+        {"connectors": [conn(sync={"duration_s": 0.1}), conn("c2", mid_run={"at_s": 0.1, "paused": True})]}
+    )
+    s.trigger("c1")
+
+    eventually(lambda: s.events("sync_end"))
+    eventually(lambda: s.get("/v1/connections/c2").json()["data"]["paused"])
+    time.sleep(0.3)  # time for a delivery that must not come
+
+    assert {e["event"] for e in s.events()} == {"sync_start", "sync_end"}
+
+
 def test_a_pause_and_resume_mid_sync_drops_the_sync_and_a_new_one_follows(make_sim):
     changes = [{"at_s": 0.2, "paused": True}, {"at_s": 0.4, "paused": False}]
     s = make_sim({"connectors": [conn(sync={"duration_s": 0.6}, mid_run=changes)]}, begin=False)

@@ -23,6 +23,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.platform.dependencies import Dependencies, set_dependencies
 from chalicelib.platform.log import logger
+from chalicelib.tokens.identity import SyncRecord
 from chalicelib.webhook.handler import MAX_BODY_BYTES
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from tests.conftest import REGION, WEBHOOK_SECRET
@@ -218,7 +219,7 @@ def test_a_signed_sync_end_for_a_connection_with_nothing_parked_is_a_200(webhook
     assert deps.store.count() == 1
 
 
-@pytest.mark.parametrize("event", ["pause_connector", "status"])
+@pytest.mark.parametrize("event", ["resume_connector", "status"])
 def test_other_events_are_acknowledged_and_ignored(webhook, deps, event):
     parked = park(deps.store, "token")
 
@@ -492,3 +493,137 @@ def test_logs_never_hold_the_webhook_secret_or_a_whole_task_token(webhook, deps,
     completed = next(r for r in records if r["message"] == "task token completed")
     assert completed["connector_id"] == "stripe_prod"
     assert completed["token_ref"] == parked.ref
+
+
+# -- connection events end the wait at once -----------------------------------------------------------
+
+
+def connection_event_body(event: str, connector_id: str = "stripe_prod", **data: Any) -> bytes:
+    payload = {
+        "event": event,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "connector_type": "stripe",
+        "connector_id": connector_id,
+        "connector_name": connector_id,
+        "destination_group_id": "projected_sickle",
+        "data": data,
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "words"),
+    [
+        ("pause_connector", "PAUSED", "was paused in Fivetran"),
+        ("delete_connector", "NOT_FOUND", "was deleted in Fivetran"),
+        ("connection_failure", "CONNECTION_FAILURE", "failed its connection test"),
+    ],
+)
+def test_a_connection_event_fails_the_waiting_task_at_once_with_its_status(
+    webhook, deps, waiting, event, status, words
+):
+    arn, token = waiting.start()
+    park(deps.store, token, "stripe_prod")
+
+    response = webhook.deliver(connection_event_body(event, reason="password authentication failed"))
+
+    assert response.status_code == 200
+    assert response.json_body["status"] == "ok"
+    assert response.json_body["completed"] == 1
+    described = waiting.wait_for_end(arn)
+    assert (described["status"], described["error"]) == ("FAILED", "Fivetran.SyncFailed")
+    assert f"stripe_prod ended with status {status}" in described["cause"]
+    assert words in described["cause"]
+    assert deps.store.count() == 0
+
+
+def test_a_connection_failure_names_fivetrans_reason(webhook, deps, waiting):
+    arn, token = waiting.start()
+    park(deps.store, token, "stripe_prod")
+
+    webhook.deliver(connection_event_body("connection_failure", reason="password authentication failed"))
+
+    assert "password authentication failed" in waiting.wait_for_end(arn)["cause"]
+
+
+def test_a_connection_event_leaves_other_connections_and_later_triggers_waiting(webhook, deps):
+    other = park(deps.store, "token-of-another-connection", "hubspot_crm")
+    later = park(
+        deps.store, "token-triggered-after-the-pause", "stripe_prod", at=datetime(2099, 1, 1, tzinfo=UTC)
+    )
+
+    response = webhook.deliver(connection_event_body("pause_connector"))
+
+    assert response.status_code == 200
+    assert response.json_body["completed"] == 0
+    assert response.json_body["newer_than_event"] == 1
+    assert deps.store.get(other.connector_id, other.token_id) == other
+    assert deps.store.get(later.connector_id, later.token_id) == later
+
+
+def test_a_connection_event_for_a_connection_with_nothing_parked_is_a_200(webhook, deps):
+    response = webhook.deliver(connection_event_body("delete_connector"))
+
+    assert response.status_code == 200
+    assert response.json_body["completed"] == 0
+
+
+def test_a_connection_event_without_a_created_time_is_a_400_and_completes_nothing(webhook, deps):
+    parked = park(deps.store, "token", "stripe_prod")
+    body = json.dumps({"event": "pause_connector", "connector_id": "stripe_prod"}).encode()
+
+    response = webhook.deliver(body)
+
+    assert response.status_code == 400
+    assert "created" in response.json_body["detail"]
+    assert deps.store.get(parked.connector_id, parked.token_id) == parked
+
+
+def test_a_connection_event_with_a_wrong_signature_is_refused_and_completes_nothing(webhook, deps):
+    parked = park(deps.store, "token", "stripe_prod")
+
+    response = webhook.deliver(connection_event_body("pause_connector"), secret="wrong")
+
+    assert response.status_code == 401
+    assert deps.store.get(parked.connector_id, parked.token_id) == parked
+
+
+def test_a_sync_that_ended_before_the_pause_gets_its_own_outcome_from_the_history(
+    webhook, deps, fivetran, waiting
+):
+    arn, token = waiting.start()
+    parked = park(deps.store, token, "stripe_prod")
+    assert parked.anchor is not None
+    started = parked.anchor.at + timedelta(seconds=1)
+    fivetran.history["stripe_prod"] = [
+        SyncRecord(
+            sync_id="sync-done",
+            started_at=started,
+            ended_at=started + timedelta(seconds=5),
+            status="SUCCESSFUL",
+        )
+    ]
+
+    response = webhook.deliver(connection_event_body("pause_connector"))
+
+    assert response.json_body["completed"] == 1
+    described = waiting.wait_for_end(arn)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"])["sync_id"] == "sync-done"
+
+
+def test_a_sync_the_history_shows_running_when_the_connection_is_deleted_ends_as_not_found(
+    webhook, deps, fivetran, waiting
+):
+    arn, token = waiting.start()
+    parked = park(deps.store, token, "stripe_prod")
+    assert parked.anchor is not None
+    fivetran.history["stripe_prod"] = [
+        SyncRecord(sync_id="sync-running", started_at=parked.anchor.at + timedelta(seconds=1))
+    ]
+
+    webhook.deliver(connection_event_body("delete_connector"))
+
+    described = waiting.wait_for_end(arn)
+    assert described["status"] == "FAILED"
+    assert "ended with status NOT_FOUND (sync sync-running" in described["cause"]

@@ -259,7 +259,7 @@ def test_with_dynamodb_and_step_functions_down_only_a_sync_end_gets_a_5xx(rig):
     for method in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
         rig.sfn.fail(method, "ServiceUnavailable", status=503, times=100)
     probe = encode({"event": "test_event", "connector_id": "_connector_1", "group_id": "_destination_1"})
-    other = sync_end_body(CONNECTOR).replace(b'"sync_end"', b'"pause_connector"')
+    other = sync_end_body(CONNECTOR).replace(b'"sync_end"', b'"resume_connector"')
     start = sync_end_body(CONNECTOR).replace(b'"sync_end"', b'"sync_start"')
 
     answers = {

@@ -23,6 +23,7 @@ from chalice_double import REGION, ROOT, FakeChalice
 from click.testing import CliRunner
 
 from chalicelib.platform.aws_calls import CHALICE_FUNCTIONS
+from chalicelib.webhook.events import CONNECTION_EVENTS
 from deploy.commands import DeployOptions, deploy
 from deploy.stack import Clients, Waiting
 from infra.chalice_roles import chalice_plan
@@ -404,3 +405,24 @@ def test_an_alarm_topic_that_does_not_exist_is_refused(deployed: Deployed) -> No
     deployed.aws("sns").create_topic(Name="data-alerts")
     _, lines = doctor(deployed)
     assert line(lines, "alarm topic").startswith("✔ ")
+
+
+def test_a_webhook_without_the_connection_events_passes_with_a_note_and_one_with_them_without(
+    deployed: Deployed,
+) -> None:
+    code, lines = doctor(deployed)
+    short = line(lines, "Fivetran webhook")
+
+    deployed.hooks = [
+        {**deployed.hooks[0], "events": ["sync_start", "sync_end", *CONNECTION_EVENTS]},
+    ]
+    code_full, lines_full = doctor(deployed)
+    full = line(lines_full, "Fivetran webhook")
+
+    assert (code, code_full) == (0, 0)
+    assert short.startswith("✔ ")
+    assert "not pause_connector, delete_connector, connection_failure" in short
+    assert "ends at the safety net's next pass" in short
+    assert full.startswith("✔ ")
+    assert "sends sync_start, sync_end, pause_connector, delete_connector, connection_failure" in full
+    assert "not pause_connector" not in full

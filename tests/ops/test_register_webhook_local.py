@@ -18,6 +18,9 @@ from contracts.state_file import STATE_FILE_ENV, LocalState
 from ops.fivetran_admin import FivetranAdmin
 from tests.ops.support import Served, assert_readable_error, invoke
 
+# What register-webhook subscribes to: the sync events and the connection events the webhook acts on.
+EVENTS = ["sync_start", "sync_end", "pause_connector", "delete_connector", "connection_failure"]
+
 
 def run_cli(state_file: Path, *args: str) -> Result:
     return invoke(list(args), env={STATE_FILE_ENV: str(state_file)})
@@ -46,13 +49,13 @@ def test_register_webhook_creates_the_group_webhook_and_its_test_delivery_is_acc
 ) -> None:
     assert first_registration.exit_code == 0, first_registration.output
     assert (
-        f"for group ops_group: sync_start, sync_end → {served.state.webhook_url}" in first_registration.output
+        f"for group ops_group: {', '.join(EVENTS)} → {served.state.webhook_url}" in first_registration.output
     )
     assert "test delivery reached the route and was accepted" in first_registration.output
     (hook,) = [h for h in webhooks(served.state) if h["group_id"] == "ops_group"]
     assert (hook["url"], hook["events"], hook["active"]) == (
         served.state.webhook_url,
-        ["sync_start", "sync_end"],
+        EVENTS,
         True,
     )
 
@@ -88,7 +91,7 @@ def test_dry_run_prints_the_request_with_the_secret_masked_and_sends_nothing(
     body = json.loads(body_text)
     assert body == {
         "url": served.state.webhook_url,
-        "events": ["sync_start", "sync_end"],
+        "events": EVENTS,
         "active": True,
         "secret": "********",
     }

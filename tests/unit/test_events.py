@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.platform.errors import WebhookPayloadError
 from chalicelib.tokens.outcomes import DEFAULT_RESCHEDULE_DELAY, SYNC_FAILED_ERROR
-from chalicelib.webhook.events import parse_event
+from chalicelib.webhook.events import SUBSCRIBED_EVENTS, parse_event
 
 # -- the samples, byte for byte as in fivetran.md ---------------------------------------------
 
@@ -239,7 +239,7 @@ def test_a_non_rescheduled_outcome_has_no_rescheduled_for():
 # -- other events ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["pause_connector", "resume_connector", "dbt_run_succeeded"])
+@pytest.mark.parametrize("name", ["resume_connector", "edit_connector", "dbt_run_succeeded"])
 def test_other_events_are_kind_other(name):
     event = parse_event(sync_end(None, event=name))
 
@@ -329,3 +329,68 @@ def test_a_sync_end_without_created_is_refused():
 
 def test_webhook_payload_error_has_its_asl_name():
     assert WebhookPayloadError.__name__ == "Webhook.InvalidPayload"
+
+
+# -- connection events: the wait cannot end -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("pause_connector", "PAUSED"),
+        ("delete_connector", "NOT_FOUND"),
+        ("connection_failure", "CONNECTION_FAILURE"),
+    ],
+)
+def test_a_connection_event_ends_the_connections_wait_with_its_status(name, status):
+    event = parse_event(sync_end(None, event=name))
+
+    assert event.kind == "connection"
+    assert event.connector_id == "feeling_against"
+    assert event.connection_end is not None
+    assert event.connection_end.status == status
+    assert event.connection_end.at == datetime(2026, 1, 15, 10, 40, tzinfo=UTC)
+    assert event.outcome is None
+
+
+def test_a_connection_failure_keeps_fivetrans_reason_in_its_cause():
+    body = sync_end(None, event="connection_failure", data={"reason": "password authentication failed"})
+
+    end = parse_event(body).connection_end
+
+    assert end is not None and end.reason == "password authentication failed"
+    assert "password authentication failed" in end.cause()
+    assert "connection_failure at 2026-01-15T10:40:00" in end.cause()
+
+
+def test_a_connection_event_needs_no_sync_id():
+    payload = json.loads(sync_end(None, event="pause_connector"))
+    del payload["sync_id"], payload["data"]
+
+    end = parse_event(json.dumps(payload).encode()).connection_end
+
+    assert end is not None and end.status == "PAUSED" and end.reason is None
+    assert "paused" in end.cause()
+
+
+@pytest.mark.parametrize("missing", ["connector_id", "created"])
+def test_a_connection_event_without_its_connection_or_time_is_refused(missing):
+    payload = json.loads(sync_end(None, event="delete_connector"))
+    del payload[missing]
+
+    with pytest.raises(WebhookPayloadError, match=missing):
+        parse_event(json.dumps(payload).encode())
+
+
+def test_a_test_delivery_of_a_connection_event_is_a_test():
+    assert parse_event(sync_end(None, event="pause_connector", connector_id="_connector_1")).kind == "test"
+
+
+def test_the_subscribed_events_are_the_sync_and_connection_events():
+    assert SUBSCRIBED_EVENTS == (
+        "sync_start",
+        "sync_end",
+        "pause_connector",
+        "delete_connector",
+        "connection_failure",
+    )
