@@ -34,6 +34,7 @@ from task.artifacts import (
     LOG_FILE,
     Outcome,
     clear_previous_artifacts,
+    models_built,
     read_results,
     upload_artifacts,
 )
@@ -46,6 +47,7 @@ from task.command_line import (
     needs_deps,
 )
 from task.events import log_event
+from task.new_data_run import build_new_data
 from task.process import KILL_AFTER_S, DbtProcess
 from task.s3 import s3_client as _s3_client
 from task.settings import (
@@ -108,12 +110,17 @@ __all__ = [
 
 SUMMARY_FILE = "summary.json"
 SUMMARY_MAX_FAILED_NODES = 50  # summary.json feeds a Step Functions cause (at most 32,768 characters)
+SUMMARY_MAX_MODELS = 500  # the summary line names at most this many built models (models_built_count: all)
 
 ENV_HELP = """\
 environment (the ECS task's container overrides set these):
   DBT_COMMAND          build (default), run, test, seed, snapshot or "source freshness"
   DBT_SELECT           space-separated selectors passed to --select (empty: everything)
   DBT_EXCLUDE          space-separated selectors passed to --exclude
+  DBT_MODE             all (default): build everything selected; new_data (the orchestrator's default,
+                       for build and run without DBT_SELECT): dbt source freshness, then build only the
+                       nodes whose inputs changed or cannot be judged since they were last built (none:
+                       no build, exit 0); the state is s3://ARTIFACTS_BUCKET/dbt-state/<target>/
   DBT_EXCLUDE_SOURCES  JSON array of source names, e.g. ["stripe","zendesk","sheets.budget"]; each adds
                        source:<name>+ to the exclusions (what depends on a failed connection is not
                        built); schema.table (Fivetran's name for a Sheets or file connection) excludes
@@ -158,12 +165,21 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
     code = 0
     if needs_deps(settings.project_dir):
         code = runner.run(dbt_invocation() + deps_args(settings), dbt_env)
-    if code == 0:
+    selection = None
+    if code == 0 and settings.selects_new_data:
+        code, selection = build_new_data(settings, dbt_env, runner)
+    elif code == 0:
         code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
-    counts, failed = read_results(settings.target_path, settings.command)
+    skipped = bool(selection and selection.get("skipped"))
+    counts, failed = read_results(settings.target_path, "build" if skipped else settings.command)
     log_event("dbt_finished", exit_code=code, target_path=str(settings.target_path))
     outcome = Outcome(
-        exit_code=code, counts=counts, failed_nodes=failed, artifacts=upload_artifacts(settings)
+        exit_code=code,
+        counts=counts,
+        failed_nodes=failed,
+        artifacts=upload_artifacts(settings),
+        selection=selection,
+        models_built=[] if skipped else models_built(settings.target_path),
     )
     if settings.scratch_dir is not None:
         shutil.rmtree(settings.scratch_dir, ignore_errors=True)
@@ -186,6 +202,10 @@ def summary_line(
         "failed_nodes": outcome.failed_nodes,
         "elapsed_s": round(elapsed_s, 3),
         "artifacts": outcome.artifacts,
+        "mode": settings.mode if settings else env.get("DBT_MODE") or "all",
+        "selection": outcome.selection,
+        "models_built": outcome.models_built[:SUMMARY_MAX_MODELS],
+        "models_built_count": len(outcome.models_built),
     }
     return json.dumps(summary)
 
