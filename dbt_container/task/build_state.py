@@ -62,6 +62,6 @@ def run_sources(bucket: str | None, run_id: str) -> list[str]:
     connections = outcomes.get("connections") if isinstance(outcomes, dict) else None
     return [
         str(c["schema"])
-        for c in connections if isinstance(connections, list) else []
+        for c in (connections if isinstance(connections, list) else [])
         if isinstance(c, dict) and c.get("outcome") == "succeeded" and c.get("schema")
     ]

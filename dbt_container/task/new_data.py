@@ -48,7 +48,11 @@ class BuildState:
     @classmethod
     def from_dict(cls, raw: Any) -> BuildState | None:
         """None when ``raw`` is not a build state this code wrote (then the run is treated as a first run)."""
-        if not isinstance(raw, Mapping) or raw.get("version") != 1 or not isinstance(raw.get("keys"), Mapping):
+        if (
+            not isinstance(raw, Mapping)
+            or raw.get("version") != 1
+            or not isinstance(raw.get("keys"), Mapping)
+        ):
             return None
         return cls({str(k): str(v) for k, v in raw["keys"].items()})
 
@@ -134,7 +138,9 @@ def select_new_data(
     sources: Mapping[str, Any] = manifest.get("sources") or {}
     run_sources = tuple(run_sources)
     macros = _digest(sorted((k, m.get("macro_sql")) for k, m in (manifest.get("macros") or {}).items()))
-    unjudged = {s for s, src in sources.items() if not source_judgeable(src, run_sources) or not freshness.get(s)}
+    unjudged = {
+        s for s, src in sources.items() if not source_judgeable(src, run_sources) or not freshness.get(s)
+    }
     keys: dict[str, str] = {}
     must: set[str] = set()
     upstream = _upstream(nodes, sources)

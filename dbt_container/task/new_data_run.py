@@ -18,7 +18,7 @@ from task.artifacts import built_nodes
 from task.build_state import load_build_state, run_sources, save_build_state
 from task.command_line import dbt_args, dbt_invocation, freshness_args
 from task.events import log_event
-from task.new_data import Selection, next_state, node_name, select_new_data, freshness_by_source
+from task.new_data import Selection, freshness_by_source, next_state, node_name, select_new_data
 from task.process import DbtProcess
 from task.settings import Settings
 

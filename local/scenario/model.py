@@ -128,6 +128,9 @@ class Expectation:
     connectors: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # the execution's error, e.g. Orchestrator.DbtFailed
     dbt_exit_code: int | None = None
+    dbt_built: tuple[str, ...] = ()  # models the run must build (report's dbt.models_built has them)
+    dbt_not_built: tuple[str, ...] = ()  # models the run must not build
+    dbt_skipped: bool | None = None  # the report's dbt.skipped (None: not checked)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,20 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
 def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
     """An ``expect`` mapping (the scenario's, or one run's at ``where``)."""
     expect_raw = mapping(value, where)
-    check_keys(expect_raw, {"status", "dbt_ran", "connectors", "error", "dbt_exit_code"}, f"{where}.")
+    check_keys(
+        expect_raw,
+        {
+            "status",
+            "dbt_ran",
+            "connectors",
+            "error",
+            "dbt_exit_code",
+            "dbt_built",
+            "dbt_not_built",
+            "dbt_skipped",
+        },
+        f"{where}.",
+    )
     status = typed(expect_raw, "status", str, "SUCCEEDED", f"{where}.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
         raise ScenarioError(f"{where}.status must be SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
@@ -115,7 +128,18 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
         connectors={str(k): str(v) for k, v in expected_connectors.items()},
         error=typed(expect_raw, "error", (str, type(None)), None, f"{where}."),
         dbt_exit_code=typed(expect_raw, "dbt_exit_code", (int, type(None)), None, f"{where}."),
+        dbt_built=_model_names(expect_raw, "dbt_built", where),
+        dbt_not_built=_model_names(expect_raw, "dbt_not_built", where),
+        dbt_skipped=typed(expect_raw, "dbt_skipped", (bool, type(None)), None, f"{where}."),
     )
+
+
+def _model_names(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """``dbt_built`` / ``dbt_not_built``: a list of model names (strings)."""
+    names = raw.get(key, [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ScenarioError(f"{where}.{key} must be a list of model names (got {names!r})")
+    return tuple(names)
 
 
 def load_scenario(path: str | Path) -> Scenario:
