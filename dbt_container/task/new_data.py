@@ -38,12 +38,14 @@ FIVETRAN_LOADER = "fivetran"
 
 @dataclass(frozen=True)
 class BuildState:
-    """Per node (unique_id), the inputs key it had when it was last built successfully."""
+    """Per node (unique_id), the inputs key it had when it was last built successfully; per source, the
+    ``max_loaded_at`` the last saved run measured (for the run's output only: which sources changed)."""
 
     keys: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": 1, "keys": dict(sorted(self.keys.items()))}
+        return {"version": 1, "keys": dict(sorted(self.keys.items())), "sources": self.sources}
 
     @classmethod
     def from_dict(cls, raw: Any) -> BuildState | None:
@@ -54,7 +56,10 @@ class BuildState:
             or not isinstance(raw.get("keys"), Mapping)
         ):
             return None
-        return cls({str(k): str(v) for k, v in raw["keys"].items()})
+        sources = raw.get("sources") if isinstance(raw.get("sources"), Mapping) else {}
+        return cls(
+            {str(k): str(v) for k, v in raw["keys"].items()}, {str(k): str(v) for k, v in sources.items()}
+        )
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,10 @@ class Selection:
     nodes: frozenset[str]
     skipped: frozenset[str]
     keys: dict[str, str]  # every node's inputs key now (kept for the nodes that build successfully)
-    changed_sources: tuple[str, ...]  # "source_name.table" whose max_loaded_at moved since last built
+    changed_sources: tuple[str, ...]  # "source_name.table" whose max_loaded_at moved since the last run
     unjudged_sources: tuple[str, ...]  # "source_name.table" the run cannot judge
     first_run: bool
+    freshness: dict[str, str] = field(default_factory=dict)  # the measured max_loaded_at, where known
 
     @property
     def reason(self) -> str:
@@ -164,8 +170,12 @@ def select_new_data(
             must.add(uid)
     first = frozenset(must)
     must |= {uid for uid in nodes if upstream[uid][1] & first}  # and everything downstream of them
-    feeding = set().union(*(upstream[n][0] for n in must)) if must else set()
-    changed = sorted(s for s in feeding if s in sources and s not in unjudged) if previous else []
+    measured = {s: str(v) for s, v in freshness.items() if v}
+    changed = [
+        s
+        for s in sorted(sources)
+        if s not in unjudged and previous and previous.sources.get(s) != measured[s]
+    ]
     return Selection(
         nodes=frozenset(must),
         skipped=frozenset(nodes) - must,
@@ -173,6 +183,7 @@ def select_new_data(
         changed_sources=tuple(_source_label(sources[s]) for s in changed),
         unjudged_sources=tuple(sorted(_source_label(sources[s]) for s in unjudged)),
         first_run=previous is None,
+        freshness=measured,
     )
 
 
@@ -222,7 +233,7 @@ def next_state(previous: BuildState | None, selection: Selection, built_ok: Iter
     for uid in built_ok:
         if uid in selection.keys:
             keys[uid] = selection.keys[uid]
-    return BuildState(keys)
+    return BuildState(keys, {**(previous.sources if previous else {}), **selection.freshness})
 
 
 def node_name(manifest: Mapping[str, Any], uid: str) -> str:
