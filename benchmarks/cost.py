@@ -176,9 +176,9 @@ class DistributedModel:
 
     Counted from ``statemachine/orchestrator.asl.json``: the parent's fixed transitions (ListConnectors,
     ListingRateLimited, AnythingToSync, SyncConnectors, CollectOutcomes, ApplyFailurePolicy, a Pass
-    before dbt, TakeTransformLease, TransformLeaseTaken, RunDbt, DbtExitedCleanly, ReleaseTransformLease,
-    DidDbtFail, BuildRunReport, Succeeded: 15 when no other run's dbt holds the lease, rounded up to
-    16; each wait for the lease adds 3: WaitForTransformLease, TakeTransformLease, TransformLeaseTaken), each
+    before dbt, TakeTransformLease, TransformLeaseTaken, RunDbt, DbtExitedCleanly, ReadDbtBuildSummary,
+    ReleaseTransformLease, DidDbtFail, BuildRunReport, Succeeded: 16 when no other run's dbt holds the
+    lease; each wait for the lease adds 3: WaitForTransformLease, TakeTransformLease, TransformLeaseTaken), each
     child's transitions on the common path (``StartSyncAndWait``, ``WasRescheduled``, one ``Record*``
     state: 3; a reschedule or a rate-limit wait adds 4),
     S3 requests (the item file PUT, ItemReader's GET, ResultWriter's manifest and result files,
