@@ -56,7 +56,8 @@ class BuildState:
             or not isinstance(raw.get("keys"), Mapping)
         ):
             return None
-        sources = raw.get("sources") if isinstance(raw.get("sources"), Mapping) else {}
+        found = raw.get("sources")
+        sources: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         return cls(
             {str(k): str(v) for k, v in raw["keys"].items()}, {str(k): str(v) for k, v in sources.items()}
         )
