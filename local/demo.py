@@ -86,7 +86,7 @@ def _summary(report: dict[str, Any]) -> Table:
     lease = dbt.get("transform_lease") or {}
     if lease.get("waited_for"):
         detail += f"; waited {lease['waited_s']} s for run {lease['waited_for'].rsplit(':', 1)[-1]}'s dbt"
-    detail += _selection_detail(dbt)
+    detail = (detail + _selection_detail(dbt)).removeprefix("; ")
     table.add_row("[bold]dbt[/]", f"exit {dbt['exit_code']}" if dbt["ran"] else "did not run", detail)
     return table
 
