@@ -176,11 +176,11 @@ class DistributedModel:
 
     Counted from ``statemachine/orchestrator.asl.json``: the parent's fixed transitions (ListConnectors,
     ListingRateLimited, AnythingToSync, SyncConnectors, CollectOutcomes, ApplyFailurePolicy, a Pass
-    before dbt, TakeTransformLease, TransformLeaseTaken, RunDbt, DbtExitedCleanly, ReleaseTransformLease,
-    DidDbtFail, BuildRunReport, Succeeded: 15 when no other run's dbt holds the lease, rounded up to
-    16; each wait for the lease adds 3: WaitForTransformLease, TakeTransformLease, TransformLeaseTaken), each
-    child's transitions on the common path (``StartSyncAndWait``, ``WasRescheduled``, one ``Record*``
-    state: 3; a reschedule or a rate-limit wait adds 4),
+    before dbt, TakeTransformLease, TransformLeaseTaken, RunDbt, DbtExitedCleanly, ReadDbtBuildSummary,
+    ReleaseTransformLease, DidDbtFail, BuildRunReport, Succeeded: 16 when no other run's dbt holds the
+    lease; each wait for the lease adds 3: WaitForTransformLease, TakeTransformLease,
+    TransformLeaseTaken), each child's transitions on the common path (``StartSyncAndWait``,
+    ``WasRescheduled``, one ``Record*`` state: 3; a reschedule or a rate-limit wait adds 4),
     S3 requests (the item file PUT, ItemReader's GET, ResultWriter's manifest and result files,
     ``collect_outcomes``' GETs of them, the ``outcomes.json`` PUT), Lambda invocations and durations,
     DynamoDB writes and reads per sync, and two webhooks (``sync_start``, ``sync_end``) per sync.

@@ -34,6 +34,7 @@ from task.artifacts import (
     LOG_FILE,
     Outcome,
     clear_previous_artifacts,
+    models_built,
     read_results,
     upload_artifacts,
 )
@@ -47,6 +48,7 @@ from task.command_line import (
 )
 from task.contract_check import warn_on_source_contract
 from task.events import log_event
+from task.new_data_run import build_new_data
 from task.process import KILL_AFTER_S, DbtProcess
 from task.s3 import s3_client as _s3_client
 from task.selection import unmatched_selectors
@@ -112,6 +114,7 @@ __all__ = [
 SUMMARY_FILE = "summary.json"
 NO_NODES_EXIT = 1  # dbt ran cleanly but a selector of DBT_SELECT matched no node: the run did not do as asked
 SUMMARY_MAX_FAILED_NODES = 50  # summary.json feeds a Step Functions cause (at most 32,768 characters)
+SUMMARY_MAX_MODELS = 500  # the summary line names at most this many built models (models_built_count: all)
 
 ENV_HELP = """\
 environment (the ECS task's container overrides set these):
@@ -121,6 +124,10 @@ environment (the ECS task's container overrides set these):
                        (exit 2); a selector that matches no node fails the run (exit 1, the summary's
                        unmatched_selectors and selection_problem name it)
   DBT_EXCLUDE          space-separated dbt selectors, each passed as its own --exclude=<selector>
+  DBT_MODE             all (default): build everything selected; new_data (the orchestrator's default,
+                       for build and run without DBT_SELECT): dbt source freshness, then build only the
+                       nodes whose inputs changed or cannot be judged since they were last built (none:
+                       no build, exit 0); the state is s3://ARTIFACTS_BUCKET/dbt-state/<target>/
   DBT_EXCLUDE_SOURCES  JSON array of source names, e.g. ["stripe","zendesk","sheets.budget"]; each adds
                        source:<name>+ to the exclusions (what depends on a failed connection is not
                        built); schema.table (Fivetran's name for a Sheets or file connection) excludes
@@ -172,9 +179,13 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
     code = 0
     if needs_deps(settings.project_dir):
         code = runner.run(dbt_invocation() + deps_args(settings), dbt_env)
-    if code == 0:
+    selection = None
+    if code == 0 and settings.selects_new_data:
+        code, selection = build_new_data(settings, dbt_env, runner)
+    elif code == 0:
         code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
-    counts, failed = read_results(settings.target_path, settings.command)
+    skipped = bool(selection and selection.get("skipped"))
+    counts, failed = read_results(settings.target_path, "build" if skipped else settings.command)
     warn_on_source_contract(settings.target_path, env)
     log_event("dbt_finished", exit_code=code, target_path=str(settings.target_path))
     unmatched = unmatched_selectors(settings.log_path / LOG_FILE, settings.select)
@@ -187,6 +198,8 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
         failed_nodes=failed,
         artifacts=upload_artifacts(settings),
         unmatched_selectors=unmatched,
+        selection=selection,
+        models_built=[] if skipped else models_built(settings.target_path),
     )
     if settings.scratch_dir is not None:
         shutil.rmtree(settings.scratch_dir, ignore_errors=True)
@@ -209,6 +222,10 @@ def summary_line(
         "failed_nodes": outcome.failed_nodes,
         "elapsed_s": round(elapsed_s, 3),
         "artifacts": outcome.artifacts,
+        "mode": settings.mode if settings else env.get("DBT_MODE") or "all",
+        "selection": outcome.selection,
+        "models_built": outcome.models_built[:SUMMARY_MAX_MODELS],
+        "models_built_count": len(outcome.models_built),
     }
     if outcome.unmatched_selectors:  # present only then (the state machine's Choice tests for it)
         summary["unmatched_selectors"] = outcome.unmatched_selectors

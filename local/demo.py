@@ -87,8 +87,27 @@ def _summary(report: dict[str, Any]) -> Table:
     lease = dbt.get("transform_lease") or {}
     if lease.get("waited_for"):
         detail += f"; waited {lease['waited_s']} s for run {lease['waited_for'].rsplit(':', 1)[-1]}'s dbt"
+    detail = (detail + _selection_detail(dbt)).removeprefix("; ")
     table.add_row("[bold]dbt[/]", f"exit {dbt['exit_code']}" if dbt["ran"] else "did not run", detail)
     return table
+
+
+def _selection_detail(dbt: dict[str, Any]) -> str:
+    """``; selection new_data: <n> models built, <k> skipped (no new data), <reason>`` (or ``all``)."""
+    selection = dbt.get("selection") or {}
+    if not dbt.get("ran"):
+        return ""
+    if not selection:
+        return f"; selection {dbt.get('mode') or 'all'}: {len(dbt.get('models_built') or [])} models built"
+    built = (
+        "dbt build not started"
+        if dbt.get("skipped")
+        else f"{len(dbt.get('models_built') or [])} models built"
+    )
+    return (
+        f"; selection new_data: {built}, {selection.get('skipped_count', 0)} nodes skipped (no new data; "
+        f"list in {selection.get('full_list', 'selection.json')}): {selection.get('reason', '')}"
+    )
 
 
 def contract_warnings(dbt_log: Path | None) -> list[str]:

@@ -3,7 +3,8 @@
 Shape (a contract, see issue 4): ``{"execution": {"arn", "status", "error", "cause",
 "history_events"}, "connectors": [{"connector_id", "outcome", "sync_id", "error"}],
 "skipped": [{"connector_id", "reason"}], "dbt": {"ran", "exit_code", "command",
-"exclude_sources", "summary", "started_at", "ended_at", "transform_lease"}},
+"exclude_sources", "summary", "started_at", "ended_at", "transform_lease", "mode", "selection",
+"models_built", "skipped"}},
 "fivetran_api_calls": {"total", "by_endpoint"}, "webhooks": {"sent", "accepted",
 "rejected", "by_status"}, "tokens_left", "duration_s", "lambda_invocations": {function: n},
 "deferrals", "max_deferrals_per_connection", "state_transitions": {"parent", "children", "total"},
@@ -99,6 +100,20 @@ def _billed(runtime: LocalRuntime, result: RunResult, webhooks: dict[str, Any]) 
     }
 
 
+def _built(last: Any) -> dict[str, Any]:
+    """What dbt built, from the task's summary line: ``mode``, ``selection`` (selection by new data: the
+    reason, counts, sources), ``models_built`` (model names) and ``skipped`` (true when no dbt build
+    started: no dbt task, or the task found no new data and did not start the build)."""
+    summary = (last.summary if last else None) or {}
+    selection = summary.get("selection")
+    return {
+        "mode": summary.get("mode") or (last.environment.get("DBT_MODE") if last else None),
+        "selection": selection,
+        "models_built": list(summary.get("models_built") or []),
+        "skipped": last is None or bool(selection and selection.get("skipped")),
+    }
+
+
 def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
     described = result.described
     outcomes = runtime.outcomes(result.history)
@@ -133,6 +148,7 @@ def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
             "started_at": _stamp(last.started_at) if last else None,
             "ended_at": _stamp(last.ended_at) if last else None,
             "transform_lease": transform_lease(result.history),
+            **_built(last),
         },
         "fivetran_api_calls": runtime.simulator.api_calls(),
         "webhooks": webhooks,
@@ -189,6 +205,7 @@ def expectation_problems(
     if expect.cause_contains is not None and expect.cause_contains not in cause:
         problems.append(f"cause {cause!r} does not contain {expect.cause_contains!r}")
     problems += _deferral_problems(report, expect)
+    problems += _built_problems(report["dbt"], expect)
     actual = {c["connector_id"]: c["outcome"] for c in report["connectors"]}
     actual.update({s["connector_id"]: "skipped" for s in report["skipped"]})
     for connector_id, outcome in expect.connectors.items():
@@ -200,4 +217,14 @@ def expectation_problems(
             problems.append(
                 f"{connector_id}: cause {causes.get(connector_id)!r} (expected to contain {text!r})"
             )
+    return problems
+
+
+def _built_problems(dbt: dict[str, Any], expect: Expectation) -> list[str]:
+    """``dbt_built`` / ``dbt_not_built`` / ``dbt_skipped`` against the report's ``dbt``."""
+    built = set(dbt.get("models_built") or [])
+    problems = [f"model {m} not built (expected built)" for m in expect.dbt_built if m not in built]
+    problems += [f"model {m} built (expected not built)" for m in expect.dbt_not_built if m in built]
+    if expect.dbt_skipped is not None and dbt.get("skipped") != expect.dbt_skipped:
+        problems.append(f"dbt skipped={dbt.get('skipped')} (expected {expect.dbt_skipped})")
     return problems

@@ -105,6 +105,7 @@ _BUCKET = _ARN + ":s3:::{artifacts_bucket}"
 _RUNS = _BUCKET + "/runs/{key}"
 _MAP_RUNS = _BUCKET + "/map-runs/{key}"
 _DBT_RUNS = _BUCKET + "/dbt-runs/{key}"
+_DBT_STATE = _BUCKET + "/dbt-state/{key}"
 _STATES = _ARN + ":states:{region}:{account}"
 _STATE_MACHINE = _STATES + ":stateMachine:{app}-{stage}"
 _CHILD_STATE_MACHINE = _STATE_MACHINE + "/{map_label}"
@@ -141,6 +142,8 @@ def _callbacks(principal: str, actions: tuple[str, ...], why: str) -> tuple[AwsC
 _FIVETRAN_KEY = "chalicelib/platform/secrets.py: the Fivetran API key and secret (FIVETRAN_API_SECRET_ARN)"
 _SETTLE = "chalicelib/tokens/callbacks.py via resolver.py: completes a child execution's task token"
 _STORE = "chalicelib/tokens/store.py: the token table"
+_LEASE = "chalicelib/run/transform_lease.py: the lease item (transform#<target>)"
+_NEW_DATA = "dbt_container/task/new_data_run.py: selection by new data's dbt-state/<target>/build_state.json"
 _TOKEN_READ_WRITE = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query")
 _CALLBACKS = ("states:SendTaskSuccess", "states:SendTaskFailure")
 
@@ -190,17 +193,9 @@ AWS_CALLS: tuple[AwsCall, ...] = (
     *_logs("collect_outcomes"),
     # -- transform_lease: before and after RunDbt ----------------------------------------------
     *_calls(
-        "transform_lease",
-        ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"),
-        _TABLE,
-        "chalicelib/run/transform_lease.py: take, read and release the lease item (transform#<target>)",
+        "transform_lease", ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"), _TABLE, _LEASE
     ),
-    AwsCall(
-        "transform_lease",
-        "states:DescribeExecution",
-        _EXECUTION,
-        "chalicelib/run/transform_lease.py: is the lease's holder (another run) still RUNNING?",
-    ),
+    AwsCall("transform_lease", "states:DescribeExecution", _EXECUTION, _LEASE + ": is its holder RUNNING?"),
     *_logs("transform_lease"),
     # -- api_handler: POST /webhooks/fivetran --------------------------------------------------
     AwsCall(
@@ -308,7 +303,7 @@ AWS_CALLS: tuple[AwsCall, ...] = (
         "dbt_task",
         "s3:GetObject",
         _RUNS,
-        "dbt_container/task/settings.py: DBT_EXCLUDE_SOURCES_URI (runs/<execution>/exclude_sources.json)",
+        "dbt_container/task/: runs/<execution>/exclude_sources.json, outcomes.json, connections.json",
     ),
     AwsCall(
         "dbt_task",
@@ -316,6 +311,7 @@ AWS_CALLS: tuple[AwsCall, ...] = (
         _DBT_RUNS,
         "dbt_container/task/artifacts.py and entrypoint.py: the run's artifacts and summary.json",
     ),
+    *_calls("dbt_task", ("s3:GetObject", "s3:PutObject"), _DBT_STATE, _NEW_DATA),
     # -- dbt_execution: ECS itself, before the container starts ---------------------------------
     AwsCall("dbt_execution", "ecr:GetAuthorizationToken", "*", "ECS logs in to ECR (no resource type)"),
     *_calls(

@@ -10,6 +10,7 @@ the same variables, in the same order; a unit test compares them). The budget is
 8,192 characters once every value the run input does not choose is at its longest:
 
 - ``DBT_COMMAND``: the longest allowed command (``source freshness``);
+- ``DBT_MODE``: the longest mode (``new_data``);
 - ``RUN_ID``: the execution name, at most 80 characters (Step Functions ``StartExecution``, ``name``);
 - ``DBT_EXCLUDE_SOURCES_URI``: ``s3://<bucket>/runs/<execution name>/exclude_sources.json``, a bucket
   name at most 63 characters (S3 bucket naming rules);
@@ -42,6 +43,7 @@ EXECUTION_NAME_MAX = 80  # Step Functions StartExecution: a name is 1-80 charact
 BUCKET_NAME_MAX = 63  # S3: a bucket name is 3-63 characters
 CONTAINER_NAME = "dbt"
 LONGEST_COMMAND = "source freshness"
+LONGEST_MODE = "new_data"  # the longer of run_input.DBT_MODES ("new_data", "all")
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,15 @@ class DbtText:
     exclude: str = ""
 
 
-def run_dbt_overrides(command: str, text: DbtText, exclude_sources_uri: str, run_id: str) -> dict[str, Any]:
+def run_dbt_overrides(
+    command: str, text: DbtText, exclude_sources_uri: str, run_id: str, mode: str = LONGEST_MODE
+) -> dict[str, Any]:
     """The ``Overrides`` object ``RunDbt`` sends to ECS, as the state machine builds it."""
     environment = [
         ("DBT_COMMAND", command),
         ("DBT_SELECT", text.select),
         ("DBT_EXCLUDE", text.exclude),
+        ("DBT_MODE", mode),
         ("DBT_EXCLUDE_SOURCES_URI", exclude_sources_uri),
         ("RUN_ID", run_id),
     ]

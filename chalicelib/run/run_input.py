@@ -31,7 +31,10 @@ DBT_COMMANDS = ("build", "run", "test", "seed", "snapshot", "source freshness")
 PAUSED_POLICIES = ("skip", "fail")
 FAILURE_POLICIES = ("fail", "continue")
 TOP_LEVEL_KEYS = ("group_id", "connector_ids", "paused", "on_sync_failure", "sync_timeout_seconds", "dbt")
-DBT_KEYS = ("command", "select", "exclude")
+DBT_KEYS = ("command", "select", "exclude", "mode")
+# dbt.mode: new_data (default) builds only what the run's syncs changed (the dbt image's DBT_MODE, see
+# dbt_container/task/new_data.py); all builds everything. An explicit dbt.select wins over either.
+DBT_MODES = ("new_data", "all")
 
 # Deployment defaults (the state machine passes its own from DefinitionSubstitutions).
 DEFAULTS = {
@@ -48,6 +51,7 @@ class DbtOptions:
     command: str = "build"
     select: str = ""
     exclude: str = ""
+    mode: str = "new_data"
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,12 @@ class RunOptions:
             "max_concurrency": self.max_concurrency,
             "dbt_timeout_seconds": self.dbt_timeout_seconds,
             "deadline": self.deadline,
-            "dbt": {"command": self.dbt.command, "select": self.dbt.select, "exclude": self.dbt.exclude},
+            "dbt": {
+                "command": self.dbt.command,
+                "select": self.dbt.select,
+                "exclude": self.dbt.exclude,
+                "mode": self.dbt.mode,
+            },
         }
 
 
@@ -150,7 +159,10 @@ def _parse_dbt(raw: Any) -> DbtOptions:
         raise _fail(f"'dbt.command' must be one of {', '.join(DBT_COMMANDS)} (got {command!r})")
     text = DbtText(select=_selection(raw, "select"), exclude=_selection(raw, "exclude"))
     _check_overrides_budget(text)
-    return DbtOptions(command=" ".join(command.split()), select=text.select, exclude=text.exclude)
+    mode = raw.get("mode", "new_data")
+    if not isinstance(mode, str) or mode not in DBT_MODES:
+        raise _fail(f"'dbt.mode' must be one of {', '.join(DBT_MODES)} (got {mode!r})")
+    return DbtOptions(command=" ".join(command.split()), select=text.select, exclude=text.exclude, mode=mode)
 
 
 def _parse_targets(raw: Mapping[str, Any], max_connections: int) -> tuple[str | None, tuple[str, ...]]:

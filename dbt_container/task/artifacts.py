@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from task.events import log_event
 from task.s3 import s3_client
 from task.settings import Settings, artifacts_key_prefix
 
-ARTIFACT_FILES = ("run_results.json", "manifest.json", "sources.json")
+ARTIFACT_FILES = ("run_results.json", "manifest.json", "sources.json", "selection.json")
 LOG_FILE = "dbt.log"
 _PASS, _WARN, _ERROR, _SKIP = "pass", "warn", "error", "skip"
 _STATUS_COUNTS = {
@@ -35,6 +36,27 @@ class Outcome:
     failed_nodes: list[str] = field(default_factory=list)
     artifacts: str | None = None
     unmatched_selectors: list[str] = field(default_factory=list)  # DBT_SELECT's selectors matching no node
+    selection: dict[str, Any] | None = None  # selection by new data: what was chosen and why
+    models_built: list[str] = field(default_factory=list)  # names of the models built successfully
+
+
+def models_built(target_path: Path) -> list[str]:
+    """The names of the models run_results.json reports built successfully, sorted."""
+    return sorted(u.rsplit(".", 1)[-1] for u in built_nodes(target_path) if u.startswith("model."))
+
+
+def built_nodes(target_path: Path) -> list[str]:
+    """The unique_ids run_results.json reports built successfully (models, seeds, snapshots)."""
+    try:
+        results = json.loads((target_path / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    built = ("model.", "seed.", "snapshot.")
+    return [
+        str(r.get("unique_id"))
+        for r in results
+        if str(r.get("unique_id", "")).startswith(built) and str(r.get("status", "")).lower() == "success"
+    ]
 
 
 def read_results(target_path: Path, command: str) -> tuple[dict[str, int], list[str]]:

@@ -53,6 +53,11 @@ def dbt_args(settings: Settings) -> list[str]:
     ]
 
 
+def freshness_args(settings: Settings) -> list[str]:
+    """`dbt source freshness` of every source, before a build that selects by new data (sources.json)."""
+    return ["source", "freshness", *_common_args(settings), "--target", settings.target]
+
+
 def deps_args(settings: Settings) -> list[str]:
     return ["deps", *_common_args(settings)]
 

@@ -26,6 +26,7 @@ ALLOWED_COMMANDS = ("build", "run", "test", "seed", "snapshot", "source freshnes
 SNOWFLAKE_REQUIRED = WAREHOUSE_KEYS["snowflake"][0]
 CONFIG_ERROR = 2
 DEFAULT_STOP_GRACE_S = 20.0
+MODES = ("new_data", "all")  # DBT_MODE: build only what new data touched, or everything
 # A connection's schema as Fivetran names it: a plain identifier, or schema.table for the connections that
 # land one table (Google Sheets, files); dbt selects the latter's table as source:<schema>.<table>.
 _SOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
@@ -62,6 +63,13 @@ class Settings:
     prefix: str = "dbt-runs"
     stop_grace_s: float = DEFAULT_STOP_GRACE_S
     scratch_dir: Path | None = None  # the default artifacts folder: ours, removed when the run is done
+    mode: str = "all"  # DBT_MODE; new_data applies to build and run without an explicit DBT_SELECT
+
+    @property
+    def selects_new_data(self) -> bool:
+        """Whether this run chooses its nodes by new data (task/new_data.py): DBT_MODE=new_data, the
+        command builds (build or run), and no explicit DBT_SELECT (an explicit selection wins)."""
+        return self.mode == "new_data" and self.command in ("build", "run") and not self.select
 
     @property
     def artifacts_uri(self) -> str | None:
@@ -107,7 +115,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         prefix=env.get("ARTIFACTS_PREFIX", "dbt-runs"),
         stop_grace_s=_parse_seconds(env.get("DBT_STOP_GRACE_SECONDS"), DEFAULT_STOP_GRACE_S),
         scratch_dir=scratch_dir if target_path.is_relative_to(scratch_dir) else None,
+        mode=parse_mode(env.get("DBT_MODE", "")),
     )
+
+
+def parse_mode(raw: str) -> str:
+    """DBT_MODE: new_data or all (the default when unset, so a manual run builds as it always did)."""
+    mode = raw.strip() or "all"
+    if mode not in MODES:
+        raise ConfigError(f"DBT_MODE={raw!r} is not allowed; use new_data or all")
+    return mode
 
 
 def default_run_id() -> str:

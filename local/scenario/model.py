@@ -153,6 +153,9 @@ class Expectation:
     min_deferrals: int | None = None
     max_deferrals: int | None = None
     max_deferrals_per_connection: int | None = None
+    dbt_built: tuple[str, ...] = ()  # models the run must build (report's dbt.models_built has them)
+    dbt_not_built: tuple[str, ...] = ()  # models the run must not build
+    dbt_skipped: bool | None = None  # the report's dbt.skipped (None: not checked)
 
 
 @dataclass(frozen=True)

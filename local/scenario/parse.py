@@ -115,6 +115,7 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
     expect_raw = mapping(value, where)
     expect_keys = {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "cause_contains", "causes"}
     expect_keys.update(DEFERRAL_KEYS)
+    expect_keys.update(("dbt_built", "dbt_not_built", "dbt_skipped"))
     check_keys(expect_raw, expect_keys, f"{where}.")
     status = typed(expect_raw, "status", str, "SUCCEEDED", f"{where}.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
@@ -140,7 +141,18 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
         cause_contains=typed(expect_raw, "cause_contains", (str, type(None)), None, f"{where}."),
         causes={str(k): str(v) for k, v in causes.items()},
         **{key: typed(expect_raw, key, (int, type(None)), None, f"{where}.") for key in DEFERRAL_KEYS},
+        dbt_built=_model_names(expect_raw, "dbt_built", where),
+        dbt_not_built=_model_names(expect_raw, "dbt_not_built", where),
+        dbt_skipped=typed(expect_raw, "dbt_skipped", (bool, type(None)), None, f"{where}."),
     )
+
+
+def _model_names(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """``dbt_built`` / ``dbt_not_built``: a list of model names (strings)."""
+    names = raw.get(key, [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ScenarioError(f"{where}.{key} must be a list of model names (got {names!r})")
+    return tuple(names)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -25,6 +25,10 @@ SUMMARY_KEYS = {
     "failed_nodes",
     "elapsed_s",
     "artifacts",
+    "mode",
+    "selection",
+    "models_built",
+    "models_built_count",
 }
 
 

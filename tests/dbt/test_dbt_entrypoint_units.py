@@ -183,3 +183,20 @@ def test_the_summary_kept_beside_the_artifacts_names_at_most_50_failed_nodes(mon
     assert kept["failed_nodes"] == failed[:50]
     assert kept["counts"] == {"error": 120}  # the total stays
     assert summary["failed_nodes"] == failed  # the summary line itself is not cut
+
+
+def test_dbt_mode_defaults_to_all_so_a_manual_run_builds_as_before():
+    assert settings().mode == "all"
+    assert not settings().selects_new_data
+
+
+def test_new_data_selects_for_build_and_run_without_an_explicit_selection():
+    assert settings(DBT_MODE="new_data").selects_new_data
+    assert settings(DBT_MODE="new_data", DBT_COMMAND="run").selects_new_data
+    assert not settings(DBT_MODE="new_data", DBT_SELECT="tag:daily").selects_new_data  # select wins
+    assert not settings(DBT_MODE="new_data", DBT_COMMAND="test").selects_new_data
+
+
+def test_an_unknown_dbt_mode_is_a_config_error_naming_it():
+    with pytest.raises(ep.ConfigError, match="DBT_MODE='fresh' is not allowed"):
+        settings(DBT_MODE="fresh")

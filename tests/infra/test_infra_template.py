@@ -339,6 +339,12 @@ def test_execution_role_reads_only_the_warehouse_secret_and_task_role_writes_art
             "Action": "s3:GetObject",
             "Resource": {"Fn::Sub": "${ArtifactsBucket.Arn}/runs/*"},
         },
+        {
+            "Sid": "KeepBuildState",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": {"Fn::Sub": "${ArtifactsBucket.Arn}/dbt-state/*"},
+        },
     ]
 
 

@@ -50,6 +50,7 @@ def test_the_overrides_are_those_the_state_machine_sends_to_ecs() -> None:
         "DBT_COMMAND": "$.options.dbt.command",
         "DBT_SELECT": "$.options.dbt.select",
         "DBT_EXCLUDE": "$.options.dbt.exclude",
+        "DBT_MODE": "$.options.dbt.mode",
         "DBT_EXCLUDE_SOURCES_URI": "$.exclude_sources_uri",
         "RUN_ID": "$$.Execution.Name",
     }

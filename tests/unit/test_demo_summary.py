@@ -26,3 +26,44 @@ def test_a_success_without_sync_id_is_named_as_the_safety_nets() -> None:
     assert detail == "no sync id: resolved by the safety net (reconcile_syncs)"
     assert "safety net" not in rows["postgres_app"] and "safety net" not in rows["zendesk"]
     assert "by reconcile" in rows["zendesk"]
+
+
+def _dbt_row(dbt: dict[str, object]) -> str:
+    report = {
+        "connectors": [],
+        "skipped": [],
+        "dbt": {"ran": True, "exit_code": 0, "exclude_sources": [], **dbt},
+    }
+    console = Console(record=True, width=400, color_system=None)
+    console.print(_summary(report))
+    lines = console.export_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("│ dbt"))
+    cells = [line.split("│")[3].strip() for line in lines[start:] if line.count("│") == 4]
+    return " ".join(cells)  # the detail column wraps
+
+
+def test_a_run_with_no_new_data_says_dbt_built_nothing_and_why() -> None:
+    selection = {"reason": "no new data: nothing loaded", "skipped_count": 11, "full_list": "selection.json"}
+
+    row = _dbt_row({"summary": {}, "selection": {**selection, "skipped": True}, "skipped": True})
+
+    assert "selection new_data: dbt build not started, 11 nodes skipped" in row
+    assert "no new data: nothing loaded" in row
+
+
+def test_a_run_that_built_says_how_many_models_and_the_selection() -> None:
+    selection = {
+        "reason": "4 node(s) whose inputs changed",
+        "skipped_count": 7,
+        "full_list": "selection.json",
+    }
+
+    row = _dbt_row({"summary": {}, "selection": selection, "models_built": ["a", "b", "c", "d"]})
+
+    assert "selection new_data: 4 models built, 7 nodes skipped (no new data; list in selection.json)" in row
+
+
+def test_under_mode_all_the_summary_counts_the_models_built() -> None:
+    row = _dbt_row({"summary": {}, "mode": "all", "selection": None, "models_built": ["a", "b"]})
+
+    assert "selection all: 2 models built" in row

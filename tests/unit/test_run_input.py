@@ -25,7 +25,7 @@ def test_a_group_id_alone_gets_every_default():
         "max_concurrency": 0,
         "dbt_timeout_seconds": 7_200,
         "deadline": "2026-01-15T16:00:00Z",
-        "dbt": {"command": "build", "select": "", "exclude": ""},
+        "dbt": {"command": "build", "select": "", "exclude": "", "mode": "new_data"},
     }
 
 
@@ -55,6 +55,18 @@ def test_every_field_given_is_normalised():
 @pytest.mark.parametrize("command", ["build", "run", "test", "seed", "snapshot", "source freshness"])
 def test_each_dbt_command_is_accepted(command):
     assert parse_run_input({"group_id": "g", "dbt": {"command": command}}).dbt.command == command
+
+
+@pytest.mark.parametrize("mode", ["new_data", "all"])
+def test_each_dbt_mode_is_accepted(mode):
+    assert parse_run_input({"group_id": "g", "dbt": {"mode": mode}}).dbt.mode == mode
+
+
+@pytest.mark.parametrize("mode", ["changed", "", None, 1, "ALL"])
+def test_an_unknown_dbt_mode_is_refused_naming_the_field(mode):
+    with pytest.raises(InvalidInput) as caught:
+        parse_run_input({"group_id": "g", "dbt": {"mode": mode}})
+    assert "'dbt.mode' must be one of new_data, all" in str(caught.value)
 
 
 def test_dbt_null_means_the_defaults():

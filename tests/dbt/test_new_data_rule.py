@@ -1,0 +1,132 @@
+"""The rule of selection by new data on small hand-made projects: what builds, what is skipped, and why."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from tests.dbt.support import REPO
+
+sys.path.insert(0, str(REPO / "dbt_container"))
+from task import new_data  # the dbt image's package, beside its entrypoint
+
+T1, T2 = "2026-01-15T10:00:00", "2026-01-15T11:00:00"
+
+
+def _source(name: str, *, loader: str = "fivetran", loaded_at_field: str | None = "_fivetran_synced") -> Any:
+    return {"source_name": name, "name": "t", "loader": loader, "loaded_at_field": loaded_at_field}
+
+
+def _node(name: str, *parents: str, kind: str = "model", code: str = "v1") -> Any:
+    return {
+        "resource_type": kind,
+        "name": name,
+        "checksum": {"checksum": code},
+        "config": {},
+        "depends_on": {"nodes": list(parents)},
+    }
+
+
+def project(**sources: Any) -> dict[str, Any]:
+    """stripe -> stg_stripe -> mart <- stg_hubspot <- hubspot, and the given sources' overrides."""
+    return {
+        "sources": {
+            "source.p.stripe.t": sources.get("stripe", _source("stripe")),
+            "source.p.hubspot.t": sources.get("hubspot", _source("hubspot")),
+        },
+        "nodes": {
+            "model.p.stg_stripe": _node("stg_stripe", "source.p.stripe.t"),
+            "model.p.stg_hubspot": _node("stg_hubspot", "source.p.hubspot.t"),
+            "model.p.mart": _node("mart", "model.p.stg_stripe", "model.p.stg_hubspot"),
+        },
+    }
+
+
+RUN = ["stripe", "hubspot"]
+BEFORE = {"source.p.stripe.t": T1, "source.p.hubspot.t": T1}
+
+
+def built_then(manifest: dict[str, Any], now: dict[str, str | None], run: list[str] = RUN) -> set[str]:
+    """Build everything at BEFORE, then select with the freshness ``now``: the names selected."""
+    first = new_data.select_new_data(manifest, BEFORE, None, run)
+    state = new_data.next_state(None, first, first.nodes)
+    selection = new_data.select_new_data(manifest, now, state, run)
+    return {new_data.node_name(manifest, uid) for uid in selection.nodes}
+
+
+def test_a_first_run_builds_everything():
+    selection = new_data.select_new_data(project(), BEFORE, None, RUN)
+
+    assert selection.first_run
+    assert len(selection.nodes) == 3
+
+
+def test_nothing_new_builds_nothing_and_says_so():
+    manifest = project()
+    first = new_data.select_new_data(manifest, BEFORE, None, RUN)
+    selection = new_data.select_new_data(manifest, BEFORE, new_data.next_state(None, first, first.nodes), RUN)
+
+    assert selection.nodes == frozenset()
+    assert selection.reason.startswith("no new data")
+
+
+def test_new_rows_in_one_source_build_its_lineage_only():
+    assert built_then(project(), {**BEFORE, "source.p.stripe.t": T2}) == {"stg_stripe", "mart"}
+
+
+def test_a_source_whose_freshness_errored_builds_its_lineage():
+    assert built_then(project(), {**BEFORE, "source.p.hubspot.t": None}) == {"stg_hubspot", "mart"}
+
+
+def test_a_source_without_loaded_at_field_always_builds_its_lineage():
+    manifest = project(hubspot=_source("hubspot", loaded_at_field=None))
+
+    assert built_then(manifest, {"source.p.stripe.t": T1}) == {"stg_hubspot", "mart"}
+
+
+def test_a_source_of_another_loader_always_builds_its_lineage():
+    assert built_then(project(stripe=_source("stripe", loader="airbyte")), BEFORE) == {"stg_stripe", "mart"}
+
+
+def test_a_source_outside_the_runs_connections_always_builds_its_lineage():
+    assert built_then(project(), BEFORE, run=["stripe"]) == {"stg_hubspot", "mart"}
+
+
+def test_a_changed_model_builds_with_everything_downstream():
+    manifest = project()
+    first = new_data.select_new_data(manifest, BEFORE, None, RUN)
+    state = new_data.next_state(None, first, first.nodes)
+    manifest["nodes"]["model.p.stg_stripe"]["checksum"]["checksum"] = "v2"
+
+    selection = new_data.select_new_data(manifest, BEFORE, state, RUN)
+
+    assert {new_data.node_name(manifest, u) for u in selection.nodes} == {"stg_stripe", "mart"}
+
+
+def test_a_seed_and_what_reads_it_always_build():
+    manifest = project()
+    manifest["nodes"]["seed.p.rates"] = _node("rates", kind="seed")
+    manifest["nodes"]["model.p.stg_stripe"]["depends_on"]["nodes"].append("seed.p.rates")
+
+    assert built_then(manifest, BEFORE) == {"rates", "stg_stripe", "mart"}
+
+
+def test_a_node_not_built_last_time_is_still_owed_its_build():
+    manifest = project()
+    first = new_data.select_new_data(manifest, BEFORE, None, RUN)
+    state = new_data.next_state(None, first, first.nodes)
+    newer = {**BEFORE, "source.p.stripe.t": T2}
+    second = new_data.select_new_data(manifest, newer, state, RUN)
+    state = new_data.next_state(state, second, ["model.p.stg_stripe"])  # mart failed (or was excluded)
+
+    third = new_data.select_new_data(manifest, newer, state, RUN)
+
+    assert {new_data.node_name(manifest, u) for u in third.nodes} == {"mart"}
+
+
+def test_the_build_state_survives_its_json_and_refuses_anything_else():
+    state = new_data.BuildState({"model.p.a": "k"}, {"source.p.s.t": T1})
+
+    assert new_data.BuildState.from_dict(state.to_dict()) == state
+    assert new_data.BuildState.from_dict({"keys": {}}) is None
+    assert new_data.BuildState.from_dict("nonsense") is None
