@@ -27,6 +27,7 @@ import requests
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from chalicelib.platform import metrics
 from chalicelib.platform.config import Settings
 from chalicelib.platform.dependencies import Dependencies, reset_dependencies, set_dependencies
 from chalicelib.platform.log import logger as app_logger
@@ -35,7 +36,7 @@ from chalicelib.run.reconcile import TIME_RESERVE_MS, reconcile
 from chalicelib.tokens.api_budget import DEFAULT_TRIGGERS_PER_MINUTE
 from local import moto_patches
 from local.chalice_local import ChaliceLocal, free_port
-from local.ecs_runner import DbtProcessRunner
+from local.ecs_runner import DbtProcessRunner, dbt_choice
 from local.fivetran_sim import FivetranSimulator
 from local.patches.pace import in_process_client
 from local.provision import Stack, provision
@@ -87,8 +88,10 @@ class RunResult:
 
 
 class LocalRuntime:
-    def __init__(self, scenario: Scenario, *, workdir: Path | None = None) -> None:
+    def __init__(self, scenario: Scenario, *, workdir: Path | None = None, dbt: str | None = None) -> None:
+        """``dbt``: ``real`` or ``stand-in`` (default: ``$LOCAL_DBT``, else ``real``; see ``ecs_runner``)."""
         self.scenario = scenario
+        self.dbt_choice = dbt_choice(dbt)
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="orchestrator-local-")
         self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -132,6 +135,8 @@ class LocalRuntime:
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         self._handler_log = (self.workdir / "handlers.log").open("a", encoding="utf-8")
         self._previous_stream = app_logger.registered_handler.setStream(self._handler_log)
+        # Their EMF metric lines too (on AWS: the function's log stream, which CloudWatch reads).
+        metrics.set_stream(self._handler_log)
         port = free_port()
         # moto's ASL interpreter calls Lambda and ECS at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(port)
@@ -197,7 +202,7 @@ class LocalRuntime:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
         }
-        self.dbt = DbtProcessRunner(self.duckdb_path, self.workdir, aws_env=aws_env)
+        self.dbt = DbtProcessRunner(self.duckdb_path, self.workdir, aws_env=aws_env, dbt=self.dbt_choice)
         moto_patches.set_ecs_task_runner(self.dbt)
         self._chalice_log = (self.workdir / "chalice-local.log").open("w", encoding="utf-8")
         self.chalice = ChaliceLocal(
@@ -262,6 +267,7 @@ class LocalRuntime:
             self.server = None
         if self._handler_log is not None:
             app_logger.registered_handler.setStream(self._previous_stream or sys.stdout)
+            metrics.set_stream(None)
             self._handler_log.close()
             self._handler_log = None
         if self._chalice_log is not None:

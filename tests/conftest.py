@@ -13,7 +13,11 @@ from chalicelib.platform.config import Settings
 from chalicelib.platform.dependencies import Dependencies, reset_dependencies, set_dependencies
 from infra.template import token_table_spec
 from local import moto_patches
+from tests import hypothesis_profiles
 from tests.fakes import FakeFivetran
+
+# `ci` unless HYPOTHESIS_PROFILE (or --hypothesis-profile) names another: tests/hypothesis_profiles.py.
+hypothesis_profiles.load()
 
 REGION = "us-east-1"
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -93,3 +97,26 @@ def deps(moto_aws: None, token_table: str, settings: Settings, fivetran: FakeFiv
     )
     set_dependencies(built)
     return built
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test``: ``-n auto --dist loadgroup``), the tests that share an expensive
+    fixture run on one worker, so it is built once: a session-scoped fixture of ours (the dbt project's
+    full build) groups every test that uses it, a module-scoped one (a ``python -m local serve`` runtime)
+    its module's tests. Every other test goes to whichever worker is free."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures is None:
+            continue
+        group = None
+        for definitions in fixtures.name2fixturedefs.values():
+            definition = definitions[-1]
+            if not definition.baseid.startswith("tests"):  # pytest's own (tmp_path_factory ...)
+                continue
+            if definition.scope == "session":
+                group = f"session:{definition.baseid}"
+                break
+            if definition.scope == "module":
+                group = f"module:{item.nodeid.split('::', 1)[0]}"
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -60,7 +60,10 @@ class Pipeline:
         tunables: dict[str, Any] | None = None,
         dbt_exit_code: int = 0,
         dbt: FakeDbtRunner | None = None,
+        triggers_per_minute: int | None = None,
     ):
+        """``triggers_per_minute``: the trigger budget (default the product's; 0: none, for a test of
+        hundreds of triggers whose subject is not the budget's pace)."""
         clients = {
             s: boto3.client(s, region_name=REGION)
             for s in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions", "s3")
@@ -74,6 +77,7 @@ class Pipeline:
             fivetran_api_secret="secret",
             webhook_secret=SECRET,
             reconcile_after_seconds=0,
+            **({} if triggers_per_minute is None else {"triggers_per_minute": triggers_per_minute}),
         )
         self.deps = Dependencies.from_clients(
             self.settings,
