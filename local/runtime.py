@@ -79,6 +79,25 @@ def _pass_budget(seconds: float) -> Any:
     return lambda: int((deadline - time.monotonic()) * 1000)
 
 
+_SESSIONS: list[boto3.session.Session] = []
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _local_session() -> boto3.session.Session:
+    """One boto3 session for every local runtime of this process: a new session parses botocore's
+    service models again (EC2's alone is megabytes of JSON), seconds of each runtime's start."""
+    with _SESSIONS_LOCK:
+        if not _SESSIONS:
+            _SESSIONS.append(
+                boto3.session.Session(
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",  # noqa: S106 - moto
+                    region_name=REGION,
+                )
+            )
+        return _SESSIONS[0]
+
+
 @dataclass
 class RunResult:
     execution_arn: str
@@ -148,11 +167,7 @@ class LocalRuntime:
         requests.post(
             f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
         ).raise_for_status()
-        session = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto
-            region_name=REGION,
-        )
+        session = _local_session()
         self.aws_endpoint = endpoint  # for the other processes: chalice local, dbt, the operator CLI
         self.clients = {
             # This process's clients (the handlers', the runtime's) hand their calls to moto directly.
