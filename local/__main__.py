@@ -47,7 +47,7 @@ def cli() -> None:
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Keep the DuckDB file and logs here (default: a temporary folder).",
+    help="Keep the DuckDB file and logs here (default: a new temporary folder, kept: the output names it).",
 )
 def demo(scenario_path: Path, report_path: Path | None, workdir: Path | None) -> None:
     """Run one execution of the real state machine against a simulated Fivetran, then dbt on DuckDB."""

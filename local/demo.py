@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,8 @@ def run_demo(
         f"[bold]Local run[/] · scenario [cyan]{scenario.name}[/] · {len(scenario.connectors)} connections"
     )
     console.print("starting moto (AWS), the Fivetran simulator and chalice local …")
+    # The logs outlive the run, so the last line can say where they are.
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="orchestrator-demo-"))
     with LocalRuntime(scenario, workdir=workdir) as runtime:
         assert runtime.chalice is not None and runtime.simulator is not None
         # One line each, never wrapped: a URL must stay copyable in a log or a pipe.
@@ -127,6 +130,8 @@ def run_demo(
     if report_path:
         report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         console.print(f"report written to {report_path}")
+    logs = ", ".join(sorted(path.name for path in workdir.glob("*.log")))
+    console.print(f"logs: {workdir} ({logs})", soft_wrap=True, highlight=False)
     problems = expectation_problems(runtime, report)
     if problems:
         console.print("[red]the run did not end as the scenario expects:[/] " + "; ".join(problems))

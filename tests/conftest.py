@@ -20,6 +20,9 @@ from tests.fakes import FakeFivetran
 hypothesis_profiles.load()
 
 REGION = "us-east-1"
+# A figure a test reports (tests/hardening: the ``figure`` fixture), listed at the end of the run.
+FIGURE = "figure"
+_FIGURES: list[str] = []
 WEBHOOK_SECRET = "test-webhook-secret"
 TABLE = "fivetran-orchestrator-test-tokens"
 
@@ -120,3 +123,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 group = f"module:{item.nodeid.split('::', 1)[0]}"
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the figures a test reported (its ``user_properties`` travel from an xdist worker)."""
+    if report.when == "call":
+        _FIGURES.extend(str(value) for name, value in report.user_properties if name == FIGURE)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("hardening figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
