@@ -102,12 +102,20 @@ def deps(moto_aws: None, token_table: str, settings: Settings, fivetran: FakeFiv
     return built
 
 
+# `make check`, the inner loop: the unit and functional tests, but those marked slow.
+CHECK_PATHS = ("tests/unit/", "tests/functional/")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test``: ``-n auto --dist loadgroup``), the tests that share an expensive
+    """Marks the inner loop's tests ``check`` (``make check``: ``-m check``).
+
+    Under pytest-xdist (``make test``: ``-n auto --dist loadgroup``), the tests that share an expensive
     fixture run on one worker, so it is built once: a session-scoped fixture of ours (the dbt project's
     full build) groups every test that uses it, a module-scoped one (a ``python -m local serve`` runtime)
     its module's tests. Every other test goes to whichever worker is free."""
     for item in items:
+        if item.nodeid.startswith(CHECK_PATHS) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.check)
         fixtures = getattr(item, "_fixtureinfo", None)
         if fixtures is None:
             continue

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from local.__main__ import DEFAULT_SCENARIO
+from local.scenario import load_scenario
+
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = re.compile(r"^logs: (\S+) \(", re.MULTILINE)
 
@@ -51,7 +54,8 @@ def test_demo_prints_progress_and_summary_and_exits_zero(
     assert {c["connector_id"]: c["outcome"] for c in report["connectors"]}["zendesk_support"] == "failed"
     assert report["dbt"] == {**report["dbt"], "ran": True, "exit_code": 0, "exclude_sources": ["zendesk"]}
     assert report["tokens_left"] == 0
-    assert report["duration_s"] < 60
+    # Within the demo scenario's own patience (its timeout_s), whatever the machine's load.
+    assert report["duration_s"] < load_scenario(DEFAULT_SCENARIO).settings.get("timeout_s", 120)
 
 
 def test_demo_output_outside_a_terminal_is_clean(demo_run: tuple[subprocess.CompletedProcess, Path]) -> None:

@@ -722,6 +722,7 @@ def test_new_scenario_keys_default_to_todays_behaviour():
     assert (spec.api.trigger_status, spec.webhook.fail_first, spec.sync.resume_s) == (0, 0, 2.0)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_twenty_five_hundred_generated_connections_are_seeded_and_all_listed_page_by_page(
     tmp_path: Path,

@@ -322,6 +322,7 @@ def test_a_distributed_map_without_max_concurrency_runs_at_most_10000_children_a
     assert running[1] == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("max_concurrency", [0, 1])
 def test_a_distributed_map_over_2500_items_runs_on_a_small_machine(moto_aws, max_concurrency):
     child = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
@@ -335,13 +336,14 @@ def test_a_distributed_map_over_2500_items_runs_on_a_small_machine(moto_aws, max
 
 
 def test_children_still_running_when_the_threshold_is_exceeded_are_aborted(moto_aws):
-    child = _fail_bad("Slow", {"Type": "Wait", "Seconds": 60, "End": True})
+    slow_s = 120  # the slow child's wait: the run ends long before it unless that child is aborted
+    child = _fail_bad("Slow", {"Type": "Wait", "Seconds": slow_s, "End": True})
     started = time.monotonic()
 
     described = run_machine(_dmap(child), _items(["slow", "bad"], max_concurrency=2))
 
     assert (described["status"], described["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < slow_s / 2
     keys = [
         o["Key"] for o in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="runs")["Contents"]
     ]

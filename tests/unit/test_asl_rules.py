@@ -171,6 +171,7 @@ def test_main_exits_non_zero_on_a_bad_file_and_says_which(
     assert "Task has no Retry" in captured.err
 
 
+@pytest.mark.slow
 def test_the_cli_exits_non_zero_on_a_bad_file_and_zero_on_the_real_definition(tmp_path: Path) -> None:
     bad = tmp_path / "bad.asl.json"
     bad.write_text(json.dumps(with_change(["States", "Failed", "Cause"], delete=True)), encoding="utf-8")
