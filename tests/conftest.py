@@ -20,6 +20,10 @@ from tests.fakes import FakeFivetran
 hypothesis_profiles.load()
 
 REGION = "us-east-1"
+# How long a test's wait for the run (tokens parked, an end, a delivery) may take before it fails. A
+# wait ends as soon as its condition holds, so a fast machine never spends this; a loaded one (a CI
+# runner, other suites on the same cores) gets its margin here instead of a flaky failure.
+PATIENCE_S = 120.0
 # A figure a test reports (tests/hardening: the ``figure`` fixture), listed at the end of the run.
 FIGURE = "figure"
 _FIGURES: list[str] = []

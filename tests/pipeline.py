@@ -22,10 +22,12 @@ from chalicelib.tokens.store import TokenStore
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local import moto_patches
 from local.provision import Stack, provision
+from tests.conftest import PATIENCE_S
 from tests.fakes import FakeDbtRunner, FakeFivetran
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
+
 SECRET = "pipeline-webhook-secret"
 
 
@@ -100,7 +102,7 @@ class Pipeline:
         )["executionArn"]
         return self.last_arn
 
-    def wait_for_tokens(self, count: int, timeout: float = 15, *, armed: bool = False) -> None:
+    def wait_for_tokens(self, count: int, timeout: float = PATIENCE_S, *, armed: bool = False) -> None:
         """Wait until ``count`` tokens are parked; with ``armed``, until their triggers were also
         answered (``start_sync`` parks first and triggers next, so a parked token may not be
         triggered yet)."""
@@ -130,7 +132,7 @@ class Pipeline:
         assert response.status_code == 200, response.body
         return response
 
-    def wait_for_end(self, arn: str, timeout: float = 30) -> dict[str, Any]:
+    def wait_for_end(self, arn: str, timeout: float = PATIENCE_S) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             described = self.sfn.describe_execution(executionArn=arn)

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from local import moto_patches
-from tests.conftest import REGION
+from tests.conftest import PATIENCE_S, REGION
 from tests.functional.moto_support import ROLE, lambda_function, run_machine
 
 
@@ -198,7 +198,7 @@ def test_describe_map_run_counts_items_and_child_executions_as_aws_does(moto_aws
     execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(_items(["a", "b", "c"])))[
         "executionArn"
     ]
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE_S
     while len(tokens) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     (listed,) = sfn.list_map_runs(executionArn=execution)["mapRuns"]
