@@ -18,7 +18,7 @@ MOTO_PORT ?= 5055
 # The local runtime's IAM evaluator (local/iam): @cloud-copilot/iam-simulate, pinned by its package-lock.json.
 IAM_NODE := local/iam/node_modules
 
-.PHONY: install test lint unit demo webhook sign deploy destroy bench clean lock image
+.PHONY: install test check lint scan unit demo webhook sign deploy destroy bench clean lock image
 
 install: $(VENV)/.installed $(DBT_VENV)/.installed $(DBT_PG_VENV)/.installed $(TOOLS_VENV)/.installed $(IAM_NODE)/.installed
 
@@ -71,21 +71,51 @@ image:
 	docker buildx build --load --platform $(DBT_PLATFORM) --build-arg DBT_ADAPTER=$(DBT_ADAPTER) \
 		--build-context dbt_project=$(DBT_PROJECT) -t $(IMAGE) dbt_container
 
+# The static checks, each its own target so that `make -j` runs them side by side (`make lint` and
+# `make test` do); none writes what another reads.
+LINT_STEPS := lint-ruff lint-format lint-mypy lint-cfn lint-checkov lint-asl
+STATIC_JOBS ?= 4
+.PHONY: $(LINT_STEPS)
+
 lint: install
+	$(MAKE) --no-print-directory -j$(STATIC_JOBS) --output-sync=target $(LINT_STEPS)
+
+lint-ruff:
 	$(BIN)/ruff check .
+lint-format:
 	$(BIN)/ruff format --check .
+lint-mypy:
 	$(BIN)/mypy
+lint-cfn:
 	$(BIN)/cfn-lint infra/template.yaml
+lint-checkov:
 	$(TOOLS_VENV)/bin/checkov -f infra/template.yaml --quiet --compact --framework cloudformation --skip-download
+lint-asl:
 	$(BIN)/python -m statemachine.validate statemachine/orchestrator.asl.json
 
 # CI cannot reach the vulnerability database: the scan then prints "pip-audit: NOT AUDITED: ..." and
 # goes on. `make test ALLOW_UNAUDITED=0` makes an unaudited pin a failure.
 ALLOW_UNAUDITED ?= 1
 
-test: lint
+scan:
 	TOOLS=$(TOOLS_VENV)/bin ALLOW_UNAUDITED=$(ALLOW_UNAUDITED) bash scripts/security_scan.sh
-	$(BIN)/python -m pytest
+
+# Every test, on every core: pytest-xdist, one worker per core (PYTEST_WORKERS=2 to choose); tests
+# that share an expensive fixture stay on one worker (--dist loadgroup, tests/conftest.py). Hypothesis
+# runs its `ci` profile (HYPOTHESIS_PROFILE=thorough for the full sizes: tests/hypothesis_profiles.py).
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
+
+# CI's command (.ci/run) and the README's: lint and the security scan side by side, then every test.
+test: install
+	$(MAKE) --no-print-directory -j$(STATIC_JOBS) --output-sync=target $(LINT_STEPS) scan
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# The inner loop while working (about a minute): ruff and mypy, then the unit and functional tests
+# most changes touch (the `check` marker, tests/conftest.py). `make test` stays what CI runs.
+check: install
+	$(MAKE) --no-print-directory -j$(STATIC_JOBS) --output-sync=target lint-ruff lint-format lint-mypy
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m check -q $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/python -m local demo

@@ -48,7 +48,7 @@ def cli() -> None:
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Keep the DuckDB file and logs here (default: a temporary folder).",
+    help="Keep the DuckDB file and logs here (default: a new temporary folder, kept: the output names it).",
 )
 @click.option(
     "--dbt-project",

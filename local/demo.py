@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,8 @@ def run_demo(
     console.print("starting moto (AWS), the Fivetran simulator and chalice local …")
     if dbt_project is not None:
         console.print(f"dbt project: {dbt_project} (staged as the image build stages it, parsed on DuckDB)")
+    # The logs outlive the run, so the last line can say where they are.
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="orchestrator-demo-"))
     try:
         with LocalRuntime(scenario, workdir=workdir, dbt_project=dbt_project) as runtime:
             assert runtime.chalice is not None and runtime.simulator is not None
@@ -213,6 +216,8 @@ def run_demo(
     if report_path:
         report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         console.print(f"report written to {report_path}")
+    logs = ", ".join(sorted(path.name for path in workdir.glob("*.log")))
+    console.print(f"logs: {workdir} ({logs})", soft_wrap=True, highlight=False)
     if problems:
         console.print("[red]the run did not end as the scenario expects:[/] " + "; ".join(problems))
         return 1

@@ -13,6 +13,7 @@ AWS: the simulator's rotation puts the new pair there, as an operator rotating t
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import boto3
@@ -24,7 +25,15 @@ from chalicelib.tokens.api_budget import DEFAULT_HOURLY_QUOTA, DEFAULT_QUOTA_SHA
 from local.iam import enforce
 from local.patches.pace import in_process_client
 
-__all__ = ["API_SECRET_NAME", "LOCAL_POOL", "REGION", "api_secret", "budget_settings", "dependencies"]
+__all__ = [
+    "API_SECRET_NAME",
+    "LOCAL_POOL",
+    "REGION",
+    "api_secret",
+    "budget_settings",
+    "dependencies",
+    "local_session",
+]
 
 REGION = "us-east-1"
 # Connections each local AWS client keeps open (boto3's default is 10): many threads share one client.
@@ -32,16 +41,31 @@ LOCAL_POOL = 512
 API_SECRET_NAME = "fivetran-orchestrator/local/fivetran-api"  # noqa: S105 - a name, not a secret
 
 
+_SESSIONS: list[boto3.session.Session] = []
+_SESSIONS_LOCK = threading.Lock()
+
+
+def local_session() -> boto3.session.Session:
+    """One boto3 session for every local runtime of this process: a new session parses botocore's
+    service models again (EC2's alone is megabytes of JSON), seconds of each runtime's start."""
+    with _SESSIONS_LOCK:
+        if not _SESSIONS:
+            _SESSIONS.append(
+                boto3.session.Session(
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",  # noqa: S106 - moto
+                    region_name=REGION,
+                )
+            )
+        return _SESSIONS[0]
+
+
 def dependencies(settings: Settings, clients: dict[str, Any], principal: Any) -> Dependencies:
     """Dependencies on this process's moto: ``clients`` as they are (``principal`` None: the operator),
     or new in-process clients whose calls are checked as ``principal`` (a principal's name, or
     ``enforce.ACTING_AS``: whichever handler is running at call time)."""
     if principal is not None:
-        session = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto
-            region_name=REGION,
-        )
+        session = local_session()
         acting = None if principal is enforce.ACTING_AS else principal
         clients = {
             name: enforce.attach(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import sys
 import tempfile
@@ -23,27 +22,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from chalicelib.platform import metrics
 from chalicelib.platform.config import Settings
 from chalicelib.platform.dependencies import Dependencies, reset_dependencies, set_dependencies
 from chalicelib.platform.log import logger as app_logger
 from chalicelib.platform.timeutil import utcnow
-from chalicelib.run.reconcile import TIME_RESERVE_MS, reconcile
+from chalicelib.run.reconcile import reconcile
 from local import dbt_project, moto_patches
 from local.chalice_local import ChaliceLocal, free_port
-from local.ecs_runner import DbtProcessRunner
+from local.ecs_runner import DbtProcessRunner, dbt_choice
 from local.fivetran_sim import FivetranSimulator
-from local.handler_wiring import LOCAL_POOL, REGION, api_secret, budget_settings, dependencies
+from local.handler_wiring import LOCAL_POOL, REGION, api_secret, budget_settings, dependencies, local_session
 from local.iam import enforce
 from local.iam.enforce import Enforcer
 from local.iam.stage import Policies, stage_enforcer
 from local.patches import billing
 from local.patches.pace import in_process_client
 from local.provision import Stack, provision
+from local.safety_net_pace import PASS_IDLE_FACTOR, PASS_SECONDS, local_heartbeat_seconds, pass_budget
 from local.scenario import Scenario
 from statemachine.definition import OUTCOME_STATES
 
@@ -52,30 +52,6 @@ __all__ = ["API_KEY", "API_SECRET", "WEBHOOK_SECRET", "LocalRuntime"]
 API_KEY = "local-api-key"
 API_SECRET = "local-api-secret"  # noqa: S105 - the documented local-only credentials
 WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105
-
-
-# How long one local safety-net pass may spend reading Fivetran: passes come every second or
-# so here, and a Fivetran outage must not delay the next pass's heartbeats.
-PASS_SECONDS = 3.0
-# moto answers about 60 calls a second here, and one safety-net pass heartbeats every parked token:
-# the local heartbeat leaves a pass one second per this many connections (AWS: 900 s every 5 min).
-CONNECTIONS_PER_HEARTBEAT_SECOND = 20
-# After a pass that took T seconds the next waits at least T x this: the safety net takes at most
-# a quarter of the machine from the webhooks and triggers it watches (1,000 tokens: a pass ~2 s).
-PASS_IDLE_FACTOR = 3.0
-
-
-def local_heartbeat_seconds(scenario: Scenario) -> int:
-    """HeartbeatSeconds for a local run: the scenario's ``heartbeat_seconds``, else 20, or longer for
-    scenarios large enough that one pass of heartbeats takes moto longer (1,000 connections: 50 s)."""
-    computed = max(20, math.ceil(len(scenario.connectors) / CONNECTIONS_PER_HEARTBEAT_SECOND))
-    return int(scenario.settings.get("heartbeat_seconds", computed))
-
-
-def _pass_budget(seconds: float) -> Any:
-    """A ``remaining_ms`` for a pass that may read Fivetran for ``seconds`` (plus the reserve)."""
-    deadline = time.monotonic() + seconds + TIME_RESERVE_MS / 1000
-    return lambda: int((deadline - time.monotonic()) * 1000)
 
 
 @dataclass
@@ -94,13 +70,16 @@ class LocalRuntime:
         workdir: Path | None = None,
         iam_variant: Callable[[Policies], None] | None = None,
         dbt_project: Path | None = None,
+        dbt: str | None = None,
     ) -> None:
+        """``dbt``: ``real`` or ``stand-in`` (default: ``$LOCAL_DBT``, else ``real``; see ``ecs_runner``)."""
         self.scenario = scenario
         # IAM as deployed, enforced (local/iam): ``iam_variant`` may change the policies first (a test's
         # broken variant); ``self.iam`` holds the principals, the decisions and the refusals.
         self.iam_variant = iam_variant
         self.iam: Enforcer | None = None
         self.dbt_project_source = dbt_project  # --dbt-project: staged and parsed before the run
+        self.dbt_choice = dbt_choice(dbt)
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="orchestrator-local-")
         self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -145,6 +124,8 @@ class LocalRuntime:
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         self._handler_log = (self.workdir / "handlers.log").open("a", encoding="utf-8")
         self._previous_stream = app_logger.registered_handler.setStream(self._handler_log)
+        # Their EMF metric lines too (on AWS: the function's log stream, which CloudWatch reads).
+        metrics.set_stream(self._handler_log)
         port = free_port()
         # moto's ASL interpreter calls Lambda and ECS at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(port)
@@ -156,11 +137,7 @@ class LocalRuntime:
         requests.post(
             f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
         ).raise_for_status()
-        session = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto
-            region_name=REGION,
-        )
+        session = local_session()
         self.aws_endpoint = endpoint  # for the other processes: chalice local, dbt, the operator CLI
         self.clients = {
             # This process's clients (the handlers', the runtime's) hand their calls to moto directly.
@@ -221,7 +198,7 @@ class LocalRuntime:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
         }
-        self.dbt = DbtProcessRunner(self.duckdb_path, self.workdir, aws_env=aws_env)
+        self.dbt = DbtProcessRunner(self.duckdb_path, self.workdir, aws_env=aws_env, dbt=self.dbt_choice)
         if self.dbt_project_source is not None:  # as the image build stages it; must parse on DuckDB
             project = dbt_project.prepare(self.dbt_project_source, self.workdir, self.dbt.python)
             dbt_project.parse(project, self.dbt.python, self.duckdb_path, self.workdir)
@@ -270,7 +247,7 @@ class LocalRuntime:
                 now=utcnow(),
                 older_than_seconds=deps.settings.reconcile_after_seconds,
                 max_connections=deps.settings.reconcile_max_tokens,
-                remaining_ms=_pass_budget(PASS_SECONDS),
+                remaining_ms=pass_budget(PASS_SECONDS),
                 read_timeout=PASS_SECONDS,
             )
             self.reconcile_runs += 1
@@ -303,6 +280,7 @@ class LocalRuntime:
             self.server = None
         if self._handler_log is not None:
             app_logger.registered_handler.setStream(self._previous_stream or sys.stdout)
+            metrics.set_stream(None)
             self._handler_log.close()
             self._handler_log = None
         if self._chalice_log is not None:

@@ -13,9 +13,20 @@ from chalicelib.platform.config import Settings
 from chalicelib.platform.dependencies import Dependencies, reset_dependencies, set_dependencies
 from infra.template import token_table_spec
 from local import moto_patches
+from tests import hypothesis_profiles
 from tests.fakes import FakeFivetran
 
+# `ci` unless HYPOTHESIS_PROFILE (or --hypothesis-profile) names another: tests/hypothesis_profiles.py.
+hypothesis_profiles.load()
+
 REGION = "us-east-1"
+# How long a test's wait for the run (tokens parked, an end, a delivery) may take before it fails. A
+# wait ends as soon as its condition holds, so a fast machine never spends this; a loaded one (a CI
+# runner, other suites on the same cores) gets its margin here instead of a flaky failure.
+PATIENCE_S = 120.0
+# A figure a test reports (tests/hardening: the ``figure`` fixture), listed at the end of the run.
+FIGURE = "figure"
+_FIGURES: list[str] = []
 WEBHOOK_SECRET = "test-webhook-secret"
 TABLE = "fivetran-orchestrator-test-tokens"
 
@@ -93,3 +104,47 @@ def deps(moto_aws: None, token_table: str, settings: Settings, fivetran: FakeFiv
     )
     set_dependencies(built)
     return built
+
+
+# `make check`, the inner loop: the unit and functional tests, but those marked slow.
+CHECK_PATHS = ("tests/unit/", "tests/functional/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the inner loop's tests ``check`` (``make check``: ``-m check``).
+
+    Under pytest-xdist (``make test``: ``-n auto --dist loadgroup``), the tests that share an expensive
+    fixture run on one worker, so it is built once: a session-scoped fixture of ours (the dbt project's
+    full build) groups every test that uses it, a module-scoped one (a ``python -m local serve`` runtime)
+    its module's tests. Every other test goes to whichever worker is free."""
+    for item in items:
+        if item.nodeid.startswith(CHECK_PATHS) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.check)
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures is None:
+            continue
+        group = None
+        for definitions in fixtures.name2fixturedefs.values():
+            definition = definitions[-1]
+            if not definition.baseid.startswith("tests"):  # pytest's own (tmp_path_factory ...)
+                continue
+            if definition.scope == "session":
+                group = f"session:{definition.baseid}"
+                break
+            if definition.scope == "module":
+                group = f"module:{item.nodeid.split('::', 1)[0]}"
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the figures a test reported (its ``user_properties`` travel from an xdist worker)."""
+    if report.when == "call":
+        _FIGURES.extend(str(value) for name, value in report.user_properties if name == FIGURE)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("hardening figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)

@@ -22,10 +22,12 @@ from chalicelib.tokens.store import TokenStore
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local import moto_patches
 from local.provision import Stack, provision
+from tests.conftest import PATIENCE_S
 from tests.fakes import FakeDbtRunner, FakeFivetran
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
+
 SECRET = "pipeline-webhook-secret"
 
 
@@ -60,7 +62,10 @@ class Pipeline:
         tunables: dict[str, Any] | None = None,
         dbt_exit_code: int = 0,
         dbt: FakeDbtRunner | None = None,
+        triggers_per_minute: int | None = None,
     ):
+        """``triggers_per_minute``: the trigger budget (default the product's; 0: none, for a test of
+        hundreds of triggers whose subject is not the budget's pace)."""
         clients = {
             s: boto3.client(s, region_name=REGION)
             for s in ("dynamodb", "lambda", "iam", "ecs", "ec2", "stepfunctions", "s3")
@@ -74,6 +79,7 @@ class Pipeline:
             fivetran_api_secret="secret",
             webhook_secret=SECRET,
             reconcile_after_seconds=0,
+            **({} if triggers_per_minute is None else {"triggers_per_minute": triggers_per_minute}),
         )
         self.deps = Dependencies.from_clients(
             self.settings,
@@ -96,7 +102,7 @@ class Pipeline:
         )["executionArn"]
         return self.last_arn
 
-    def wait_for_tokens(self, count: int, timeout: float = 15, *, armed: bool = False) -> None:
+    def wait_for_tokens(self, count: int, timeout: float = PATIENCE_S, *, armed: bool = False) -> None:
         """Wait until ``count`` tokens are parked; with ``armed``, until their triggers were also
         answered (``start_sync`` parks first and triggers next, so a parked token may not be
         triggered yet)."""
@@ -126,7 +132,7 @@ class Pipeline:
         assert response.status_code == 200, response.body
         return response
 
-    def wait_for_end(self, arn: str, timeout: float = 30) -> dict[str, Any]:
+    def wait_for_end(self, arn: str, timeout: float = PATIENCE_S) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             described = self.sfn.describe_execution(executionArn=arn)

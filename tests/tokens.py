@@ -16,7 +16,7 @@ import boto3
 
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.store import TokenStore
-from tests.conftest import REGION
+from tests.conftest import PATIENCE_S, REGION
 
 
 class WaitingTask:
@@ -50,7 +50,7 @@ class WaitingTask:
     def start(self) -> tuple[str, str]:
         """Start an execution; return its ARN and the task token it waits on."""
         arn = self.sfn.start_execution(stateMachineArn=self.machine, input="{}")["executionArn"]
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PATIENCE_S
         while time.monotonic() < deadline:
             messages = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=1).get("Messages")
             if messages:
@@ -62,7 +62,7 @@ class WaitingTask:
     def status(self, arn: str) -> str:
         return self.sfn.describe_execution(executionArn=arn)["status"]
 
-    def wait_for_end(self, arn: str, timeout: float = 10) -> dict[str, Any]:
+    def wait_for_end(self, arn: str, timeout: float = PATIENCE_S) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described = self.sfn.describe_execution(executionArn=arn)

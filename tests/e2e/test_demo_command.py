@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from local.__main__ import DEFAULT_SCENARIO
+from local.scenario import load_scenario
+
 ROOT = Path(__file__).resolve().parents[2]
+LOGS = re.compile(r"^logs: (\S+) \(", re.MULTILINE)
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
-    """One ``python -m local demo`` with its output captured (a pipe: not a terminal)."""
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.CompletedProcess, Path]]:
+    """One ``python -m local demo`` with its output captured (a pipe: not a terminal), run as a user
+    with AWS credentials in the environment would run it; its logs folder is removed afterwards."""
     report_path = tmp_path_factory.mktemp("demo") / "report.json"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "example"}
     done = subprocess.run(
         [sys.executable, "-m", "local", "demo", "--report", str(report_path)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=180,
     )
-    return done, report_path
+    yield done, report_path
+    for folder in LOGS.findall(done.stdout):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_demo_prints_progress_and_summary_and_exits_zero(
@@ -42,7 +54,8 @@ def test_demo_prints_progress_and_summary_and_exits_zero(
     assert {c["connector_id"]: c["outcome"] for c in report["connectors"]}["zendesk_support"] == "failed"
     assert report["dbt"] == {**report["dbt"], "ran": True, "exit_code": 0, "exclude_sources": ["zendesk"]}
     assert report["tokens_left"] == 0
-    assert report["duration_s"] < 60
+    # Within the demo scenario's own patience (its timeout_s), whatever the machine's load.
+    assert report["duration_s"] < load_scenario(DEFAULT_SCENARIO).settings.get("timeout_s", 120)
 
 
 def test_demo_output_outside_a_terminal_is_clean(demo_run: tuple[subprocess.CompletedProcess, Path]) -> None:
@@ -61,6 +74,23 @@ def test_demo_output_outside_a_terminal_is_clean(demo_run: tuple[subprocess.Comp
     assert "sync failed" in rows["zendesk_support"] and "failed" in rows["zendesk_support"]
     assert "sync succeeded" in rows["stripe_prod"]
     assert "scheduled" not in done.stdout
+
+
+def test_demo_prints_progress_and_summary_and_where_the_logs_are_nothing_else(
+    demo_run: tuple[subprocess.CompletedProcess, Path],
+) -> None:
+    """No EMF metric line, no JSON log record, no warning a user cannot act on: those go to the logs,
+    whose folder the demo names (and the metrics are there)."""
+    done, _ = demo_run
+
+    assert '"_aws"' not in done.stdout
+    assert [line for line in done.stdout.splitlines() if line.lstrip().startswith("{")] == []
+    assert "Found credentials" not in done.stdout + done.stderr
+    assert done.stderr.strip() == ""
+    (folder,) = LOGS.findall(done.stdout)
+    logs = Path(folder)
+    assert {"handlers.log", "chalice-local.log", "dbt-1.log"} <= {p.name for p in logs.glob("*.log")}
+    assert '"_aws"' in (logs / "handlers.log").read_text(encoding="utf-8")  # the metrics, kept
 
 
 def test_demo_refuses_a_scenario_with_an_unknown_key(tmp_path: Path) -> None:

@@ -26,6 +26,21 @@ SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "local" / "scenarios")
 # `RUN_SCALE_SCENARIOS=1 pytest tests/e2e/test_scenarios.py -k hundred_connections`.
 SCALE_SCENARIOS = {"hundred_connections", "thousand_connections", "twenty_five_hundred_connections"}
 RUN_SCALE = os.environ.get("RUN_SCALE_SCENARIOS") == "1"
+# Scenarios whose subject is dbt (it builds the landed sources, fails, or runs without the sources of
+# failed connections, `schema.table` ones included) run the real dbt; the others the stand-in
+# (local/dbt_standin.py: the same entrypoint, exit code, artifacts and summary, without dbt's seconds).
+REAL_DBT = {
+    "all_succeed",
+    "connection_without_dbt_source",
+    "dbt_fails",
+    "new_data_mode_all",
+    "new_data_stripe_only",
+    "one_fails_policy_continue",
+    "schema_table_name",
+    "selector_matches_nothing",
+    "sheets_connection_fails_continue",
+    "two_runs_one_dbt_at_a_time",
+}
 
 pytestmark = pytest.mark.e2e
 
@@ -131,7 +146,8 @@ def _check_waits(scenario: Scenario, reports: list[dict]) -> None:
 @pytest.mark.parametrize("path", [_param(p) for p in PLAYED if p not in MULTI_RUN])
 def test_scenario_ends_as_it_expects(path: Path, tmp_path: Path) -> None:
     scenario = load_scenario(path)
-    with LocalRuntime(scenario, workdir=tmp_path) as runtime:
+    dbt = "real" if path.stem in REAL_DBT else "stand-in"
+    with LocalRuntime(scenario, workdir=tmp_path, dbt=dbt) as runtime:
         result = runtime.run()
         report = build_report(runtime, result)
 

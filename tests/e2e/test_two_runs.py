@@ -67,7 +67,7 @@ def test_fivetran_clock_ahead_a_second_run_gets_its_own_failed_sync(tmp_path: Pa
         input={"sync_timeout_seconds": 30},
         connector={"sync": {"duration_s": 3}},
     )
-    with LocalRuntime(scenario, workdir=tmp_path) as runtime:
+    with LocalRuntime(scenario, workdir=tmp_path, dbt="stand-in") as runtime:
         first = runtime.start_execution()
         _first_sync_ended(runtime)
         _next_syncs(runtime, outcome="failure", reason="the second run's own sync failed")
@@ -87,7 +87,7 @@ def test_overlapping_runs_the_later_runs_failure_does_not_fail_the_earlier_run(t
         input={"sync_timeout_seconds": 30},
         connector={"sync": {"duration_s": 0.5}, "webhook": {"drop": True}},
     )
-    with LocalRuntime(scenario, workdir=tmp_path) as runtime:
+    with LocalRuntime(scenario, workdir=tmp_path, dbt="stand-in") as runtime:
         run_a = runtime.start_execution()
         _first_sync_ended(runtime)
         _next_syncs(runtime, outcome="failure", reason="run B's sync failed", webhook={"drop": False})

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from tests.conftest import REGION
+from tests.conftest import PATIENCE_S, REGION
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 
@@ -33,7 +33,7 @@ def run_machine(definition: dict[str, Any], run_input: dict[str, Any] | None = N
     arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps(run_input or {}))[
         "executionArn"
     ]
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + PATIENCE_S
     while time.monotonic() < deadline:
         described = sfn.describe_execution(executionArn=arn)
         if described["status"] != "RUNNING":

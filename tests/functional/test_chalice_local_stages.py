@@ -23,6 +23,9 @@ from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local.chalice_local import free_port, wait_for_port
 from tests.ops.support import stop_serve_process
 
+# Real servers in subprocesses (seconds each): `make test` runs them, `make check` does not.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"][
     "environment_variables"

@@ -63,6 +63,7 @@ def test_the_embedded_store_is_used_only_when_asked_and_no_endpoint_is_set(
     assert _embedded_requested(env) is embedded
 
 
+@pytest.mark.slow
 def test_an_aws_stage_without_a_region_is_refused_in_one_line_and_never_loads_moto(tmp_path: Path) -> None:
     refused, imported = probe(tmp_path, FIVETRAN_WEBHOOK_SECRET_ARN="arn")
 
@@ -74,6 +75,7 @@ def test_an_aws_stage_without_a_region_is_refused_in_one_line_and_never_loads_mo
     assert imported == "moto imported: False"
 
 
+@pytest.mark.slow
 def test_an_aws_stage_without_credentials_is_refused_naming_them(tmp_path: Path) -> None:
     refused, imported = probe(tmp_path, AWS_DEFAULT_REGION="eu-west-1")
 
@@ -81,6 +83,7 @@ def test_an_aws_stage_without_credentials_is_refused_naming_them(tmp_path: Path)
     assert imported == "moto imported: False"
 
 
+@pytest.mark.slow
 def test_an_aws_stage_with_region_and_credentials_builds_without_moto(tmp_path: Path) -> None:
     built, imported = probe(
         tmp_path, AWS_DEFAULT_REGION="eu-west-1", AWS_ACCESS_KEY_ID="AKIA", AWS_SECRET_ACCESS_KEY="x"
@@ -89,6 +92,7 @@ def test_an_aws_stage_with_region_and_credentials_builds_without_moto(tmp_path: 
     assert (built, imported) == ("built", "moto imported: False")
 
 
+@pytest.mark.slow
 def test_the_local_stage_without_an_endpoint_embeds_its_table(tmp_path: Path) -> None:
     stage = CONFIG["stages"]["local"]["environment_variables"]
 

@@ -23,6 +23,7 @@ from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local import warehouse
 from local.fivetran_sim import FivetranSimulator, simulator
 from local.scenario import ScenarioError, parse_scenario
+from tests.conftest import PATIENCE_S
 
 KEY, SECRET, HOOK_SECRET = "k", "s", "hook-secret"
 AUTH = (KEY, SECRET)
@@ -71,7 +72,7 @@ class Receiver:
         self.server.server_close()
 
 
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+def eventually(check: Callable[[], Any], timeout: float = PATIENCE_S) -> Any:
     """Poll ``check`` until it returns something truthy (its value), or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -708,7 +709,7 @@ def test_an_unreachable_receiver_is_retried(make_sim):
     )
     s.sim.webhook_url = "http://127.0.0.1:9/nothing-listens"
     s.trigger("c1")
-    eventually(lambda: s.sim.webhooks.sent >= 2, timeout=15)
+    eventually(lambda: s.sim.webhooks.sent >= 2)
     assert all(str(k).startswith("error:") for k in s.sim.webhooks.by_status)
 
 
@@ -850,6 +851,7 @@ def test_new_scenario_keys_default_to_todays_behaviour():
     assert (spec.api.trigger_status, spec.webhook.fail_first, spec.sync.resume_s) == (0, 0, 2.0)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_twenty_five_hundred_generated_connections_are_seeded_and_all_listed_page_by_page(
     tmp_path: Path,

@@ -20,6 +20,9 @@ import requests
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local.chalice_local import free_port, wait_for_port
 
+# Real servers in subprocesses (seconds each): `make test` runs them, `make check` does not.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "webhooks" / "sync_end_success.json"
 SECRET = "local-webhook-secret"  # the local stage's (.chalice/config.json)

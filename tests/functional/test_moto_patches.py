@@ -226,6 +226,7 @@ def test_a_query_returns_its_partition_in_key_order_and_pages_through_it(moto_aw
     )
 
 
+@pytest.mark.slow
 def test_queries_never_fail_while_other_threads_add_partitions(moto_aws):
     dynamodb = _keyed_table()
     dynamodb.put_item(TableName="keyed", Item={"pk": {"S": "watched"}, "sk": {"S": "x"}})

@@ -106,6 +106,7 @@ def test_a_sync_that_never_completes_is_recorded_as_timed_out(moto_aws, three_co
     assert pipeline.excluded_sources(pipeline.dbt.runs[0]) == ["zendesk"]
 
 
+@pytest.mark.slow
 def test_a_rescheduled_manual_sync_waits_then_is_triggered_again(moto_aws):
     fivetran = FakeFivetran(
         connection("hubspot_crm", service="hubspot", schema="hubspot", schedule_type="manual")
@@ -254,13 +255,16 @@ def largest_state_bytes(pipeline: Pipeline, arn: str) -> int:
     return max(sizes)
 
 
+@pytest.mark.slow
 def test_three_hundred_refused_triggers_report_every_connection_and_keep_the_state_small(moto_aws):
     fivetran = FakeFivetran(*(connection(f"conn_{i:03d}", schema=f"schema_{i:03d}") for i in range(300)))
     for connector_id in fivetran.connections:
         fivetran.trigger_errors[connector_id] = FivetranAuthError(
             "Fivetran refused the API key (401): " + "check the key " * 20, status=401
         )
-    pipeline = Pipeline(fivetran)
+    # No trigger budget: at the default 120 a minute, 300 triggers would wait out two clock minutes,
+    # and the budget's pace is not this test's subject (tests/unit/test_api_budget.py).
+    pipeline = Pipeline(fivetran, triggers_per_minute=0)
 
     arn = pipeline.start({"group_id": "group", "on_sync_failure": "continue"})
     described = pipeline.wait_for_end(arn, timeout=180)
@@ -278,6 +282,7 @@ def test_three_hundred_refused_triggers_report_every_connection_and_keep_the_sta
     assert largest_state_bytes(pipeline, arn) < STATE_LIMIT_BYTES / 2
 
 
+@pytest.mark.slow
 def test_ten_failures_with_30000_character_reasons_keep_their_text_in_s3_not_in_the_state(moto_aws):
     fivetran = FakeFivetran(*(connection(f"conn_{i}", schema=f"schema_{i}") for i in range(10)))
     pipeline = Pipeline(fivetran)
@@ -296,6 +301,7 @@ def test_ten_failures_with_30000_character_reasons_keep_their_text_in_s3_not_in_
     assert largest_state_bytes(pipeline, arn) < 64 * 1024
 
 
+@pytest.mark.slow
 def test_the_fail_policys_cause_names_counts_and_the_first_few_and_points_at_the_full_list(moto_aws):
     fivetran = FakeFivetran(*(connection(f"conn_{i}", schema=f"schema_{i}") for i in range(8)))
     pipeline = Pipeline(fivetran)
@@ -317,6 +323,7 @@ def test_the_fail_policys_cause_names_counts_and_the_first_few_and_points_at_the
     assert pipeline.dbt.runs == []
 
 
+@pytest.mark.slow
 def test_every_sync_of_a_hundred_connection_group_is_triggered_before_any_ends(moto_aws):
     fivetran = FakeFivetran(*(connection(f"conn_{i:03d}", schema=f"schema_{i:03d}") for i in range(100)))
     pipeline = Pipeline(fivetran)
@@ -333,6 +340,7 @@ def test_every_sync_of_a_hundred_connection_group_is_triggered_before_any_ends(m
     assert json.loads(described["output"])["counts"]["succeeded"] == 100
 
 
+@pytest.mark.slow
 def test_max_concurrency_still_caps_a_run_for_those_who_want_a_cap(moto_aws):
     fivetran = FakeFivetran(*(connection(f"conn_{i}", schema=f"schema_{i}") for i in range(6)))
     pipeline = Pipeline(fivetran, tunables={"MaxConcurrency": 2})

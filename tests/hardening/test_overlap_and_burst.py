@@ -28,6 +28,7 @@ from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
 from local.runtime import WEBHOOK_SECRET as LOCAL_SECRET
 from local.runtime import LocalRuntime
 from local.scenario import parse_scenario
+from tests.conftest import PATIENCE_S
 from tests.fakes import FakeFivetran, connection
 from tests.hardening.support import encode, percentile, sync_end_payload
 from tests.pipeline import Pipeline
@@ -58,7 +59,9 @@ def test_two_runs_syncing_the_same_connection_at_once_each_get_exactly_one_outco
     pipeline = Pipeline(fivetran)
     first = pipeline.start({"connector_ids": ["stripe_prod", "hubspot_crm"]})
     second = pipeline.start({"connector_ids": ["stripe_prod"]})
-    pipeline.wait_for_tokens(3)
+    # Armed: each trigger answered too (start_sync parks, then triggers, then writes what the trigger
+    # said into the token); on a loaded machine the reads below could otherwise run in between.
+    pipeline.wait_for_tokens(3, armed=True)
     assert len(pipeline.store.parked_for("stripe_prod")) == 2
     assert fivetran.triggered.count("stripe_prod") == 2  # Fivetran joins the running sync (force=false)
 
@@ -201,7 +204,7 @@ def test_a_burst_of_500_webhooks_while_two_runs_wait_loses_none_doubles_none_and
         assert runtime.chalice is not None and runtime.deps is not None
         url = f"{runtime.chalice.url}/webhooks/fivetran"
         runs = [runtime.start_execution(), runtime.start_execution()]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE_S
         while runtime.deps.store.count() < 2 * len(CONNECTORS):
             assert time.monotonic() < deadline, f"only {runtime.deps.store.count()} tokens parked"
             time.sleep(0.1)
@@ -265,7 +268,7 @@ def test_a_burst_of_500_webhooks_while_two_runs_wait_loses_none_doubles_none_and
             results = list(pool.map(post, deliveries))
         wall = time.perf_counter() - started
 
-        ended = [runtime.wait(arn, timeout=30) for arn in runs]
+        ended = [runtime.wait(arn, timeout=PATIENCE_S) for arn in runs]
         histories = [runtime.history(arn) for arn in runs]
         recorded_outcomes = [runtime.outcomes(history) for history in histories]
         tokens_left = runtime.deps.store.count()

@@ -5,8 +5,9 @@ DynamoDB; Step Functions is ``RecordingStepFunctions`` (accepts callbacks, enfor
 size limits), so every attempt to complete a token is seen. One token is always parked for
 ``stripe_prod``; a property that must not complete it checks that it is still there, unclaimed.
 
-Each property runs a fixed number of examples (``EXAMPLES``) with a per-example deadline
-(``fuzz()``); the number actually run is printed and listed under "hardening figures".
+Each property runs a fixed number of examples (``EXAMPLES`` under the ``thorough`` hypothesis profile,
+a quarter of it under ``ci``, what ``make test`` runs: tests/hypothesis_profiles.py) with a per-example
+deadline (``fuzz()``); the number actually run is printed and listed under "hardening figures".
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ from tests.hardening.support import (
     sync_end_body,
     sync_end_payload,
 )
+from tests.hypothesis_profiles import examples
 from tests.tokens import WaitingTask
 
 PARKED = "stripe_prod"
-# Fixed example counts (about 35 s in all on 2 cores); random data each run, no example database.
+# Example counts under the thorough profile (about 35 s in all on 2 cores; ci runs a quarter of each);
+# random data each run, no example database.
 EXAMPLES = {
     "unsigned": 400,
     "duplicate_headers": 250,
@@ -62,7 +65,7 @@ EXAMPLES = {
 
 def fuzz(name: str) -> settings:
     return settings(
-        max_examples=EXAMPLES[name],
+        max_examples=examples(EXAMPLES[name]),
         deadline=timedelta(seconds=5),
         database=None,
         suppress_health_check=[
@@ -111,7 +114,7 @@ class Harness:
     def summary(self, name: str) -> str:
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items()))
         return (
-            f"hypothesis {name}: {self.examples} examples (max_examples={EXAMPLES[name]}); "
+            f"hypothesis {name}: {self.examples} examples (max_examples={examples(EXAMPLES[name])}); "
             f"answers {{{counts}}}; slowest answer {self.slowest_s * 1000:.1f} ms"
         )
 

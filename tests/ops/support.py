@@ -42,8 +42,10 @@ class Served:
 
 
 def serve_environment() -> dict[str, str]:
-    """This environment without AWS settings (the runtime needs none) and with the dbt interpreter."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != STATE_FILE_ENV}
+    """This environment without AWS settings (the runtime needs none), and dbt's stand-in: the
+    operator CLI is the subject here, not dbt (local/dbt_standin.py)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != STATE_FILE_ENV}
+    return {**env, "LOCAL_DBT": "stand-in"}
 
 
 def start_serve(scenario: Path, workdir: Path, state_file: Path | None = None) -> Served:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from chalicelib.run.collect import (
     NO_RESULT_ERROR,
     STATE_CAUSE_CHARS,
@@ -125,6 +127,7 @@ def test_a_lambda_errors_stack_trace_never_reaches_an_outcome():
     assert readable_cause("{not json") == "{not json"
 
 
+@pytest.mark.slow
 def test_the_state_stays_bounded_however_many_connections_fail_with_whatever_causes():
     items = [{"connector_id": f"c{i:05d}", "schema": f"s{i:05d}"} for i in range(10_000)]
     records = [failed(item, "x" * 32_000) for item in items]

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.tokens.identity import Anchor, Decision, SyncRecord, bind, merge
+from tests.hypothesis_profiles import examples
 
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 
@@ -241,7 +242,7 @@ def history(world: World, now: datetime) -> list[SyncRecord]:
     ]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400))
 @given(world=worlds(), data=st.data())
 def test_no_interleaving_ever_completes_a_token_with_another_syncs_outcome(world: World, data: st.DataObject):
     sent = events(world)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from chalicelib.platform.errors import SignatureError
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign, verify
+from tests.hypothesis_profiles import examples
 
 SECRET = "example-webhook-secret"
 BODY = (
@@ -118,7 +119,7 @@ def test_no_configured_secret_refuses_every_delivery(secret):
         verify(BODY, VECTOR, secret)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150))
 @given(body=st.binary(max_size=512), secret=st.text(min_size=1, max_size=40))
 def test_any_body_verifies_with_its_own_signature_in_either_case(body, secret):
     signature = sign(body, secret)
@@ -126,7 +127,7 @@ def test_any_body_verifies_with_its_own_signature_in_either_case(body, secret):
     verify(body, signature.upper(), secret)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300))
 @given(header=st.text(max_size=80))
 def test_an_arbitrary_header_value_either_verifies_or_raises_signature_error(header):
     try:
