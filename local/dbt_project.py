@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def parse(project: LocalProject, python: Path, duckdb_path: Path, workdir: Path)
 def _run(command: list[str], extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - dbt's home when none is set
+        "HOME": os.environ.get("HOME") or tempfile.gettempdir(),  # dbt's home when none is set
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
         **extra,
