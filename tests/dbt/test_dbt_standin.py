@@ -68,7 +68,7 @@ def test_the_standin_reads_the_exclusions_as_the_entrypoint_does(tmp_path: Path)
     assert run.returncode == 0, run.explain()
     assert run.summary["exclude"] == "source:zendesk+"
     (started,) = run.events("dbt_started")
-    assert started["standin"] is True and "--exclude source:zendesk+" in started["args"]
+    assert started["standin"] is True and "--exclude=source:zendesk+" in started["args"]
 
 
 def test_bad_settings_fail_the_standin_as_they_fail_the_entrypoint(tmp_path: Path) -> None:

@@ -53,8 +53,13 @@ SUCCESS_PATH = [  # the parent's states on a run whose syncs and dbt all succeed
     "CollectOutcomes",
     "ApplyFailurePolicy",
     "AllSyncsSucceeded",
+    "TakeTransformLease",
+    "TransformLeaseTaken",
     "RunDbt",
     "DbtExitedCleanly",
+    "ReadDbtBuildSummary",
+    "ReleaseTransformLease",
+    "DidDbtFail",
     "BuildRunReport",
     "Succeeded",
 ]

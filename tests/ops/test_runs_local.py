@@ -239,7 +239,8 @@ def test_a_run_uses_the_history_events_and_payload_the_readme_limits_assume(
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
 
     # The syncs run in child executions: the run's own history and state do not grow per connection.
-    assert len(events["events"]) <= 45
+    # 57 events on a run whose syncs and dbt succeed (the transform lease and the build summary included).
+    assert len(events["events"]) <= 65
     assert max(payloads) <= 20 * 1024
-    assert "a run's own history holds about 40 events whatever the number of connections" in readme
+    assert "a run's own history holds about 60 events whatever the number of connections" in readme
     assert "The run's own state is bounded whatever happens" in readme
