@@ -92,19 +92,7 @@ class WebhookSender:
             return
         if sync.ours and hook.drop:
             return
-        body = json.dumps(
-            {
-                "event": event,
-                "created": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                "connector_type": state.spec.service,
-                "connector_id": state.spec.id,
-                "connector_name": state.spec.schema,
-                "sync_id": sync.sync_id,
-                "destination_group_id": self.group_id,
-                "data": data,
-            },
-            separators=(",", ":"),
-        ).encode()
+        body = self._envelope(state, event, created, data, sync_id=sync.sync_id)
         bad = sync.ours and hook.bad_signature
         signature = sign(body, "not-the-webhook-secret" if bad else self.secret)
         copies = 1 + (hook.duplicate if sync.ours else 0)
@@ -112,6 +100,23 @@ class WebhookSender:
         for copy in range(copies):
             delivery = Delivery(body, signature, state.spec.id, event, sync.sync_id, bad)
             self._send_later(delay + 0.05 * copy, delivery)
+
+    def _envelope(
+        self, state: ConnectionState, event: str, created: datetime, data: dict, sync_id: str | None = None
+    ) -> bytes:
+        """Fivetran's webhook body: the event, when (milliseconds, Z), the connection, its sync (sync
+        events only) and group, and the event's data."""
+        envelope: dict = {
+            "event": event,
+            "created": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "connector_type": state.spec.service,
+            "connector_id": state.spec.id,
+            "connector_name": state.spec.schema,
+        }
+        if sync_id is not None:
+            envelope["sync_id"] = sync_id
+        envelope.update({"destination_group_id": self.group_id, "data": data})
+        return json.dumps(envelope, separators=(",", ":")).encode()
 
     def send_connection_event(
         self, state: ConnectionState, event: str, created: datetime, data: dict
@@ -121,18 +126,7 @@ class WebhookSender:
         delay, bad signature) are about sync events and do not apply; ``fail_first`` does."""
         if not self.url or event not in self.events:
             return
-        body = json.dumps(
-            {
-                "event": event,
-                "created": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                "connector_type": state.spec.service,
-                "connector_id": state.spec.id,
-                "connector_name": state.spec.schema,
-                "destination_group_id": self.group_id,
-                "data": data,
-            },
-            separators=(",", ":"),
-        ).encode()
+        body = self._envelope(state, event, created, data)
         self._send_later(0.0, Delivery(body, sign(body, self.secret), state.spec.id, event, "", False))
 
     def _send_later(self, delay: float, delivery: Delivery) -> None:
