@@ -18,6 +18,9 @@ ecs_parameter_casing                   ``ecs_parameters``: ``ecs:runTask`` passe
                                        unconverted
 send_task_failure_cause                ``sfn_api``: ``SendTaskFailure`` drops ``cause``
 execution_name_default                 ``sfn_api``: ``StartExecution`` without a name is named ``"None"``
+stop_execution_aborts_at_once          ``sfn_api``: a stopped execution shows ``RUNNING`` until moto's
+                                       interpreter thread notices (seconds under load), then may end
+                                       ``FAILED``: it is ``ABORTED`` from the moment the stop answers
 callback_before_heartbeat              ``sfn_callbacks``: an outcome sent before the heartbeat endpoint
                                        exists is lost
 heartbeat_before_endpoint              ``sfn_callbacks``: a heartbeat sent while the Lambda invoke is still
@@ -45,6 +48,10 @@ dynamodb_query_one_partition           ``dynamodb_query``: a base-table ``Query`
                                        table while other threads add partitions, answering 500
                                        ("dictionary changed size during iteration"), which DynamoDB never
                                        does: it now reads the one partition it names
+dynamodb_item_atomicity                ``dynamodb_atomic``: item requests run unlocked on the caller's
+                                       thread: two conditional ``UpdateItem`` calls could both pass their
+                                       condition (one API-budget slot for two callers), a ``Scan`` could
+                                       fail while another thread wrote: each request is now applied whole
 distributed_map_child_records          ``dmap_children``: no per-child record (ARN, input, output, status,
                                        error, cause); ``DescribeMapRun`` counts wrong (a failed child stays
                                        running, no pending, total grows as children start)
@@ -99,6 +106,7 @@ from local.patches import (
     dmap_concurrency,
     dmap_failure_threshold,
     dmap_result_writer,
+    dynamodb_atomic,
     dynamodb_query,
     ecs_overrides,
     ecs_parameters,
@@ -135,6 +143,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "ecs_parameter_casing": ecs_parameters.patch_ecs_parameter_casing,
     "send_task_failure_cause": sfn_api.patch_send_task_failure_cause,
     "execution_name_default": sfn_api.patch_execution_name_default,
+    "stop_execution_aborts_at_once": sfn_api.patch_stop_execution_aborts_at_once,
     "callback_before_heartbeat": sfn_callbacks.patch_callback_before_heartbeat,
     "heartbeat_before_endpoint": sfn_callbacks.patch_heartbeat_before_endpoint,
     "ecs_container_memory": ecs_task_definitions.patch_ecs_container_memory,
@@ -144,6 +153,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "ecs_overrides_limit": ecs_overrides.patch_ecs_overrides_limit,
     "aws_sdk_streaming_body": sfn_aws_sdk.patch_aws_sdk_streaming_body,
     "dynamodb_query_one_partition": dynamodb_query.patch_dynamodb_query_one_partition,
+    "dynamodb_item_atomicity": dynamodb_atomic.patch_dynamodb_item_atomicity,
     "distributed_map_child_records": dmap_children.patch_distributed_map_child_records,
     "distributed_map_child_context": dmap_children.patch_distributed_map_child_context,
     "distributed_map_result_writer": dmap_result_writer.patch_distributed_map_result_writer,

@@ -1,9 +1,14 @@
-"""Patches to two Step Functions API actions, so they answer as AWS does.
+"""Patches to three Step Functions API actions, so they answer as AWS does.
 
 - ``send_task_failure_cause``: moto's ``SendTaskFailure`` drops the ``cause`` it is sent; AWS
   fails the waiting task with both ``error`` and ``cause``.
 - ``execution_name_default``: moto names an execution started without a ``name`` ``"None"``;
   AWS gives it a unique name: here a UUID.
+- ``stop_execution_aborts_at_once``: after moto's ``StopExecution`` the execution still shows
+  ``RUNNING`` until the interpreter's thread next looks at its stop flag (seconds on a loaded
+  machine), and an error met meanwhile turns it ``FAILED``. On AWS a stopped execution is
+  ``ABORTED`` from the moment ``StopExecution`` answers ("StopExecution", Step Functions API
+  reference), and stays so.
 """
 
 from __future__ import annotations
@@ -11,7 +16,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-__all__ = ["patch_execution_name_default", "patch_send_task_failure_cause"]
+__all__ = [
+    "patch_execution_name_default",
+    "patch_send_task_failure_cause",
+    "patch_stop_execution_aborts_at_once",
+]
 
 
 def patch_send_task_failure_cause() -> None:
@@ -45,3 +54,30 @@ def patch_execution_name_default() -> None:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+# -- stop_execution_aborts_at_once ----------------------------------------------------------------
+
+
+def patch_stop_execution_aborts_at_once() -> None:
+    """A running execution is ``ABORTED`` (with its stop date) as soon as it is stopped, and
+    whatever its interpreter thread meets afterwards does not change that."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+
+    original_stop = Execution.stop
+    original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        original_stop(self, stop_date=stop_date, error=error, cause=cause)  # type: ignore[no-untyped-call]
+        if self.exec_status == ExecutionStatus.RUNNING:
+            self.exec_status = ExecutionStatus.ABORTED
+            self.stop_date = stop_date
+
+    def reflect(self: Any) -> None:
+        if self.execution.exec_status == ExecutionStatus.ABORTED:
+            return
+        original_reflect(self)
+
+    Execution.stop = stop  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect  # type: ignore[method-assign]

@@ -116,6 +116,28 @@ def test_an_execution_started_without_a_name_gets_a_unique_one(moto_aws):
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 2
 
 
+WAIT_30_S = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}}
+
+
+def test_a_stopped_execution_is_aborted_as_soon_as_the_stop_answers_and_stays_so(moto_aws):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name="stoppable",
+        definition=json.dumps(WAIT_30_S),
+        roleArn=ROLE,
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+
+    stopped = sfn.stop_execution(executionArn=execution)
+    at_once = sfn.describe_execution(executionArn=execution)
+    time.sleep(1.5)  # the interpreter's thread has seen the stop flag by now
+    later = sfn.describe_execution(executionArn=execution)
+
+    assert (at_once["status"], at_once["stopDate"]) == ("ABORTED", stopped["stopDate"])
+    assert later["status"] == "ABORTED"
+    assert [e["status"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]] == ["ABORTED"]
+
+
 def test_an_aws_sdk_s3_get_object_task_hands_the_state_the_body_as_a_string(moto_aws):
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="artifacts")
@@ -263,3 +285,74 @@ def test_queries_never_fail_while_other_threads_add_partitions(moto_aws):
         thread.join()
 
     assert errors == []
+
+
+# -- dynamodb_item_atomicity ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def frequent_thread_switches() -> Any:
+    """Switch threads every microsecond, so a race inside one moto request shows at once."""
+    import sys
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)
+
+
+def test_concurrent_conditional_counter_updates_each_get_their_own_value(moto_aws, frequent_thread_switches):
+    from concurrent.futures import ThreadPoolExecutor
+
+    dynamodb = _keyed_table()
+    key = {"pk": {"S": "budget"}, "sk": {"S": "counter"}}
+    dynamodb.put_item(TableName="keyed", Item={**key, "n": {"N": "0"}})
+
+    def add(_: int) -> int:
+        answer = dynamodb.update_item(
+            TableName="keyed",
+            Key=key,
+            UpdateExpression="ADD n :one",
+            ConditionExpression="n >= :zero",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":zero": {"N": "0"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(answer["Attributes"]["n"]["N"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        values = list(pool.map(add, range(200)))
+
+    assert sorted(values) == list(range(1, 201))
+
+
+def test_scans_never_fail_while_other_threads_write(moto_aws, frequent_thread_switches):
+    dynamodb = _keyed_table()
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write(n: int) -> None:
+        try:
+            for i in range(150):
+                dynamodb.put_item(TableName="keyed", Item={"pk": {"S": f"w{n}-{i}"}, "sk": {"S": "x"}})
+        except BaseException as exc:
+            errors.append(exc)
+
+    def scan() -> None:
+        try:
+            while not done.is_set():
+                dynamodb.scan(TableName="keyed")
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+    scanners = [threading.Thread(target=scan) for _ in range(2)]
+    for thread in writers + scanners:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    done.set()
+    for thread in scanners:
+        thread.join()
+
+    assert errors == []
+    assert dynamodb.scan(TableName="keyed", Select="COUNT")["Count"] == 450
