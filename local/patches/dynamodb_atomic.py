@@ -33,13 +33,24 @@ ITEM_REQUESTS = (
 
 
 def patch_dynamodb_item_atomicity() -> None:
-    """One lock (re-entrant: ``transact_write_items`` calls ``put_item``) around every item request
-    of every DynamoDB backend: a write's condition, read and write happen as one step, and a scan
-    or query sees the table between writes, never during one. Requests are in-memory and short,
-    so the local runtime's throughput is unchanged."""
+    """One lock (re-entrant: ``transact_write_items`` calls ``put_item``) around every DynamoDB
+    request, from parsing to the serialised answer (moto's answer to ``UpdateItem`` is built
+    from the live item after the backend returns, so another thread's write could show in it),
+    and around the backend's item methods for callers that reach the backend directly. A write's
+    condition, read, write and answer happen as one step; a scan or query sees the table between
+    writes, never during one. Requests are in-memory and short, so throughput is unchanged."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     lock = threading.RLock()
+    original_call_action = DynamoHandler.call_action
+
+    @functools.wraps(original_call_action)
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original_call_action(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     for name in ITEM_REQUESTS:
         original = getattr(DynamoDBBackend, name)
 
