@@ -13,7 +13,7 @@
 - ``s3``: the S3 client the settings and the artifacts use
 - ``warehouses``: the adapters, the warehouse secret's keys each one's managed profile reads, their check
 - ``source_contract``: which dbt sources belong to which Fivetran connection, and the mismatches
-- ``project_sources``: the dbt sources a project's YAML declares (and its installed packages'), read before dbt
+- ``project_sources``: the dbt sources a project's YAML (and its packages') declares, read before dbt
 - ``contract_check``: the run's connections against the project's sources at the start of the run:
   warnings, and the failed connections' sources mapped by meta excluded
 

@@ -56,7 +56,7 @@ class FakeS3:
     def __init__(self, objects: dict[str, Any]) -> None:
         self.objects = objects
 
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
         if f"{Bucket}/{Key}" not in self.objects:
             raise OSError(f"NoSuchKey: {Key}")
         return {"Body": io.BytesIO(json.dumps(self.objects[f"{Bucket}/{Key}"]).encode())}
