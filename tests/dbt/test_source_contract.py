@@ -144,3 +144,35 @@ def test_the_runs_connections_file_is_found_where_list_connectors_writes_it() ->
     )
     assert connections_uri({**run, "FIVETRAN_CONNECTIONS_URI": "s3://c/k.json"}) == "s3://c/k.json"
     assert connections_uri(run) is None  # a manual run: nothing to check against
+
+
+def test_selection_by_new_data_counts_a_meta_mapped_source_as_loaded_by_its_connections_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import task.build_state as build_state
+    from task.new_data_run import sources_by_connection
+
+    outcomes = {
+        "connections": [
+            {"connector_id": "billing_conn", "schema": "billing", "outcome": "succeeded"},
+            {"connector_id": "stripe_prod", "schema": "stripe", "outcome": "failed"},
+        ]
+    }
+    monkeypatch.setattr(build_state, "s3_client", lambda: FakeS3({"art/runs/r1/outcomes.json": outcomes}))
+    manifest = {
+        "sources": {
+            "source.p.invoices.records": {
+                "source_name": "invoices",
+                "source_meta": {"fivetran_connection": "billing_conn"},
+            },
+            "source.p.charges.all": {
+                "source_name": "charges",
+                "config": {"meta": {"fivetran_connection": "stripe_prod"}},
+            },
+            "source.p.stripe.charges": {"source_name": "stripe", "source_meta": {}},
+        }
+    }
+
+    assert sources_by_connection(manifest) == {"billing_conn": {"invoices"}, "stripe_prod": {"charges"}}
+    assert build_state.run_sources("art", "r1", sources_by_connection(manifest)) == ["billing", "invoices"]
+    assert build_state.run_sources("art", "r1") == ["billing"]
