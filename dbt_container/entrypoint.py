@@ -21,6 +21,7 @@ import shutil
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from task.command_line import (
     deps_args,
     needs_deps,
 )
-from task.contract_check import warn_on_source_contract
+from task.contract_check import apply_source_contract
 from task.events import log_event
 from task.new_data_run import build_new_data
 from task.process import KILL_AFTER_S, DbtProcess
@@ -114,6 +115,7 @@ __all__ = [
 SUMMARY_FILE = "summary.json"
 NO_NODES_EXIT = 1  # dbt ran cleanly but a selector of DBT_SELECT matched no node: the run did not do as asked
 SUMMARY_MAX_FAILED_NODES = 50  # summary.json feeds a Step Functions cause (at most 32,768 characters)
+SUMMARY_MAX_WARNINGS = 50  # the summary names at most this many (source_contract_warnings_count: all)
 SUMMARY_MAX_MODELS = 500  # the summary line names at most this many built models (models_built_count: all)
 
 ENV_HELP = """\
@@ -154,8 +156,11 @@ environment (the ECS task's container overrides set these):
   FIVETRAN_DATABASE    the database Fivetran lands in, if not the one dbt builds in (default: the target's)
   FIVETRAN_CONNECTIONS_URI  s3://bucket/key of the run's connections (default, in a run the state
                        machine started: s3://ARTIFACTS_BUCKET/runs/RUN_ID/connections.json, which
-                       list_connectors writes); each connection without a dbt source, and each
-                       dbt source without a connection, is a source_contract_warning event on stderr
+                       list_connectors writes); checked before dbt starts against the sources the
+                       project's YAML declares: each connection without a dbt source, and each dbt
+                       source without a connection, is a source_contract_warning event on stderr and
+                       a line of the summary's source_contract_warnings; a failed connection's
+                       sources mapped by meta.fivetran_connection are excluded too
   AWS_ENDPOINT_URL     set only locally (moto), for the artifacts upload
   SNOWFLAKE_*, BIGQUERY_*, REDSHIFT_*, DATABRICKS_*, POSTGRES_*: the warehouse secret's keys, read by the
                        orchestrator-managed profile (docs/your-dbt-project.md lists them); a required
@@ -186,7 +191,6 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
         code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
     skipped = bool(selection and selection.get("skipped"))
     counts, failed = read_results(settings.target_path, "build" if skipped else settings.command)
-    warn_on_source_contract(settings.target_path, env)
     log_event("dbt_finished", exit_code=code, target_path=str(settings.target_path))
     unmatched = unmatched_selectors(settings.log_path / LOG_FILE, settings.select)
     if unmatched:
@@ -226,6 +230,8 @@ def summary_line(
         "selection": outcome.selection,
         "models_built": outcome.models_built[:SUMMARY_MAX_MODELS],
         "models_built_count": len(outcome.models_built),
+        "source_contract_warnings": outcome.source_contract_warnings[:SUMMARY_MAX_WARNINGS],
+        "source_contract_warnings_count": len(outcome.source_contract_warnings),
     }
     if outcome.unmatched_selectors:  # present only then (the state machine's Choice tests for it)
         summary["unmatched_selectors"] = outcome.unmatched_selectors
@@ -271,8 +277,13 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     runner = DbtProcess(DEFAULT_STOP_GRACE_S)
     runner.install()
     settings: Settings | None = None
+    warnings: list[str] = []
     try:
-        settings = load_settings(env)
+        loaded = load_settings(env)
+        # The source-naming contract, before dbt: warnings, and the failed connections' meta-mapped sources.
+        contract = apply_source_contract(loaded.project_dir, env, loaded.excluded_sources)
+        warnings = contract.warnings
+        settings = replace(loaded, exclude=build_exclude(loaded.exclude, contract.excluded))
     except ConfigError as exc:
         log_event("config_error", level="error", error=str(exc))
         outcome = Outcome(exit_code=exc.exit_code)
@@ -291,6 +302,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         except OSError as exc:  # e.g. the artifacts folders cannot be created: say so, still summarize
             log_event("run_failed", level="error", error=str(exc))
             outcome = Outcome(exit_code=CONFIG_ERROR)
+    outcome = replace(outcome, source_contract_warnings=warnings)
     line = summary_line(settings, outcome, time.monotonic() - started, env)
     if settings is not None:
         upload_summary(settings, json.loads(line))

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from infra.warehouse_secret import SECRET_KEYS
+
 __all__ = ["config_warnings", "next_steps", "stage_environment"]
 
 
@@ -52,6 +54,8 @@ def next_steps(
     registry = repository.split("/", 1)[0]
     tag = params.get("DbtImageTag", "<DbtImageTag>")
     platform = "linux/arm64" if params.get("DbtCpuArchitecture") == "ARM64" else "linux/amd64"
+    adapter = params.get("DbtAdapter") or "snowflake"
+    keys = SECRET_KEYS.get(adapter, SECRET_KEYS["snowflake"])
     lines = [
         f"Webhook URL: {url or '(unknown: no rest_api in .chalice/deployed/' + stage + '.json)'}",
         "",
@@ -60,15 +64,15 @@ def next_steps(
         f"       aws secretsmanager put-secret-value --region {region} \\",
         f"         --secret-id {outputs.get('FivetranApiSecretArn', '<FivetranApiSecretArn>')} \\",
         '         --secret-string \'{"api_key": "...", "api_secret": "..."}\'',
-        "  2. Put the warehouse credentials (JSON keys account, user, private_key, role, warehouse,",
-        "     database, schema):",
+        f"  2. Put the warehouse credentials for dbt on {adapter} (JSON keys {', '.join(keys)}):",
         f"       aws secretsmanager put-secret-value --region {region} \\",
         f"         --secret-id {outputs.get('WarehouseSecretArn', '<WarehouseSecretArn>')} \\",
         "         --secret-string file://warehouse.json",
         f"  3. Build and push the dbt image with the tag the stack expects ({tag}):",
         f"       aws ecr get-login-password --region {region} | "
         f"docker login --username AWS --password-stdin {registry}",
-        f"       docker build --platform {platform} -t {repository}:{tag} dbt_container",
+        f"       docker build --platform {platform} --build-arg DBT_ADAPTER={adapter} "
+        f"-t {repository}:{tag} dbt_container",
         f"       docker push {repository}:{tag}",
         "  4. Register the webhook with Fivetran (it signs with the generated webhook secret):",
         f"       orchestrator register-webhook --stage {stage} --group <group_id>",

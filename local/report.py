@@ -4,7 +4,7 @@ Shape (a contract, see issue 4): ``{"execution": {"arn", "status", "error", "cau
 "history_events"}, "connectors": [{"connector_id", "outcome", "sync_id", "error"}],
 "skipped": [{"connector_id", "reason"}], "dbt": {"ran", "exit_code", "command",
 "exclude_sources", "summary", "started_at", "ended_at", "transform_lease", "mode", "selection",
-"models_built", "skipped"}},
+"models_built", "skipped", "source_contract_warnings"}},
 "fivetran_api_calls": {"total", "by_endpoint"}, "webhooks": {"sent", "accepted",
 "rejected", "by_status"}, "tokens_left", "duration_s", "lambda_invocations": {function: n},
 "deferrals", "max_deferrals_per_connection", "state_transitions": {"parent", "children", "total"},
@@ -15,6 +15,7 @@ with ``runs``: ``{"runs": [<one report of that shape per run>]}``.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,9 @@ from local.patches import billing
 from local.runs import PlayedRun
 from local.runtime import LocalRuntime, RunResult
 from local.scenario import Expectation
+
+# The connection a source-naming warning of the dbt task names (dbt_container/task/source_contract.py).
+UNMATCHED = re.compile(r"connection (\S+) has no dbt source")
 
 __all__ = ["build_report", "build_runs_report", "expectation_problems", "run_problems"]
 
@@ -111,6 +115,7 @@ def _built(last: Any) -> dict[str, Any]:
         "selection": selection,
         "models_built": list(summary.get("models_built") or []),
         "skipped": last is None or bool(selection and selection.get("skipped")),
+        "source_contract_warnings": list(summary.get("source_contract_warnings") or []),
     }
 
 
@@ -227,4 +232,11 @@ def _built_problems(dbt: dict[str, Any], expect: Expectation) -> list[str]:
     problems += [f"model {m} built (expected not built)" for m in expect.dbt_not_built if m in built]
     if expect.dbt_skipped is not None and dbt.get("skipped") != expect.dbt_skipped:
         problems.append(f"dbt skipped={dbt.get('skipped')} (expected {expect.dbt_skipped})")
+    if expect.connections_without_dbt_source is not None:
+        warned = tuple(sorted(UNMATCHED.findall(" ".join(dbt.get("source_contract_warnings") or []))))
+        if warned != expect.connections_without_dbt_source:
+            problems.append(
+                f"dbt warned of connections without a dbt source {list(warned)} "
+                f"(expected {list(expect.connections_without_dbt_source)})"
+            )
     return problems

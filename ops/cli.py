@@ -281,7 +281,9 @@ def show(target: Callable[[], Target], run: str, html_path: Path | None, show_al
 def doctor(target: Callable[[], Target]) -> None:
     """Check a deployed stage: each role's permissions (iam:SimulatePrincipalPolicy over every call
     the code makes), the secrets, the dbt image in ECR, the dbt task's route to the internet, the
-    Fivetran API key and webhook, the schedule and the alarm's topic. Starts nothing, changes nothing.
+    Fivetran API key and webhook, the schedule and the alarm's topic; and lists, as warnings, the
+    connections without a dbt source and the dbt sources without a connection of the latest run that
+    built with dbt. Starts nothing, changes nothing.
 
     Exit 1 when any check fails; each failed line says what to do.
     """
@@ -295,13 +297,26 @@ def doctor(target: Callable[[], Target]) -> None:
         check_secrets,
     )
     from ops.doctor_iam import check_iam
+    from ops.doctor_sources import check_source_contract
     from ops.target import StageTarget
 
     resolved = target()
     if not isinstance(resolved, StageTarget):
         from ops.doctor_local import check_local
 
-        local = check_stage(None, None, [("local runtime", lambda stage, services: check_local(resolved))])
+        local = check_stage(
+            None,
+            None,
+            [
+                ("local runtime", lambda stage, services: check_local(resolved)),
+                (
+                    "dbt sources",
+                    lambda stage, services: check_source_contract(
+                        resolved.stepfunctions(), resolved.state_machine_arn
+                    ),
+                ),
+            ],
+        )
         click.echo(f"doctor: {resolved.label} (IAM, secrets, image and network: on a deployed stage)")
         click.echo(render(local))
         sys.exit(1 if failed(local) else 0)
@@ -318,6 +333,12 @@ def doctor(target: Callable[[], Target]) -> None:
             ("Fivetran", check_fivetran),
             ("schedule", check_schedule),
             ("alarm topic", check_alarm),
+            (
+                "dbt sources",
+                lambda stage, services: check_source_contract(
+                    services.aws("stepfunctions"), stage.outputs.get("StateMachineArn", "")
+                ),
+            ),
         ],
     )
     click.echo(f"doctor: {resolved.label}, stack {stage.stack}, account {stage.account}")

@@ -10,11 +10,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.platform.errors import FivetranAuthError
+from infra.warehouse_secret import SECRET_KEYS
 from ops.doctor import Check, Services, Stage
 from ops.webhooks import CONNECTION_EVENTS_NOTE, REQUIRED_EVENTS, missing_connection_events
 
 __all__ = [
-    "WAREHOUSE_KEYS",
     "check_alarm",
     "check_fivetran",
     "check_image",
@@ -24,7 +24,6 @@ __all__ = [
 ]
 
 PLACEHOLDER = "REPLACE_ME"
-WAREHOUSE_KEYS = ("account", "user", "private_key", "role", "warehouse", "database", "schema")
 INTERNET = "0.0.0.0/0"
 
 
@@ -80,11 +79,13 @@ def check_secrets(stage: Stage, services: Services) -> Iterator[Check]:
         else f"{api} {problem}: {_put_command(stage, api, value)}",
     )
     warehouse = stage.secret_id("WarehouseSecretArn", "warehouse")
-    problem = _json_secret_problem(_secret_text(services, warehouse), WAREHOUSE_KEYS)
+    # The keys of the stack's DbtAdapter (snowflake when a stack predates the parameter).
+    keys = SECRET_KEYS.get(stage.parameters.get("DbtAdapter") or "snowflake", SECRET_KEYS["snowflake"])
+    problem = _json_secret_problem(_secret_text(services, warehouse), keys)
     yield Check(
         "secret warehouse",
         problem is None,
-        f"holds {', '.join(WAREHOUSE_KEYS)}"
+        f"holds {', '.join(keys)}"
         if problem is None
         else f"{warehouse} {problem}: {_put_command(stage, warehouse, 'file://warehouse.json')}",
     )

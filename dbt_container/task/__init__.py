@@ -13,7 +13,9 @@
 - ``s3``: the S3 client the settings and the artifacts use
 - ``warehouses``: the adapters, the warehouse secret's keys each one's managed profile reads, their check
 - ``source_contract``: which dbt sources belong to which Fivetran connection, and the mismatches
-- ``contract_check``: the run's connections against the manifest's sources, logged as warnings
+- ``project_sources``: the dbt sources a project's YAML (and its packages') declares, read before dbt
+- ``contract_check``: the run's connections against the project's sources at the start of the run:
+  warnings, and the failed connections' sources mapped by meta excluded
 
 Only the standard library at import time (boto3 is imported when S3 is used).
 """

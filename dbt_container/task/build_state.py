@@ -13,6 +13,7 @@ A missing or unreadable object is logged and read as "nothing known": no build s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from task.events import log_event
@@ -54,14 +55,21 @@ def save_build_state(bucket: str | None, target: str, state: BuildState) -> None
     log_event("state_saved", uri=f"s3://{bucket}/{key}", nodes=len(state.keys))
 
 
-def run_sources(bucket: str | None, run_id: str) -> list[str]:
-    """The source names of the connections this run synced successfully (empty if unknown)."""
+def run_sources(
+    bucket: str | None, run_id: str, by_connection: Mapping[str, Iterable[str]] | None = None
+) -> list[str]:
+    """The source names of the connections this run synced successfully (empty if unknown): each one's
+    schema, and the sources ``by_connection`` maps to its id (``meta.fivetran_connection``)."""
     if not bucket:
         return []
     outcomes = _get_json(bucket, f"runs/{run_id}/outcomes.json")
     connections = outcomes.get("connections") if isinstance(outcomes, dict) else None
-    return [
-        str(c["schema"])
+    succeeded = [
+        c
         for c in (connections if isinstance(connections, list) else [])
-        if isinstance(c, dict) and c.get("outcome") == "succeeded" and c.get("schema")
+        if isinstance(c, dict) and c.get("outcome") == "succeeded"
     ]
+    names = [str(c["schema"]) for c in succeeded if c.get("schema")]
+    for connection in succeeded:
+        names += sorted((by_connection or {}).get(str(connection.get("connector_id")), ()))
+    return list(dict.fromkeys(names))

@@ -21,6 +21,7 @@ from task.events import log_event
 from task.new_data import Selection, freshness_by_source, next_state, node_name, select_new_data
 from task.process import DbtProcess
 from task.settings import Settings
+from task.source_contract import META_KEY
 
 SELECTION_FILE = "selection.json"
 SUMMARY_MAX_NAMES = 50
@@ -31,6 +32,19 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def sources_by_connection(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
+    """connection id -> the names of the manifest's sources whose ``meta.fivetran_connection`` names it
+    (source-level meta, the table's, or ``config.meta``)."""
+    found: dict[str, set[str]] = {}
+    sources = manifest.get("sources")
+    for node in sources.values() if isinstance(sources, Mapping) else []:
+        config = node.get("config") if isinstance(node.get("config"), Mapping) else {}
+        meta = {**(node.get("source_meta") or {}), **(node.get("meta") or {}), **(config.get("meta") or {})}
+        if meta.get(META_KEY) and node.get("source_name"):
+            found.setdefault(str(meta[META_KEY]), set()).add(str(node["source_name"]))
+    return found
 
 
 def build_new_data(
@@ -53,7 +67,7 @@ def build_new_data(
         manifest,
         freshness_by_source(_read_json(settings.target_path / "sources.json")),
         previous,
-        run_sources(settings.bucket, settings.run_id),
+        run_sources(settings.bucket, settings.run_id, sources_by_connection(manifest)),
     )
     summary = selection_summary(manifest, selection)
     (settings.target_path / SELECTION_FILE).write_text(json.dumps(_selection_file(manifest, selection)))

@@ -64,6 +64,7 @@ class Settings:
     stop_grace_s: float = DEFAULT_STOP_GRACE_S
     scratch_dir: Path | None = None  # the default artifacts folder: ours, removed when the run is done
     mode: str = "all"  # DBT_MODE; new_data applies to build and run without an explicit DBT_SELECT
+    excluded_sources: tuple[str, ...] = ()  # the failed connections' schemas (DBT_EXCLUDE_SOURCES[_URI])
 
     @property
     def selects_new_data(self) -> bool:
@@ -95,16 +96,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         exclude = parse_selection(env.get("DBT_EXCLUDE", ""), "DBT_EXCLUDE")
     except SelectionError as exc:
         raise ConfigError(str(exc)) from None
+    excluded_sources = parse_exclude_sources(env.get("DBT_EXCLUDE_SOURCES")) + parse_exclude_sources(
+        read_exclude_sources_uri(env.get("DBT_EXCLUDE_SOURCES_URI")), "DBT_EXCLUDE_SOURCES_URI's file"
+    )
     return Settings(
         command=parse_command(env.get("DBT_COMMAND", "")),
         select=" ".join(select),
-        exclude=build_exclude(
-            " ".join(exclude),
-            parse_exclude_sources(env.get("DBT_EXCLUDE_SOURCES"))
-            + parse_exclude_sources(
-                read_exclude_sources_uri(env.get("DBT_EXCLUDE_SOURCES_URI")), "DBT_EXCLUDE_SOURCES_URI's file"
-            ),
-        ),
+        exclude=build_exclude(" ".join(exclude), excluded_sources),
         target=target,
         run_id=run_id,
         project_dir=project_dir,
@@ -116,6 +114,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         stop_grace_s=_parse_seconds(env.get("DBT_STOP_GRACE_SECONDS"), DEFAULT_STOP_GRACE_S),
         scratch_dir=scratch_dir if target_path.is_relative_to(scratch_dir) else None,
         mode=parse_mode(env.get("DBT_MODE", "")),
+        excluded_sources=tuple(dict.fromkeys(excluded_sources)),
     )
 
 

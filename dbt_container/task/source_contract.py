@@ -1,13 +1,12 @@
 """The source-naming contract: which dbt sources belong to which Fivetran connection, and what does not match.
 
 A dbt source belongs to a connection when its ``meta.fivetran_connection`` is the connection's id, or
-else when its name is the connection's schema (for a connection that lands one table, ``schema.table``:
-source ``schema``, table ``table``). Under ``on_sync_failure: continue`` a failed connection's schema
-becomes ``source:<schema>+`` in the exclusions, so a source reached only through ``meta`` whose name is
-not the schema would be built on stale data: it is reported too.
+when its name is the connection's schema (for a connection that lands one table, Fivetran's schema is
+``schema.table``: source ``schema``, table ``table``). Under ``on_sync_failure: continue`` a failed
+connection's sources are excluded (``source:<name>+``) by both rules: ``excluded_by_meta`` gives the
+sources the schema rule alone would miss.
 
-``check`` returns the warnings as sentences; ``sources_from_manifest`` reads dbt's manifest.json.
-Standard library only.
+``check`` returns the mismatches as sentences (warnings, never fatal). Standard library only.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ class DbtSource:
 class ContractReport:
     connections_without_source: list[str]  # connection ids
     sources_without_connection: list[str]  # source names
-    sources_not_excluded: list[str]  # meta-mapped sources whose name is not their connection's schema
 
     @property
     def warnings(self) -> list[str]:
@@ -44,44 +42,36 @@ class ContractReport:
             f"dbt source {name} matches no connection of the run by schema or meta.{META_KEY}"
             for name in self.sources_without_connection
         ]
-        found += [
-            f"dbt source {name} is mapped by meta.{META_KEY} but its name is not the connection's schema: "
-            "a failed sync of that connection does not exclude it under on_sync_failure=continue"
-            for name in self.sources_not_excluded
-        ]
         return found
 
 
-def sources_from_manifest(manifest: Mapping[str, Any]) -> list[DbtSource]:
-    """The project's sources, once each (a source's tables share its name and meta)."""
-    found: dict[str, DbtSource] = {}
-    for node in (manifest.get("sources") or {}).values():
-        meta = {**(node.get("source_meta") or {}), **(node.get("meta") or {})}
-        meta.update((node.get("config") or {}).get("meta") or {})
-        connection = meta.get(META_KEY)
-        name = str(node.get("source_name", ""))
-        if name and (name not in found or connection):
-            found[name] = DbtSource(name, str(connection) if connection else None)
-    return sorted(found.values(), key=lambda s: s.name)
+def _schemas(connections: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """connection id -> its schema (``{"connector_id", "schema"}`` each, as the run lists them)."""
+    return {str(c.get("connector_id")): str(c.get("schema") or "") for c in connections}
 
 
 def check(connections: Iterable[Mapping[str, Any]], sources: Iterable[DbtSource]) -> ContractReport:
     """Match ``connections`` (``{"connector_id", "schema"}`` each, as the run lists them) to ``sources``."""
-    by_id = {str(c.get("connector_id")): str(c.get("schema") or "") for c in connections}
+    by_id = _schemas(connections)
     schemas = {schema.split(".", 1)[0] for schema in by_id.values() if schema}
     sources = list(sources)
+    names = {s.name for s in sources}
     matched_ids = {s.connection for s in sources if s.connection in by_id}
-    matched_ids |= {
-        cid for cid, schema in by_id.items() if schema.split(".", 1)[0] in {s.name for s in sources}
-    }
+    matched_ids |= {cid for cid, schema in by_id.items() if schema.split(".", 1)[0] in names}
     return ContractReport(
         connections_without_source=sorted(set(by_id) - matched_ids),
         sources_without_connection=[
             s.name for s in sources if s.connection not in by_id and s.name not in schemas
         ],
-        sources_not_excluded=[
-            s.name
-            for s in sources
-            if s.connection in by_id and by_id[s.connection].split(".", 1)[0] != s.name
-        ],
     )
+
+
+def excluded_by_meta(
+    connections: Iterable[Mapping[str, Any]], sources: Iterable[DbtSource], excluded_schemas: Iterable[str]
+) -> list[str]:
+    """The sources whose ``meta.fivetran_connection`` names a failed connection (one whose schema is in
+    ``excluded_schemas``, the run's ``exclude_sources.json``) and whose name is not already excluded."""
+    excluded = set(excluded_schemas)
+    failed = {cid for cid, schema in _schemas(connections).items() if schema in excluded}
+    plain = {name.split(".", 1)[0] for name in excluded}
+    return sorted({s.name for s in sources if s.connection in failed and s.name not in plain})

@@ -156,6 +156,8 @@ class Expectation:
     dbt_built: tuple[str, ...] = ()  # models the run must build (report's dbt.models_built has them)
     dbt_not_built: tuple[str, ...] = ()  # models the run must not build
     dbt_skipped: bool | None = None  # the report's dbt.skipped (None: not checked)
+    # the connections the dbt task warns have no dbt source (None: not checked)
+    connections_without_dbt_source: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
     expect_raw = mapping(value, where)
     expect_keys = {"status", "dbt_ran", "connectors", "error", "dbt_exit_code", "cause_contains", "causes"}
     expect_keys.update(DEFERRAL_KEYS)
-    expect_keys.update(("dbt_built", "dbt_not_built", "dbt_skipped"))
+    expect_keys.update(("dbt_built", "dbt_not_built", "dbt_skipped", "connections_without_dbt_source"))
     check_keys(expect_raw, expect_keys, f"{where}.")
     status = typed(expect_raw, "status", str, "SUCCEEDED", f"{where}.")
     if status not in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
@@ -144,7 +144,19 @@ def parse_expect(value: Any, where: str, ids: set[str]) -> Expectation:
         dbt_built=_model_names(expect_raw, "dbt_built", where),
         dbt_not_built=_model_names(expect_raw, "dbt_not_built", where),
         dbt_skipped=typed(expect_raw, "dbt_skipped", (bool, type(None)), None, f"{where}."),
+        connections_without_dbt_source=_unmatched_connections(expect_raw, where, ids),
     )
+
+
+def _unmatched_connections(raw: dict[str, Any], where: str, ids: set[str]) -> tuple[str, ...] | None:
+    """``connections_without_dbt_source``: the connections of this scenario the dbt task warns about."""
+    key = "connections_without_dbt_source"
+    if key not in raw:
+        return None
+    names = raw[key]
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in ids for n in names):
+        raise ScenarioError(f"{where}.{key} must be a list of this scenario's connector ids (got {names!r})")
+    return tuple(sorted(names))
 
 
 def _model_names(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:

@@ -29,6 +29,8 @@ SUMMARY_KEYS = {
     "selection",
     "models_built",
     "models_built_count",
+    "source_contract_warnings",
+    "source_contract_warnings_count",
 }
 
 

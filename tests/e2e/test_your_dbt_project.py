@@ -76,6 +76,30 @@ def test_your_project_runs_after_the_syncs_without_the_failed_connections_source
     assert landed == staged and staged is not None and staged[0] >= 30  # the run's sync included
 
 
+def test_a_failed_connections_source_mapped_by_meta_is_excluded_though_its_name_is_not_the_schema(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path / "analytics")
+    sources = project / "models" / "sources.yml"  # billing reads the connection's schema invoicing
+    sources.write_text(
+        sources.read_text().replace("  - name: billing\n", "  - name: billing\n    schema: invoicing\n")
+    )
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(SCENARIO.replace("schema: billing", "schema: invoicing"), encoding="utf-8")
+    workdir, report_path = tmp_path / "work", tmp_path / "report.json"
+
+    done = demo(
+        "--scenario", str(scenario), "--dbt-project", str(project), "--workdir", str(workdir),
+        "--report", str(report_path),
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads(report_path.read_text())["dbt"]["summary"]
+    assert summary["exclude"] == "source:invoicing+ source:billing+"  # the schema's, then meta's
+    assert summary["models_built"] == ["stg_crm__records"]
+    assert summary["source_contract_warnings"] == [] and "warning:" not in done.stdout
+
+
 def test_a_project_that_does_not_parse_stops_the_demo_with_dbts_message(tmp_path: Path) -> None:
     project = write_project(tmp_path / "analytics")
     (project / "models" / "orphan.sql").write_text("select * from {{ ref('no_such_model') }}\n")
@@ -100,12 +124,18 @@ def test_sql_duckdb_cannot_run_is_said_after_the_project_parsed(tmp_path: Path) 
     assert f"dbt project: {project} parses, but dbt exited 1 on DuckDB" in output
 
 
-def test_a_connection_without_a_dbt_source_ends_with_the_warning_in_the_output() -> None:
+def test_a_connection_without_a_dbt_source_ends_with_the_warning_in_the_output(tmp_path: Path) -> None:
     scenario = ROOT / "local" / "scenarios" / "connection_without_dbt_source.yaml"
+    report_path = tmp_path / "report.json"
 
-    done = demo("--scenario", str(scenario))
+    done = demo("--scenario", str(scenario), "--report", str(report_path), "--workdir", str(tmp_path / "w"))
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     output = " ".join(done.stdout.split())  # the console may wrap long lines
     assert "warning: connection ads_conn has no dbt source" in output
     assert "connection stripe_prod" not in output
+    report = json.loads(report_path.read_text())
+    assert report["dbt"]["source_contract_warnings"] == [
+        "connection ads_conn has no dbt source (name a source after its schema, or give one "
+        "meta.fivetran_connection: ads_conn): nothing in dbt depends on it"
+    ]

@@ -312,14 +312,18 @@ def test_next_steps_name_the_webhook_url_secrets_image_and_registration() -> Non
         stage="dev",
         region="us-east-1",
         outputs=OUTPUTS,
-        params={"DbtImageTag": "2f1c9ab", "DbtCpuArchitecture": "ARM64"},
+        params={"DbtImageTag": "2f1c9ab", "DbtCpuArchitecture": "ARM64", "DbtAdapter": "postgres"},
         url="https://abc.execute-api.us-east-1.amazonaws.com/api/webhooks/fivetran",
     )
 
     assert "Webhook URL: https://abc.execute-api.us-east-1.amazonaws.com/api/webhooks/fivetran" in text
     assert f"--secret-id {OUTPUTS['FivetranApiSecretArn']}" in text
     assert f"--secret-id {OUTPUTS['WarehouseSecretArn']}" in text
-    assert f"docker build --platform linux/arm64 -t {OUTPUTS['RepositoryUri']}:2f1c9ab dbt_container" in text
+    assert (
+        f"docker build --platform linux/arm64 --build-arg DBT_ADAPTER=postgres "
+        f"-t {OUTPUTS['RepositoryUri']}:2f1c9ab dbt_container"
+    ) in text
+    assert "for dbt on postgres (JSON keys host, user, password, database, schema, port, sslmode)" in text
     assert "--password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com" in text
     assert "orchestrator register-webhook --stage dev --group <group_id>" in text
 

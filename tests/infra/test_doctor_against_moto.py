@@ -174,6 +174,7 @@ def test_a_healthy_stage_prints_every_check_with_a_tick_and_exits_0(deployed: De
         "Fivetran webhook",
         "schedule",
         "alarm topic",
+        "dbt sources",
     }
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,11 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from deploy.template import TEMPLATE_PATH, definition_placeholders, render_template
+from infra.warehouse_secret import ADAPTERS, DEFAULTS, GENERATED_KEY, SECRET_KEYS, env_name, required_keys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "dbt_container"))
+from task.warehouses import ADAPTERS as TASK_ADAPTERS
+from task.warehouses import WAREHOUSE_KEYS
 
 # The ${...} placeholders the ASL may use, as the brief for the state machine fixed them.
 CONTRACT_SUBSTITUTIONS = {
@@ -203,8 +209,34 @@ def test_secrets_hold_generated_values_and_never_plain_text(resources: dict[str,
         "api_secret",
     }
     warehouse = secrets["WarehouseSecret"]["GenerateSecretString"]
-    keys = set(json.loads(warehouse["SecretStringTemplate"])) | {warehouse["GenerateStringKey"]}
-    assert keys == {"account", "user", "private_key", "role", "warehouse", "database", "schema"}
+    by_adapter = {"Fn::FindInMap": ["WarehouseSecretByAdapter", {"Ref": "DbtAdapter"}]}
+    assert warehouse["SecretStringTemplate"] == {"Fn::FindInMap": [*by_adapter["Fn::FindInMap"], "Template"]}
+    assert warehouse["GenerateStringKey"] == {"Fn::FindInMap": [*by_adapter["Fn::FindInMap"], "GeneratedKey"]}
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_the_warehouse_secret_starts_with_each_adapters_keys_placeholders_and_defaults(
+    template: dict[str, Any], adapter: str
+) -> None:
+    entry = template["Mappings"]["WarehouseSecretByAdapter"][adapter]
+    generated = json.loads(entry["Template"])
+
+    assert [*generated, entry["GeneratedKey"]] == [
+        k for k in SECRET_KEYS[adapter] if k != GENERATED_KEY[adapter]
+    ] + [GENERATED_KEY[adapter]]
+    assert entry["Keys"] == ", ".join(SECRET_KEYS[adapter])
+    placeholders = {k for k, v in generated.items() if v == "REPLACE_ME"}
+    assert {k: v for k, v in generated.items() if k not in placeholders} == DEFAULTS.get(adapter, {})
+    assert placeholders | {entry["GeneratedKey"]} == set(required_keys(adapter))
+
+
+def test_the_adapter_is_a_parameter_of_the_five_warehouses_snowflake_by_default(
+    template: dict[str, Any],
+) -> None:
+    parameter = template["Parameters"]["DbtAdapter"]
+
+    assert parameter["AllowedValues"] == list(ADAPTERS) == [a for a in TASK_ADAPTERS if a != "duckdb"]
+    assert parameter["Default"] == "snowflake"
 
 
 def test_task_definition_runs_one_container_named_dbt_with_memory_and_a_read_only_root(
@@ -223,7 +255,7 @@ def test_task_definition_runs_one_container_named_dbt_with_memory_and_a_read_onl
         {"SourceVolume": "scratch", "ContainerPath": "/tmp", "ReadOnly": False}
     ]
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
-    assert environment["DBT_TARGET"] == "snowflake"
+    assert environment["DBT_TARGET"] == {"Ref": "DbtAdapter"}
     # The transform lease is keyed by the target the task builds (one dbt at a time per target).
     substitutions = resources["StateMachine"]["Properties"]["DefinitionSubstitutions"]
     assert substitutions["DbtTarget"] == environment["DBT_TARGET"]
@@ -233,15 +265,38 @@ def test_task_definition_runs_one_container_named_dbt_with_memory_and_a_read_onl
     assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "DbtLogGroup"}
 
 
-def test_dbt_container_reads_each_warehouse_key_from_the_warehouse_secret(resources: dict[str, Any]) -> None:
+def injected_secrets(container: dict[str, Any], adapter: str) -> dict[str, Any]:
+    """The container's Secrets when DbtAdapter is ``adapter``: the nested Fn::If resolved."""
+    conditions = {
+        "DbtOnSnowflake": "snowflake",
+        "DbtOnBigQuery": "bigquery",
+        "DbtOnRedshift": "redshift",
+        "DbtOnDatabricks": "databricks",
+    }
+    value = container["Secrets"]
+    while isinstance(value, dict) and "Fn::If" in value:
+        condition, chosen, other = value["Fn::If"]
+        value = chosen if conditions[condition] == adapter else other
+    return {s["Name"]: s["ValueFrom"] for s in value}
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_dbt_container_reads_each_warehouse_key_of_its_adapter_from_the_warehouse_secret(
+    resources: dict[str, Any], template: dict[str, Any], adapter: str
+) -> None:
     (container,) = resources["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
+    condition = {"Fn::Equals": [{"Ref": "DbtAdapter"}, adapter]}
 
     expected = {
-        f"SNOWFLAKE_{key.upper()}": {"Fn::Sub": f"${{WarehouseSecret}}:{key}::"}
-        for key in ("account", "user", "private_key", "role", "warehouse", "database", "schema")
+        env_name(adapter, key): {"Fn::Sub": f"${{WarehouseSecret}}:{key}::"} for key in SECRET_KEYS[adapter]
     }
-    assert secrets == expected
+    assert injected_secrets(container, adapter) == expected
+    # every key the dbt task requires (dbt_container/task/warehouses.py) is injected; optional ones only
+    # with a default in the generated secret
+    required, optional = WAREHOUSE_KEYS[adapter]
+    assert set(required) <= set(expected) <= set(required) | set(optional)
+    if adapter != "postgres":  # the last branch of the Fn::If chain: no condition of its own
+        assert condition in template["Conditions"].values()
 
 
 def test_state_machine_role_grants_only_what_the_definition_uses(resources: dict[str, Any]) -> None:

@@ -73,6 +73,21 @@ def test_start_run_wait_follows_a_run_that_succeeds_and_exits_zero(succeeded: Re
     assert "re-run:" not in output
 
 
+def test_doctor_lists_the_dbt_sources_the_latest_runs_connections_do_not_feed(
+    served: Served, succeeded: Result
+) -> None:
+    result = run_cli(served, "doctor", "--local")
+
+    run = started_arn(succeeded).rsplit(":", 1)[1]
+    assert result.exit_code == 0, result.output  # warnings never fail the doctor
+    for source in ("salesforce", "zendesk"):  # the run of three connections lists only those three
+        assert (
+            f"✔ dbt sources: warning: dbt source {source} matches no connection of the run by schema or "
+            f"meta.fivetran_connection (run {run})"
+        ) in result.output.splitlines()
+    assert "dbt source stripe" not in result.output and "has no dbt source" not in result.output
+
+
 def test_start_run_wait_exits_3_when_a_sync_fails_under_the_fail_policy(failed: Result) -> None:
     output = failed.output
 
