@@ -101,7 +101,7 @@ def register_webhook_command(target: Callable[[], Target], group_id: str, dry_ru
 
     The secret comes from Secrets Manager (the stack's WebhookSecretArn; locally, the state
     file). Idempotent: when the group already has a webhook for that URL, it is reported and
-    nothing is created.
+    nothing is created; one Fivetran disabled is re-activated (PATCH active, the stage's URL).
     """
     from ops.webhooks import dry_run_request, register_webhook
 
@@ -114,9 +114,10 @@ def register_webhook_command(target: Callable[[], Target], group_id: str, dry_ru
     result = register_webhook(resolved, group_id)
     hook = result.webhook
     events = ", ".join(hook.get("events") or [])
-    if result.created:
+    if result.created or result.reactivated:
+        done = "created" if result.created else "re-activated"
         click.echo(
-            f"created Fivetran webhook {hook.get('id')} for group {group_id}: {events} → {hook.get('url')}"
+            f"{done} Fivetran webhook {hook.get('id')} for group {group_id}: {events} → {hook.get('url')}"
         )
         click.echo("Fivetran's test delivery reached the route and was accepted.")
     else:
