@@ -226,6 +226,7 @@ def start_run_command(target: Callable[[], Target], name: str | None, wait: bool
 def runs(target: Callable[[], Target], limit: int) -> None:
     """Recent runs: status, start, duration, connections ok/failed/skipped and dbt."""
     from ops.runs import recent_runs
+    from ops.webhook_health import runs_warning
 
     resolved = target()
     found = recent_runs(resolved, limit)
@@ -234,8 +235,11 @@ def runs(target: Callable[[], Target], limit: int) -> None:
         console.print(
             f"no runs yet on {resolved.label}: orchestrator start-run {resolved.flag} --group G --wait"
         )
-        return
-    console.print(runs_table(found, resolved.label))
+    else:
+        console.print(runs_table(found, resolved.label))
+    warning = runs_warning(resolved)  # the safety net's webhook watchdog found the webhook unhealthy
+    if warning:
+        console.print(f"warning: {warning}", markup=False, soft_wrap=True)
 
 
 @cli.command(short_help="One run per connection, dbt and the cause; --html timeline.")
@@ -297,12 +301,14 @@ def doctor(target: Callable[[], Target]) -> None:
     )
     from ops.doctor_iam import check_iam
     from ops.target import StageTarget
+    from ops.webhook_health import watchdog_check
 
     resolved = target()
     if not isinstance(resolved, StageTarget):
         from ops.doctor_local import check_local
 
         local = check_stage(None, None, [("local runtime", lambda stage, services: check_local(resolved))])
+        local.append(watchdog_check(resolved))
         click.echo(f"doctor: {resolved.label} (IAM, secrets, image and network: on a deployed stage)")
         click.echo(render(local))
         sys.exit(1 if failed(local) else 0)
@@ -321,6 +327,7 @@ def doctor(target: Callable[[], Target]) -> None:
             ("alarm topic", check_alarm),
         ],
     )
+    results.append(watchdog_check(resolved))
     click.echo(f"doctor: {resolved.label}, stack {stage.stack}, account {stage.account}")
     click.echo(render(results))
     if failed(results):
