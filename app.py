@@ -10,7 +10,8 @@ Entry points (names are contracts: the state machine, infra/template.yaml and RE
 - ``transform_lease``  (Lambda, before and after ``RunDbt``): take the run's transform lease (one
   dbt at a time per stage and target) or say how long to wait; give it back after dbt.
 - ``POST /webhooks/fivetran``: verify the signature, complete parked tokens.
-- ``reconcile_syncs``  (every 5 minutes): resolve syncs whose webhook never came.
+- ``reconcile_syncs``  (every 5 minutes): resolve syncs whose webhook never came; at most every
+  15 minutes, check that the stage's webhook exists, is active and delivers (``webhook_watchdog``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from chalicelib.run.reconcile import UnavailableFivetran, reconcile
 from chalicelib.run.run_input import parse_run_input
 from chalicelib.run.syncs import DEFAULT_RATE_LIMIT_WAIT_SECONDS, SyncRequest
 from chalicelib.run.syncs import start_sync as park_and_trigger
+from chalicelib.run.webhook_watchdog import WebhookWatch, watch_webhook
 from chalicelib.tokens.identity import SyncRecord
 from chalicelib.webhook.handler import handle_webhook
 
@@ -217,7 +219,18 @@ def _answer_webhook() -> Response:
     except Exception:  # never a stack trace to the caller
         logger.exception("webhook failed unexpectedly")
         return Response({"error": "internal error"}, status_code=500)
+    if result.status < 300:  # a delivery reached us: the webhook watchdog's proof of life
+        WebhookWatch(deps.store.table_name, deps.store.client).note_delivery(
+            time.time(), _reached_at(request)
+        )
     return Response(result.body, status_code=result.status)
+
+
+def _reached_at(request: Any) -> str | None:
+    """The URL API Gateway was called at (``https://<domainName><path>``); None outside API Gateway."""
+    context = getattr(request, "context", None) or {}
+    domain, path = context.get("domainName"), context.get("path")
+    return f"https://{domain}{path}" if domain and path else None
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="reconcile_syncs")
@@ -244,4 +257,12 @@ def reconcile_syncs(event: Any) -> dict[str, Any]:
     )
     summary = report.to_dict()
     record_safety_net_pass(summary)
+    watch_webhook(
+        WebhookWatch(deps.store.table_name, deps.store.client),
+        None if isinstance(fivetran, UnavailableFivetran) else fivetran,
+        now=time.time(),
+        found_ends=report.resolution.completed,
+        url=deps.settings.webhook_url,
+        interval_seconds=deps.settings.webhook_watchdog_seconds,
+    )
     return summary

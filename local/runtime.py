@@ -32,6 +32,7 @@ from chalicelib.platform.dependencies import Dependencies, reset_dependencies, s
 from chalicelib.platform.log import logger as app_logger
 from chalicelib.platform.timeutil import utcnow
 from chalicelib.run.reconcile import reconcile
+from chalicelib.run.webhook_watchdog import WebhookWatch, watch_webhook
 from local import dbt_project, moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner, dbt_choice
@@ -177,6 +178,10 @@ class LocalRuntime:
             fivetran_api_secret_arn=secret_name,
             webhook_secret=WEBHOOK_SECRET,
             reconcile_after_seconds=int(settings.get("reconcile_after_s", 2)),
+            # The webhook watchdog checks only when the scenario asks (its GET /v1/webhooks would
+            # otherwise count in every report's API calls); the stage's URL is the route's.
+            webhook_watchdog_seconds=int(settings.get("webhook_watchdog_s", 0)),
+            webhook_url=self.simulator.webhook_url,
             http_max_retries=6,
             **budget_settings(settings),
         )
@@ -240,7 +245,7 @@ class LocalRuntime:
         deps = self.reconcile_deps
         assert deps is not None
         with self._reconcile_lock:
-            reconcile(
+            report = reconcile(
                 deps.store,
                 deps.fivetran(),
                 deps.resolver(),
@@ -249,6 +254,14 @@ class LocalRuntime:
                 max_connections=deps.settings.reconcile_max_tokens,
                 remaining_ms=pass_budget(PASS_SECONDS),
                 read_timeout=PASS_SECONDS,
+            )
+            watch_webhook(
+                WebhookWatch(deps.store.table_name, deps.store.client),
+                deps.fivetran(),
+                now=time.time(),
+                found_ends=report.resolution.completed,
+                url=deps.settings.webhook_url,
+                interval_seconds=deps.settings.webhook_watchdog_seconds,
             )
             self.reconcile_runs += 1
 

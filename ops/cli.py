@@ -101,7 +101,7 @@ def register_webhook_command(target: Callable[[], Target], group_id: str, dry_ru
 
     The secret comes from Secrets Manager (the stack's WebhookSecretArn; locally, the state
     file). Idempotent: when the group already has a webhook for that URL, it is reported and
-    nothing is created.
+    nothing is created; one Fivetran disabled is re-activated (PATCH active, the stage's URL).
     """
     from ops.webhooks import dry_run_request, register_webhook
 
@@ -114,9 +114,10 @@ def register_webhook_command(target: Callable[[], Target], group_id: str, dry_ru
     result = register_webhook(resolved, group_id)
     hook = result.webhook
     events = ", ".join(hook.get("events") or [])
-    if result.created:
+    if result.created or result.reactivated:
+        done = "created" if result.created else "re-activated"
         click.echo(
-            f"created Fivetran webhook {hook.get('id')} for group {group_id}: {events} → {hook.get('url')}"
+            f"{done} Fivetran webhook {hook.get('id')} for group {group_id}: {events} → {hook.get('url')}"
         )
         click.echo("Fivetran's test delivery reached the route and was accepted.")
     else:
@@ -225,6 +226,7 @@ def start_run_command(target: Callable[[], Target], name: str | None, wait: bool
 def runs(target: Callable[[], Target], limit: int) -> None:
     """Recent runs: status, start, duration, connections ok/failed/skipped and dbt."""
     from ops.runs import recent_runs
+    from ops.webhook_health import runs_warning
 
     resolved = target()
     found = recent_runs(resolved, limit)
@@ -233,8 +235,11 @@ def runs(target: Callable[[], Target], limit: int) -> None:
         console.print(
             f"no runs yet on {resolved.label}: orchestrator start-run {resolved.flag} --group G --wait"
         )
-        return
-    console.print(runs_table(found, resolved.label))
+    else:
+        console.print(runs_table(found, resolved.label))
+    warning = runs_warning(resolved)  # the safety net's webhook watchdog found the webhook unhealthy
+    if warning:
+        console.print(f"warning: {warning}", markup=False, soft_wrap=True)
 
 
 @cli.command(short_help="One run per connection, dbt and the cause; --html timeline.")
@@ -299,6 +304,7 @@ def doctor(target: Callable[[], Target]) -> None:
     from ops.doctor_iam import check_iam
     from ops.doctor_sources import check_source_contract
     from ops.target import StageTarget
+    from ops.webhook_health import watchdog_check
 
     resolved = target()
     if not isinstance(resolved, StageTarget):
@@ -317,6 +323,7 @@ def doctor(target: Callable[[], Target]) -> None:
                 ),
             ],
         )
+        local.append(watchdog_check(resolved))
         click.echo(f"doctor: {resolved.label} (IAM, secrets, image and network: on a deployed stage)")
         click.echo(render(local))
         sys.exit(1 if failed(local) else 0)
@@ -341,6 +348,7 @@ def doctor(target: Callable[[], Target]) -> None:
             ),
         ],
     )
+    results.append(watchdog_check(resolved))
     click.echo(f"doctor: {resolved.label}, stack {stage.stack}, account {stage.account}")
     click.echo(render(results))
     if failed(results):

@@ -226,12 +226,12 @@ def check_fivetran(stage: Stage, services: Services) -> Iterator[Check]:
         why.append("is inactive (Fivetran disables a webhook after about 24 hours of failed deliveries)")
     if missing:
         why.append(f"does not send {', '.join(missing)}")
-    yield Check(
-        "Fivetran webhook",
-        False,
-        f"{hook.get('id')} {' and '.join(why)}: fix it in Fivetran's dashboard, "
-        f"or delete it and run {register}",
+    fix = (
+        f"run {register} (it re-activates the webhook)"
+        if not missing
+        else f"fix it in Fivetran's dashboard, or delete it and run {register}"
     )
+    yield Check("Fivetran webhook", False, f"{hook.get('id')} {' and '.join(why)}: {fix}")
 
 
 def check_schedule(stage: Stage, services: Services) -> Iterator[Check]:

@@ -57,5 +57,6 @@ def check_local(target: Any) -> Iterator[Check]:
         detail = (
             f"{hook.get('id')} is {'inactive' if inactive else 'active'}"
             f"{' and does not send ' + ', '.join(missing) if missing else ''}: register it again"
+            f"{'' if missing else ' (`orchestrator register-webhook --local --group G` re-activates it)'}"
         )
     yield Check("Fivetran webhook", ok, detail)

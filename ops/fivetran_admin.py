@@ -3,8 +3,10 @@
 this subclass adds the rest on the same transport (auth, retries, time budget, paging, typed errors).
 
 - ``POST /v1/webhooks/group/{id}``: create a group webhook
-- ``GET /v1/webhooks``: every webhook of the account (cursor paging)
-- ``PATCH /v1/webhooks/{id}``: a new signing secret
+- ``GET /v1/webhooks``: every webhook of the account (cursor paging; inherited: the safety net's
+  watchdog reads it too)
+- ``PATCH /v1/webhooks/{id}``: a new signing secret; ``active: true`` and the stage's ``url`` for a
+  webhook Fivetran disabled (``register-webhook``; Fivetran probes the URL again on activation)
 
 These endpoints want ``Accept: application/json``, not the connection endpoints' ``version=2``.
 """
@@ -14,11 +16,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.fivetran.client import FivetranClient
+from chalicelib.fivetran.client import ACCEPT_JSON, FivetranClient
 
 __all__ = ["ACCEPT_JSON", "FivetranAdmin"]
-
-ACCEPT_JSON = "application/json"
 
 
 class FivetranAdmin(FivetranClient):
@@ -38,6 +38,9 @@ class FivetranAdmin(FivetranClient):
         path = f"/v1/webhooks/{quote(webhook_id, safe='')}"
         return self._request("PATCH", path, json={"secret": secret}, accept=ACCEPT_JSON)
 
-    def list_webhooks(self) -> list[dict[str, Any]]:
-        """Every webhook of the account (group and account webhooks), following ``next_cursor``."""
-        return list(self._items("GET", "/v1/webhooks", accept=ACCEPT_JSON))
+    def activate_webhook(self, webhook_id: str, *, url: str) -> dict[str, Any]:
+        """``PATCH /v1/webhooks/{id}`` with ``{"url": url, "active": true}``: Fivetran POSTs a test
+        event to ``url`` first and answers 400 unless it gets a 2xx (Fivetran's webhooks page, "URL").
+        Returns the updated webhook."""
+        path = f"/v1/webhooks/{quote(webhook_id, safe='')}"
+        return self._request("PATCH", path, json={"url": url, "active": True}, accept=ACCEPT_JSON)

@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from chalicelib.run.webhook_watchdog import WebhookWatch
 from contracts.state_file import LocalState, read_state, state_file_path
 from infra import InfraError
 from infra.outputs import (
@@ -103,6 +104,10 @@ class Target(ABC):
     def fivetran(self) -> FivetranAdmin:
         """A Fivetran client with this target's API key."""
 
+    def webhook_watch(self) -> WebhookWatch | None:
+        """The safety net's webhook watchdog items in this target's token table (None: unknown)."""
+        return None
+
 
 class LocalTarget(Target):
     poll_seconds = 0.5
@@ -158,6 +163,10 @@ class LocalTarget(Target):
             self.state.fivetran_api_secret,
             max_retries=2,
         )
+
+    def webhook_watch(self) -> WebhookWatch | None:
+        client = self._session.client("dynamodb", endpoint_url=self.state.aws_endpoint_url)
+        return WebhookWatch(self.state.token_table, client)
 
 
 class StageTarget(Target):
@@ -220,6 +229,9 @@ class StageTarget(Target):
     @property
     def state_machine_arn(self) -> str:
         return self._output("StateMachineArn")
+
+    def webhook_watch(self) -> WebhookWatch | None:
+        return WebhookWatch(self._output("TokenTableName"), self.client("dynamodb"))
 
     def webhook_url(self) -> str:
         path = deployed_path(self.project_dir, self.stage)

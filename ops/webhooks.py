@@ -8,6 +8,12 @@ Idempotent: ``GET /v1/webhooks`` first; a webhook of this group (or an account w
 the same URL is reported and nothing is created. Otherwise ``POST /v1/webhooks/group/{id}``
 with the secret; Fivetran then sends a test event to the URL and refuses the webhook unless
 our route answers 2xx, so a created webhook is a route that verified Fivetran's signature.
+
+Re-activation, never a duplicate: a webhook Fivetran disabled (``active: false``, after about 24 hours of
+failed deliveries; the safety net's watchdog reports it) is ``PATCH``ed back to ``active: true``, and an
+inactive group webhook of this group that posts to another ``.../webhooks/fivetran`` URL (the stage's
+URL changed) gets the stage's URL too. Fivetran probes the URL on activation as on creation (400 unless
+2xx). An active webhook posting elsewhere may be another stage's: it is left alone.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 from chalicelib.platform.errors import FivetranApiError, FivetranNotFound
+from chalicelib.run.webhook_watchdog import ROUTE_PATH
 from chalicelib.webhook.events import CONNECTION_EVENTS, SUBSCRIBED_EVENTS, SYNC_EVENTS
 from ops.errors import OpsError
 from ops.target import Target
@@ -28,6 +36,7 @@ __all__ = [
     "Registration",
     "dry_run_request",
     "find_existing",
+    "find_inactive",
     "missing_connection_events",
     "register_webhook",
 ]
@@ -49,6 +58,7 @@ class Registration:
     created: bool
     webhook: dict[str, Any]
     warnings: tuple[str, ...] = ()
+    reactivated: bool = False  # an inactive webhook was made active again (and pointed at the URL)
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -62,6 +72,21 @@ def find_existing(hooks: list[dict[str, Any]], url: str, group_id: str) -> dict[
         if hook.get("type", "group") == "group" and hook.get("group_id") == group_id:
             return hook
     return next((h for h in same_url if h.get("type") == "account"), None)
+
+
+def find_inactive(hooks: list[dict[str, Any]], url: str, group_id: str) -> dict[str, Any] | None:
+    """An inactive group webhook of this group that posts to our route at another URL (``ROUTE_PATH``)."""
+    for hook in hooks:
+        other = str(hook.get("url", ""))
+        if (
+            hook.get("type", "group") == "group"
+            and hook.get("group_id") == group_id
+            and hook.get("active", True) is False
+            and urlparse(other).path.rstrip("/").endswith(ROUTE_PATH)
+            and not _same_url(other, url)
+        ):
+            return hook
+    return None
 
 
 def missing_connection_events(hook: dict[str, Any]) -> list[str]:
@@ -88,7 +113,7 @@ def _warnings(hook: dict[str, Any]) -> tuple[str, ...]:
             " add them in Fivetran"
         )
     if hook.get("active") is False:
-        found.append(f"webhook {hook.get('id')} is inactive: activate it in Fivetran")
+        found.append(f"webhook {hook.get('id')} is inactive: run register-webhook again to re-activate it")
     return tuple(found)
 
 
@@ -106,13 +131,26 @@ def dry_run_request(target: Target, group_id: str) -> str:
     )
 
 
+def _refused(exc: FivetranApiError, url: str, target: Target) -> OpsError:
+    return OpsError(
+        f"Fivetran refused the webhook: {exc}. Fivetran posts a test event to {url} and needs a 2xx: "
+        f"check that the API answers there and that its webhook secret is the one of {target.label}"
+    )
+
+
 def register_webhook(target: Target, group_id: str) -> Registration:
     url = target.webhook_url()
     client = target.fivetran()
-    existing = find_existing(client.list_webhooks(), url, group_id)
-    if existing is not None:
+    hooks = client.list_webhooks()
+    existing = find_existing(hooks, url, group_id)
+    stale = existing if existing is not None and existing.get("active", True) is False else None
+    if existing is not None and stale is None:
         return Registration(created=False, webhook=existing, warnings=_warnings(existing))
+    stale = stale or find_inactive(hooks, url, group_id)
     try:
+        if stale is not None:
+            activated = client.activate_webhook(str(stale.get("id")), url=url)
+            return Registration(False, activated, _warnings(activated), reactivated=True)
         created = client.create_group_webhook(
             group_id, url=url, events=EVENTS, secret=target.webhook_secret()
         )
@@ -120,9 +158,6 @@ def register_webhook(target: Target, group_id: str) -> Registration:
         raise OpsError(f"Fivetran has no group {group_id!r} (or the API key cannot see it)") from None
     except FivetranApiError as exc:
         if exc.status == 400:
-            raise OpsError(
-                f"Fivetran refused the webhook: {exc}. Fivetran posts a test event to {url} and needs a 2xx: "
-                f"check that the API answers there and that its webhook secret is the one of {target.label}"
-            ) from None
+            raise _refused(exc, url, target) from None
         raise
     return Registration(created=True, webhook=created)

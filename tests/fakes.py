@@ -41,6 +41,17 @@ def connection(
     )
 
 
+STAGE_WEBHOOK_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api/webhooks/fivetran"
+HEALTHY_WEBHOOK: dict[str, Any] = {
+    "id": "webhook_stage",
+    "type": "group",
+    "group_id": "group",
+    "url": STAGE_WEBHOOK_URL,
+    "events": ["sync_start", "sync_end", "pause_connector", "delete_connector", "connection_failure"],
+    "active": True,
+}
+
+
 class FakeFivetran:
     """Stands in for ``FivetranClient``: a dict of connections, and a record of the calls.
 
@@ -59,6 +70,9 @@ class FakeFivetran:
         self.history: dict[str, list[SyncRecord]] = {}
         self.history_reads: list[str] = []
         self.deadline: float | None = None
+        # GET /v1/webhooks: the stage's webhook, registered and active (the watchdog's healthy case).
+        self.webhooks: list[dict[str, Any]] = [dict(HEALTHY_WEBHOOK)]
+        self.webhook_reads = 0
         self._lock = threading.Lock()
 
     def set_deadline(self, remaining_seconds: float | None) -> None:
@@ -73,6 +87,10 @@ class FakeFivetran:
 
     def list_group_connections(self, group_id: str) -> list[Connection]:
         return list(self.connections.values())
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        self.webhook_reads += 1
+        return [dict(hook) for hook in self.webhooks]
 
     def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
         if connection_id not in self.connections:

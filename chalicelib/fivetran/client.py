@@ -13,6 +13,9 @@
   ``status``, ``reason``, ``rescheduled_for``; the reference names the start time's
   meaning but its stored copy does not show every field name, so aliases
   (``started_at``/``ended_at``/``start``/``end``) are accepted too.
+- ``GET /v1/webhooks`` (cursor paging; ``Accept: application/json``): the safety net's webhook watchdog
+  (``chalicelib/run/webhook_watchdog.py``) reads whether the stage's webhook exists and is ``active``.
+  Source: Fivetran API reference, "List all webhooks" (fivetran.com/docs/rest-api/api-reference/webhooks).
 
 The operator CLI's webhook calls (``ops/fivetran_admin.py``) subclass this client and pass their own
 ``accept`` to ``_request``/``_items``; nothing here serves only the operator.
@@ -32,7 +35,10 @@ from chalicelib.fivetran.transport import FivetranTransport, date_header
 from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp
 from chalicelib.tokens.identity import SyncRecord
 
-__all__ = ["Connection", "FivetranClient", "TriggerResult"]
+__all__ = ["ACCEPT_JSON", "Connection", "FivetranClient", "TriggerResult"]
+
+# The webhook endpoints want ``application/json``, not the connection endpoints' ``version=2``.
+ACCEPT_JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -176,3 +182,8 @@ class FivetranClient(FivetranTransport):
             sync_from_history(item) for item in self._items("GET", path, params=params, timeout=timeout)
         )
         return [record for record in records if record is not None]
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        """Every webhook of the account (group and account webhooks), following ``next_cursor``: each
+        ``{"id", "type": "group"|"account", "group_id"?, "url", "events", "active", ...}``."""
+        return list(self._items("GET", "/v1/webhooks", accept=ACCEPT_JSON))

@@ -74,6 +74,10 @@ class Settings:
     reconcile_max_tokens: int = 200
     # The safety net ends the waiting tokens once Fivetran has refused every read (401) this long.
     fivetran_auth_failure_seconds: int = 900
+    # The webhook watchdog (chalicelib/run/webhook_watchdog.py): how often the safety net checks the
+    # stage's webhook (0: never), and the URL it should post to (None: the URL the route was reached at).
+    webhook_watchdog_seconds: int = 900
+    webhook_url: str | None = None
     # Added to the sync timeout for the DynamoDB TTL of a parked token.
     token_ttl_margin_seconds: int = 86_400
     secrets_max_age_seconds: int = 300
@@ -123,6 +127,8 @@ class Settings:
             ),
             token_ttl_margin_seconds=_int(env, "TOKEN_TTL_MARGIN_SECONDS", 86_400),
             fivetran_auth_failure_seconds=_int(env, "FIVETRAN_AUTH_FAILURE_SECONDS", 900),
+            webhook_watchdog_seconds=_int(env, "WEBHOOK_WATCHDOG_SECONDS", 900),
+            webhook_url=opt("FIVETRAN_WEBHOOK_URL"),
             secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300),
             http_timeout_seconds=_int(env, "FIVETRAN_HTTP_TIMEOUT_SECONDS", 30, minimum=1),
             http_max_retries=_int(env, "FIVETRAN_HTTP_MAX_RETRIES", 4),

@@ -14,7 +14,14 @@ metric                     unit         dimensions (besides service)  emitted by
 ``TokensParked``           Count        -                             ``start_sync``, once the token is parked
 ``SafetyNetActions``       Count        ``action``                    each ``reconcile_syncs`` pass
 ``ConflictingSyncEnds``    Count        -                             the webhook, a contradicting end
+``WebhookUnhealthy``       Count        -                             the safety net's webhook watchdog,
+                                                                      each check (at most every 15 min):
+                                                                      1 the stage's webhook is missing,
+                                                                      inactive or silent, 0 it is healthy
 =========================  ===========  ============================  =====================================
+
+``WebhookUnhealthy`` carries no dimension but ``service``, so the stack's ``WebhookUnhealthyAlarm`` can name
+it exactly; the watchdog's log line (``webhook watchdog``) says which state and why.
 """
 
 from __future__ import annotations
@@ -39,11 +46,13 @@ __all__ = [
     "TOKENS_PARKED",
     "WEBHOOK_ANSWERS",
     "WEBHOOK_LATENCY",
+    "WEBHOOK_UNHEALTHY",
     "record_conflicting_sync_end",
     "record_safety_net_pass",
     "record_sync_outcome",
     "record_token_parked",
     "record_webhook_answer",
+    "record_webhook_check",
     "set_stream",
 ]
 
@@ -60,6 +69,7 @@ WEBHOOK_LATENCY = "WebhookLatency"
 TOKENS_PARKED = "TokensParked"
 SAFETY_NET_ACTIONS = "SafetyNetActions"
 CONFLICTING_SYNC_ENDS = "ConflictingSyncEnds"
+WEBHOOK_UNHEALTHY = "WebhookUnhealthy"
 
 # A reconcile report's keys -> the ``action`` dimension of SafetyNetActions.
 SAFETY_NET_ACTION_KEYS = {
@@ -134,6 +144,12 @@ def record_token_parked() -> None:
 def record_conflicting_sync_end() -> None:
     """A ``sync_end`` said another status than the end already recorded for the same ``sync_id``."""
     _emit([(CONFLICTING_SYNC_ENDS, MetricUnit.Count, 1)])
+
+
+def record_webhook_check(unhealthy: bool) -> None:
+    """The webhook watchdog checked the stage's webhook: 1 when it is missing, inactive or silent, else 0
+    (a datapoint per check, so the alarm returns to OK once the webhook is healthy again)."""
+    _emit([(WEBHOOK_UNHEALTHY, MetricUnit.Count, 1 if unhealthy else 0)])
 
 
 def record_safety_net_pass(report: dict[str, Any]) -> None:

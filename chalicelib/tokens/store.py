@@ -66,6 +66,11 @@ class TokenStore:
         self._lease_seconds = lease_seconds
 
     @property
+    def client(self) -> Any:
+        """The DynamoDB client (for the other items of the table: ``chalicelib/run/webhook_watchdog.py``)."""
+        return self._client
+
+    @property
     def table_name(self) -> str:
         return self._table
 

@@ -1,7 +1,10 @@
 """The account's group webhooks, as the operator CLI manages them (``register-webhook``,
 ``rotate-webhook-secret``): creating one sends a signed ``test_event`` probe first and refuses the
-webhook unless the probe gets a 2xx answer; updating one changes its url, events or active flag.
-Registrations do not change where the simulator's own deliveries go (see ``webhooks``)."""
+webhook unless the probe gets a 2xx answer; updating one changes its url, events or active flag, and
+activating an inactive one probes its URL again (400 unless 2xx), as Fivetran does. Registrations do not
+change where the simulator's own deliveries go (see ``webhooks``), except the account webhook of a
+scenario with ``fivetran.webhook_disabled`` (``add_account``): disabled, the simulator stops delivering;
+activated again (``on_change``), it delivers again."""
 
 from __future__ import annotations
 
@@ -20,6 +23,33 @@ class WebhookRegistry:
     def __init__(self, now_f: Callable[[], datetime]) -> None:
         self._now_f = now_f  # Fivetran's clock
         self.hooks: dict[str, dict[str, Any]] = {}
+        self._secrets: dict[str, str] = {}
+        # Told of every change to a webhook's record (the simulator follows its account webhook's state).
+        self.on_change: Callable[[dict[str, Any]], None] | None = None
+
+    def add_account(self, url: str, events: list[str], secret: str) -> dict[str, Any]:
+        """The account webhook the simulator delivers through, listed (``webhook_account``), active."""
+        record = {
+            "id": "webhook_account",
+            "type": "account",
+            "url": url,
+            "events": events,
+            "active": True,
+            "secret": "******",
+            "created_at": stamp(self._now_f()),
+            "created_by": "local",
+        }
+        self.hooks[record["id"]] = record
+        self._secrets[record["id"]] = secret
+        return record
+
+    def deactivate(self, hook_id: str) -> None:
+        """Fivetran disables the webhook (after about 24 hours of failed deliveries)."""
+        record = self.hooks.get(hook_id)
+        if record is not None:
+            record["active"] = False
+            if self.on_change is not None:
+                self.on_change(record)
 
     def create(self, group_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """``POST /v1/webhooks/group/{id}``: the answer's status and body."""
@@ -44,14 +74,25 @@ class WebhookRegistry:
             "created_by": "local",
         }
         self.hooks[hook_id] = record
+        self._secrets[hook_id] = str(body.get("secret") or "")
         return 201, {"code": "Success", "message": "Webhook has been created", "data": record}
 
-    def update(self, hook_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        """``PATCH /v1/webhooks/{id}``: the updated record, or None if there is no such webhook."""
+    def update(self, hook_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """``PATCH /v1/webhooks/{id}``: the answer's status and body (404: no such webhook). Activating
+        an inactive webhook probes its (new) URL first: 400 unless the probe gets a 2xx."""
         record = self.hooks.get(hook_id)
-        if record is not None:
-            record.update({k: body[k] for k in ("url", "events", "active") if k in body})
-        return record
+        if record is None:
+            return 404, {"code": "NotFound", "message": f"no webhook {hook_id}"}
+        if "secret" in body:
+            self._secrets[hook_id] = str(body["secret"] or "")
+        url = str(body.get("url", record["url"]))
+        activating = body.get("active") is True and record.get("active") is False
+        if activating and not self._probe(url, self._secrets.get(hook_id, "")):
+            return 400, {"code": "BadRequest", "message": f"test delivery to {url} did not get a 2xx answer"}
+        record.update({k: body[k] for k in ("url", "events", "active") if k in body})
+        if self.on_change is not None:
+            self.on_change(record)
+        return 200, {"code": "Success", "message": "Webhook has been updated", "data": record}
 
     def _probe(self, url: str, secret: str) -> bool:
         """Fivetran's test delivery to a new webhook: did it get a 2xx answer?"""

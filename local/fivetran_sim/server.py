@@ -143,12 +143,8 @@ class _Handler(JsonRequestHandler):
         else:
             with sim.lock:
                 sim.count("PATCH /v1/webhooks/{id}")
-                record = sim.registry.update(match.group(1), body)
-            if record is None:
-                self.send_json(404, {"code": "NotFound", "message": f"no webhook {match.group(1)}"})
-            else:
-                answer = {"code": "Success", "message": "Webhook has been updated", "data": record}
-                self.send_json(200, answer)
+            status, answer = sim.registry.update(match.group(1), body)
+            self.send_json(status, answer)
 
     def do_POST(self) -> None:
         self._route("POST")

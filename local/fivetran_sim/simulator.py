@@ -73,6 +73,10 @@ class FivetranSimulator:
             scheduler=self._scheduler,
         )
         self.registry = WebhookRegistry(self.now_f)
+        if self.fivetran.webhook_disabled is not None and webhook_url:
+            # The scenario speaks of the account's webhook: it is listed, and its state is followed.
+            self.registry.add_account(webhook_url, list(self.fivetran.webhook_events), webhook_secret)
+            self.registry.on_change = self._follow_account_webhook
         self._player = SyncPlayer(
             lock=self.lock,
             now_f=self.now_f,
@@ -114,6 +118,18 @@ class FivetranSimulator:
         rotation = self.fivetran.api_key_rotation
         if rotation is not None:
             self._scheduler.later(rotation.at_s, self._rotate_api_key)
+        disabled = self.fivetran.webhook_disabled
+        if disabled is not None:
+            self._scheduler.later(disabled.at_s, self.registry.deactivate, "webhook_account")
+
+    def _follow_account_webhook(self, record: dict[str, Any]) -> None:
+        """The account webhook's record changed (disabled by ``fivetran.webhook_disabled``, activated by
+        ``PATCH /v1/webhooks/{id}``): the simulator delivers only while it is active, to its URL."""
+        if record.get("id") != "webhook_account":
+            return
+        with self.lock:
+            self._sender.active = record.get("active") is not False
+            self._sender.url = str(record.get("url") or self._sender.url)
 
     def _rotate_api_key(self) -> None:
         """The key is rotated: the new pair goes into the secret first (``on_api_key_rotated``), then

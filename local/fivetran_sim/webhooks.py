@@ -71,6 +71,9 @@ class WebhookSender:
         scheduler: Scheduler,
     ) -> None:
         self.url = url  # None: no webhook is sent
+        self.active = (
+            True  # False: Fivetran disabled the webhook (``fivetran.webhook_disabled``): nothing is sent
+        )
         self.secret = secret
         self.events = events
         self.group_id = group_id
@@ -88,7 +91,7 @@ class WebhookSender:
     def send(self, state: ConnectionState, sync: Sync, event: str, created: datetime, data: dict) -> None:
         """Post a ``sync_start``/``sync_end`` webhook (if the account's webhook sends that event)."""
         hook = state.spec.webhook
-        if not self.url or event not in self.events:
+        if not self.url or not self.active or event not in self.events:
             return
         if sync.ours and hook.drop:
             return
@@ -124,7 +127,7 @@ class WebhookSender:
         """Post a connection event (``pause_connector``, ...) if the account's webhook sends it: the same
         envelope as the sync events, without ``sync_id``. The run's sync faults (drop, duplicate,
         delay, bad signature) are about sync events and do not apply; ``fail_first`` does."""
-        if not self.url or event not in self.events:
+        if not self.url or not self.active or event not in self.events:
             return
         body = self._envelope(state, event, created, data)
         self._send_later(0.0, Delivery(body, sign(body, self.secret), state.spec.id, event, "", False))
@@ -139,8 +142,8 @@ class WebhookSender:
     def _deliver(self, delivery: Delivery) -> None:
         """One delivery attempt; a non-2xx answer or none is redelivered on Fivetran's compressed
         schedule (a wrongly signed one at most ``BAD_SIGNATURE_ATTEMPTS`` times)."""
-        if self.url is None or self._scheduler.stopped.is_set():
-            return
+        if self.url is None or not self.active or self._scheduler.stopped.is_set():
+            return  # a disabled webhook's pending deliveries and retries are dropped, as Fivetran does
         state = self.connections[delivery.connector_id]
         with self._lock:
             state.webhook_attempts += 1

@@ -110,14 +110,24 @@ class ApiKeyRotationSpec:
 
 
 @dataclass(frozen=True)
+class WebhookDisabledSpec:
+    """``fivetran.webhook_disabled``: at ``at_s`` Fivetran disables the account's webhook (as after about
+    24 hours of failed deliveries): nothing more is delivered and ``GET /v1/webhooks`` lists it with
+    ``active: false`` until ``PATCH /v1/webhooks/{id}`` activates it again."""
+
+    at_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class FivetranSpec:
     """``fivetran``: the account as a whole (its clock, its webhook's events, an API outage, a key
-    rotation)."""
+    rotation, its webhook disabled)."""
 
     clock_offset_s: float = 0.0
     webhook_events: tuple[str, ...] = DEFAULT_WEBHOOK_EVENTS
     api_outage: ApiOutageSpec | None = None
     api_key_rotation: ApiKeyRotationSpec | None = None
+    webhook_disabled: WebhookDisabledSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from local.scenario.model import (
     FivetranSpec,
     Scenario,
     ScenarioError,
+    WebhookDisabledSpec,
 )
 from local.scenario.runs import parse_runs
 
@@ -42,6 +43,7 @@ SETTINGS_KEYS = {
     "heartbeat_seconds",
     "reconcile_interval_s",
     "reconcile_after_s",
+    "webhook_watchdog_s",
     "timeout_s",
     "fivetran_hourly_quota",
     "trigger_quota_share",
@@ -52,7 +54,11 @@ SETTINGS_KEYS = {
 
 def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
     data = mapping(raw.get("fivetran"), "fivetran")
-    check_keys(data, {"clock_offset_s", "webhook_events", "api_outage", "api_key_rotation"}, "fivetran.")
+    check_keys(
+        data,
+        {"clock_offset_s", "webhook_events", "api_outage", "api_key_rotation", "webhook_disabled"},
+        "fivetran.",
+    )
     offset = data.get("clock_offset_s", 0.0)
     if isinstance(offset, bool) or not isinstance(offset, int | float):
         raise ScenarioError(f"fivetran.clock_offset_s must be a number of seconds (got {offset!r})")
@@ -70,11 +76,15 @@ def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
     rotation = None
     if data.get("api_key_rotation") is not None:
         rotation = sub(data, "api_key_rotation", ApiKeyRotationSpec, "fivetran.")
+    disabled = None
+    if data.get("webhook_disabled") is not None:
+        disabled = sub(data, "webhook_disabled", WebhookDisabledSpec, "fivetran.")
     return FivetranSpec(
         clock_offset_s=float(offset),
         webhook_events=tuple(events),
         api_outage=outage,
         api_key_rotation=rotation,
+        webhook_disabled=disabled,
     )
 
 

@@ -103,7 +103,35 @@ def test_each_reconcile_pass_reports_its_actions(deps, emitted):
 
     report = client.lambda_.invoke("reconcile_syncs", event).payload
 
-    found = {metric(d)["dimensions"]["action"]: metric(d)["values"] for d in documents(emitted)}
+    passes = [metric(d) for d in documents(emitted) if "action" in metric(d)["dimensions"]]
+    found = {m["dimensions"]["action"]: m["values"] for m in passes}
     assert set(found) == set(metrics.SAFETY_NET_ACTION_KEYS.values())
     for key, action in metrics.SAFETY_NET_ACTION_KEYS.items():
         assert found[action] == {"SafetyNetActions": ([float(report[key])], "Count")}
+
+
+def test_a_reconcile_pass_checks_the_stages_webhook_and_reports_it_healthy(deps, emitted):
+    client = Client(app, stage_name="dev", project_dir=str(ROOT))
+    event = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=["arn:aws:events:::rule/x"]
+    )
+
+    client.lambda_.invoke("reconcile_syncs", event)
+
+    checks = [metric(d) for d in documents(emitted) if metrics.WEBHOOK_UNHEALTHY in metric(d)["values"]]
+    assert checks == [{"values": {metrics.WEBHOOK_UNHEALTHY: ([0.0], "Count")}, "dimensions": {}}]
+
+
+def test_a_reconcile_pass_that_finds_the_webhook_disabled_emits_webhook_unhealthy_1(deps, fivetran, emitted):
+    fivetran.webhooks[0]["active"] = False
+    client = Client(app, stage_name="dev", project_dir=str(ROOT))
+    event = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=["arn:aws:events:::rule/x"]
+    )
+
+    client.lambda_.invoke("reconcile_syncs", event)
+    client.lambda_.invoke("reconcile_syncs", event)  # the next pass, within 15 minutes: no second check
+
+    checks = [metric(d) for d in documents(emitted) if metrics.WEBHOOK_UNHEALTHY in metric(d)["values"]]
+    assert checks == [{"values": {metrics.WEBHOOK_UNHEALTHY: ([1.0], "Count")}, "dimensions": {}}]
+    assert fivetran.webhook_reads == 1

@@ -347,7 +347,8 @@ def test_an_api_key_fivetran_refuses_is_refused(deployed: Deployed) -> None:
         ),
         (
             [{"id": "h", "url": WEBHOOK_URL, "events": ["sync_start", "sync_end"], "active": False}],
-            "h is inactive",
+            "h is inactive (Fivetran disables a webhook after about 24 hours of failed deliveries): run"
+            " orchestrator register-webhook --stage dev --group <group_id> (it re-activates the webhook)",
         ),
         (
             [{"id": "h", "url": WEBHOOK_URL, "events": ["sync_end"], "active": True}],
@@ -365,6 +366,24 @@ def test_a_webhook_missing_inactive_or_short_of_events_is_refused(
     deployed.hooks = hooks
 
     assert expected in failing(deployed, "Fivetran webhook")
+
+
+def test_the_webhook_watchdogs_last_verdict_in_the_stages_token_table_is_shown(deployed: Deployed) -> None:
+    from chalicelib.run.webhook_watchdog import Verdict, WebhookState, WebhookWatch
+
+    table = deployed.outputs["TokenTableName"]
+    watch = WebhookWatch(table, deployed.aws("dynamodb"))
+    assert watch.claim(1_800_000_000.0, None)
+    detail = "webhook h is active but no delivery reached the route since the last check"
+    watch.save(Verdict(WebhookState.SILENT, detail, "h"), 0)
+    try:
+        found = failing(deployed, "webhook watchdog")
+    finally:
+        deployed.aws("dynamodb").delete_item(
+            TableName=table, Key={"connector_id": {"S": "__lease__"}, "token_id": {"S": "webhook-watchdog"}}
+        )
+
+    assert found == f"✘ webhook watchdog: silent at 2027-01-15 08:00:00 UTC: {detail}"
 
 
 def test_a_configured_schedule_that_does_not_exist_is_refused_and_one_that_does_passes(

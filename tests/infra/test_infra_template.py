@@ -587,6 +587,7 @@ def test_the_dashboard_graphs_every_operator_metric_of_this_stage_and_the_runs(
         metrics.TOKENS_PARKED,
         metrics.SAFETY_NET_ACTIONS,
         metrics.CONFLICTING_SYNC_ENDS,
+        metrics.WEBHOOK_UNHEALTHY,
     }
     graphed = {re.search(r'MetricName="(\w+)"', e).group(1) for e in expressions} | {
         row[1] for row in plain if row[0] == metrics.NAMESPACE
@@ -603,14 +604,16 @@ def test_the_dashboard_graphs_every_operator_metric_of_this_stage_and_the_runs(
         "ExecutionsFailed",
         "ExecutionsTimedOut",
     }
-    assert any(
-        w["type"] == "alarm"
-        and w["properties"]["alarms"]
-        == [
-            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AppName}-${Stage}-failed-runs"
-        ]
-        for w in widgets
-    )
+    for alarm in ("failed-runs", "webhook-unhealthy"):
+        assert any(
+            w["type"] == "alarm"
+            and w["properties"]["alarms"]
+            == [
+                "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AppName}-${Stage}-"
+                + alarm
+            ]
+            for w in widgets
+        )
     # The Lambdas emit service=<app>-<stage>, what the dashboard filters on.
     config = json.loads((TEMPLATE_PATH.parents[1] / ".chalice" / "config.json").read_text(encoding="utf-8"))
     for stage in ("dev", "prod"):
@@ -629,3 +632,51 @@ def test_the_failed_runs_alarm_is_unchanged_by_the_dashboard(resources: dict[str
         1,
         "GreaterThanOrEqualToThreshold",
     )
+
+
+def _alarm_breached(alarm: dict[str, Any], document: dict[str, Any], app: str, stage: str) -> bool:
+    """Would this EMF document's datapoint put ``alarm`` (a single-metric alarm) in ALARM? Only if the
+    document is the alarm's metric with exactly its dimensions (CloudWatch matches all of them)."""
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    (dimension_names,) = directive["Dimensions"]
+    wanted = {
+        d["Name"]: d["Value"]["Fn::Sub"].replace("${AppName}", app).replace("${Stage}", stage)
+        for d in alarm["Dimensions"]
+    }
+    if directive["Namespace"] != alarm["Namespace"] or {d: document[d] for d in dimension_names} != wanted:
+        return False
+    if alarm["MetricName"] not in {m["Name"] for m in directive["Metrics"]}:
+        return False
+    assert (alarm["ComparisonOperator"], alarm["Statistic"]) == ("GreaterThanOrEqualToThreshold", "Maximum")
+    return max(document[alarm["MetricName"]]) >= alarm["Threshold"]
+
+
+def test_the_webhook_unhealthy_alarm_fires_on_the_watchdogs_metric_of_its_own_stage_only(
+    resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from chalicelib.platform import metrics
+
+    alarm = resources["WebhookUnhealthyAlarm"]["Properties"]
+    stream = io.StringIO()
+    metrics.set_stream(stream)
+    try:
+        monkeypatch.setenv(metrics.SERVICE_ENV, "fivetran-orchestrator-prod")
+        metrics.record_webhook_check(True)  # the watchdog found the webhook inactive
+        metrics.record_webhook_check(False)  # a later check found it healthy
+        monkeypatch.setenv(metrics.SERVICE_ENV, "fivetran-orchestrator-dev")
+        metrics.record_webhook_check(True)  # another stage's webhook
+    finally:
+        metrics.set_stream(None)
+    inactive, healthy, other_stage = (json.loads(line) for line in stream.getvalue().splitlines())
+
+    assert alarm["AlarmName"] == {"Fn::Sub": "${AppName}-${Stage}-webhook-unhealthy"}
+    assert _alarm_breached(alarm, inactive, "fivetran-orchestrator", "prod")
+    assert not _alarm_breached(alarm, healthy, "fivetran-orchestrator", "prod")
+    assert not _alarm_breached(alarm, other_stage, "fivetran-orchestrator", "prod")
+    # A check runs at most every 15 minutes after a 5-minute pass: a 30-minute period always holds one,
+    # and without data the alarm keeps its state until a check finds the webhook healthy.
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["TreatMissingData"]) == (1800, 1, "ignore")
+    topic = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    assert alarm["AlarmActions"] == alarm["OKActions"] == topic

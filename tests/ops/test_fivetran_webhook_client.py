@@ -140,6 +140,22 @@ def test_update_webhook_secret_patches_the_webhook_with_the_plain_json_accept_he
 def test_the_lambda_client_has_no_operator_calls() -> None:
     from chalicelib.fivetran.client import FivetranClient
 
-    for name in ("create_group_webhook", "list_webhooks", "update_webhook_secret"):
+    for name in ("create_group_webhook", "update_webhook_secret", "activate_webhook"):
         assert not hasattr(FivetranClient, name), name
         assert hasattr(FivetranAdmin, name), name
+    # The one webhook read the Lambdas make: the safety net's webhook watchdog lists the webhooks.
+    assert FivetranAdmin.list_webhooks is FivetranClient.list_webhooks
+
+
+def test_activate_webhook_patches_active_and_the_url(
+    mocked: responses.RequestsMock, client: FivetranAdmin
+) -> None:
+    body = {"url": "https://api.example.com/webhooks/fivetran", "active": True}
+    mocked.add(
+        responses.PATCH,
+        f"{BASE}/v1/webhooks/hook_1",
+        json={"code": "Success", "data": {"id": "hook_1", **body}},
+        match=[matchers.json_params_matcher(body), matchers.header_matcher({"Accept": ACCEPT_JSON})],
+    )
+
+    assert client.activate_webhook("hook_1", url=body["url"])["active"] is True

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import Result
 
 from contracts.state_file import STATE_FILE_ENV, LocalState
@@ -71,6 +72,29 @@ def test_a_second_registration_reports_the_webhook_and_creates_nothing(
     assert again.output.startswith("already registered: Fivetran webhook ")
     assert "nothing created" in again.output
     assert webhooks(served.state) == before
+
+
+def test_a_webhook_fivetran_disabled_is_re_activated_not_duplicated(
+    served: Served, first_registration: Result
+) -> None:
+    (hook,) = [h for h in webhooks(served.state) if h["group_id"] == "ops_group"]
+    disabled = requests.patch(  # as Fivetran leaves it after about 24 hours of failed deliveries
+        f"{served.state.fivetran_api_url}/v1/webhooks/{hook['id']}",
+        json={"active": False},
+        auth=(served.state.fivetran_api_key, served.state.fivetran_api_secret),
+        timeout=10,
+    )
+    assert disabled.status_code == 200 and disabled.json()["data"]["active"] is False
+    count = len(webhooks(served.state))
+
+    again = run_cli(served.state_file, "register-webhook", "--local", "--group", "ops_group")
+
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith(f"re-activated Fivetran webhook {hook['id']} for group ops_group: ")
+    assert "test delivery reached the route and was accepted" in again.output
+    (after,) = [h for h in webhooks(served.state) if h["group_id"] == "ops_group"]
+    assert (after["id"], after["url"], after["active"]) == (hook["id"], served.state.webhook_url, True)
+    assert len(webhooks(served.state)) == count
 
 
 def test_dry_run_prints_the_request_with_the_secret_masked_and_sends_nothing(
