@@ -68,6 +68,7 @@ CHALICE_FUNCTIONS = (
     "transform_lease",
     "api_handler",
     "reconcile_syncs",
+    "notify_run",
 )
 PRINCIPALS = (*CHALICE_FUNCTIONS, "state_machine", "dbt_task", "dbt_execution", "scheduler")
 
@@ -101,6 +102,8 @@ _SECRET = _ARN + ":secretsmanager:{region}:{account}:secret:{app}/{stage}/"
 _FIVETRAN_SECRET = _SECRET + "fivetran-api-{secret_suffix}"
 _WEBHOOK_SECRET = _SECRET + "webhook-secret-{secret_suffix}"
 _WAREHOUSE_SECRET = _SECRET + "warehouse-{secret_suffix}"
+_SLACK_SECRET = _SECRET + "slack-webhook-{secret_suffix}"
+_NOTIFY_TOPIC = _ARN + ":sns:{region}:{account}:{app}-{stage}-runs"
 _BUCKET = _ARN + ":s3:::{artifacts_bucket}"
 _RUNS = _BUCKET + "/runs/{key}"
 _MAP_RUNS = _BUCKET + "/map-runs/{key}"
@@ -227,6 +230,30 @@ AWS_CALLS: tuple[AwsCall, ...] = (
         _SETTLE + "; chalicelib/run/reconcile.py: a heartbeat for every parked token",
     ),
     *_logs("reconcile_syncs"),
+    # -- notify_run: a run's end (EventBridge) -------------------------------------------------
+    AwsCall(
+        "notify_run",
+        "states:DescribeExecution",
+        _EXECUTION,
+        "chalicelib/notify/notifier.py: the ended run's status, dates, error and cause",
+    ),
+    AwsCall(
+        "notify_run", "s3:GetObject", _RUNS, "chalicelib/notify/notifier.py: runs/<execution>/outcomes.json"
+    ),
+    AwsCall(
+        "notify_run",
+        "s3:GetObject",
+        _DBT_RUNS,
+        "chalicelib/notify/notifier.py: dbt-runs/<execution>/summary.json",
+    ),
+    AwsCall(
+        "notify_run",
+        "secretsmanager:GetSecretValue",
+        _SLACK_SECRET,
+        "chalicelib/platform/secrets.py: the Slack incoming-webhook URL (the stack's NotifySlack)",
+    ),
+    AwsCall("notify_run", "sns:Publish", _NOTIFY_TOPIC, "chalicelib/notify/delivery.py: the run's message"),
+    *_logs("notify_run"),
     # -- state_machine: statemachine/orchestrator.asl.json, parent and children -----------------
     *(
         AwsCall(

@@ -35,8 +35,10 @@ ARNS = {
     "StartSyncFunctionArn": f"{FUNCTION}-start_sync",
     "CollectOutcomesFunctionArn": f"{FUNCTION}-collect_outcomes",
     "TransformLeaseFunctionArn": f"{FUNCTION}-transform_lease",
+    "NotifyRunFunctionArn": f"{FUNCTION}-notify_run",
     "ListConnectorsRoleName": "fivetran-orchestrator-dev-list_connectors",
     "CollectOutcomesRoleName": "fivetran-orchestrator-dev-collect_outcomes",
+    "NotifyRunRoleName": "fivetran-orchestrator-dev-notify_run",
 }
 
 

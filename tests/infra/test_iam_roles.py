@@ -43,6 +43,7 @@ SAM_ROLES = {
     "transform_lease": "TransformLeaseRole",
     "reconcile_syncs": "ReconcileSyncsRole",
     "api_handler": "ApiHandlerRole",
+    "notify_run": "NotifyRunRole",
 }
 
 
@@ -217,4 +218,5 @@ def test_every_principal_of_the_table_has_a_role_with_policies() -> None:
     assert principals - set(CHALICE_FUNCTIONS) == set(stack_policies()) - {
         "list_connectors",
         "collect_outcomes",
+        "notify_run",
     }
