@@ -117,7 +117,7 @@ def _connection_lines(outcomes: dict[str, Any] | None) -> list[str]:
         return ["Connections: no outcomes were written (the run ended before its syncs were collected)."]
     counts = outcomes.get("counts") or {}
     lines = [
-        "Connections: {total} synced: {succeeded} succeeded, {failed} failed, {timed_out} timed out, "
+        "Connections ({total}): {succeeded} succeeded, {failed} failed, {timed_out} timed out, "
         "{skipped} skipped.".format(
             **{k: counts.get(k, 0) for k in ("total", "succeeded", "failed", "timed_out", "skipped")}
         )

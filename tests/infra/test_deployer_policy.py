@@ -144,7 +144,7 @@ RESOURCE_ARNS = {
     "AWS::Events::Rule": ("events", ARN.format("events", f"rule/{APP}-dev-run-ended")),
     "AWS::Lambda::Permission": ("lambda", ARN.format("lambda", f"function:{APP}-dev-notify_run")),
     "AWS::SNS::Topic": ("sns", ARN.format("sns", f"{APP}-dev-runs")),
-    "AWS::SNS::Subscription": ("sns", ARN.format("sns", f"{APP}-dev-runs:0123abcd-4567-89ef-0123-456789abcdef")),
+    "AWS::SNS::Subscription": ("sns", ARN.format("sns", f"{APP}-dev-runs:0123abcd-4567-89ef")),
 }
 
 
