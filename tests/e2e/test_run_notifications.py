@@ -31,7 +31,7 @@ class Receiver:
         received: list[dict[str, Any]] = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 received.append(json.loads(body))
                 self.send_response(200)
@@ -73,7 +73,9 @@ def unreachable_url() -> str:
 def test_a_failed_run_sends_one_message_naming_the_failed_connection_and_its_reason(
     receiver: Receiver, tmp_path: Path
 ) -> None:
-    with LocalRuntime(scenario("one_fails_policy_fail", receiver.url), workdir=tmp_path, dbt="stand-in") as rt:
+    with LocalRuntime(
+        scenario("one_fails_policy_fail", receiver.url), workdir=tmp_path, dbt="stand-in"
+    ) as rt:
         result = rt.run()
         run = result.execution_arn.rsplit(":", 1)[-1]
 
@@ -89,7 +91,9 @@ def test_a_failed_run_sends_one_message_naming_the_failed_connection_and_its_rea
     assert result.notification is not None and result.notification["sent"] is True
 
 
-def test_a_run_that_succeeds_with_an_exclusion_sends_its_own_message(receiver: Receiver, tmp_path: Path) -> None:
+def test_a_run_that_succeeds_with_an_exclusion_sends_its_own_message(
+    receiver: Receiver, tmp_path: Path
+) -> None:
     with LocalRuntime(
         scenario("one_fails_policy_continue", receiver.url), workdir=tmp_path, dbt="stand-in"
     ) as rt:
