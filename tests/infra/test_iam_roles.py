@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib.platform.aws_call_context import render_context
 from chalicelib.platform.aws_calls import (
     AWS_CALLS,
     CHALICE_FUNCTIONS,
     AwsCall,
     calls_of,
-    render_context,
     render_resource,
 )
 from infra import policies
