@@ -98,7 +98,17 @@ def test_a_run_that_succeeds_with_an_exclusion_sends_its_own_message(
         scenario("one_fails_policy_continue", receiver.url), workdir=tmp_path, dbt="stand-in"
     ) as rt:
         result = rt.run()
+        assert rt.iam is not None
+        notify_calls = {
+            (action, resource.split(":::")[-1].split("/")[1])
+            for who, action, resource in rt.iam.decisions
+            if who == "notify_run" and action == "s3:GetObject"
+        }
+        notify_actions = {action for who, action, _ in rt.iam.decisions if who == "notify_run"}
 
+    assert rt.iam.denials == []  # notify_run's calls, as its deployed role allows them
+    assert notify_actions == {"states:DescribeExecution", "s3:GetObject"}
+    assert notify_calls == {("s3:GetObject", "runs"), ("s3:GetObject", "dbt-runs")}
     assert result.described["status"] == "SUCCEEDED"
     assert len(receiver.received) == 1
     text = receiver.received[0]["text"]
