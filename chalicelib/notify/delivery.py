@@ -2,8 +2,8 @@
 
 A delivery never raises: each channel answers a ``Delivery`` (sent or not, and why), and the notifier logs
 it. Retries are the libraries' own: urllib3's ``Retry`` on the requests adapter for Slack (connection
-errors, 429 with ``Retry-After``, 5xx; POST included, as Slack drops nothing twice within a message's
-retries: at worst a message is posted twice, never lost), botocore's standard retry mode for SNS.
+errors, 429 with ``Retry-After``, 5xx; POST included: at worst a message is posted twice, rather than
+lost), botocore's standard retry mode for SNS.
 
 Facts: Slack answers ``200 ok``, or 4xx with a reason (``invalid_payload``, ``no_service``...: not
 retried; Slack API docs, "Handling errors" for incoming webhooks), and ``429`` with ``Retry-After`` when

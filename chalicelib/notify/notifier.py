@@ -80,6 +80,8 @@ class RunEnded:
 
 def _describe(stepfunctions: Any, ended: RunEnded) -> dict[str, Any]:
     """DescribeExecution's answer (full output, error and cause), else the event's own detail."""
+    if stepfunctions is None:
+        return dict(ended.detail)
     try:
         described = stepfunctions.describe_execution(executionArn=ended.execution_arn)
     except (ClientError, BotoCoreError) as exc:
