@@ -12,6 +12,7 @@ Entry points (names are contracts: the state machine, infra/template.yaml and RE
 - ``POST /webhooks/fivetran``: verify the signature, complete parked tokens.
 - ``reconcile_syncs``  (every 5 minutes): resolve syncs whose webhook never came; at most every
   15 minutes, check that the stage's webhook exists, is active and delivers (``webhook_watchdog``).
+- ``notify_run``       (EventBridge, a run's end): send the run's message to Slack and/or SNS.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from typing import Any
 
 from chalice import Chalice, Rate, Response
 
+from chalicelib.notify.notifier import RunEnded, notify_run_end
 from chalicelib.platform.dependencies import Dependencies, get_dependencies
 from chalicelib.platform.errors import (
     ConfigurationError,
     FivetranApiError,
     FivetranRateLimited,
     InvalidInput,
+    NotificationUndelivered,
     SecretUnavailable,
 )
 from chalicelib.platform.log import logger
@@ -266,3 +269,22 @@ def reconcile_syncs(event: Any) -> dict[str, Any]:
         interval_seconds=deps.settings.webhook_watchdog_seconds,
     )
     return summary
+
+
+@app.lambda_function(name="notify_run")
+def notify_run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Input: a Step Functions "Execution Status Change" event from the stack's rule, wrapped as
+    ``{"detail", "artifacts_bucket", "topic_arn", "slack_secret"}`` (chalicelib/notify/notifier.py).
+    Output: ``{"run", "status", "sent", "reason"?, "deliveries"}``. Errors: ``Orchestrator.InvalidInput``
+    (not such an event), ``Orchestrator.NotificationUndelivered`` (no channel took the message: Lambda
+    retries the asynchronous invocation). The run is over: nothing here changes it."""
+    ended = RunEnded.from_event(event)
+    deps = get_dependencies()
+    channels = deps.notify_channels(slack_secret=ended.slack_secret, topic_arn=ended.topic_arn)
+    answer = notify_run_end(ended, stepfunctions=deps.stepfunctions, s3=deps.s3, channels=channels)
+    if answer["deliveries"] and not answer["sent"]:
+        raise NotificationUndelivered(
+            f"run {answer['run']}: no channel took its message: "
+            + "; ".join(f"{d['channel']}: {d['detail']}" for d in answer["deliveries"])
+        )
+    return answer

@@ -81,4 +81,14 @@ def next_steps(
         f"         --state-machine-arn {outputs.get('StateMachineArn', '<StateMachineArn>')} \\",
         '         --input \'{"group_id": "<group_id>"}\'',
     ]
+    if outputs.get("SlackWebhookSecretArn"):  # NotifySlack=true
+        lines += [
+            "  Run notifications to Slack: put your incoming-webhook URL:",
+            f"       aws secretsmanager put-secret-value --region {region} \\",
+            f"         --secret-id {outputs['SlackWebhookSecretArn']} \\",
+            "         --secret-string https://hooks.slack.com/services/...",
+        ]
+    if outputs.get("RunNotificationsTopicArn"):  # NotifyEmail given
+        email = params.get("NotifyEmail")
+        lines.append(f"  Run notifications by email: confirm the subscription AWS mailed to {email}")
     return "\n".join(lines)

@@ -39,12 +39,14 @@ FUNCTION_PARAMETERS = {
     "StartSyncFunctionArn": "start_sync",
     "CollectOutcomesFunctionArn": "collect_outcomes",
     "TransformLeaseFunctionArn": "transform_lease",
+    "NotifyRunFunctionArn": "notify_run",
 }
 # Template parameter -> Chalice function whose role (Chalice makes one per function) the stack grants the
 # run files that function reads or writes (infra/policies.py; chalicelib/platform/aws_calls.py).
 ROLE_PARAMETERS = {
     "ListConnectorsRoleName": "list_connectors",
     "CollectOutcomesRoleName": "collect_outcomes",
+    "NotifyRunRoleName": "notify_run",
 }
 _SHORT_TAG_FUNCTIONS = {"Ref": "Ref", "Condition": "Condition"}
 

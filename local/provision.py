@@ -42,6 +42,7 @@ FUNCTIONS = {
     "start_sync": "app.start_sync",
     "collect_outcomes": "app.collect_outcomes",
     "transform_lease": "app.transform_lease",
+    "notify_run": "app.notify_run",
 }
 
 

@@ -44,6 +44,7 @@ from local.iam.stage import Policies, stage_enforcer
 from local.patches import billing
 from local.patches.pace import in_process_client
 from local.provision import Stack, provision
+from local.run_notifier import RunNotifier
 from local.safety_net_pace import PASS_IDLE_FACTOR, PASS_SECONDS, local_heartbeat_seconds, pass_budget
 from local.scenario import Scenario
 from statemachine.definition import OUTCOME_STATES
@@ -61,6 +62,7 @@ class RunResult:
     described: dict[str, Any]
     history: list[dict[str, Any]]
     duration_s: float
+    notification: dict[str, Any] | None = None  # notify_run's answer (local/run_notifier.py)
 
 
 class LocalRuntime:
@@ -99,6 +101,7 @@ class LocalRuntime:
         self.deps: Dependencies | None = None
         self.reconcile_deps: Dependencies | None = None
         self.reconcile_runs = 0
+        self.notifier: RunNotifier | None = None  # the stack's RunEndedRule, locally
         self._reconcile_lock = threading.Lock()
         self._chalice_log = None
         self._handler_log = None
@@ -183,12 +186,15 @@ class LocalRuntime:
             webhook_watchdog_seconds=int(settings.get("webhook_watchdog_s", 0)),
             webhook_url=self.simulator.webhook_url,
             http_max_retries=6,
+            notify_slack_webhook_url=settings.get("notify_slack_url")
+            or os.environ.get("LOCAL_NOTIFY_SLACK_URL"),
             **budget_settings(settings),
         )
         # The operator's view (reports, tests) uses the runtime's own clients; the handlers and the safety
         # net call AWS as their own roles, each through clients the enforcer checks.
         self.deps = dependencies(settings_for_handlers, self.clients, None)
         handler_deps = dependencies(settings_for_handlers, self.clients, enforce.ACTING_AS)
+        handler_deps.notify_retry_backoff = 0.1  # a receiver that is down costs a run's end < 1 s here
         set_dependencies(handler_deps)
         self.reconcile_deps = dependencies(settings_for_handlers, self.clients, "reconcile_syncs")
         if secret_name:
@@ -223,6 +229,15 @@ class LocalRuntime:
         )
         self.chalice.start()
         self._spawn(self._reconcile_loop, "reconcile")
+        if settings_for_handlers.notify_slack_webhook_url:  # as the stack makes its rule only when asked
+            self.notifier = RunNotifier(
+                self.clients["stepfunctions"],
+                self.clients["lambda"],
+                function_arn=self.stack.function_arns["notify_run"],
+                state_machine_arn=self.stack.state_machine_arn,
+                bucket=self.stack.artifacts_bucket,
+            )
+            self._spawn(lambda: self.notifier.watch(self._stop) if self.notifier else None, "run-notifier")
         # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up, and
         # so do the counts AWS would bill (provisioning is not part of a run).
         billing.reset()
@@ -353,7 +368,8 @@ class LocalRuntime:
         # (it deletes the token of a sync that timed out) before the report is taken.
         time.sleep(0.3)
         self.reconcile_once()
-        return RunResult(arn, described, self.history(arn), time.monotonic() - started)
+        notification = self.notifier.notify(arn) if self.notifier is not None else None
+        return RunResult(arn, described, self.history(arn), time.monotonic() - started, notification)
 
     def run_outcomes(self, history: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The run's ``outcomes.json`` (every connection's outcome and the skipped ones), found

@@ -48,7 +48,6 @@ from dataclasses import dataclass
 __all__ = [
     "AWS_CALLS",
     "CHALICE_FUNCTIONS",
-    "CONTEXT",
     "EXAMPLES",
     "PRINCIPALS",
     "VARIABLE",
@@ -56,7 +55,6 @@ __all__ = [
     "calls_of",
     "function_name",
     "placeholders",
-    "render_context",
     "render_resource",
 ]
 
@@ -68,6 +66,7 @@ CHALICE_FUNCTIONS = (
     "transform_lease",
     "api_handler",
     "reconcile_syncs",
+    "notify_run",
 )
 PRINCIPALS = (*CHALICE_FUNCTIONS, "state_machine", "dbt_task", "dbt_execution", "scheduler")
 
@@ -101,6 +100,8 @@ _SECRET = _ARN + ":secretsmanager:{region}:{account}:secret:{app}/{stage}/"
 _FIVETRAN_SECRET = _SECRET + "fivetran-api-{secret_suffix}"
 _WEBHOOK_SECRET = _SECRET + "webhook-secret-{secret_suffix}"
 _WAREHOUSE_SECRET = _SECRET + "warehouse-{secret_suffix}"
+_SLACK_SECRET = _SECRET + "slack-webhook-{secret_suffix}"
+_NOTIFY_TOPIC = _ARN + ":sns:{region}:{account}:{app}-{stage}-runs"
 _BUCKET = _ARN + ":s3:::{artifacts_bucket}"
 _RUNS = _BUCKET + "/runs/{key}"
 _MAP_RUNS = _BUCKET + "/map-runs/{key}"
@@ -146,6 +147,7 @@ _LEASE = "chalicelib/run/transform_lease.py: the lease item (transform#<target>)
 _NEW_DATA = "dbt_container/task/new_data_run.py: selection by new data's dbt-state/<target>/build_state.json"
 _TOKEN_READ_WRITE = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query")
 _CALLBACKS = ("states:SendTaskSuccess", "states:SendTaskFailure")
+_NOTIFY = "chalicelib/notify/notifier.py and delivery.py: "
 
 AWS_CALLS: tuple[AwsCall, ...] = (
     # -- list_connectors: the run's first state ------------------------------------------------
@@ -227,6 +229,13 @@ AWS_CALLS: tuple[AwsCall, ...] = (
         _SETTLE + "; chalicelib/run/reconcile.py: a heartbeat for every parked token",
     ),
     *_logs("reconcile_syncs"),
+    # -- notify_run: a run's end (EventBridge) -------------------------------------------------
+    AwsCall("notify_run", "states:DescribeExecution", _EXECUTION, _NOTIFY + "the run's dates, error, cause"),
+    AwsCall("notify_run", "s3:GetObject", _RUNS, _NOTIFY + "runs/<execution>/outcomes.json"),
+    AwsCall("notify_run", "s3:GetObject", _DBT_RUNS, _NOTIFY + "dbt-runs/<execution>/summary.json"),
+    AwsCall("notify_run", "secretsmanager:GetSecretValue", _SLACK_SECRET, _NOTIFY + "the Slack webhook URL"),
+    AwsCall("notify_run", "sns:Publish", _NOTIFY_TOPIC, _NOTIFY + "the run's message (email subscribers)"),
+    *_logs("notify_run"),
     # -- state_machine: statemachine/orchestrator.asl.json, parent and children -----------------
     *(
         AwsCall(
@@ -335,24 +344,6 @@ AWS_CALLS: tuple[AwsCall, ...] = (
     # -- scheduler: EventBridge Scheduler ------------------------------------------------------
     AwsCall("scheduler", "states:StartExecution", _STATE_MACHINE, "the stage's schedule starts a run"),
 )
-
-
-# Condition keys AWS sets on these requests that the policies test (templates as for resources): a
-# simulation (``iam:SimulatePrincipalPolicy`` ContextEntries, the local engine) must pass them.
-CONTEXT: dict[str, dict[str, str]] = {
-    "ecs:RunTask": {"ecs:cluster": _ECS + ":cluster/{app}-{stage}"},
-    "ecs:DescribeTasks": {"ecs:cluster": _ECS + ":cluster/{app}-{stage}"},
-    "ecs:StopTask": {"ecs:cluster": _ECS + ":cluster/{app}-{stage}"},
-    "iam:PassRole": {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
-}
-
-
-def render_context(
-    call: AwsCall, *, partition: str = "aws", region: str, account: str, app: str, stage: str
-) -> dict[str, str]:
-    """The condition keys (``CONTEXT``) of ``call``'s request, rendered; empty for most calls."""
-    values = {"partition": partition, "region": region, "account": account, "app": app, "stage": stage}
-    return {key: value.format(**values) for key, value in CONTEXT.get(call.action, {}).items()}
 
 
 def calls_of(principal: str) -> tuple[AwsCall, ...]:

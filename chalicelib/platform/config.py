@@ -90,6 +90,11 @@ class Settings:
     trigger_burst: int | None = None
     # The older per-minute setting, kept as an alias: a burst of N refilled N a minute (0: no budget).
     triggers_per_minute: int | None = None
+    # Run notifications (chalicelib/notify/): defaults for what the stack's rule passes in its event.
+    # The Slack webhook URL itself only in the local stage; AWS stages keep it in a secret.
+    notify_slack_webhook_url: str | None = None
+    notify_slack_secret_arn: str | None = None
+    notify_topic_arn: str | None = None
 
     def budget_rule(self) -> BudgetRule:
         if self.triggers_per_minute is not None:
@@ -138,5 +143,8 @@ class Settings:
             ),
             trigger_burst=_optional_int(env, "FIVETRAN_TRIGGER_BURST", minimum=1),
             triggers_per_minute=_optional_int(env, "FIVETRAN_TRIGGERS_PER_MINUTE"),
+            notify_slack_webhook_url=opt("NOTIFY_SLACK_WEBHOOK_URL"),
+            notify_slack_secret_arn=opt("NOTIFY_SLACK_SECRET_ARN"),
+            notify_topic_arn=opt("NOTIFY_TOPIC_ARN"),
         )
         return settings

@@ -28,6 +28,8 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.fivetran.client import FivetranClient
+from chalicelib.notify.delivery import SlackWebhook, SnsTopic
+from chalicelib.notify.notifier import Channel
 from chalicelib.platform.config import Settings
 from chalicelib.platform.errors import ConfigurationError
 from chalicelib.platform.log import logger
@@ -80,6 +82,9 @@ class Dependencies:
     fivetran_factory: Any = None  # (credentials) -> FivetranClient; default builds a real one
     s3: Any = None  # the run files (chalicelib/run/run_files.py): the Map's items and outcomes
     transform_leases: TransformLeases | None = None  # one dbt at a time per target (run/transform_lease.py)
+    sns: Any = None  # run notifications' email channel (chalicelib/notify/)
+    stepfunctions: Any = None  # DescribeExecution of an ended run (chalicelib/notify/)
+    notify_retry_backoff: float = 0.5  # seconds, doubled per retry of a Slack delivery
     _fivetran: FivetranClient | None = field(default=None, repr=False)
     _credentials: FivetranCredentials | None = field(default=None, repr=False)
 
@@ -114,6 +119,30 @@ class Dependencies:
     def budget(self) -> Budget:
         return Budget(self.store, self.settings.budget_rule())
 
+    def notify_channels(self, *, slack_secret: str = "", topic_arn: str = "") -> list[Channel]:
+        """The channels a run's message goes to: Slack when a webhook URL (local stage) or its secret is
+        configured (the event's ``slack_secret`` wins over ``NOTIFY_SLACK_SECRET_ARN``), SNS when a topic is
+        (the event's ``topic_arn`` wins over ``NOTIFY_TOPIC_ARN``)."""
+        channels: list[Channel] = []
+        secret_id = slack_secret or self.settings.notify_slack_secret_arn
+        local_url = self.settings.notify_slack_webhook_url
+        if secret_id:
+            channels.append(
+                SlackWebhook(
+                    lambda: self.secrets.slack_webhook_url(secret_id), backoff=self.notify_retry_backoff
+                )
+            )
+        elif local_url:
+            channels.append(SlackWebhook(lambda: local_url, backoff=self.notify_retry_backoff))
+        topic = topic_arn or self.settings.notify_topic_arn
+        if topic:
+            if self.sns is None:
+                raise ConfigurationError(
+                    "no SNS client: notifications need one (Dependencies.from_clients(sns=...))"
+                )
+            channels.append(SnsTopic(self.sns, topic))
+        return channels
+
     def run_files(self, bucket: str, run_name: str) -> RunFiles:
         if self.s3 is None:
             raise ConfigurationError("no S3 client: run files need one (Dependencies.from_clients(s3=...))")
@@ -129,6 +158,7 @@ class Dependencies:
         secretsmanager: Any = None,
         fivetran_factory: Any = None,
         s3: Any = None,
+        sns: Any = None,
     ) -> Dependencies:
         from aws_lambda_powertools.utilities import parameters
 
@@ -143,6 +173,8 @@ class Dependencies:
             fivetran_factory=fivetran_factory,
             s3=s3,
             transform_leases=TransformLeases(settings.token_table, dynamodb, stepfunctions),
+            sns=sns,
+            stepfunctions=stepfunctions,
         )
 
 
@@ -224,8 +256,9 @@ def build_dependencies(settings: Settings | None = None) -> Dependencies:
         dynamodb=session.client("dynamodb", config=AWS_CONFIG),
         stepfunctions=session.client("stepfunctions", config=AWS_CONFIG),
         s3=session.client("s3", config=S3_CONFIG),
+        sns=session.client("sns", config=AWS_CONFIG),
         secretsmanager=session.client("secretsmanager", config=AWS_CONFIG)
-        if settings.fivetran_api_secret_arn or settings.webhook_secret_arn
+        if settings.fivetran_api_secret_arn or settings.webhook_secret_arn or settings.notify_slack_secret_arn
         else None,
     )
 

@@ -122,3 +122,8 @@ class TransformLeaseError(OrchestratorError, error_name="Orchestrator.TransformL
 
 class TransformLeaseTimedOut(OrchestratorError, error_name="Orchestrator.TransformLeaseTimedOut"):
     """Another run's dbt held the transform lease past this run's bound: the message names it."""
+
+
+class NotificationUndelivered(OrchestratorError, error_name="Orchestrator.NotificationUndelivered"):
+    """A run's message reached none of the stage's channels (each delivery's reason is logged): raised so
+    that Lambda retries the asynchronous invocation. The run itself is over and unchanged."""

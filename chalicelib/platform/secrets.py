@@ -191,3 +191,18 @@ class SecretSource:
         raise ConfigurationError(
             "set FIVETRAN_API_SECRET_ARN (AWS) or FIVETRAN_API_KEY and FIVETRAN_API_SECRET (local)"
         )
+
+    def slack_webhook_url(self, secret_id: str) -> str:
+        """The Slack incoming-webhook URL kept in the secret ``secret_id`` (a plain string, or JSON
+        ``{"url": "..."}``), cached for ``SECRETS_MAX_AGE_SECONDS`` like the others. Raises
+        ``SecretUnavailable`` naming the secret (never its value) when it cannot be read or holds no URL."""
+        raw = self._fetch(secret_id)
+        value = (raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)).strip()
+        if value.startswith("{"):
+            try:
+                value = str(json.loads(value)["url"]).strip()
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SecretUnavailable(f"secret {secret_id} is JSON without a 'url' key") from exc
+        if not value.startswith("https://"):
+            raise SecretUnavailable(f"secret {secret_id} does not hold an https:// webhook URL")
+        return value

@@ -90,6 +90,8 @@ def stage_policies(
         "TransformLeaseFunctionArn": function_arns["transform_lease"],
         "ListConnectorsRoleName": roles["list_connectors"],
         "CollectOutcomesRoleName": roles["collect_outcomes"],
+        "NotifyRunRoleName": roles["notify_run"],
+        "NotifyRunFunctionArn": function_arns["notify_run"],
         "ArtifactsBucket": artifacts_bucket,
         "StateMachine": state_machine_arn,
         "WarehouseSecret": f"arn:aws:secretsmanager:{region}:{account}:secret:{app}/{stage}/warehouse-local",

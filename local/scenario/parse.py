@@ -49,6 +49,7 @@ SETTINGS_KEYS = {
     "trigger_quota_share",
     "trigger_burst",
     "triggers_per_minute",
+    "notify_slack_url",
 }
 
 

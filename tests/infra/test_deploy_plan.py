@@ -35,8 +35,10 @@ ARNS = {
     "StartSyncFunctionArn": f"{FUNCTION}-start_sync",
     "CollectOutcomesFunctionArn": f"{FUNCTION}-collect_outcomes",
     "TransformLeaseFunctionArn": f"{FUNCTION}-transform_lease",
+    "NotifyRunFunctionArn": f"{FUNCTION}-notify_run",
     "ListConnectorsRoleName": "fivetran-orchestrator-dev-list_connectors",
     "CollectOutcomesRoleName": "fivetran-orchestrator-dev-collect_outcomes",
+    "NotifyRunRoleName": "fivetran-orchestrator-dev-notify_run",
 }
 
 
@@ -326,6 +328,20 @@ def test_next_steps_name_the_webhook_url_secrets_image_and_registration() -> Non
     assert "for dbt on postgres (JSON keys host, user, password, database, schema, port, sslmode)" in text
     assert "--password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com" in text
     assert "orchestrator register-webhook --stage dev --group <group_id>" in text
+    assert "Run notifications" not in text
+
+
+def test_next_steps_say_where_the_slack_url_goes_and_to_confirm_the_email_when_notifications_are_on() -> None:
+    secret = (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:fivetran-orchestrator/dev/slack-webhook-AbCdEf"
+    )
+    outputs = {**OUTPUTS, "SlackWebhookSecretArn": secret, "RunNotificationsTopicArn": "arn:aws:sns:t"}
+    text = next_steps(
+        stage="dev", region="us-east-1", outputs=outputs, params={"NotifyEmail": "data@x.io"}, url=None
+    )
+
+    assert f"--secret-id {secret} \\\n         --secret-string https://hooks.slack.com/services/..." in text
+    assert "confirm the subscription AWS mailed to data@x.io" in text
 
 
 def test_dry_run_prints_the_plan_and_touches_neither_chalice_nor_aws(tmp_path: Path) -> None:

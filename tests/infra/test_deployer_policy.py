@@ -141,6 +141,10 @@ RESOURCE_ARNS = {
     "AWS::CloudWatch::Dashboard": ("cloudwatch", f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{APP}-dev"),
     "AWS::Scheduler::Schedule": ("scheduler", ARN.format("scheduler", f"schedule/default/{APP}-dev-run")),
     "AWS::EC2::SecurityGroup": ("ec2", ARN.format("ec2", "security-group/sg-0123456789abcdef0")),
+    "AWS::Events::Rule": ("events", ARN.format("events", f"rule/{APP}-dev-run-ended")),
+    "AWS::Lambda::Permission": ("lambda", ARN.format("lambda", f"function:{APP}-dev-notify_run")),
+    "AWS::SNS::Topic": ("sns", ARN.format("sns", f"{APP}-dev-runs")),
+    "AWS::SNS::Subscription": ("sns", ARN.format("sns", f"{APP}-dev-runs:0123abcd-4567-89ef")),
 }
 
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib.platform.aws_call_context import render_context
 from chalicelib.platform.aws_calls import (
     AWS_CALLS,
     CHALICE_FUNCTIONS,
     AwsCall,
     calls_of,
-    render_context,
     render_resource,
 )
 from infra import policies
@@ -43,6 +43,7 @@ SAM_ROLES = {
     "transform_lease": "TransformLeaseRole",
     "reconcile_syncs": "ReconcileSyncsRole",
     "api_handler": "ApiHandlerRole",
+    "notify_run": "NotifyRunRole",
 }
 
 
@@ -217,4 +218,5 @@ def test_every_principal_of_the_table_has_a_role_with_policies() -> None:
     assert principals - set(CHALICE_FUNCTIONS) == set(stack_policies()) - {
         "list_connectors",
         "collect_outcomes",
+        "notify_run",
     }

@@ -198,7 +198,7 @@ def test_app_name_defaults_to_the_chalice_app_and_stage_allows_only_aws_stages(
 def test_secrets_hold_generated_values_and_never_plain_text(resources: dict[str, Any]) -> None:
     secrets = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::SecretsManager::Secret"}
 
-    assert set(secrets) == {"FivetranApiSecret", "WebhookSecret", "WarehouseSecret"}
+    assert set(secrets) == {"FivetranApiSecret", "WebhookSecret", "WarehouseSecret", "SlackWebhookSecret"}
     for properties in secrets.values():
         assert "SecretString" not in properties
         assert "GenerateSecretString" in properties
@@ -427,6 +427,13 @@ def test_each_function_role_gets_only_the_run_files_its_own_calls_need(resources
             {
                 "RunFiles": (["s3:GetObject", "s3:PutObject"], "${ArtifactsBucket.Arn}/runs/*"),
                 "MapResults": (["s3:GetObject"], "${ArtifactsBucket.Arn}/map-runs/*"),
+            },
+        ),
+        "NotifyRunRunFilesPolicy": (
+            [{"Ref": "NotifyRunRoleName"}],
+            {
+                "RunOutcomes": (["s3:GetObject"], "${ArtifactsBucket.Arn}/runs/*"),
+                "DbtSummary": (["s3:GetObject"], "${ArtifactsBucket.Arn}/dbt-runs/*"),
             },
         ),
     }

@@ -150,13 +150,14 @@ def project_dir(directory: Path, stage: str, rest_api_url: str | None) -> Path:
                     "resource_type": "lambda_function",
                     "lambda_arn": f"{arn}-transform_lease",
                 },
+                {"name": "notify_run", "resource_type": "lambda_function", "lambda_arn": f"{arn}-notify_run"},
                 *(
                     {
                         "name": f"{function}_role",
                         "resource_type": "iam_role",
                         "role_name": f"fivetran-orchestrator-{stage}-{function}",
                     }
-                    for function in ("list_connectors", "collect_outcomes")
+                    for function in ("list_connectors", "collect_outcomes", "notify_run")
                 ),
                 {"name": "rest_api", "resource_type": "rest_api", "rest_api_url": rest_api_url},
             ]
