@@ -43,6 +43,7 @@ from local.iam.stage import Policies, stage_enforcer
 from local.patches import billing
 from local.patches.pace import in_process_client
 from local.provision import Stack, provision
+from local.run_folders import RunFolders
 from local.safety_net_pace import PASS_IDLE_FACTOR, PASS_SECONDS, local_heartbeat_seconds, pass_budget
 from local.scenario import Scenario
 from statemachine.definition import OUTCOME_STATES
@@ -71,8 +72,12 @@ class LocalRuntime:
         iam_variant: Callable[[Policies], None] | None = None,
         dbt_project: Path | None = None,
         dbt: str | None = None,
+        runs_dir: Path | None = None,
     ) -> None:
-        """``dbt``: ``real`` or ``stand-in`` (default: ``$LOCAL_DBT``, else ``real``; see ``ecs_runner``)."""
+        """``dbt``: ``real`` or ``stand-in`` (default: ``$LOCAL_DBT``, else ``real``; see ``ecs_runner``).
+        ``runs_dir``: keep each run's files there (``local.run_folders``): copied when the runtime
+        stops, and whenever ``run_folders.refresh()`` is called (``serve`` does, every second); None
+        keeps none."""
         self.scenario = scenario
         # IAM as deployed, enforced (local/iam): ``iam_variant`` may change the policies first (a test's
         # broken variant); ``self.iam`` holds the principals, the decisions and the refusals.
@@ -102,6 +107,8 @@ class LocalRuntime:
         self._chalice_log = None
         self._handler_log = None
         self._previous_stream = None
+        self.runs_dir = runs_dir
+        self.run_folders: RunFolders | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -218,6 +225,14 @@ class LocalRuntime:
         )
         self.chalice.start()
         self._spawn(self._reconcile_loop, "reconcile")
+        if self.runs_dir is not None:
+            self.run_folders = RunFolders(
+                self.clients,
+                self.stack.artifacts_bucket,
+                self.stack.state_machine_arn,
+                self.runs_dir,
+                self.workdir,
+            )
         # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up, and
         # so do the counts AWS would bill (provisioning is not part of a run).
         billing.reset()
@@ -268,6 +283,10 @@ class LocalRuntime:
 
     def close(self) -> None:
         self._stop.set()
+        if self.run_folders is not None and self.server is not None:
+            with contextlib.suppress(Exception):  # best effort: the last copy of every run's files
+                self.run_folders.keep_all()
+            self.run_folders = None
         for part in (self.chalice, self.dbt, self.simulator):
             if part is not None:
                 with contextlib.suppress(Exception):  # best-effort teardown
