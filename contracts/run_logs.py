@@ -128,9 +128,9 @@ def select(lines: Iterable[LogLine], run: RunWindow, connection: str | None = No
             continue
         if named is None and not (line.connector_id in run.connections and _in_window(line, run)):
             continue
-        other = line.connector_id != connection and (line.connector_id or connection not in line.text)
-        if connection and other:
-            continue
+        mine = not connection or line.connector_id == connection
+        if not mine and (line.connector_id or str(connection) not in line.text):
+            continue  # another connection's line, or one that does not mention it
         chosen.append(line)
     return sorted(chosen, key=lambda line: line.time)
 

@@ -12,11 +12,14 @@ than a run takes) is said as that failure.
 
 from __future__ import annotations
 
+import logging
 import shlex
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.platform.errors import PausedConnections, TooManyConnections
+from chalicelib.platform.log import logger
 from chalicelib.run.listing import Listing, list_connectors
 from chalicelib.run.run_input import RunOptions, parse_run_input
 from ops.errors import OpsError
@@ -83,8 +86,15 @@ class DryRun:
 def dry_run(target: Target, run_input: dict[str, Any]) -> DryRun:
     """List what the run ``run_input`` would sync on ``target``; ``OpsError`` if it would fail first."""
     options = parse_run_input(run_input)
+    # The listing's own log lines are the Lambda's, not the operator's: only its warnings, on stderr.
+    previous_stream = logger.registered_handler.setStream(sys.stderr)
+    previous_level = logger.log_level
+    logger.setLevel(logging.WARNING)
     try:
         listing = list_connectors(target.fivetran(), options)
     except (PausedConnections, TooManyConnections) as exc:
         raise OpsError(f"the run would fail at its first state: {exc} (nothing was started)") from None
+    finally:
+        logger.setLevel(previous_level)
+        logger.registered_handler.setStream(previous_stream or sys.stdout)
     return DryRun(options, listing)

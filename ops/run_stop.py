@@ -29,7 +29,7 @@ __all__ = ["STOP_CAUSE", "STOP_ERROR", "StoppedRun", "dbt_task_running", "stop_r
 
 STOP_ERROR = "Orchestrator.Stopped"
 STOP_CAUSE = "stopped with `orchestrator stop`"
-TASK_ARN = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task/[A-Za-z0-9_-]+/[A-Za-z0-9]+")
+TASK_ARN = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task/[A-Za-z0-9_-]+/[A-Za-z0-9-]+")
 ECS_ENDED = ("taskSucceededEventDetails", "taskFailedEventDetails", "taskTimedOutEventDetails")
 
 
