@@ -35,7 +35,8 @@ from chalicelib.webhook.signature import sign as sign_body
 from ops.display import make_console, rerun_command, run_report, runs_table
 from ops.errors import RUN_NOT_SUCCEEDED, OpsError, readable
 from ops.run_commands import register as register_run_commands
-from ops.target import LocalTarget, Target, TargetSpec, resolve_target
+from ops.run_commands import run_files_line
+from ops.target import Target, TargetSpec, resolve_target
 
 LOCAL_WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105 - the documented local stage secret
 
@@ -231,6 +232,8 @@ def start_run_command(
         )
         sys.exit(130)
     console.print(run_report(view, resolved.flag))
+    if files := run_files_line(resolved, view.name):
+        console.print(files, soft_wrap=True, highlight=False)
     if view.status != "SUCCEEDED":
         sys.exit(RUN_NOT_SUCCEEDED)
 
@@ -282,10 +285,8 @@ def show(target: Callable[[], Target], run: str, html_path: Path | None, show_al
     view = run_view(resolved, execution_arn(resolved, run))
     console = make_console()
     console.print(run_report(view, resolved.flag, show_all=show_all))
-    if isinstance(resolved, LocalTarget) and resolved.state.runs_dir:
-        console.print(
-            f"run files: {Path(resolved.state.runs_dir) / view.name}", soft_wrap=True, highlight=False
-        )
+    if files := run_files_line(resolved, view.name):
+        console.print(files, soft_wrap=True, highlight=False)
     if html_path is not None:
         try:
             now = datetime.now(UTC) if view.status == "RUNNING" else None

@@ -8,13 +8,21 @@ recent run's name (``ops.runs.execution_arn``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ops.target import Target
 
-__all__ = ["register"]
+__all__ = ["register", "run_files_line"]
+
+
+def run_files_line(target: Target, name: str) -> str | None:
+    """``run files: <folder>`` for a local run (the folder ``python -m local serve`` keeps it in, after
+    it stops too: local/README.md); None on a deployed stage, whose files stay in S3."""
+    runs_dir = getattr(getattr(target, "state", None), "runs_dir", "")
+    return f"run files: {Path(runs_dir) / name}" if runs_dir else None
 
 
 def register(group: click.Group, target_options: Callable[..., Any]) -> None:

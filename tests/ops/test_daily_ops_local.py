@@ -88,6 +88,7 @@ def until(check, what: str):
 def quick_run(served: Served) -> str:
     result = run_cli(served, "start-run", "--local", *QUICK, "--wait")
     assert result.exit_code == 0, result.output
+    assert f"run files: {Path(served.state.runs_dir) / run_name(result)}" in result.output
     return run_name(result)
 
 
