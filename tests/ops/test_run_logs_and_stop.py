@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -164,3 +165,37 @@ def test_stop_stops_the_execution_then_its_running_dbt_task_in_its_cluster() -> 
     assert ecs.calls == [{"cluster": f"{APP}-{STAGE}", "task": TASK, "reason": STOP_CAUSE}]
     assert "  dbt task 0123456789abcdef0123456789abcdef: stopped (ecs:StopTask)" in stopped.lines()
     assert "  map run: none started yet" in stopped.lines()
+
+
+def test_stop_stops_a_run_whose_dbt_task_runs_and_the_task_s_process(moto_aws: None) -> None:
+    """In moto, with the local ECS runner: the ARN comes from the real ``TaskSubmitted`` event's shape."""
+    from local import moto_patches
+    from tests.functional.moto_support import ROLE
+    from tests.functional.test_moto_patches_ecs import _ecs_machine
+
+    class Process:
+        stopped = False
+
+        def poll(self) -> int | None:
+            return 143 if self.stopped else None
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    process = Process()
+    moto_patches.set_ecs_task_runner(lambda task, environment: process)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(name="dbt-run", definition=json.dumps(_ecs_machine()), roleArn=ROLE)
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
+    deadline = time.monotonic() + 30
+    while dbt_task_running(sfn.get_execution_history(executionArn=arn)["events"]) is None:
+        assert time.monotonic() < deadline, "the dbt task was never submitted"
+        time.sleep(0.05)
+
+    stopped = stop_run(
+        SimpleNamespace(stepfunctions=lambda: sfn, label="moto"), arn, boto3.client("ecs", region_name=REGION)
+    )
+
+    assert process.stopped
+    assert stopped.dbt_task_arn and stopped.dbt_task_arn.startswith("arn:aws:ecs:")
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
