@@ -33,7 +33,7 @@ from chalicelib.platform.errors import (
     NotificationUndelivered,
     SecretUnavailable,
 )
-from chalicelib.platform.log import logger
+from chalicelib.platform.log import logger, names_run
 from chalicelib.platform.metrics import record_safety_net_pass, record_webhook_answer
 from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp, utcnow
 from chalicelib.run.fanout import collect_run, write_items
@@ -84,6 +84,7 @@ def _run_files(deps: Dependencies, event: dict[str, Any]) -> Any:
 
 
 @app.lambda_function(name="list_connectors")
+@names_run
 def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Input: ``{"input": <execution input>, "execution_start", "execution_name", "artifacts_bucket",
     "defaults"}`` from the state machine (a bare execution input also works, for manual invokes:
@@ -127,6 +128,7 @@ def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @app.lambda_function(name="start_sync")
+@names_run
 def start_sync(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = SyncRequest(event)
     deps = get_dependencies()
@@ -150,6 +152,7 @@ def start_sync(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @app.lambda_function(name="collect_outcomes")
+@names_run
 def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Input: ``{"map_run": {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}, "execution_arn",
     "execution_name", "artifacts_bucket"}``. Output: ``chalicelib.run.fanout.collect_run``'s summary
@@ -168,6 +171,7 @@ def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @app.lambda_function(name="transform_lease")
+@names_run
 def transform_lease(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Input: ``{"action": "take" | "release", "target", "execution_id"}``, and for ``take``
     ``"deadline"`` (the run's, ASL timestamp), ``"dbt_timeout_seconds"`` and ``"previous"`` (the

@@ -3,8 +3,9 @@
 One JSON object (``.local-runtime.json`` in the repo root unless ``--state-file`` or
 ``ORCHESTRATOR_STATE_FILE`` says otherwise) with the moto endpoint and region, the state
 machine and token table, the Fivetran simulator's URL and its local-only credentials, and
-the webhook URL and secret. It is written atomically with mode 0600 once everything is up,
-and removed when the runtime stops. This module is the format's only definition.
+the webhook URL and secret, and (optional) the folders of its log files and of its runs' files.
+It is written atomically with mode 0600 once everything is up, and removed when the runtime
+stops. This module is the format's only definition.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 __all__ = [
@@ -52,6 +53,10 @@ class LocalState:
     webhook_secret: str
     group_id: str
     pid: int
+    # Optional (a file written before them lacks them): where the runtime's log files are, and the
+    # folder that keeps each run's files after the runtime stops (``<runs_dir>/<run name>/``).
+    log_dir: str = ""
+    runs_dir: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -60,10 +65,11 @@ class LocalState:
     def from_dict(cls, data: object, where: Path) -> LocalState:
         if not isinstance(data, dict):
             raise StateFileError(f"{where} is not a local runtime state file (not a JSON object)")
-        missing = sorted(f.name for f in fields(cls) if f.name not in data)
+        required = [f for f in fields(cls) if f.default is MISSING]
+        missing = sorted(f.name for f in required if f.name not in data)
         if missing:
             raise StateFileError(f"{where} lacks {', '.join(missing)}: {START_HINT} to rewrite it")
-        values = {f.name: data[f.name] for f in fields(cls)}
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         values["pid"] = int(values["pid"])
         return cls(**values)
 

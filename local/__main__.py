@@ -2,7 +2,8 @@
 
 - ``demo [--scenario FILE] [--report FILE] [--dbt-project PATH]``: one whole run with live progress
   (``make demo``); ``--dbt-project`` runs your dbt project instead of the bundled one.
-- ``serve [--scenario FILE] [--state-file PATH]``: keep the runtime up for ``orchestrator --local``.
+- ``serve [--scenario FILE] [--state-file PATH] [--runs-dir DIR]``: keep the runtime up for
+  ``orchestrator --local``; each run's files stay in ``DIR/<run>/``.
 - ``webhook [--port 8000] [--moto-port 5055]``: moto with the token table, plus
   ``chalice local --stage local`` serving the webhook route, until Ctrl-C (``make webhook``).
 """
@@ -107,7 +108,15 @@ def webhook(port: int, moto_port: int) -> None:
     help="Where to write the state file `orchestrator --local` reads "
     "(default: .local-runtime.json in the repo root, or $ORCHESTRATOR_STATE_FILE).",
 )
-def serve(scenario_path: Path, state_path: Path | None) -> None:
+@click.option(
+    "--runs-dir",
+    "runs_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep each run's files (outcomes, dbt artifacts, logs) in DIR/<run>/, after the runtime stops too "
+    "(default: .local-runs beside the state file, or $ORCHESTRATOR_LOCAL_RUNS_DIR).",
+)
+def serve(scenario_path: Path, state_path: Path | None, runs_dir: Path | None) -> None:
     """Keep the local runtime running for `orchestrator --local` until Ctrl-C or SIGTERM."""
     import os
 
@@ -116,7 +125,7 @@ def serve(scenario_path: Path, state_path: Path | None) -> None:
     from local.serve import serve as run_serve
 
     try:
-        code = run_serve(scenario_path, state_file_path(state_path), click.echo, os.getpid())
+        code = run_serve(scenario_path, state_file_path(state_path), click.echo, os.getpid(), runs_dir)
     except (ServeError, ScenarioError) as exc:
         raise click.ClickException(str(exc)) from exc
     sys.exit(code)

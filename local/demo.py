@@ -204,7 +204,8 @@ def run_demo(
     # The logs outlive the run, so the last line can say where they are.
     workdir = workdir or Path(tempfile.mkdtemp(prefix="orchestrator-demo-"))
     try:
-        with LocalRuntime(scenario, workdir=workdir, dbt_project=dbt_project) as runtime:
+        runs_dir = workdir / "runs"
+        with LocalRuntime(scenario, workdir=workdir, dbt_project=dbt_project, runs_dir=runs_dir) as runtime:
             assert runtime.chalice is not None and runtime.simulator is not None
             # One line each, never wrapped: a URL must stay copyable in a log or a pipe.
             console.print(f"webhook: {runtime.chalice.url}/webhooks/fivetran", soft_wrap=True)
@@ -218,6 +219,9 @@ def run_demo(
         console.print(f"report written to {report_path}")
     logs = ", ".join(sorted(path.name for path in workdir.glob("*.log")))
     console.print(f"logs: {workdir} ({logs})", soft_wrap=True, highlight=False)
+    console.print(
+        f"run files: {runs_dir}/<run>/ (outcomes, dbt artifacts, logs)", soft_wrap=True, highlight=False
+    )
     if problems:
         console.print("[red]the run did not end as the scenario expects:[/] " + "; ".join(problems))
         return 1

@@ -61,6 +61,11 @@ class DbtRun:
     def poll(self) -> int | None:
         return self.process.poll()
 
+    def stop(self) -> None:
+        """``ecs:StopTask``: SIGTERM to the process, as ECS sends the container (the entrypoint stops dbt)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+
     @property
     def summary(self) -> dict[str, Any] | None:
         import json

@@ -30,7 +30,7 @@ ecs_container_memory                   ``ecs_task_definitions``: a Fargate conta
 ecs_local_task_runner                  ``ecs_task_runner``: an ECS task runs a local process; the first
                                        ``DescribeTasks`` that says STOPPED carries its real exit code, and
                                        ``.sync`` fails with ``States.TaskFailed`` (cause: the task JSON)
-                                       when it is non-zero, as AWS does
+                                       when it is non-zero, as AWS does; ``StopTask`` stops the process
 wait_until_timestamp                   ``sfn_wait``: a ``Wait`` with ``Timestamp``/``TimestampPath`` ends up
                                        to 1 s early (fraction dropped, whole seconds, naive local clock):
                                        it now never ends before its timestamp, as on AWS

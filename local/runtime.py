@@ -44,10 +44,11 @@ from local.iam.stage import Policies, stage_enforcer
 from local.patches import billing
 from local.patches.pace import in_process_client
 from local.provision import Stack, provision
+from local.run_folders import RunFolders
 from local.run_notifier import RunNotifier
+from local.run_reads import RunReads
 from local.safety_net_pace import PASS_IDLE_FACTOR, PASS_SECONDS, local_heartbeat_seconds, pass_budget
 from local.scenario import Scenario
-from statemachine.definition import OUTCOME_STATES
 
 __all__ = ["API_KEY", "API_SECRET", "WEBHOOK_SECRET", "LocalRuntime"]
 
@@ -65,7 +66,7 @@ class RunResult:
     notification: dict[str, Any] | None = None  # notify_run's answer (local/run_notifier.py)
 
 
-class LocalRuntime:
+class LocalRuntime(RunReads):
     def __init__(
         self,
         scenario: Scenario,
@@ -74,8 +75,12 @@ class LocalRuntime:
         iam_variant: Callable[[Policies], None] | None = None,
         dbt_project: Path | None = None,
         dbt: str | None = None,
+        runs_dir: Path | None = None,
     ) -> None:
-        """``dbt``: ``real`` or ``stand-in`` (default: ``$LOCAL_DBT``, else ``real``; see ``ecs_runner``)."""
+        """``dbt``: ``real`` or ``stand-in`` (default: ``$LOCAL_DBT``, else ``real``; see ``ecs_runner``).
+        ``runs_dir``: keep each run's files there (``local.run_folders``): copied when the runtime
+        stops, and whenever ``run_folders.refresh()`` is called (``serve`` does, every second); None
+        keeps none."""
         self.scenario = scenario
         # IAM as deployed, enforced (local/iam): ``iam_variant`` may change the policies first (a test's
         # broken variant); ``self.iam`` holds the principals, the decisions and the refusals.
@@ -106,6 +111,8 @@ class LocalRuntime:
         self._chalice_log = None
         self._handler_log = None
         self._previous_stream = None
+        self.runs_dir = runs_dir
+        self.run_folders: RunFolders | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -238,6 +245,14 @@ class LocalRuntime:
                 bucket=self.stack.artifacts_bucket,
             )
             self._spawn(lambda: self.notifier.watch(self._stop) if self.notifier else None, "run-notifier")
+        if self.runs_dir is not None:
+            self.run_folders = RunFolders(
+                self.clients,
+                self.stack.artifacts_bucket,
+                self.stack.state_machine_arn,
+                self.runs_dir,
+                self.workdir,
+            )
         # The scenario's clock (start_s, at_s, remaining_s) starts now that everything is up, and
         # so do the counts AWS would bill (provisioning is not part of a run).
         billing.reset()
@@ -296,6 +311,10 @@ class LocalRuntime:
 
     def close(self) -> None:
         self._stop.set()
+        if self.run_folders is not None and self.server is not None:
+            with contextlib.suppress(Exception):  # best effort: the last copy of every run's files
+                self.run_folders.keep_all()
+            self.run_folders = None
         for part in (self.chalice, self.dbt, self.simulator):
             if part is not None:
                 with contextlib.suppress(Exception):  # best-effort teardown
@@ -330,16 +349,6 @@ class LocalRuntime:
     def describe(self, arn: str) -> dict[str, Any]:
         return self.clients["stepfunctions"].describe_execution(executionArn=arn)
 
-    def history(self, arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-        while True:
-            page = self.clients["stepfunctions"].get_execution_history(**kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
-
     def wait(self, arn: str, timeout: float, on_tick: Any = None) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
@@ -370,38 +379,3 @@ class LocalRuntime:
         self.reconcile_once()
         notification = self.notifier.notify(arn) if self.notifier is not None else None
         return RunResult(arn, described, self.history(arn), time.monotonic() - started, notification)
-
-    def run_outcomes(self, history: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The run's ``outcomes.json`` (every connection's outcome and the skipped ones), found
-        through ``CollectOutcomes``' output; ``None`` until that state has run."""
-        for event in history:
-            details = event.get("stateExitedEventDetails")
-            if not details or details.get("name") != "CollectOutcomes":
-                continue
-            collected = (json.loads(details["output"]).get("result") or {}).get("collected") or {}
-            where = collected.get("outcomes") or {}
-            if not where.get("bucket"):  # collect_outcomes failed: no outcomes were written
-                return None
-            body = self.clients["s3"].get_object(Bucket=where["bucket"], Key=where["key"])["Body"].read()
-            return dict(json.loads(body))
-        return None
-
-    def outcomes(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each connection's recorded outcome (works for runs that failed after the sync stage);
-        older inline-Map runs recorded them in the history's ``Record*`` states."""
-        collected = self.run_outcomes(history)
-        if collected is not None:
-            return list(collected.get("connections") or [])
-        found = []
-        for event in history:
-            details = event.get("stateExitedEventDetails")
-            if details and details.get("name") in OUTCOME_STATES:
-                found.append(json.loads(details["output"]))
-        return found
-
-    def read_s3_uri(self, uri: str) -> bytes | None:
-        """The object at ``s3://bucket/key`` in moto's S3, or ``None`` for an empty URI."""
-        if not uri:
-            return None
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        return bytes(self.clients["s3"].get_object(Bucket=bucket, Key=key)["Body"].read())

@@ -2,13 +2,16 @@
 
 It starts moto, the Fivetran simulator (playing the scenario's connections), ``chalice local``
 and the reconcile loop, writes the state file (``contracts.state_file``: endpoints and local-only
-secrets) and waits until Ctrl-C or SIGTERM, then stops everything and removes the file.
+secrets) and waits until Ctrl-C or SIGTERM, then stops everything and removes the file. Each
+run's files are copied to ``<runs dir>/<run>/`` (``local.run_folders``), which stays.
 Executions started by the CLI run here: moto executes the state machine in this process and
 invokes the real handlers in-process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 import time
@@ -28,9 +31,11 @@ from contracts.state_file import (
 if TYPE_CHECKING:
     from local.runtime import LocalRuntime
 
-__all__ = ["ServeError", "local_state", "serve"]
+__all__ = ["DEFAULT_RUNS_DIR", "RUNS_DIR_ENV", "ServeError", "local_state", "runs_dir_path", "serve"]
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUNS_DIR = ".local-runs"
+RUNS_DIR_ENV = "ORCHESTRATOR_LOCAL_RUNS_DIR"
 
 
 class ServeError(Exception):
@@ -71,11 +76,28 @@ def local_state(runtime: LocalRuntime, pid: int) -> LocalState:
         webhook_secret=WEBHOOK_SECRET,
         group_id=runtime.scenario.group_id,
         pid=pid,
+        log_dir=str(runtime.workdir),
+        runs_dir=str(runtime.runs_dir or ""),
     )
 
 
-def serve(scenario_path: Path, state_path: Path, echo: Callable[[str], None], pid: int) -> int:
-    """Run until interrupted; returns the exit code (0 on Ctrl-C/SIGTERM, 1 if a part died)."""
+def runs_dir_path(explicit: Path | None, state_path: Path) -> Path:
+    """``--runs-dir``, else ``$ORCHESTRATOR_LOCAL_RUNS_DIR``, else ``.local-runs`` beside the state file."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(RUNS_DIR_ENV)
+    return Path(from_env) if from_env else state_path.parent / DEFAULT_RUNS_DIR
+
+
+def serve(
+    scenario_path: Path,
+    state_path: Path,
+    echo: Callable[[str], None],
+    pid: int,
+    runs_dir: Path | None = None,
+) -> int:
+    """Run until interrupted; returns the exit code (0 on Ctrl-C/SIGTERM, 1 if a part died).
+    Each run's files are kept in ``runs_dir`` (``runs_dir_path``), which outlives the runtime."""
     _check_free(state_path)
     from local.runtime import LocalRuntime
     from local.scenario import load_scenario
@@ -87,7 +109,7 @@ def serve(scenario_path: Path, state_path: Path, echo: Callable[[str], None], pi
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     echo(f"starting the local runtime (scenario {scenario.name}, {len(scenario.connectors)} connections) …")
-    runtime = LocalRuntime(scenario)
+    runtime = LocalRuntime(scenario, runs_dir=runs_dir_path(runs_dir, state_path).resolve())
     try:
         _start(runtime)
         try:
@@ -117,15 +139,21 @@ def _banner(state: LocalState, state_path: Path, echo: Callable[[str], None]) ->
     echo(f"Fivetran (sim)  {state.fivetran_api_url}  group {state.group_id}")
     echo(f"webhook         POST {state.webhook_url}  (secret {state.webhook_secret})")
     echo(f"state file      {state_path}")
+    if state.runs_dir:
+        echo(f"run files       {state.runs_dir}/<run>/  (outcomes, dbt artifacts, logs; kept after Ctrl-C)")
     echo(f"try:            orchestrator start-run --local --group {state.group_id} --wait")
     echo("Ctrl-C stops everything.")
 
 
 def _wait(runtime: LocalRuntime, echo: Callable[[str], None]) -> int:
-    """Sleep until interrupted (KeyboardInterrupt) or until chalice local dies (exit code 1)."""
+    """Sleep until interrupted (KeyboardInterrupt) or until chalice local dies (exit code 1); every
+    second, copy the runs' files to their folders (a failed copy is tried again the next second)."""
     while True:
         process = runtime.chalice.process if runtime.chalice is not None else None
         if process is not None and process.poll() is not None:
             echo(f"chalice local exited with code {process.returncode}; stopping")
             return 1
-        time.sleep(0.5)
+        if runtime.run_folders is not None:
+            with contextlib.suppress(Exception):  # best effort: the runtime goes on without it
+                runtime.run_folders.refresh()
+        time.sleep(1.0)

@@ -2,7 +2,10 @@
 
 - ``register-webhook --group G``: the Fivetran group webhook for ``sync_end`` (idempotent, ``--dry-run``).
 - ``rotate-webhook-secret``: a new webhook secret in Secrets Manager, then in Fivetran; no delivery lost.
-- ``start-run (--group G | --connector ID ...) [--wait]``: validate the input, start a run, follow it.
+- ``start-run (--group G | --connector ID ...) [--wait | --dry-run]``: validate the input, start a run,
+  follow it; ``--dry-run`` lists what would sync, be skipped and why, and dbt's command (``ops.dry_run``).
+- ``stop RUN``, ``logs RUN [--connection ID]``: stop a run (its map run, its dbt task); one run's log
+  lines from every part in time order (``ops.run_commands``).
 - ``runs [--limit N]``: recent runs with status, start, duration and connections ok/failed/skipped.
 - ``show RUN [--html FILE] [--all]``: a run per connection, dbt and the cause; ``--html`` writes a
   timeline page; past 50 succeeded connections the rest are counted unless ``--all``.
@@ -31,6 +34,8 @@ from chalicelib.run.run_input import DBT_COMMANDS
 from chalicelib.webhook.signature import sign as sign_body
 from ops.display import make_console, rerun_command, run_report, runs_table
 from ops.errors import RUN_NOT_SUCCEEDED, OpsError, readable
+from ops.run_commands import register as register_run_commands
+from ops.run_commands import run_files_line
 from ops.target import Target, TargetSpec, resolve_target
 
 LOCAL_WEBHOOK_SECRET = "local-webhook-secret"  # noqa: S105 - the documented local stage secret
@@ -179,8 +184,15 @@ def rotate_webhook_secret_command(
 @click.option("--dbt-exclude", metavar="SELECTOR", help="dbt --exclude.")
 @click.option("--name", metavar="NAME", help="Execution name (default: generated).")
 @click.option("--wait", is_flag=True, help="Follow the run until it ends; exit 3 unless it succeeded.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List what would sync, be skipped and why, and dbt's command; start nothing.",
+)
 @target_options
-def start_run_command(target: Callable[[], Target], name: str | None, wait: bool, **options: Any) -> None:
+def start_run_command(
+    target: Callable[[], Target], name: str | None, wait: bool, dry_run: bool, **options: Any
+) -> None:
     """Validate the run input as the state machine will, start a run and print its ARN."""
     from ops.follow import follow
     from ops.runs import RunOptions, build_run_input, start_run
@@ -200,6 +212,11 @@ def start_run_command(target: Callable[[], Target], name: str | None, wait: bool
     resolved = target()
     if options["group_id"]:
         resolved.check_group(options["group_id"])
+    if dry_run:
+        from ops.dry_run import dry_run as plan
+
+        click.echo("\n".join(plan(resolved, run_input).lines(resolved.label)))
+        return
     arn = start_run(resolved, run_input, name)
     run_name = arn.rsplit(":", 1)[-1]
     if not wait:
@@ -216,6 +233,8 @@ def start_run_command(target: Callable[[], Target], name: str | None, wait: bool
         )
         sys.exit(130)
     console.print(run_report(view, resolved.flag))
+    if files := run_files_line(resolved, view.name):
+        console.print(files, soft_wrap=True, highlight=False)
     if view.status != "SUCCEEDED":
         sys.exit(RUN_NOT_SUCCEEDED)
 
@@ -271,6 +290,8 @@ def show(target: Callable[[], Target], run: str, html_path: Path | None, show_al
     view = run_view(resolved, execution_arn(resolved, run))
     console = make_console()
     console.print(run_report(view, resolved.flag, show_all=show_all))
+    if files := run_files_line(resolved, view.name):
+        console.print(files, soft_wrap=True, highlight=False)
     if html_path is not None:
         try:
             now = datetime.now(UTC) if view.status == "RUNNING" else None
@@ -368,6 +389,9 @@ def sign(body_file: str, secret: str) -> None:
     """Print the X-Fivetran-Signature-256 value of BODY_FILE's exact bytes ('-' reads stdin)."""
     body = sys.stdin.buffer.read() if body_file == "-" else Path(body_file).read_bytes()
     click.echo(sign_body(body, secret))
+
+
+register_run_commands(cli, target_options)
 
 
 def main() -> None:

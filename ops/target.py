@@ -96,6 +96,10 @@ class Target(ABC):
     def fivetran_url(self) -> str:
         """The Fivetran API's base URL."""
 
+    def client(self, service: str) -> Any:
+        """Any AWS client of this target (``stop`` uses ECS, ``logs`` CloudWatch Logs)."""
+        raise NotImplementedError(service)
+
     def check_group(self, group_id: str) -> None:
         """Refuse a group this target cannot have (a deployed stage leaves it to Fivetran)."""
         return None
@@ -124,6 +128,10 @@ class LocalTarget(Target):
         )
         self._sfn: Any = None
         self._s3: Any = None
+
+    def client(self, service: str) -> Any:
+        """A client of the runtime's moto for ``service`` (the operator's keys, as the other calls)."""
+        return self._session.client(service, endpoint_url=self.state.aws_endpoint_url)
 
     def stepfunctions(self) -> Any:
         if self._sfn is None:

@@ -11,6 +11,10 @@ An ``ecs:runTask.sync`` task whose essential container exits non-zero, or never 
 AWS with ``States.TaskFailed``, its cause the stopped task's description (JSON), and a Retry or
 Catch matches it by that name; moto did not fail it so, and builds only custom error names
 (which must not start with "States.").
+
+``StopTask`` on such a task also stops its process (the handle's ``stop()``, if it has one), as ECS
+stops the container (SIGTERM; "StopTask", ECS API reference); moto only marked the task STOPPED and
+left the work running.
 """
 
 from __future__ import annotations
@@ -135,6 +139,7 @@ def patch_ecs_local_task_runner() -> None:
     original_run_task = EC2ContainerServiceBackend.run_task
     original_describe_tasks = EC2ContainerServiceBackend.describe_tasks
     original_status = Task.last_status
+    original_stop_task = EC2ContainerServiceBackend.stop_task
 
     def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
         tasks = original_run_task(self, *args, **kwargs)
@@ -148,6 +153,13 @@ def patch_ecs_local_task_runner() -> None:
             _settle(task)
         return original_describe_tasks(self, cluster_str, tasks)
 
+    def stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+        task = original_stop_task(self, cluster_str, task_str, reason)
+        stop = getattr(_ecs_handles.get(task.task_arn), "stop", None)
+        if callable(stop):
+            stop()
+        return task
+
     def last_status(self: Any) -> str:
         if self.task_arn not in _ecs_handles:
             return original_status.fget(self)
@@ -156,6 +168,7 @@ def patch_ecs_local_task_runner() -> None:
 
     EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
     EC2ContainerServiceBackend.describe_tasks = describe_tasks  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.stop_task = stop_task  # type: ignore[method-assign]
     Task.last_status = property(last_status, original_status.fset)  # type: ignore[assignment]
     mod.StateTaskServiceEcs._build_sync_resolver = _failing_sync_resolver(
         mod.StateTaskServiceEcs._build_sync_resolver

@@ -91,6 +91,12 @@ def test_demo_prints_progress_and_summary_and_where_the_logs_are_nothing_else(
     logs = Path(folder)
     assert {"handlers.log", "chalice-local.log", "dbt-1.log"} <= {p.name for p in logs.glob("*.log")}
     assert '"_aws"' in (logs / "handlers.log").read_text(encoding="utf-8")  # the metrics, kept
+    # Each run's files, kept beside the logs (local/README.md): outcomes, dbt's summary, the run's log lines.
+    assert f"run files: {logs / 'runs'}/<run>/ (outcomes, dbt artifacts, logs)" in done.stdout
+    (run,) = (logs / "runs").iterdir()
+    assert json.loads((run / "execution.json").read_text())["status"] == "SUCCEEDED"
+    assert (run / "outcomes.json").exists() and (run / "dbt" / "summary.json").exists()
+    assert (run / "logs" / "run.log").read_text(encoding="utf-8")
 
 
 def test_demo_refuses_a_scenario_with_an_unknown_key(tmp_path: Path) -> None:

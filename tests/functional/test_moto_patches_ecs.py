@@ -200,3 +200,37 @@ def test_run_task_refuses_overrides_past_8192_characters_as_aws_does(moto_aws):
     with pytest.raises(ecs.exceptions.InvalidParameterException) as refused:
         run(8_193)
     assert "at most 8192" in str(refused.value)
+
+
+def test_stop_task_stops_the_local_process_as_ecs_stops_the_container(moto_aws):
+    params = _ecs_machine()["States"]["Run"]["Parameters"]
+
+    class Process:
+        stopped = False
+
+        def poll(self) -> int | None:
+            return 143 if self.stopped else None
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    process = Process()
+    moto_patches.set_ecs_task_runner(lambda task, environment: process)
+    ecs = boto3.client("ecs", region_name=REGION)
+    task = ecs.run_task(
+        cluster=params["Cluster"],
+        taskDefinition=params["TaskDefinition"],
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
+                "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
+            }
+        },
+    )["tasks"][0]["taskArn"]
+
+    stopped = ecs.stop_task(cluster=params["Cluster"], task=task, reason="stopped by a test")["task"]
+
+    assert process.stopped
+    assert stopped["lastStatus"] == "STOPPED"
+    assert stopped["stoppedReason"] == "stopped by a test"
