@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ops.run_model import DbtView, MapProgress, RunView, SyncView
+from ops.waits_display import waits_text
 
 __all__ = [
     "SAFETY_NET_HINT",
@@ -125,6 +126,8 @@ def sync_line(sync: SyncView) -> Text:
         line.append(f"  {SAFETY_NET_HINT}", style="dim")
     if sync.cause:
         line.append(f"  {sync.cause}", style="red")
+    if sync.waited:
+        line.append(f"  {waits_text(sync)}", style="yellow")
     return line
 
 
@@ -217,8 +220,8 @@ def _connections_table(run: RunView, syncs: list[SyncView], show_all: bool) -> T
     table.add_column("detail", overflow="fold", min_width=24)
     for sync in syncs:
         detail = sync.cause or (SAFETY_NET_HINT if resolved_without_sync_id(sync) else "")
-        if sync.waits:
-            detail = f"rescheduled {len(sync.waits)}x (waited free) " + detail
+        if sync.waited:
+            detail = f"{waits_text(sync)}. {detail}"
         table.add_row(
             sync.connector_id,
             styled(sync.outcome),

@@ -1,7 +1,8 @@
 """``show --html FILE``: one self-contained page with the run's timeline (pure: a ``RunView`` in, HTML out).
 
 One row per connection with one bar for its sync (its Map iteration's or child execution's
-start to end; the free waits of rescheduled syncs are hatched inside it), skipped connections
+start to end; each free wait, a reschedule or a rate limit, is a hatched gap in it, ``.wait``
+with ``data-kind`` and its reason written on it and in the bar's tip), skipped connections
 without a bar, then a bar for dbt, over a labelled time axis (time since the run started).
 Below: the details table. CSS and the little JavaScript (tooltips, ``ops.timeline_assets``) are
 inline: the page makes no request. The time axis and its scale are ``ops.timeline_axis``.
@@ -13,8 +14,9 @@ A distributed run whose full list could not be read has a ``.row.summary`` count
 and one still syncing a ``.row.progress`` with the map run's counts.
 
 Structure the tests and the headless browser rely on: ``.bar.sync`` per synced connection,
-``.bar.dbt`` when dbt ran, ``.axis .tick`` per axis label, ``<html data-bars="N">`` set by the
-script once it has run (N = sync bars), ``data-js-error`` set if any script error occurs.
+``.bar.dbt`` when dbt ran, ``.axis .tick`` per axis label, ``.bar .wait`` per wait gap,
+``<html data-bars="N" data-waits="W">`` set by the script once it has run (N = sync bars, W = wait
+gaps), ``data-js-error`` set if any script error occurs.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ops.display import (
 from ops.run_model import RunView, SyncView
 from ops.timeline_assets import AXIS_TITLE, CSS, ERROR_TRAP, LEGEND, SCRIPT
 from ops.timeline_axis import Scale, axis
+from ops.waits_display import KIND_WORDS, wait_line, waits_text
 
 __all__ = ["bar_summary", "grouped", "render_timeline"]
 
@@ -77,14 +80,30 @@ def _sync_row(sync: SyncView, scale: Scale, end: datetime) -> str:
         tip += f" · sync {sync.sync_id}"
     if sync.cause:
         tip += f"\n{sync.cause}"
-    inner = ""
-    bar_scale = Scale(sync.started, stop)
-    for wait_start, wait_end in sync.waits:
-        left, right = bar_scale.pct(wait_start), bar_scale.pct(wait_end or stop)
-        inner += f'<span class="wait" style="left:{left:.3f}%;width:{right - left:.3f}%"></span>'
-    bar = _bar(f"sync {sync.outcome}", sync.started, stop, scale, tip, inner)
+    if sync.waited:
+        tip += "\n" + "\n".join([waits_text(sync), *(wait_line(w) for w in sync.waits)])
+    bar = _bar(f"sync {sync.outcome}", sync.started, stop, scale, tip, _gaps(sync, stop))
     connector = escape(sync.connector_id)
     return f'<div class="row" data-connector="{connector}">{label}<div class="track">{bar}</div></div>'
+
+
+def _gaps(sync: SyncView, stop: datetime) -> str:
+    """The sync's free waits as gaps in its bar, each with its reason (a wait whose start is unknown,
+    as in ``CollectOutcomes``' bounded list, has no place on the bar)."""
+    assert sync.started is not None
+    bar_scale = Scale(sync.started, stop)
+    inner = ""
+    for wait in sync.waits:
+        if wait.start is None:
+            continue
+        left, right = bar_scale.pct(wait.start), bar_scale.pct(wait.end or stop)
+        line = escape(wait_line(wait))
+        why = escape(KIND_WORDS.get(wait.kind, "waited") + (f": {wait.reason}" if wait.reason else ""))
+        inner += (
+            f'<span class="wait" data-kind="{escape(wait.kind)}" title="{line}" '
+            f'style="left:{left:.3f}%;width:{right - left:.3f}%"><span class="why">{why}</span></span>'
+        )
+    return inner
 
 
 def _dbt_row(view: RunView, scale: Scale, end: datetime) -> str:
@@ -183,6 +202,9 @@ def _details(view: RunView, scale: Scale) -> str:
         hint = ""
         if resolved_without_sync_id(sync):
             hint = f'<span class="meta">{escape(SAFETY_NET_HINT)}</span>'
+        if sync.waited:
+            lines = [waits_text(sync), *(wait_line(w) for w in sync.waits[:-1])]
+            hint += "".join(f'<span class="waits-note">{escape(line)}</span>' for line in lines)
         rows.append(
             "<tr>"
             f"<td><code>{escape(sync.connector_id)}</code></td><td>{escape(sync.outcome)}</td>"
