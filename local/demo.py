@@ -76,6 +76,7 @@ def _summary(report: dict[str, Any]) -> Table:
         detail = c.get("cause") or ""
         if c["outcome"] == "succeeded" and not c.get("sync_id"):
             detail = "no sync id: resolved by the safety net (reconcile_syncs)"
+        detail = "; ".join(part for part in (_waits_detail(c.get("waits") or {}), detail) if part)
         table.add_row(c["connector_id"], f"[{STYLE.get(c['outcome'], 'white')}]{c['outcome']}[/]", detail)
     for s in report["skipped"]:
         table.add_row(s["connector_id"], "[dim]skipped[/]", s["reason"])
@@ -91,6 +92,23 @@ def _summary(report: dict[str, Any]) -> Table:
     detail = (detail + _selection_detail(dbt)).removeprefix("; ")
     table.add_row("[bold]dbt[/]", f"exit {dbt['exit_code']}" if dbt["ran"] else "did not run", detail)
     return table
+
+
+def _waits_detail(waits: dict[str, Any]) -> str:
+    """``waited 3x free (1 rescheduled, 2 rate-limited), last until <time>: <reason>``, or ""."""
+    if not waits.get("count"):
+        return ""
+    kinds = [
+        f"{waits.get(k, 0)} {w}"
+        for k, w in (("rescheduled", "rescheduled"), ("rate_limited", "rate-limited"))
+    ]
+    kinds = [k for k in kinds if not k.startswith("0 ")]
+    text = (
+        f"waited {waits['count']}x free ({', '.join(kinds)})" if kinds else f"waited {waits['count']}x free"
+    )
+    if waits.get("until"):
+        text += f", last until {waits['until']}"
+    return text + (f": {waits['reason']}" if waits.get("reason") else "")
 
 
 def _selection_detail(dbt: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ops.dbt_build import build_lines
 from ops.run_model import DbtView, MapProgress, RunView, SyncView
 from ops.waits_display import waits_text
 
@@ -326,6 +327,7 @@ def run_report(run: RunView, flag: str, show_all: bool = False) -> Group:
     elif run.status != "RUNNING" and run.progress is None and run.counts is None:
         parts.append(Text("no connection was synced (the run ended before listing them)"))
     parts.append(Text(f"dbt: {dbt_text(run.dbt)}" + (f" — {run.dbt.cause}" if run.dbt.cause else "")))
+    parts.extend(Text(f"  {line}") for line in build_lines(run.dbt.build))
     cause = headline_cause(run)
     if run.error:
         parts.append(Text(f"{run.error}: {cause or ''}", style="red"))

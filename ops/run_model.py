@@ -17,6 +17,7 @@ from chalicelib.run.run_files import S3Location
 
 __all__ = [
     "NOT_OK",
+    "BuildSummary",
     "DbtView",
     "MapProgress",
     "RunView",
@@ -89,6 +90,23 @@ class SkippedView:
     reason: str
 
 
+@dataclass(frozen=True)
+class BuildSummary:
+    """What dbt built and why, from the dbt task's ``summary.json`` (the state machine reads it into
+    ``$.dbt_build``, or ``$.dbt_summary`` when dbt failed): ``models_built`` (at most 500 names,
+    ``models_built_count`` all), ``mode`` (``new_data`` or ``all``), the explicit ``select``/``exclude``,
+    ``selection`` (selection by new data: ``reason``, ``skipped_count``, ``full_list``, ``skipped``) and
+    ``artifacts`` (the run's ``s3://…/dbt-runs/<run>/``, where ``selection.json`` lists every node)."""
+
+    models_built: tuple[str, ...] = ()
+    models_built_count: int = 0
+    mode: str | None = None
+    select: str = ""
+    exclude: str = ""
+    selection: dict[str, Any] | None = None
+    artifacts: str | None = None
+
+
 @dataclass
 class DbtView:
     """``state``: not_run, running, succeeded, failed."""
@@ -105,6 +123,7 @@ class DbtView:
     waited_for: str | None = None
     waited_s: int | None = None
     waiting: bool = False
+    build: BuildSummary | None = None  # once the state machine read dbt's summary
 
     @property
     def duration_s(self) -> float | None:

@@ -25,6 +25,7 @@ import json
 from datetime import datetime
 from html import escape
 
+from ops.dbt_build import build_lines
 from ops.display import (
     SAFETY_NET_HINT,
     dbt_text,
@@ -111,7 +112,7 @@ def _dbt_row(view: RunView, scale: Scale, end: datetime) -> str:
     label = f'<div class="label">dbt {escape(dbt.command)}</div>'
     if dbt.started is None:
         return f'<div class="row dbt-row skipped">{label}<div class="track">did not run</div></div>'
-    tip = dbt_text(dbt) + (f"\n{dbt.cause}" if dbt.cause else "")
+    tip = "\n".join([dbt_text(dbt), *([dbt.cause] if dbt.cause else []), *build_lines(dbt.build)])
     bar = _bar(f"dbt {dbt.state}", dbt.started, dbt.ended or end, scale, tip)
     return f'<div class="row dbt-row">{label}<div class="track">{bar}</div></div>'
 
@@ -194,6 +195,17 @@ def _succeeded_details(succeeded: list[SyncView], scale: Scale) -> str:
     )
 
 
+def _build_meta(view: RunView) -> str:
+    """Under the headline: what dbt built and why, on one line (empty without dbt's summary)."""
+    lines = build_lines(view.dbt.build)
+    return f'<p class="meta build">dbt {escape(" · ".join(lines))}</p>\n' if lines else ""
+
+
+def _build_notes(view: RunView) -> str:
+    """What dbt built and why, one ``.dbt-build`` line each (``ops.dbt_build``)."""
+    return "".join(f'<span class="dbt-build">{escape(line)}</span>' for line in build_lines(view.dbt.build))
+
+
 def _details(view: RunView, scale: Scale) -> str:
     rows = []
     for sync in view.syncs:
@@ -222,7 +234,7 @@ def _details(view: RunView, scale: Scale) -> str:
     rows.append(
         f"<tr><td><b>dbt {escape(view.dbt.command)}</b></td><td>{escape(dbt_state)}</td><td>—</td>"
         f"<td>{scale.offset(view.dbt.started)}</td><td>{escape(duration(view.dbt.duration_s))}</td>"
-        f'<td class="cause-cell">{escape(view.dbt.cause or "")}</td></tr>'
+        f'<td class="cause-cell">{escape(view.dbt.cause or "")}{_build_notes(view)}</td></tr>'
     )
     head = "".join(f"<th>{h}</th>" for h in ("connection", "outcome", "sync id", "started", "took", "detail"))
     head = f"<tr>{head}</tr>"
@@ -277,7 +289,7 @@ def render_timeline(view: RunView, *, now: datetime | None = None, rerun: str | 
 <h1>run <code>{escape(view.name)}</code> <span class="status {status}">{status}</span></h1>
 <p class="meta">started {escape(stamp(view.started))} · took {escape(took)} ·
 {view.ok:,} ok, {view.failed:,} failed, {view.skipped_total:,} skipped · {escape(dbt_summary)}</p>
-<p class="meta">input <code>{escape(json.dumps(view.input, sort_keys=True))}</code></p>
+{_build_meta(view)}<p class="meta">input <code>{escape(json.dumps(view.input, sort_keys=True))}</code></p>
 <p class="meta"><code>{escape(view.arn)}</code></p>
 {cause}
 <h2>timeline</h2>

@@ -45,6 +45,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .wait .why { display: block; font-size: 10px; line-height: 16px; color: #5d4037; white-space: nowrap;
   padding: 0 3px; }
 .waits-note { display: block; color: #5d4037; }
+.dbt-build { display: block; color: #1f1f1f; }
 .after { position: absolute; top: 2px; font-size: 12px; color: var(--muted); white-space: nowrap;
   padding-left: 6px; }
 .inside { position: absolute; right: 6px; top: 0; font-size: 11px; line-height: 16px; color: #fff;

@@ -66,7 +66,8 @@ SUCCESS_PATH = [  # the parent's states on a run whose syncs and dbt all succeed
 SYNCED = ["(child start)", "StartSyncAndWait", "WasRescheduled", "RecordSucceeded"]
 DEFERRED = [
     "(child start)",
-    *["StartSyncAndWait", "WasRescheduled", "RateLimitedBeforeDeadline", "WaitForRateLimit", "TriggerAgain"],
+    *["StartSyncAndWait", "WasRescheduled", "LogRateLimit", "RateLimitedBeforeDeadline", "WaitForRateLimit"],
+    "TriggerAgain",
     *["StartSyncAndWait", "WasRescheduled", "RecordSucceeded"],
 ]
 
