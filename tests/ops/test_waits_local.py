@@ -71,6 +71,7 @@ def test_start_run_wait_says_the_rescheduled_connection_waited_and_why(followed:
     assert waited, line
     assert int(waited.group(2)) == 1  # the one reschedule; its budget waits are rate-limited ones
     assert int(waited.group(1)) == int(waited.group(2)) + int(waited.group(3))
+    assert "selection: new data (mode new_data)" in followed.output  # once dbt's summary is read
     # The budget lets one trigger through at once: of the two others, at most one did not wait.
     assert sum("waited" not in line_of(followed.output, c) for c in ("stripe_prod", "postgres_app")) <= 1
 
