@@ -89,7 +89,7 @@ def _summary(report: dict[str, Any]) -> Table:
     lease = dbt.get("transform_lease") or {}
     if lease.get("waited_for"):
         detail += f"; waited {lease['waited_s']} s for run {lease['waited_for'].rsplit(':', 1)[-1]}'s dbt"
-    detail = (detail + _selection_detail(dbt)).removeprefix("; ")
+    detail = (detail + _selection_detail(dbt) + _models_detail(dbt)).removeprefix("; ")
     table.add_row("[bold]dbt[/]", f"exit {dbt['exit_code']}" if dbt["ran"] else "did not run", detail)
     return table
 
@@ -109,6 +109,22 @@ def _waits_detail(waits: dict[str, Any]) -> str:
     if waits.get("until"):
         text += f", last until {waits['until']}"
     return text + (f": {waits['reason']}" if waits.get("reason") else "")
+
+
+SHOWN_MODELS = 10
+
+
+def _models_detail(dbt: dict[str, Any]) -> str:
+    """``; models built: a, b, c and 4 more (report: dbt.models_built)``, or "" when none was built."""
+    models = list(dbt.get("models_built") or [])
+    if not models:
+        return ""
+    more = (
+        f" and {len(models) - SHOWN_MODELS} more (report: dbt.models_built)"
+        if len(models) > SHOWN_MODELS
+        else ""
+    )
+    return f"; models built: {', '.join(models[:SHOWN_MODELS])}{more}"
 
 
 def _selection_detail(dbt: dict[str, Any]) -> str:
