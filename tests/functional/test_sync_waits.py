@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.run.waits import LOGGED_WAITS
-from tests.fakes import FakeFivetran, connection
+from tests.fakes import FakeDbtRunner, FakeFivetran, connection
 from tests.pipeline import Pipeline
 
 
@@ -90,3 +90,39 @@ def test_past_ten_waits_the_outcome_keeps_the_first_ten_and_the_last_and_counts_
         "until": waits["until"],
         "reason": waits["reason"],
     }
+
+
+BUILD_SUMMARY = {
+    "command": "build",
+    "select": "",
+    "exclude": "",
+    "exit_code": 0,
+    "mode": "new_data",
+    "selection": {"mode": "new_data", "reason": "2 node(s) whose inputs changed", "skipped_count": 5},
+    "models_built": ["stg_hubspot__deals", "fct_pipeline"],
+    "models_built_count": 2,
+}
+
+
+@pytest.mark.slow
+def test_the_runs_output_has_each_connections_waits_and_what_dbt_built_and_why(moto_aws):
+    fivetran = FakeFivetran(
+        connection("hubspot_crm", service="hubspot", schema="hubspot", schedule_type="manual")
+    )
+    pipeline = Pipeline(fivetran, dbt=FakeDbtRunner(summary=BUILD_SUMMARY))
+    arn = pipeline.start({"connector_ids": ["hubspot_crm"]})
+    _triggered(pipeline, fivetran, 1)
+    _reschedule(pipeline, "source API quota")
+    _triggered(pipeline, fivetran, 2)
+    pipeline.finish("hubspot_crm")
+
+    described = pipeline.wait_for_end(arn)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    output = json.loads(described["output"])
+    (hubspot,) = output["connectors"]
+    assert hubspot["waits"]["count"] == 1 and hubspot["waits"]["rescheduled"] == 1
+    assert "source API quota" in hubspot["waits"]["reason"]
+    built = output["dbt"]["build"]["summary"]
+    assert built["models_built"] == ["stg_hubspot__deals", "fct_pipeline"]
+    assert built["selection"]["skipped_count"] == 5 and built["mode"] == "new_data"
