@@ -42,8 +42,9 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .wait { position: absolute; top: 0; bottom: 0; overflow: hidden; background: repeating-linear-gradient(-45deg,
   #fff, #fff 3px, rgba(255,255,255,.6) 3px, rgba(255,255,255,.6) 6px); border-left: 1px dashed #5d4037;
   border-right: 1px dashed #5d4037; }
-.wait .why { display: block; font-size: 10px; line-height: 16px; color: #5d4037; white-space: nowrap;
-  padding: 0 3px; }
+.wait .why { display: inline-block; max-width: 100%; overflow: hidden; text-overflow: ellipsis;
+  font-size: 10px; line-height: 16px; color: #3e2723; white-space: nowrap; padding: 0 3px;
+  background: rgba(255,255,255,.85); }
 .waits-note { display: block; color: #5d4037; }
 .dbt-build { display: block; color: #1f1f1f; }
 .after { position: absolute; top: 2px; font-size: 12px; color: var(--muted); white-space: nowrap;
