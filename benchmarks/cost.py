@@ -180,7 +180,8 @@ class DistributedModel:
     ReleaseTransformLease, DidDbtFail, BuildRunReport, Succeeded: 16 when no other run's dbt holds the
     lease; each wait for the lease adds 3: WaitForTransformLease, TakeTransformLease,
     TransformLeaseTaken), each child's transitions on the common path (``StartSyncAndWait``,
-    ``WasRescheduled``, one ``Record*`` state: 3; a reschedule or a rate-limit wait adds 4),
+    ``WasRescheduled``, one ``Record*`` state: 3; a reschedule or a rate-limit wait adds 6: ``Log*`` or
+    ``Count*``, the deadline Choice, the Wait, the Pass back, ``StartSyncAndWait`` and ``WasRescheduled``),
     S3 requests (the item file PUT, ItemReader's GET, ResultWriter's manifest and result files,
     ``collect_outcomes``' GETs of them, the ``outcomes.json`` PUT), Lambda invocations and durations,
     DynamoDB writes and reads per sync, and two webhooks (``sync_start``, ``sync_end``) per sync.

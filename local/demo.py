@@ -76,6 +76,7 @@ def _summary(report: dict[str, Any]) -> Table:
         detail = c.get("cause") or ""
         if c["outcome"] == "succeeded" and not c.get("sync_id"):
             detail = "no sync id: resolved by the safety net (reconcile_syncs)"
+        detail = "; ".join(part for part in (_waits_detail(c.get("waits") or {}), detail) if part)
         table.add_row(c["connector_id"], f"[{STYLE.get(c['outcome'], 'white')}]{c['outcome']}[/]", detail)
     for s in report["skipped"]:
         table.add_row(s["connector_id"], "[dim]skipped[/]", s["reason"])
@@ -88,9 +89,42 @@ def _summary(report: dict[str, Any]) -> Table:
     lease = dbt.get("transform_lease") or {}
     if lease.get("waited_for"):
         detail += f"; waited {lease['waited_s']} s for run {lease['waited_for'].rsplit(':', 1)[-1]}'s dbt"
-    detail = (detail + _selection_detail(dbt)).removeprefix("; ")
+    detail = (detail + _selection_detail(dbt) + _models_detail(dbt)).removeprefix("; ")
     table.add_row("[bold]dbt[/]", f"exit {dbt['exit_code']}" if dbt["ran"] else "did not run", detail)
     return table
+
+
+def _waits_detail(waits: dict[str, Any]) -> str:
+    """``waited 3x free (1 rescheduled, 2 rate-limited), last until <time>: <reason>``, or ""."""
+    if not waits.get("count"):
+        return ""
+    kinds = [
+        f"{waits.get(k, 0)} {w}"
+        for k, w in (("rescheduled", "rescheduled"), ("rate_limited", "rate-limited"))
+    ]
+    kinds = [k for k in kinds if not k.startswith("0 ")]
+    text = (
+        f"waited {waits['count']}x free ({', '.join(kinds)})" if kinds else f"waited {waits['count']}x free"
+    )
+    if waits.get("until"):
+        text += f", last until {waits['until']}"
+    return text + (f": {waits['reason']}" if waits.get("reason") else "")
+
+
+SHOWN_MODELS = 10
+
+
+def _models_detail(dbt: dict[str, Any]) -> str:
+    """``; models built: a, b, c and 4 more (report: dbt.models_built)``, or "" when none was built."""
+    models = list(dbt.get("models_built") or [])
+    if not models:
+        return ""
+    more = (
+        f" and {len(models) - SHOWN_MODELS} more (report: dbt.models_built)"
+        if len(models) > SHOWN_MODELS
+        else ""
+    )
+    return f"; models built: {', '.join(models[:SHOWN_MODELS])}{more}"
 
 
 def _selection_detail(dbt: dict[str, Any]) -> str:

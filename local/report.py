@@ -1,14 +1,17 @@
 """The run report (``--report FILE``): one JSON document a person or a test can read.
 
 Shape (a contract, see issue 4): ``{"execution": {"arn", "status", "error", "cause",
-"history_events"}, "connectors": [{"connector_id", "outcome", "sync_id", "error"}],
+"history_events"}, "connectors": [{"connector_id", "outcome", "sync_id", "error", "cause"?, "waits"}],
 "skipped": [{"connector_id", "reason"}], "dbt": {"ran", "exit_code", "command",
 "exclude_sources", "summary", "started_at", "ended_at", "transform_lease", "mode", "selection",
 "models_built", "skipped", "source_contract_warnings"}},
 "fivetran_api_calls": {"total", "by_endpoint"}, "webhooks": {"sent", "accepted",
 "rejected", "by_status"}, "tokens_left", "duration_s", "lambda_invocations": {function: n},
 "deferrals", "max_deferrals_per_connection", "state_transitions": {"parent", "children", "total"},
-"aws_requests": {"dynamodb", "s3"}}`` (the counts AWS bills: ``local/patches/billing.py``). A scenario
+"aws_requests": {"dynamodb", "s3"}, "waits": {"count", "rescheduled", "rate_limited", "connections"}}``
+(the counts AWS bills: ``local/patches/billing.py``). A connector's ``waits`` are its reschedules and
+rate-limit waits (``chalicelib.run.waits.read_waits``' shape, ``{"count": 0, ...}`` when it never
+waited); the top-level ``waits`` adds them up (``connections``: how many waited). A scenario
 with ``runs``: ``{"runs": [<one report of that shape per run>]}``.
 """
 
@@ -119,13 +122,35 @@ def _built(last: Any) -> dict[str, Any]:
     }
 
 
+NO_WAITS: dict[str, Any] = {
+    "count": 0,
+    "rescheduled": 0,
+    "rate_limited": 0,
+    "until": None,
+    "reason": "",
+    "items": [],
+    "omitted": 0,
+}
+
+
+def _waits_total(connectors: list[dict[str, Any]]) -> dict[str, int]:
+    """The run's waits in all: ``{"count", "rescheduled", "rate_limited", "connections"}``."""
+    waited = [c["waits"] for c in connectors if c["waits"]["count"]]
+    return {
+        "count": sum(w["count"] for w in waited),
+        "rescheduled": sum(w["rescheduled"] for w in waited),
+        "rate_limited": sum(w["rate_limited"] for w in waited),
+        "connections": len(waited),
+    }
+
+
 def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
     described = result.described
     outcomes = runtime.outcomes(result.history)
     last = dbt_run_of(runtime, result.execution_arn)
     assert runtime.simulator is not None and runtime.deps is not None
     webhooks = runtime.simulator.webhooks.to_dict()
-    return {
+    report: dict[str, Any] = {
         "execution": {
             "arn": result.execution_arn,
             "status": described["status"],
@@ -140,6 +165,7 @@ def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
                 "sync_id": o.get("sync_id"),
                 "error": o.get("error"),
                 **({"cause": o["cause"]} if o.get("cause") else {}),
+                "waits": o.get("waits") or dict(NO_WAITS),
             }
             for o in outcomes
         ],
@@ -161,6 +187,8 @@ def build_report(runtime: LocalRuntime, result: RunResult) -> dict[str, Any]:
         "duration_s": round(result.duration_s, 2),
         **_billed(runtime, result, webhooks),
     }
+    report["waits"] = _waits_total(report["connectors"])
+    return report
 
 
 def build_runs_report(runtime: LocalRuntime, played: list[PlayedRun]) -> dict[str, Any]:

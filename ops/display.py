@@ -12,7 +12,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ops.dbt_build import build_lines
 from ops.run_model import DbtView, MapProgress, RunView, SyncView
+from ops.waits_display import waits_text
 
 __all__ = [
     "SAFETY_NET_HINT",
@@ -125,6 +127,8 @@ def sync_line(sync: SyncView) -> Text:
         line.append(f"  {SAFETY_NET_HINT}", style="dim")
     if sync.cause:
         line.append(f"  {sync.cause}", style="red")
+    if sync.waited:
+        line.append(f"  {waits_text(sync)}", style="yellow")
     return line
 
 
@@ -217,8 +221,8 @@ def _connections_table(run: RunView, syncs: list[SyncView], show_all: bool) -> T
     table.add_column("detail", overflow="fold", min_width=24)
     for sync in syncs:
         detail = sync.cause or (SAFETY_NET_HINT if resolved_without_sync_id(sync) else "")
-        if sync.waits:
-            detail = f"rescheduled {len(sync.waits)}x (waited free) " + detail
+        if sync.waited:
+            detail = f"{waits_text(sync)}. {detail}"
         table.add_row(
             sync.connector_id,
             styled(sync.outcome),
@@ -323,6 +327,7 @@ def run_report(run: RunView, flag: str, show_all: bool = False) -> Group:
     elif run.status != "RUNNING" and run.progress is None and run.counts is None:
         parts.append(Text("no connection was synced (the run ended before listing them)"))
     parts.append(Text(f"dbt: {dbt_text(run.dbt)}" + (f" — {run.dbt.cause}" if run.dbt.cause else "")))
+    parts.extend(Text(f"  {line}") for line in build_lines(run.dbt.build))
     cause = headline_cause(run)
     if run.error:
         parts.append(Text(f"{run.error}: {cause or ''}", style="red"))

@@ -21,7 +21,7 @@ from typing import Any
 from chalicelib.run.collect import FAILED, Collected, Outcome
 from chalicelib.run.run_files import S3Location
 from ops.history import as_int, exited, moment, parse_json, readable_cause
-from ops.run_model import MapProgress, RunView, SkippedView, SyncCounts, SyncView
+from ops.run_model import MapProgress, RunView, SkippedView, SyncCounts, SyncView, WaitView
 
 __all__ = [
     "MAP_RUN_EVENTS",
@@ -74,9 +74,31 @@ def _counted(view: RunView) -> SyncCounts:
     return SyncCounts(**{key: counts.get(key, 0) for key in COUNT_KEYS} | {"skipped": view.skipped_total})
 
 
+def _waits(value: Any) -> tuple[list[WaitView], dict[str, int]]:
+    """A recorded outcome's ``waits`` (``chalicelib.run.waits``: in full in ``outcomes.json``, only the
+    counts and the last one in ``CollectOutcomes``' bounded list) as ``WaitView``s and their counts."""
+    if not isinstance(value, dict):
+        return [], {}
+    counts = {key: as_int(value.get(key)) for key in ("count", "rescheduled", "rate_limited")}
+    items = [i for i in value.get("items") or [] if isinstance(i, dict)]
+    if not items and value.get("until"):  # the bounded form: the last wait, its start unknown
+        items = [{"until": value.get("until"), "reason": value.get("reason"), "kind": None}]
+    waits = [
+        WaitView(
+            start=moment(i.get("at")),
+            end=moment(i.get("until")),
+            kind=str(i.get("kind") or "wait"),
+            reason=str(i.get("reason") or ""),
+        )
+        for i in items
+    ]
+    return waits, counts
+
+
 def _outcome(item: dict[str, Any]) -> SyncView:
     """One connection's outcome from ``outcomes.json`` or ``CollectOutcomes``'s ``connectors``."""
     cause = readable_cause(item.get("cause"))
+    waits, wait_counts = _waits(item.get("waits"))
     return SyncView(
         connector_id=str(item.get("connector_id")),
         schema=str(item.get("schema") or ""),
@@ -87,6 +109,8 @@ def _outcome(item: dict[str, Any]) -> SyncView:
         error=item.get("error"),
         cause=cause,
         attempts=as_int(item.get("attempts")),
+        waits=waits,
+        wait_counts=wait_counts,
     )
 
 

@@ -5,7 +5,9 @@ Every poll reads ``DescribeExecution`` and only the history events that are new
 connection's outcome, dbt's start and end. A Distributed Map run's syncs are not in the
 history: while they run, a progress line from the map run's counts is printed whenever they
 change; once ``CollectOutcomes`` has run, ``outcomes.json`` is read once and the outcome lines
-printed (each one that did not succeed, the first succeeded ones, then a count of the rest).
+printed (each one that did not succeed, the first succeeded ones, then a count of the rest),
+each with its waits (reschedules, rate limits) when it waited. Once dbt's summary is read: the
+selection used, the models built and the nodes skipped for no new data (``ops.dbt_build``).
 On a terminal a live table shows what is still running; elsewhere (CI logs, pipes) only the
 lines are printed.
 """
@@ -21,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ops.dbt_build import build_lines
 from ops.display import STYLE, dbt_text, duration, more_lines, progress_text, shown_syncs, sync_line
 from ops.history import HistoryReader
 from ops.run_model import RunView
@@ -39,6 +42,7 @@ class _Seen:
     dbt: str = "not_run"
     progress: str | None = None
     collected: bool = False
+    build: bool = False
 
 
 def _listed_line(view: RunView) -> Text:
@@ -86,6 +90,9 @@ def _news(view: RunView, seen: _Seen) -> list[Text]:
             mark = "✓" if view.dbt.state == "succeeded" else "✗"
             lines.append(Text(f"  {mark} {dbt_text(view.dbt)}", style=STYLE[view.dbt.state]))
         seen.dbt = view.dbt.state
+    if view.dbt.build is not None and not seen.build:
+        seen.build = True
+        lines.extend(Text(f"    {line}") for line in build_lines(view.dbt.build))
     return lines
 
 

@@ -15,13 +15,14 @@ those). Executions started under the inline definition are still listed by ``run
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from chalicelib.run.collect import FAILED
 from ops.distributed import sync_id_in
 from ops.history import entered, exited, parse_json, readable_cause
-from ops.run_model import RunView, SyncView
+from ops.run_model import RunView, SyncView, WaitView
 from statemachine.definition import OUTCOME_STATES
 
 __all__ = ["RECORD_STATES", "read_listed_connectors", "read_record", "read_sync_event"]
@@ -92,11 +93,11 @@ def _sync_step(view: RunView, event: dict[str, Any], at: datetime) -> None:
     elif entered(event, "WaitForReschedule"):
         sync = view.sync(_connector_of(event) or "")
         if sync is not None:
-            sync.waits.append((at, None))
+            sync.waits.append(WaitView(at, None, "rescheduled", "Fivetran rescheduled the sync"))
     elif exited(event, "WaitForReschedule"):
         sync = view.sync(_connector_of(event) or "")
-        if sync is not None and sync.waits and sync.waits[-1][1] is None:
-            sync.waits[-1] = (sync.waits[-1][0], at)
+        if sync is not None and sync.waits and sync.waits[-1].end is None:
+            sync.waits[-1] = replace(sync.waits[-1], end=at)
 
 
 def read_sync_event(view: RunView, event: dict[str, Any], at: datetime) -> None:

@@ -15,7 +15,17 @@ from typing import Any
 from chalicelib.run.collect import FAILED, SUCCEEDED, TIMED_OUT
 from chalicelib.run.run_files import S3Location
 
-__all__ = ["NOT_OK", "DbtView", "MapProgress", "RunView", "SkippedView", "SyncCounts", "SyncView"]
+__all__ = [
+    "NOT_OK",
+    "BuildSummary",
+    "DbtView",
+    "MapProgress",
+    "RunView",
+    "SkippedView",
+    "SyncCounts",
+    "SyncView",
+    "WaitView",
+]
 
 # The outcomes that count as failed: chalicelib.run.collect's two, and a sync the run's end cut short.
 NOT_OK = {FAILED, TIMED_OUT, "unfinished"}
@@ -25,6 +35,20 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
     return max(0.0, (end - start).total_seconds())
+
+
+@dataclass(frozen=True)
+class WaitView:
+    """One free wait of a connection's sync: from ``start`` (when it was told to wait) to ``end``.
+
+    ``kind``: ``rescheduled`` (Fivetran: the source's quota), ``rate_limited`` (Fivetran's API: 429),
+    ``api_budget`` (the account's API budget gave the trigger a later slot); ``reason`` says why.
+    """
+
+    start: datetime | None
+    end: datetime | None
+    kind: str = "rescheduled"
+    reason: str = ""
 
 
 @dataclass
@@ -42,9 +66,18 @@ class SyncView:
     ended: datetime | None = None
     error: str | None = None
     cause: str | None = None
-    # Sync triggers and free reschedule waits: in the history of inline-Map runs only (ops.inline_map).
+    # Sync triggers: in the history of inline-Map runs only (ops.inline_map).
     attempts: int = 0
-    waits: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    # Free waits (reschedules, rate limits): from the history of an inline-Map run, from the recorded
+    # outcome's ``waits`` of a distributed one. ``waits`` holds the ones known in detail (the first ten
+    # and the last); ``wait_counts`` every one: ``{"count", "rescheduled", "rate_limited"}``.
+    waits: list[WaitView] = field(default_factory=list)
+    wait_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def waited(self) -> int:
+        """How many times the sync waited (at least the waits known in detail)."""
+        return max(self.wait_counts.get("count", 0), len(self.waits))
 
     @property
     def duration_s(self) -> float | None:
@@ -55,6 +88,23 @@ class SyncView:
 class SkippedView:
     connector_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What dbt built and why, from the dbt task's ``summary.json`` (the state machine reads it into
+    ``$.dbt_build``, or ``$.dbt_summary`` when dbt failed): ``models_built`` (at most 500 names,
+    ``models_built_count`` all), ``mode`` (``new_data`` or ``all``), the explicit ``select``/``exclude``,
+    ``selection`` (selection by new data: ``reason``, ``skipped_count``, ``full_list``, ``skipped``) and
+    ``artifacts`` (the run's ``s3://…/dbt-runs/<run>/``, where ``selection.json`` lists every node)."""
+
+    models_built: tuple[str, ...] = ()
+    models_built_count: int = 0
+    mode: str | None = None
+    select: str = ""
+    exclude: str = ""
+    selection: dict[str, Any] | None = None
+    artifacts: str | None = None
 
 
 @dataclass
@@ -73,6 +123,7 @@ class DbtView:
     waited_for: str | None = None
     waited_s: int | None = None
     waiting: bool = False
+    build: BuildSummary | None = None  # once the state machine read dbt's summary
 
     @property
     def duration_s(self) -> float | None:

@@ -9,7 +9,8 @@
   reads its items file, map run, ``CollectOutcomes`` and ``outcomes.json``; runs of the earlier
   inline-Map definition are read from their own events by ``ops.inline_map``;
 - ``RunDbt``'s entry and exit: dbt's timing, its exit code (output), its command and the sources
-  excluded after failed syncs (input);
+  excluded after failed syncs (input); ``ReadDbtBuildSummary``/``ReadDbtSummary``: what dbt built
+  and why (``ops.dbt_build``);
 - the execution's failure, and its end: whatever was still running then is unfinished.
 
 The view itself is ``ops.run_model``; the history is fetched and its events read with ``ops.history``.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ops.dbt_build import SUMMARY_STATES, read_build
 from ops.distributed import (
     MAP_RUN_EVENTS,
     collect_result,
@@ -74,6 +76,10 @@ def _dbt_step(view: RunView, event: dict[str, Any], at: datetime) -> None:
         details = event.get("taskFailedEventDetails") or {}
         cause = readable_cause(details.get("cause")) or details.get("error") or ""
         dbt.cause = cause if len(cause) <= MAX_CAUSE else cause[: MAX_CAUSE - 1] + "…"
+    elif exited(event) in SUMMARY_STATES:
+        name = str(exited(event))
+        output = parse_json(event["stateExitedEventDetails"].get("output"))
+        dbt.build = read_build(name, output) or dbt.build
     elif exited(event, "RunDbt"):
         dbt.ended = at
         data = parse_json(event["stateExitedEventDetails"].get("output")) or {}

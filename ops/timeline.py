@@ -1,7 +1,8 @@
 """``show --html FILE``: one self-contained page with the run's timeline (pure: a ``RunView`` in, HTML out).
 
 One row per connection with one bar for its sync (its Map iteration's or child execution's
-start to end; the free waits of rescheduled syncs are hatched inside it), skipped connections
+start to end; each free wait, a reschedule or a rate limit, is a hatched gap in it, ``.wait``
+with ``data-kind`` and its reason written on it and in the bar's tip), skipped connections
 without a bar, then a bar for dbt, over a labelled time axis (time since the run started).
 Below: the details table. CSS and the little JavaScript (tooltips, ``ops.timeline_assets``) are
 inline: the page makes no request. The time axis and its scale are ``ops.timeline_axis``.
@@ -13,8 +14,9 @@ A distributed run whose full list could not be read has a ``.row.summary`` count
 and one still syncing a ``.row.progress`` with the map run's counts.
 
 Structure the tests and the headless browser rely on: ``.bar.sync`` per synced connection,
-``.bar.dbt`` when dbt ran, ``.axis .tick`` per axis label, ``<html data-bars="N">`` set by the
-script once it has run (N = sync bars), ``data-js-error`` set if any script error occurs.
+``.bar.dbt`` when dbt ran, ``.axis .tick`` per axis label, ``.bar .wait`` per wait gap,
+``<html data-bars="N" data-waits="W">`` set by the script once it has run (N = sync bars, W = wait
+gaps), ``data-js-error`` set if any script error occurs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 from datetime import datetime
 from html import escape
 
+from ops.dbt_build import build_lines
 from ops.display import (
     SAFETY_NET_HINT,
     dbt_text,
@@ -35,6 +38,7 @@ from ops.display import (
 from ops.run_model import RunView, SyncView
 from ops.timeline_assets import AXIS_TITLE, CSS, ERROR_TRAP, LEGEND, SCRIPT
 from ops.timeline_axis import Scale, axis
+from ops.waits_display import KIND_WORDS, wait_line, waits_text
 
 __all__ = ["bar_summary", "grouped", "render_timeline"]
 
@@ -77,14 +81,30 @@ def _sync_row(sync: SyncView, scale: Scale, end: datetime) -> str:
         tip += f" · sync {sync.sync_id}"
     if sync.cause:
         tip += f"\n{sync.cause}"
-    inner = ""
-    bar_scale = Scale(sync.started, stop)
-    for wait_start, wait_end in sync.waits:
-        left, right = bar_scale.pct(wait_start), bar_scale.pct(wait_end or stop)
-        inner += f'<span class="wait" style="left:{left:.3f}%;width:{right - left:.3f}%"></span>'
-    bar = _bar(f"sync {sync.outcome}", sync.started, stop, scale, tip, inner)
+    if sync.waited:
+        tip += "\n" + "\n".join([waits_text(sync), *(wait_line(w) for w in sync.waits)])
+    bar = _bar(f"sync {sync.outcome}", sync.started, stop, scale, tip, _gaps(sync, stop))
     connector = escape(sync.connector_id)
     return f'<div class="row" data-connector="{connector}">{label}<div class="track">{bar}</div></div>'
+
+
+def _gaps(sync: SyncView, stop: datetime) -> str:
+    """The sync's free waits as gaps in its bar, each with its reason (a wait whose start is unknown,
+    as in ``CollectOutcomes``' bounded list, has no place on the bar)."""
+    assert sync.started is not None
+    bar_scale = Scale(sync.started, stop)
+    inner = ""
+    for wait in sync.waits:
+        if wait.start is None:
+            continue
+        left, right = bar_scale.pct(wait.start), bar_scale.pct(wait.end or stop)
+        line = escape(wait_line(wait))
+        why = escape(KIND_WORDS.get(wait.kind, "waited") + (f": {wait.reason}" if wait.reason else ""))
+        inner += (
+            f'<span class="wait" data-kind="{escape(wait.kind)}" title="{line}" '
+            f'style="left:{left:.3f}%;width:{right - left:.3f}%"><span class="why">{why}</span></span>'
+        )
+    return inner
 
 
 def _dbt_row(view: RunView, scale: Scale, end: datetime) -> str:
@@ -92,7 +112,7 @@ def _dbt_row(view: RunView, scale: Scale, end: datetime) -> str:
     label = f'<div class="label">dbt {escape(dbt.command)}</div>'
     if dbt.started is None:
         return f'<div class="row dbt-row skipped">{label}<div class="track">did not run</div></div>'
-    tip = dbt_text(dbt) + (f"\n{dbt.cause}" if dbt.cause else "")
+    tip = "\n".join([dbt_text(dbt), *([dbt.cause] if dbt.cause else []), *build_lines(dbt.build)])
     bar = _bar(f"dbt {dbt.state}", dbt.started, dbt.ended or end, scale, tip)
     return f'<div class="row dbt-row">{label}<div class="track">{bar}</div></div>'
 
@@ -175,6 +195,17 @@ def _succeeded_details(succeeded: list[SyncView], scale: Scale) -> str:
     )
 
 
+def _build_meta(view: RunView) -> str:
+    """Under the headline: what dbt built and why, on one line (empty without dbt's summary)."""
+    lines = build_lines(view.dbt.build)
+    return f'<p class="meta build">dbt {escape(" · ".join(lines))}</p>\n' if lines else ""
+
+
+def _build_notes(view: RunView) -> str:
+    """What dbt built and why, one ``.dbt-build`` line each (``ops.dbt_build``)."""
+    return "".join(f'<span class="dbt-build">{escape(line)}</span>' for line in build_lines(view.dbt.build))
+
+
 def _details(view: RunView, scale: Scale) -> str:
     rows = []
     for sync in view.syncs:
@@ -183,6 +214,9 @@ def _details(view: RunView, scale: Scale) -> str:
         hint = ""
         if resolved_without_sync_id(sync):
             hint = f'<span class="meta">{escape(SAFETY_NET_HINT)}</span>'
+        if sync.waited:
+            lines = [waits_text(sync), *(wait_line(w) for w in sync.waits[:-1])]
+            hint += "".join(f'<span class="waits-note">{escape(line)}</span>' for line in lines)
         rows.append(
             "<tr>"
             f"<td><code>{escape(sync.connector_id)}</code></td><td>{escape(sync.outcome)}</td>"
@@ -200,7 +234,7 @@ def _details(view: RunView, scale: Scale) -> str:
     rows.append(
         f"<tr><td><b>dbt {escape(view.dbt.command)}</b></td><td>{escape(dbt_state)}</td><td>—</td>"
         f"<td>{scale.offset(view.dbt.started)}</td><td>{escape(duration(view.dbt.duration_s))}</td>"
-        f'<td class="cause-cell">{escape(view.dbt.cause or "")}</td></tr>'
+        f'<td class="cause-cell">{escape(view.dbt.cause or "")}{_build_notes(view)}</td></tr>'
     )
     head = "".join(f"<th>{h}</th>" for h in ("connection", "outcome", "sync id", "started", "took", "detail"))
     head = f"<tr>{head}</tr>"
@@ -255,7 +289,7 @@ def render_timeline(view: RunView, *, now: datetime | None = None, rerun: str | 
 <h1>run <code>{escape(view.name)}</code> <span class="status {status}">{status}</span></h1>
 <p class="meta">started {escape(stamp(view.started))} · took {escape(took)} ·
 {view.ok:,} ok, {view.failed:,} failed, {view.skipped_total:,} skipped · {escape(dbt_summary)}</p>
-<p class="meta">input <code>{escape(json.dumps(view.input, sort_keys=True))}</code></p>
+{_build_meta(view)}<p class="meta">input <code>{escape(json.dumps(view.input, sort_keys=True))}</code></p>
 <p class="meta"><code>{escape(view.arn)}</code></p>
 {cause}
 <h2>timeline</h2>

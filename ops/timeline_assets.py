@@ -1,8 +1,9 @@
 """The timeline page's fixed parts: its stylesheet, its two scripts and its legend (no request made).
 
 ``ERROR_TRAP`` runs first and only records script errors on ``<html data-js-error>`` (so a
-headless browser can see them); ``SCRIPT`` adds the bars' tooltips and sets ``<html data-bars="N">``
-(N = sync bars) once it has run. ``ops.timeline`` writes them inline into the page.
+headless browser can see them); ``SCRIPT`` adds the bars' tooltips and sets
+``<html data-bars="N" data-waits="W">`` (N = sync bars, W = wait gaps in them) once it has run.
+``ops.timeline`` writes them inline into the page.
 """
 
 from __future__ import annotations
@@ -38,8 +39,14 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .bar.running, .bar.queued { background: repeating-linear-gradient(45deg, var(--running), var(--running) 6px,
   #4fc3f7 6px, #4fc3f7 12px); }
 .bar.dbt.succeeded { background: var(--dbt); }
-.wait { position: absolute; top: 0; bottom: 0; background: repeating-linear-gradient(-45deg,
-  rgba(255,255,255,.75), rgba(255,255,255,.75) 3px, transparent 3px, transparent 6px); }
+.wait { position: absolute; top: 0; bottom: 0; overflow: hidden; background: repeating-linear-gradient(-45deg,
+  #fff, #fff 3px, rgba(255,255,255,.6) 3px, rgba(255,255,255,.6) 6px); border-left: 1px dashed #5d4037;
+  border-right: 1px dashed #5d4037; }
+.wait .why { display: inline-block; max-width: 100%; overflow: hidden; text-overflow: ellipsis;
+  font-size: 10px; line-height: 16px; color: #3e2723; white-space: nowrap; padding: 0 3px;
+  background: rgba(255,255,255,.85); }
+.waits-note { display: block; color: #5d4037; }
+.dbt-build { display: block; color: #1f1f1f; }
 .after { position: absolute; top: 2px; font-size: 12px; color: var(--muted); white-space: nowrap;
   padding-left: 6px; }
 .inside { position: absolute; right: 6px; top: 0; font-size: 11px; line-height: 16px; color: #fff;
@@ -91,6 +98,7 @@ SCRIPT = """
     bars[i].addEventListener("blur", hide);
   }
   document.documentElement.setAttribute("data-bars", String(document.querySelectorAll(".bar.sync").length));
+  document.documentElement.setAttribute("data-waits", String(document.querySelectorAll(".bar .wait").length));
 })();
 """
 
@@ -102,5 +110,7 @@ LEGEND = (
     '<p class="legend"><i style="background:var(--ok)"></i>succeeded'
     '<i style="background:var(--failed)"></i>failed'
     '<i style="background:var(--timed_out)"></i>timed out<i style="background:var(--running)"></i>running'
-    '<i style="background:var(--dbt)"></i>dbt</p>'
+    '<i style="background:var(--dbt)"></i>dbt'
+    '<i style="background:repeating-linear-gradient(-45deg,#fff,#fff 3px,#bbb 3px,#bbb 6px)"></i>'
+    "a gap in a bar: a free wait (rescheduled by Fivetran, or a rate limit), its reason on it</p>"
 )

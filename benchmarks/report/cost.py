@@ -166,8 +166,8 @@ def distributed_cost_section(
             '"Report"), but this table has not been re-priced from measured runs yet (issue 23). Where the '
             "model is now known to be wrong: AWS bills one more transition for each child execution the Map "
             "starts (4 per child on the success path: the start, `StartSyncAndWait`, `WasRescheduled`, "
-            "`Record*`, not 3), and a trigger the API budget defers costs 5 more "
-            "(`RateLimitedBeforeDeadline`, `WaitForRateLimit`, `TriggerAgain` and a second "
+            "`Record*`, not 3), and a trigger the API budget defers costs 6 more "
+            "(`LogRateLimit`, `RateLimitedBeforeDeadline`, `WaitForRateLimit`, `TriggerAgain` and a second "
             "`StartSyncAndWait` + `WasRescheduled`) and one "
             "more `start_sync` invocation; at the default budget (a burst of 2,000) runs of up to 2,000 "
             "connections defer none. The model's other inputs: the distributed definition (every sync at "

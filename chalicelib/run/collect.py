@@ -9,9 +9,12 @@ connection with no record at all is reported too: nothing is dropped.
 
 Shapes:
 - ``Outcome.to_dict()``: ``{"connector_id", "schema", "outcome": "succeeded"|"failed"|"timed_out",
-  "status"?, "sync_id"?, "finished_at"?, "error"?, "cause"?, "started_at"?, "ended_at"?}``
+  "status"?, "sync_id"?, "finished_at"?, "error"?, "cause"?, "started_at"?, "ended_at"?, "waits"?}``;
+  ``waits`` (only for a connection that waited: reschedules, rate limits) is
+  ``chalicelib.run.waits.read_waits``' answer
 - ``Collected.state(...)``: what the run's state keeps: counts, at most ``STATE_OUTCOMES``
-  outcomes (the ones that did not succeed first) with causes cut to ``STATE_CAUSE_CHARS``,
+  outcomes (the ones that did not succeed first) with causes cut to ``STATE_CAUSE_CHARS`` and
+  waits to their counts and last wait (``waits.compact``),
   the excluded sources (at most ``STATE_OUTCOMES``) and a failure summary under
   ``SUMMARY_CHARS``, so a run of 10,000 connections whose every cause is 32,000 characters
   still fits Step Functions' 256 KiB state.
@@ -24,6 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from chalicelib.run.waits import compact, read_waits
 
 __all__ = ["Collected", "Outcome", "collect", "readable_cause"]
 
@@ -95,7 +100,11 @@ class Outcome:
         for key, value in self.fields.items():
             if value is None:
                 continue
-            out[key] = _cut(value, cause_limit) if key == "cause" and cause_limit else value
+            if cause_limit and key == "cause":
+                value = _cut(value, cause_limit)
+            elif cause_limit and key == "waits":
+                value = compact(value)
+            out[key] = value
         return out
 
 
@@ -166,6 +175,7 @@ def _from_output(connector: Mapping[str, Any], output: Mapping[str, Any]) -> Out
     fields = {k: output.get(k) for k in ("status", "sync_id", "finished_at", "error")}
     if "cause" in output:
         fields["cause"] = readable_cause(output.get("cause"))
+    fields["waits"] = read_waits(output.get("waits"))
     return Outcome(
         connector_id=str(output.get("connector_id") or connector.get("connector_id") or ""),
         schema=str(output.get("schema") or connector.get("schema") or ""),

@@ -10,8 +10,9 @@ Fivetran resumes by itself, and the token waits for the first sync after the
 rescheduled one.
 
 Every trigger first takes its place in the account's API budget (``chalicelib/tokens/api_budget.py``);
-one over budget completes its token with ``RATE_LIMITED``, ``rescheduled_for`` and ``budget_slot``
-(its own slot), so the state machine waits for free and triggers again, as for Fivetran's own 429.
+one over budget completes its token with ``RATE_LIMITED``, ``rescheduled_for``, ``budget_slot``
+(its own slot) and ``reason`` (why it waits: the state machine notes it in the connection's
+waits), so the state machine waits for free and triggers again, as for Fivetran's own 429.
 The trigger that comes back with its slot (``after.budget_slot``) owns it and does not ask the
 budget again: a trigger is deferred by the budget at most once. A trigger sent back by Fivetran's
 429 (``budget_slot`` null) is another API call and takes a new place in the budget.
@@ -36,6 +37,7 @@ from chalicelib.platform import metrics
 from chalicelib.platform.errors import FivetranError, FivetranRateLimited, InvalidInput
 from chalicelib.platform.log import logger
 from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp, parse_timestamp
+from chalicelib.run.waits import BUDGET_REASON
 from chalicelib.tokens.api_budget import Budget
 from chalicelib.tokens.callbacks import CallbackError
 from chalicelib.tokens.resolver import HistoryReader, Resolver
@@ -205,8 +207,10 @@ def _wait_for_rate_limit(
     """Hand the wait to the state machine: complete the token with ``RATE_LIMITED``."""
     wait = exc.retry_after if exc.retry_after and exc.retry_after > 0 else DEFAULT_RATE_LIMIT_WAIT_SECONDS
     retry_at = now + timedelta(seconds=wait)
+    told = f"Retry-After {exc.retry_after} s" if exc.retry_after and exc.retry_after > 0 else "no Retry-After"
+    reason = f"Fivetran's API answered 429 Too Many Requests ({told}): the trigger waits {wait} s"
     try:
-        _complete_rate_limited(record, retry_at, resolver, now=now)
+        _complete_rate_limited(record, retry_at, resolver, now=now, reason=reason)
     except CallbackError:
         store.remove(record.connector_id, record.token_id)
         raise exc from None  # the state machine's Retry on Fivetran.RateLimited takes over
@@ -221,7 +225,7 @@ def _wait_for_turn(
 ) -> None:
     """Over the API budget: the run waits (for free) until this trigger's turn."""
     try:
-        _complete_rate_limited(record, turn, resolver, now=now, budget_slot=turn)
+        _complete_rate_limited(record, turn, resolver, now=now, budget_slot=turn, reason=BUDGET_REASON)
     except CallbackError:
         store.remove(record.connector_id, record.token_id)
         raise
@@ -232,7 +236,13 @@ def _wait_for_turn(
 
 
 def _complete_rate_limited(
-    record: Any, retry_at: datetime, resolver: Resolver, *, now: datetime, budget_slot: datetime | None = None
+    record: Any,
+    retry_at: datetime,
+    resolver: Resolver,
+    *,
+    now: datetime,
+    reason: str,
+    budget_slot: datetime | None = None,
 ) -> None:
     output = {
         "connector_id": record.connector_id,
@@ -241,5 +251,6 @@ def _complete_rate_limited(
         "finished_at": format_timestamp(now),
         "rescheduled_for": format_asl_timestamp(retry_at, round_up=True),
         "budget_slot": format_timestamp(budget_slot) if budget_slot is not None else None,
+        "reason": reason,
     }
     resolver.send_success(record, output)

@@ -4,8 +4,9 @@ One ``SyncOutcome`` type serves both resolvers: the webhook (from a ``sync_end``
 and the reconcile job (from the connection's state in the API).
 
 - ``SUCCESSFUL`` → ``SendTaskSuccess`` ``{"connector_id", "status", "sync_id", "finished_at"}``
-- ``RESCHEDULED`` → ``SendTaskSuccess`` with ``status: RESCHEDULED`` and ``rescheduled_for``,
-  so the state machine waits (for free) and starts again
+- ``RESCHEDULED`` → ``SendTaskSuccess`` with ``status: RESCHEDULED``, ``rescheduled_for`` and
+  ``reason`` (Fivetran's, when it gave one), so the state machine notes the wait, waits (for free)
+  and starts again
 - anything else → ``SendTaskFailure`` with error ``Fivetran.SyncFailed`` and a cause naming
   the connection, the status and Fivetran's reason
 """
@@ -27,6 +28,8 @@ DEFAULT_RESCHEDULE_DELAY = timedelta(minutes=5)
 SYNC_FAILED_ERROR = "Fivetran.SyncFailed"
 SUCCESS_STATUSES = frozenset({"SUCCESSFUL", "RESCHEDULED"})
 MAX_CAUSE_CHARS = 32_000  # Step Functions allows 32,768
+# A reschedule's reason travels in the child's state (``$.waits``): kept short.
+MAX_RESCHEDULE_REASON_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class SyncOutcome:
             output["rescheduled_for"] = format_asl_timestamp(
                 self.rescheduled_for or self.finished_at, round_up=True
             )
+            if self.reason and self.reason.strip():
+                output["reason"] = self.reason.strip()[:MAX_RESCHEDULE_REASON_CHARS]
         return output
 
     def failure_cause(self) -> str:

@@ -66,7 +66,8 @@ SUCCESS_PATH = [  # the parent's states on a run whose syncs and dbt all succeed
 SYNCED = ["(child start)", "StartSyncAndWait", "WasRescheduled", "RecordSucceeded"]
 DEFERRED = [
     "(child start)",
-    *["StartSyncAndWait", "WasRescheduled", "RateLimitedBeforeDeadline", "WaitForRateLimit", "TriggerAgain"],
+    *["StartSyncAndWait", "WasRescheduled", "LogRateLimit", "RateLimitedBeforeDeadline", "WaitForRateLimit"],
+    "TriggerAgain",
     *["StartSyncAndWait", "WasRescheduled", "RecordSucceeded"],
 ]
 
@@ -185,6 +186,7 @@ def test_scenario_ends_as_it_expects(path: Path, tmp_path: Path) -> None:
     assert report["aws_requests"]["dynamodb"] >= 3 * len(syncing)
     assert report["lambda_invocations"].get("start_sync", 0) >= len(syncing)
     assert report["state_transitions"]["children"] >= 2 * len(syncing)
+    _check_report_waits(scenario, report)
     if path.stem in HAND_COUNTED:
         counted = hand_count(len(syncing), report["deferrals"])
         assert report["state_transitions"] == counted["state_transitions"]
@@ -193,6 +195,20 @@ def test_scenario_ends_as_it_expects(path: Path, tmp_path: Path) -> None:
             "lambda_invocations"
         ]
         assert invocations["api_handler"] == report["webhooks"]["sent"]
+
+
+def _check_report_waits(scenario: Scenario, report: dict[str, Any]) -> None:
+    """Waits you can see (issue 27): a connection Fivetran rescheduled, that then succeeded, says so in
+    the report with until when and why; every budget deferral is one of the report's rate-limit waits."""
+    rescheduled = {c.id for c in scenario.connectors if c.sync.outcome == "rescheduled"}
+    for connector in report["connectors"]:
+        waits = connector["waits"]
+        assert waits["count"] == waits["rescheduled"] + waits["rate_limited"], connector
+        if connector["connector_id"] in rescheduled and connector["outcome"] == "succeeded":
+            (first, *_) = [item for item in waits["items"] if item["kind"] == "rescheduled"]
+            assert first["until"] and first["at"] and first["reason"], connector
+    assert report["waits"]["rate_limited"] >= report["deferrals"]
+    assert report["waits"]["count"] == sum(c["waits"]["count"] for c in report["connectors"])
 
 
 def _assert_refused_within_the_first_state(history: list[dict[str, Any]], report: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from chalicelib.platform.errors import (
     PausedConnections,
 )
 from chalicelib.platform.log import logger
+from chalicelib.run.waits import BUDGET_REASON
 from chalicelib.tokens.records import token_id
 from tests.fakes import FakeFivetran, connection
 
@@ -396,6 +397,7 @@ def test_a_trigger_that_comes_back_with_its_budget_slot_triggers_without_asking_
     client.lambda_.invoke("start_sync", start_sync_payload("hubspot_crm", task="deferred-token"))
     [deferred] = sent
     assert deferred["status"] == "RATE_LIMITED" and deferred["budget_slot"] is not None
+    assert deferred["reason"] == BUDGET_REASON  # noted in the connection's waits by the state machine
 
     # TriggerAgain hands the RATE_LIMITED answer back as `after`: the slot is this trigger's own,
     # even though the budget is still spent for everyone else.
@@ -419,6 +421,10 @@ def test_a_trigger_sent_back_by_fivetrans_429_takes_a_new_place_in_the_budget(
     client.lambda_.invoke("start_sync", start_sync_payload(task="first-token"))
     [limited] = sent
     assert limited["status"] == "RATE_LIMITED" and limited["budget_slot"] is None
+    assert (
+        limited["reason"]
+        == "Fivetran's API answered 429 Too Many Requests (Retry-After 3600 s): the trigger waits 3600 s"
+    )
     del fivetran.trigger_errors["stripe_prod"]
 
     # Its retry is another API call: the budget (one a minute, spent) defers it to a slot.

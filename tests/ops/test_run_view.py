@@ -74,7 +74,9 @@ def test_a_rescheduled_sync_shows_its_free_wait_and_second_attempt() -> None:
     sync = build_run_view(history.described("RUNNING"), history.events).syncs[0]
 
     assert sync.attempts == 2
-    assert [(history.at(1.0), history.at(3.0))] == sync.waits
+    assert [(w.start, w.end, w.kind) for w in sync.waits] == [
+        (history.at(1.0), history.at(3.0), "rescheduled")
+    ]
     assert sync.outcome == "succeeded"
 
 

@@ -63,6 +63,49 @@ def test_a_run_that_built_says_how_many_models_and_the_selection() -> None:
     assert "selection new_data: 4 models built, 7 nodes skipped (no new data; list in selection.json)" in row
 
 
+def test_the_summary_names_the_models_built_the_first_ten_then_a_count() -> None:
+    models = [f"model_{i:02d}" for i in range(13)]
+
+    row = _dbt_row({"summary": {}, "mode": "all", "selection": None, "models_built": models})
+
+    assert (
+        "models built: model_00, model_01," in row and "model_09 and 3 more (report: dbt.models_built)" in row
+    )
+    assert "model_10" not in row
+
+
+def _connector_detail(connector: dict[str, object]) -> str:
+    report = {"connectors": [connector], "skipped": [], "dbt": {"ran": False, "exclude_sources": []}}
+    console = Console(record=True, width=400, color_system=None)
+    console.print(_summary(report))
+    lines = console.export_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("│ hubspot_crm"))
+    cells = [lines[start].split("│")[3].strip()]
+    cells += [line.split("│")[3].strip() for line in lines[start + 1 :] if line.startswith("│  ")]
+    return " ".join(cell for cell in cells if cell)  # the detail column wraps
+
+
+def test_a_connection_that_waited_says_how_often_until_when_and_why() -> None:
+    waits = {
+        "count": 3,
+        "rescheduled": 1,
+        "rate_limited": 2,
+        "until": "2026-12-06T14:24:22Z",
+        "reason": "quota",
+    }
+    connector = {"connector_id": "hubspot_crm", "outcome": "succeeded", "sync_id": "s", "waits": waits}
+
+    detail = _connector_detail(connector)
+
+    assert detail == "waited 3x free (1 rescheduled, 2 rate-limited), last until 2026-12-06T14:24:22Z: quota"
+
+
+def test_a_connection_that_never_waited_says_nothing_about_waits() -> None:
+    connector = {"connector_id": "hubspot_crm", "outcome": "succeeded", "sync_id": "s", "waits": {"count": 0}}
+
+    assert _connector_detail(connector) == ""
+
+
 def test_under_mode_all_the_summary_counts_the_models_built() -> None:
     row = _dbt_row({"summary": {}, "mode": "all", "selection": None, "models_built": ["a", "b"]})
 

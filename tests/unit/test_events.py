@@ -108,6 +108,8 @@ def test_the_rescheduled_sample_is_a_success_carrying_rescheduled_at():
     # whole seconds, rounded up, so a Wait never ends before Fivetran's time
     assert output["rescheduled_for"] == "2026-01-15T11:34:54Z"
     assert output["connector_id"] == "feeling_against"
+    # Fivetran's reason travels with it: the run notes it with the connection's wait
+    assert output["reason"].startswith("Rescheduled for 2026-01-15T11:34:53.894Z, reason: ")
 
 
 def test_the_creation_probe_is_a_test_delivery():
