@@ -38,6 +38,7 @@ class Outcome:
     unmatched_selectors: list[str] = field(default_factory=list)  # DBT_SELECT's selectors matching no node
     selection: dict[str, Any] | None = None  # selection by new data: what was chosen and why
     models_built: list[str] = field(default_factory=list)  # names of the models built successfully
+    steps: list[dict[str, Any]] | None = None  # DBT_STEPS: each step's command, selection, exit code
 
 
 def models_built(target_path: Path) -> list[str]:
