@@ -6,17 +6,18 @@ and the failed connections' sources), ``DBT_VARS`` and, where the command takes 
 a ``build`` or ``run`` step without a ``select`` of its own selects by new data when ``DBT_MODE=new_data``
 (``task/new_data_run.py``). The run's counts, failed nodes and models built add up every step's; each
 step's command, selection, exit code (``None``: not run, an earlier step failed) and counts are listed
-for the summary's ``steps``. dbt writes ``run_results.json`` again at each command, so the one kept with
-the artifacts is the last step's.
+for the summary's ``steps``. dbt writes ``run_results.json`` again at each command: each step's is kept
+as ``run_results.step-<n>.json`` (n from 1) beside the artifacts, and ``run_results.json`` is the last's.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from task.artifacts import ARTIFACT_FILES, models_built, read_results
+from task.artifacts import ARTIFACT_FILES, STEP_RESULTS, models_built, read_results
 from task.command_line import dbt_args, dbt_invocation
 from task.new_data_run import build_new_data
 from task.process import DbtProcess
@@ -80,4 +81,7 @@ def run_commands(settings: Settings, dbt_env: Mapping[str, str], runner: DbtProc
         result.failed_nodes += failed
         if not skipped:
             result.models_built = sorted(set(result.models_built) | set(models_built(step.target_path)))
+        results = step.target_path / "run_results.json"
+        if settings.steps and results.is_file():
+            shutil.copyfile(results, step.target_path / STEP_RESULTS.format(n=index + 1))
     return result
