@@ -127,7 +127,7 @@ def list_connectors(
         elif not conn.is_connected:
             skipped.append({"connector_id": conn.id, "reason": "broken"})
         else:
-            item = {
+            item: dict[str, Any] = {
                 "connector_id": conn.id,
                 "service": conn.service,
                 "schema": conn.schema,
