@@ -35,7 +35,6 @@ from task.artifacts import (
     LOG_FILE,
     Outcome,
     clear_previous_artifacts,
-    models_built,
     read_results,
     upload_artifacts,
 )
@@ -49,8 +48,8 @@ from task.command_line import (
 )
 from task.contract_check import apply_source_contract
 from task.events import log_event
-from task.new_data_run import build_new_data
 from task.process import KILL_AFTER_S, DbtProcess
+from task.run_steps import CommandsResult, run_commands, step_settings
 from task.s3 import s3_client as _s3_client
 from task.selection import unmatched_selectors
 from task.settings import (
@@ -126,6 +125,15 @@ environment (the ECS task's container overrides set these):
                        (exit 2); a selector that matches no node fails the run (exit 1, the summary's
                        unmatched_selectors and selection_problem name it)
   DBT_EXCLUDE          space-separated dbt selectors, each passed as its own --exclude=<selector>
+  DBT_VARS             a JSON object of dbt vars, passed as one argument --vars=<JSON> to every
+                       command (empty: none); not an object: exit 2
+  DBT_FULL_REFRESH     true or false (default): --full-refresh on build, run and seed; true with
+                       DBT_MODE=new_data is refused (exit 2)
+  DBT_STEPS            a JSON array of {"command", "select", "exclude"} run in order, each with its
+                       own selection (DBT_EXCLUDE and the excluded sources apply to every step); the
+                       first failing step stops the rest (its exit code is the run's); with it,
+                       DBT_SELECT stays empty and DBT_COMMAND empty or the steps' commands joined by
+                       " then "; the summary's steps list each step's exit code (null: not run)
   DBT_MODE             all (default): build everything selected; new_data (the orchestrator's default,
                        for build and run without DBT_SELECT): dbt source freshness, then build only the
                        nodes whose inputs changed or cannot be judged since they were last built (none:
@@ -184,17 +192,18 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
     code = 0
     if needs_deps(settings.project_dir):
         code = runner.run(dbt_invocation() + deps_args(settings), dbt_env)
-    selection = None
-    if code == 0 and settings.selects_new_data:
-        code, selection = build_new_data(settings, dbt_env, runner)
-    elif code == 0:
-        code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
-    skipped = bool(selection and selection.get("skipped"))
-    counts, failed = read_results(settings.target_path, "build" if skipped else settings.command)
+    result = CommandsResult(exit_code=code)
+    if code == 0:
+        result = run_commands(settings, dbt_env, runner)
+    code = result.exit_code
+    counts, failed = result.counts, result.failed_nodes
+    if not counts:  # dbt deps failed: no command ran
+        counts, failed = read_results(settings.target_path, settings.command)
     log_event("dbt_finished", exit_code=code, target_path=str(settings.target_path))
-    unmatched = unmatched_selectors(settings.log_path / LOG_FILE, settings.select)
+    select = " ".join(step.select for step in step_settings(settings))
+    unmatched = unmatched_selectors(settings.log_path / LOG_FILE, select)
     if unmatched:
-        log_event("selection_matches_no_node", level="error", selectors=unmatched, select=settings.select)
+        log_event("selection_matches_no_node", level="error", selectors=unmatched, select=select)
         code = code or NO_NODES_EXIT
     outcome = Outcome(
         exit_code=code,
@@ -202,8 +211,9 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
         failed_nodes=failed,
         artifacts=upload_artifacts(settings),
         unmatched_selectors=unmatched,
-        selection=selection,
-        models_built=[] if skipped else models_built(settings.target_path),
+        selection=result.selection,
+        models_built=result.models_built,
+        steps=result.steps if settings.steps else None,
     )
     if settings.scratch_dir is not None:
         shutil.rmtree(settings.scratch_dir, ignore_errors=True)
@@ -232,7 +242,11 @@ def summary_line(
         "models_built_count": len(outcome.models_built),
         "source_contract_warnings": outcome.source_contract_warnings[:SUMMARY_MAX_WARNINGS],
         "source_contract_warnings_count": len(outcome.source_contract_warnings),
+        "full_refresh": settings.full_refresh if settings else False,
+        "vars": json.loads(settings.vars) if settings and settings.vars else {},
     }
+    if outcome.steps is not None:  # present only for a run of DBT_STEPS
+        summary["steps"] = outcome.steps
     if outcome.unmatched_selectors:  # present only then (the state machine's Choice tests for it)
         summary["unmatched_selectors"] = outcome.unmatched_selectors
         summary["selection_problem"] = "the selection matches no node: " + ", ".join(

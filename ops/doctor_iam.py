@@ -117,7 +117,7 @@ def _fix(stage: Stage) -> str:
 
 def check_iam(stage: Stage, services: Services) -> Iterator[Check]:
     iam = services.aws("iam")
-    scheduled = bool(stage.parameters.get("ScheduleExpression"))
+    scheduled = any(stage.parameters.get(f"Schedule{n}Expression") for n in ("", "2", "3"))
     for principal, role in role_names(stage).items():
         if principal not in PRINCIPALS or (principal == "scheduler" and not scheduled and role is None):
             continue

@@ -11,14 +11,17 @@ the same variables, in the same order; a unit test compares them). The budget is
 
 - ``DBT_COMMAND``: the longest allowed command (``source freshness``);
 - ``DBT_MODE``: the longest mode (``new_data``);
+- ``DBT_FULL_REFRESH``: the longer of ``true`` and ``false``;
 - ``RUN_ID``: the execution name, at most 80 characters (Step Functions ``StartExecution``, ``name``);
 - ``DBT_EXCLUDE_SOURCES_URI``: ``s3://<bucket>/runs/<execution name>/exclude_sources.json``, a bucket
   name at most 63 characters (S3 bucket naming rules);
 - the JSON measured with ``json.dumps``' default separators (a space after ``:`` and ``,``) and
   ``ensure_ascii``: more characters than ECS can count for the same overrides, never fewer.
 
-A dbt field added to ``RunDbt`` later (``dbt.vars``, ``dbt.full_refresh``, ``dbt.steps``) gets its
-variable in ``run_dbt_overrides`` and its text in ``DbtText``: the same budget then covers them all.
+The run input's text (``DbtText``) is ``dbt.select``, ``dbt.exclude``, ``dbt.vars`` (``DBT_VARS``) and
+``dbt.steps`` (``DBT_STEPS``); with steps, ``DBT_COMMAND`` holds the steps' commands joined by
+`` then ``, whose characters past the longest single command count as ``dbt.steps``' too
+(``text_sizes``). One budget covers them all.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "dbt_text_budget",
     "overrides_chars",
     "run_dbt_overrides",
+    "text_sizes",
     "worst_case_overrides",
 ]
 
@@ -44,6 +48,7 @@ BUCKET_NAME_MAX = 63  # S3: a bucket name is 3-63 characters
 CONTAINER_NAME = "dbt"
 LONGEST_COMMAND = "source freshness"
 LONGEST_MODE = "new_data"  # the longer of run_input.DBT_MODES ("new_data", "all")
+LONGEST_FULL_REFRESH = "false"  # DBT_FULL_REFRESH is "true" or "false"
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,18 @@ class DbtText:
 
     select: str = ""
     exclude: str = ""
+    vars: str = ""  # dbt.vars' compact JSON
+    steps: str = ""  # dbt.steps' compact JSON
+    command: str = ""  # with steps: their commands joined by " then " (else the command is not text)
 
 
 def run_dbt_overrides(
-    command: str, text: DbtText, exclude_sources_uri: str, run_id: str, mode: str = LONGEST_MODE
+    command: str,
+    text: DbtText,
+    exclude_sources_uri: str,
+    run_id: str,
+    mode: str = LONGEST_MODE,
+    full_refresh: str = LONGEST_FULL_REFRESH,
 ) -> dict[str, Any]:
     """The ``Overrides`` object ``RunDbt`` sends to ECS, as the state machine builds it."""
     environment = [
@@ -63,6 +76,9 @@ def run_dbt_overrides(
         ("DBT_SELECT", text.select),
         ("DBT_EXCLUDE", text.exclude),
         ("DBT_MODE", mode),
+        ("DBT_VARS", text.vars),
+        ("DBT_FULL_REFRESH", full_refresh),
+        ("DBT_STEPS", text.steps),
         ("DBT_EXCLUDE_SOURCES_URI", exclude_sources_uri),
         ("RUN_ID", run_id),
     ]
@@ -82,7 +98,7 @@ def worst_case_overrides(text: DbtText) -> dict[str, Any]:
     """The overrides with ``text`` and every other value at its longest."""
     run_id = "r" * EXECUTION_NAME_MAX
     uri = f"s3://{'b' * BUCKET_NAME_MAX}/runs/{run_id}/exclude_sources.json"
-    return run_dbt_overrides(LONGEST_COMMAND, text, uri, run_id)
+    return run_dbt_overrides(text.command or LONGEST_COMMAND, text, uri, run_id)
 
 
 def dbt_text_budget() -> int:
@@ -94,3 +110,13 @@ def dbt_text_budget() -> int:
 def text_chars(value: str) -> int:
     """The characters ``value`` adds to the overrides' JSON (its escaped form, without the quotes)."""
     return len(json.dumps(value, ensure_ascii=True)) - 2
+
+
+def text_sizes(text: DbtText) -> dict[str, int]:
+    """The characters each run input field adds to the overrides past the budget's baseline, by field
+    (``dbt.select`` ...); fields that add none are left out. Their sum must stay within the budget."""
+    sizes = {
+        f"dbt.{name}": text_chars(getattr(text, name)) for name in ("select", "exclude", "vars", "steps")
+    }
+    sizes["dbt.steps"] += max(0, text_chars(text.command) - len(LONGEST_COMMAND))
+    return {name: size for name, size in sizes.items() if size}

@@ -1,13 +1,16 @@
 """Which connections a run syncs, and which it skips and why (``paused``, ``broken``, ``not_found``).
 
-A run names a group (every connection of it, read page by page) or ``connector_ids``: a few ids are read
+A run names a group (every connection of it, read page by page), several groups (``group_ids``: each
+group read in turn, in the input's order; a connection listed by two groups counts once, and each item
+to sync then carries its ``group_id``, which the sync's task token record keeps) or
+``connector_ids``: a few ids are read
 one GET each; many are read through the groups they belong to (``_by_groups``), since one GET per id
 would take a Lambda's whole time at thousands of ids (issue 28: 3,721 GETs of 10,001 before the deadline).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from chalicelib.fivetran.client import Connection
@@ -39,11 +42,21 @@ GET_EACH_MAX_IDS = 50
 
 
 def _fetch(fivetran: ConnectionSource, options: RunOptions) -> tuple[list[Connection], list[dict[str, str]]]:
+    if len(options.group_ids) > 1:
+        listed: dict[str, Connection] = {}
+        for group_id in options.group_ids:
+            for conn in fivetran.list_group_connections(group_id):
+                listed.setdefault(conn.id, conn if conn.group_id else _in_group(conn, group_id))
+        return list(listed.values()), []
     if options.group_id is not None:
         return fivetran.list_group_connections(options.group_id), []
     if len(options.connector_ids) <= GET_EACH_MAX_IDS:
         return _get_each(fivetran, options.connector_ids)
     return _by_groups(fivetran, options.connector_ids)
+
+
+def _in_group(conn: Connection, group_id: str) -> Connection:
+    return replace(conn, group_id=group_id)
 
 
 def _get_each(
@@ -114,14 +127,15 @@ def list_connectors(
         elif not conn.is_connected:
             skipped.append({"connector_id": conn.id, "reason": "broken"})
         else:
-            to_sync.append(
-                {
-                    "connector_id": conn.id,
-                    "service": conn.service,
-                    "schema": conn.schema,
-                    "schedule_type": conn.schedule_type,
-                }
-            )
+            item: dict[str, Any] = {
+                "connector_id": conn.id,
+                "service": conn.service,
+                "schema": conn.schema,
+                "schedule_type": conn.schedule_type,
+            }
+            if len(options.group_ids) > 1:
+                item["group_id"] = conn.group_id
+            to_sync.append(item)
     if len(to_sync) > max_connections:
         raise TooManyConnections(
             f"{len(to_sync)} connections to sync, more than one run takes ({max_connections}, "
@@ -131,6 +145,7 @@ def list_connectors(
         "listed connections",
         extra={
             "group_id": options.group_id,
+            "group_ids": list(options.group_ids),
             "to_sync": len(to_sync),
             "skipped": {s["connector_id"]: s["reason"] for s in skipped},
         },

@@ -8,7 +8,11 @@ Every dbt field is checked here, before any sync: ``dbt.select`` and ``dbt.exclu
 selection syntax (``chalicelib.run.selectors``: no token starting with ``-``, so no dbt option rides in
 a selector), and the dbt text of the run must fit the ``RunDbt`` ECS overrides
 (``chalicelib.run.dbt_overrides``). ``connector_ids`` holds at most ``max_connections`` distinct ids
-(``MAX_CONNECTIONS_PER_RUN``). The options keep the ids' count, never the ids: they travel to every
+(``MAX_CONNECTIONS_PER_RUN``). ``group_ids`` names several groups (at most ``MAX_GROUPS_PER_RUN``); with
+one, it is the same run as ``group_id``, which is ``None`` when there are several.
+The dbt options beyond one command (``dbt.vars``, ``dbt.full_refresh``, ``dbt.steps``) and how they
+combine with ``dbt.mode``: ``chalicelib.run.dbt_input``.
+The options keep the ids' count, never the ids: they travel to every
 child execution of the Map, and the ids stay in the execution input and the run's files in S3.
 """
 
@@ -22,7 +26,14 @@ from typing import Any
 from chalicelib.platform.config import DEFAULT_MAX_CONNECTIONS_PER_RUN
 from chalicelib.platform.errors import InvalidInput
 from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp, utcnow
-from chalicelib.run.dbt_overrides import DbtText, dbt_text_budget, text_chars
+from chalicelib.run.dbt_input import (
+    parse_full_refresh,
+    parse_steps,
+    parse_vars,
+    steps_command,
+    steps_text,
+)
+from chalicelib.run.dbt_overrides import DbtText, dbt_text_budget, text_sizes
 from chalicelib.run.selectors import InvalidSelection, validate_selection
 
 __all__ = ["DBT_COMMANDS", "DEFAULTS", "RunOptions", "parse_run_input"]
@@ -30,8 +41,16 @@ __all__ = ["DBT_COMMANDS", "DEFAULTS", "RunOptions", "parse_run_input"]
 DBT_COMMANDS = ("build", "run", "test", "seed", "snapshot", "source freshness")
 PAUSED_POLICIES = ("skip", "fail")
 FAILURE_POLICIES = ("fail", "continue")
-TOP_LEVEL_KEYS = ("group_id", "connector_ids", "paused", "on_sync_failure", "sync_timeout_seconds", "dbt")
-DBT_KEYS = ("command", "select", "exclude", "mode")
+TOP_LEVEL_KEYS = (
+    "group_id",
+    "group_ids",
+    "connector_ids",
+    "paused",
+    "on_sync_failure",
+    "sync_timeout_seconds",
+    "dbt",
+)
+DBT_KEYS = ("command", "select", "exclude", "mode", "vars", "full_refresh", "steps")
 # dbt.mode: new_data (default) builds only what the run's syncs changed (the dbt image's DBT_MODE, see
 # dbt_container/task/new_data.py); all builds everything. An explicit dbt.select wins over either.
 DBT_MODES = ("new_data", "all")
@@ -44,6 +63,7 @@ DEFAULTS = {
     "dbt_timeout_seconds": 7_200,
 }
 MAX_TIMEOUT_SECONDS = 365 * 24 * 3600
+MAX_GROUPS_PER_RUN = 50  # group_ids: each group is listed page by page in the run's first state
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,10 @@ class DbtOptions:
     select: str = ""
     exclude: str = ""
     mode: str = "new_data"
+    # dbt.vars, dbt.full_refresh, dbt.steps as the RunDbt environment's text (chalicelib/run/dbt_input.py)
+    vars: str = ""
+    full_refresh: bool = False
+    steps: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,10 +90,12 @@ class RunOptions:
     dbt_timeout_seconds: int = DEFAULTS["dbt_timeout_seconds"]
     deadline: str = ""
     dbt: DbtOptions = field(default_factory=DbtOptions)
+    group_ids: tuple[str, ...] = ()  # every group the run syncs (group_id, or group_ids); () for ids
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "group_id": self.group_id,
+            "group_ids": list(self.group_ids),
             "connector_ids_count": len(self.connector_ids),
             "paused": self.paused,
             "on_sync_failure": self.on_sync_failure,
@@ -83,6 +109,9 @@ class RunOptions:
                 "select": self.dbt.select,
                 "exclude": self.dbt.exclude,
                 "mode": self.dbt.mode,
+                "vars": self.dbt.vars,
+                "full_refresh": "true" if self.dbt.full_refresh else "false",
+                "steps": self.dbt.steps,
             },
         }
 
@@ -133,7 +162,7 @@ def _selection(raw: Mapping[str, Any], key: str) -> str:
 def _check_overrides_budget(text: DbtText) -> None:
     """The run's dbt text must leave the ``RunDbt`` overrides within ECS's 8,192 characters."""
     budget = dbt_text_budget()
-    sizes = {f"dbt.{name}": text_chars(value) for name, value in vars(text).items() if value}
+    sizes = text_sizes(text)
     total = sum(sizes.values())
     if total <= budget:
         return
@@ -154,15 +183,48 @@ def _parse_dbt(raw: Any) -> DbtOptions:
     if not isinstance(raw, Mapping):
         raise _fail(f"'dbt' must be an object (got {type(raw).__name__})")
     _unknown_keys(raw, DBT_KEYS, "dbt.")
+    steps = parse_steps(raw, DBT_COMMANDS)
     command = raw.get("command", "build")
     if not isinstance(command, str) or " ".join(command.split()) not in DBT_COMMANDS:
         raise _fail(f"'dbt.command' must be one of {', '.join(DBT_COMMANDS)} (got {command!r})")
-    text = DbtText(select=_selection(raw, "select"), exclude=_selection(raw, "exclude"))
+    commands = [step["command"] for step in steps] or [" ".join(command.split())]
+    text = DbtText(
+        select=_selection(raw, "select"),
+        exclude=_selection(raw, "exclude"),
+        vars=parse_vars(raw),
+        steps=steps_text(steps),
+        command=steps_command(steps),
+    )
     _check_overrides_budget(text)
     mode = raw.get("mode", "new_data")
     if not isinstance(mode, str) or mode not in DBT_MODES:
         raise _fail(f"'dbt.mode' must be one of {', '.join(DBT_MODES)} (got {mode!r})")
-    return DbtOptions(command=" ".join(command.split()), select=text.select, exclude=text.exclude, mode=mode)
+    full_refresh = parse_full_refresh(raw, commands)
+    return DbtOptions(
+        command=text.command or commands[0],
+        select=text.select,
+        exclude=text.exclude,
+        mode="all" if full_refresh else mode,
+        vars=text.vars,
+        full_refresh=full_refresh,
+        steps=text.steps,
+    )
+
+
+def _parse_group_ids(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """``group_ids``: 1 to ``MAX_GROUPS_PER_RUN`` distinct group ids (``()`` when absent)."""
+    value = raw.get("group_ids")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(g, str) and g.strip() for g in value):
+        raise _fail("'group_ids' must be a non-empty list of non-empty strings (group ids)")
+    for other in ("group_id", "connector_ids"):
+        if raw.get(other) is not None:
+            raise _fail(f"give either 'group_ids' or '{other}', not both")
+    unique = tuple(dict.fromkeys(g.strip() for g in value))
+    if len(unique) > MAX_GROUPS_PER_RUN:
+        raise _fail(f"'group_ids' names {len(unique)} groups; a run takes at most {MAX_GROUPS_PER_RUN}")
+    return unique
 
 
 def _parse_targets(raw: Mapping[str, Any], max_connections: int) -> tuple[str | None, tuple[str, ...]]:
@@ -176,7 +238,10 @@ def _parse_targets(raw: Mapping[str, Any], max_connections: int) -> tuple[str | 
         if not ids:
             raise _fail("'connector_ids' is empty: give at least one id, or a group_id")
     if group_id is None and ids is None:
-        raise _fail("give 'group_id' (sync every connection of a group) or 'connector_ids'")
+        raise _fail(
+            "give 'group_id' (sync every connection of a group), 'group_ids' (of several groups) "
+            "or 'connector_ids'"
+        )
     if group_id is not None and ids is not None:
         raise _fail("give either 'group_id' or 'connector_ids', not both")
     unique = tuple(dict.fromkeys(i.strip() for i in ids or []))
@@ -220,7 +285,14 @@ def parse_run_input(
     if not isinstance(raw, Mapping):
         raise _fail(f"the input must be a JSON object (got {type(raw).__name__})")
     _unknown_keys(raw, TOP_LEVEL_KEYS, "")
-    group_id, connector_ids = _parse_targets(raw, max_connections)
+    group_ids = _parse_group_ids(raw)
+    group_id: str | None
+    connector_ids: tuple[str, ...] = ()
+    if group_ids:
+        group_id = group_ids[0] if len(group_ids) == 1 else None
+    else:
+        group_id, connector_ids = _parse_targets(raw, max_connections)
+        group_ids = (group_id,) if group_id else ()
     base = _defaults(defaults)
     timeout = base["sync_timeout_seconds"]
     if "sync_timeout_seconds" in raw:
@@ -245,4 +317,5 @@ def parse_run_input(
         dbt_timeout_seconds=max(1, base["dbt_timeout_seconds"]),
         deadline=format_asl_timestamp(start + timedelta(seconds=timeout)),
         dbt=_parse_dbt(raw.get("dbt")),
+        group_ids=group_ids,
     )

@@ -71,7 +71,9 @@ class SyncRequest:
         connector = connector if isinstance(connector, Mapping) else {}
         self.connector_id = str(connector.get("connector_id") or "").strip()
         self.schedule_type = str(connector.get("schedule_type") or "auto")
-        group = payload.get("group_id")  # the run's group (None for a run by connector_ids)
+        # the run's group (None for a run by connector_ids); a run of several groups names each
+        # connection's own group in its listed item (chalicelib/run/listing.py)
+        group = payload.get("group_id") or connector.get("group_id")
         self.group_id = group if isinstance(group, str) and group else None
         self.task_token = str(payload.get("task_token") or "")
         self.execution_id = str(payload.get("execution_id") or "")

@@ -3,6 +3,8 @@
 - ``events``: the entrypoint's own JSON log lines on stderr
 - ``settings``: the run's settings, read and checked from the environment
 - ``command_line``: the dbt command lines (deps when needed, the command) and dbt's environment
+- ``options``: DBT_VARS, DBT_FULL_REFRESH and DBT_STEPS, read and checked
+- ``run_steps``: the run's dbt commands in order (one, or each step), a failing step stopping the rest
 - ``selection``: the run's dbt selection re-checked, passed as --select=<selector>, and the selectors
   that matched no node
 - ``process``: running dbt as a child process, and stopping it on SIGTERM/SIGINT

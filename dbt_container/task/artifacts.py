@@ -14,6 +14,7 @@ from task.settings import Settings, artifacts_key_prefix
 
 ARTIFACT_FILES = ("run_results.json", "manifest.json", "sources.json", "selection.json")
 LOG_FILE = "dbt.log"
+STEP_RESULTS = "run_results.step-{n}.json"  # DBT_STEPS: each step's run_results.json, kept (n from 1)
 _PASS, _WARN, _ERROR, _SKIP = "pass", "warn", "error", "skip"
 _STATUS_COUNTS = {
     "success": _PASS,
@@ -39,6 +40,7 @@ class Outcome:
     selection: dict[str, Any] | None = None  # selection by new data: what was chosen and why
     models_built: list[str] = field(default_factory=list)  # names of the models built successfully
     source_contract_warnings: list[str] = field(default_factory=list)  # task.contract_check's sentences
+    steps: list[dict[str, Any]] | None = None  # DBT_STEPS: each step's command, selection, exit code
 
 
 def models_built(target_path: Path) -> list[str]:
@@ -82,6 +84,12 @@ def clear_previous_artifacts(settings: Settings) -> None:
     """Remove what an earlier run left in the same folders, so this run's summary reads only its own."""
     for path in [settings.target_path / n for n in ARTIFACT_FILES] + [settings.log_path / LOG_FILE]:
         path.unlink(missing_ok=True)
+    for path in _step_results(settings.target_path):
+        path.unlink(missing_ok=True)
+
+
+def _step_results(target_path: Path) -> list[Path]:
+    return sorted(target_path.glob(STEP_RESULTS.format(n="*")))
 
 
 def upload_artifacts(settings: Settings) -> str | None:
@@ -89,6 +97,7 @@ def upload_artifacts(settings: Settings) -> str | None:
     if not settings.bucket:
         return None
     files = [settings.target_path / n for n in ARTIFACT_FILES] + [settings.log_path / LOG_FILE]
+    files += _step_results(settings.target_path)
     key_prefix = artifacts_key_prefix(settings.prefix, settings.run_id)
     try:
         client = s3_client()

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from task.options import FULL_REFRESH_COMMANDS
 from task.selection import selection_args
 from task.settings import Settings
 
@@ -40,7 +41,9 @@ def dbt_args(settings: Settings) -> list[str]:
     """The arguments after `dbt` for the run's command: every selector is its own ``--select=<selector>``
     (``--exclude=<selector>``) argument, so nothing in a selection can be read as a dbt option; dbt's
     log file is JSON lines (``--log-format-file json``), which the entrypoint reads for selectors that
-    matched no node."""
+    matched no node. ``DBT_VARS`` travels as one argument, ``--vars=<JSON>``, and ``--full-refresh`` is
+    added to the commands that take it when ``DBT_FULL_REFRESH`` is true."""
+    full_refresh = settings.full_refresh and settings.command in FULL_REFRESH_COMMANDS
     return [
         *settings.command.split(),
         *_common_args(settings),
@@ -48,6 +51,8 @@ def dbt_args(settings: Settings) -> list[str]:
         settings.target,
         "--log-format-file",
         "json",
+        *_vars_args(settings),
+        *(["--full-refresh"] if full_refresh else []),
         *selection_args("--select", settings.select),
         *selection_args("--exclude", settings.exclude),
     ]
@@ -55,7 +60,19 @@ def dbt_args(settings: Settings) -> list[str]:
 
 def freshness_args(settings: Settings) -> list[str]:
     """`dbt source freshness` of every source, before a build that selects by new data (sources.json)."""
-    return ["source", "freshness", *_common_args(settings), "--target", settings.target]
+    return [
+        "source",
+        "freshness",
+        *_common_args(settings),
+        "--target",
+        settings.target,
+        *_vars_args(settings),
+    ]
+
+
+def _vars_args(settings: Settings) -> list[str]:
+    """``--vars=<JSON>``: one argument, so nothing in a var can be read as another dbt option."""
+    return [f"--vars={settings.vars}"] if settings.vars else []
 
 
 def deps_args(settings: Settings) -> list[str]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from task.options import OptionError, Step, check_steps_beside, parse_full_refresh, parse_steps, parse_vars
+from task.options import steps_command as _steps_command
 from task.s3 import s3_client
 from task.selection import SelectionError, parse_selection
 from task.warehouses import WAREHOUSE_CONFIG_ERROR, WAREHOUSE_KEYS, is_managed_profile, missing_keys
@@ -65,6 +67,9 @@ class Settings:
     scratch_dir: Path | None = None  # the default artifacts folder: ours, removed when the run is done
     mode: str = "all"  # DBT_MODE; new_data applies to build and run without an explicit DBT_SELECT
     excluded_sources: tuple[str, ...] = ()  # the failed connections' schemas (DBT_EXCLUDE_SOURCES[_URI])
+    vars: str = ""  # DBT_VARS as compact JSON: --vars=<JSON> on every dbt command but deps
+    full_refresh: bool = False  # DBT_FULL_REFRESH: --full-refresh on build, run and seed
+    steps: tuple[Step, ...] = ()  # DBT_STEPS, in order; () runs the one command (task/options.py)
 
     @property
     def selects_new_data(self) -> bool:
@@ -94,13 +99,23 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     try:
         select = parse_selection(env.get("DBT_SELECT", ""), "DBT_SELECT")
         exclude = parse_selection(env.get("DBT_EXCLUDE", ""), "DBT_EXCLUDE")
-    except SelectionError as exc:
+        steps = parse_steps(env.get("DBT_STEPS"), ALLOWED_COMMANDS)
+        check_steps_beside(steps, env.get("DBT_COMMAND", ""), env.get("DBT_SELECT", ""))
+        dbt_vars = parse_vars(env.get("DBT_VARS"))
+        full_refresh = parse_full_refresh(env.get("DBT_FULL_REFRESH"))
+    except (SelectionError, OptionError) as exc:
         raise ConfigError(str(exc)) from None
     excluded_sources = parse_exclude_sources(env.get("DBT_EXCLUDE_SOURCES")) + parse_exclude_sources(
         read_exclude_sources_uri(env.get("DBT_EXCLUDE_SOURCES_URI")), "DBT_EXCLUDE_SOURCES_URI's file"
     )
+    mode = parse_mode(env.get("DBT_MODE", ""))
+    if full_refresh and mode == "new_data":
+        raise ConfigError(
+            "DBT_FULL_REFRESH=true rebuilds everything selected and DBT_MODE=new_data only what new data "
+            "changed: use DBT_MODE=all with a full refresh"
+        )
     return Settings(
-        command=parse_command(env.get("DBT_COMMAND", "")),
+        command=_steps_command(steps) if steps else parse_command(env.get("DBT_COMMAND", "")),
         select=" ".join(select),
         exclude=build_exclude(" ".join(exclude), excluded_sources),
         target=target,
@@ -113,7 +128,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         prefix=env.get("ARTIFACTS_PREFIX", "dbt-runs"),
         stop_grace_s=_parse_seconds(env.get("DBT_STOP_GRACE_SECONDS"), DEFAULT_STOP_GRACE_S),
         scratch_dir=scratch_dir if target_path.is_relative_to(scratch_dir) else None,
-        mode=parse_mode(env.get("DBT_MODE", "")),
+        mode=mode,
+        vars=dbt_vars,
+        full_refresh=full_refresh,
+        steps=steps,
         excluded_sources=tuple(dict.fromkeys(excluded_sources)),
     )
 

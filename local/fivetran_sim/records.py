@@ -64,7 +64,7 @@ class ConnectionState:
     paused: bool = False
     setup_state: str = "connected"
     deleted: bool = False
-    group_id: str | None = None  # moved by ``mid_run`` to this group (None: the scenario's)
+    group_id: str | None = None  # its own group, or moved there by ``mid_run`` (None: the scenario's)
     running: Sync | None = None
     syncs: list[Sync] = field(default_factory=list)
     webhook_attempts: int = 0
@@ -72,6 +72,7 @@ class ConnectionState:
     def __post_init__(self) -> None:
         self.paused = self.spec.paused
         self.setup_state = self.spec.setup_state
+        self.group_id = self.spec.group_id or None
 
     @property
     def syncable(self) -> bool:

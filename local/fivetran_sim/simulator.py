@@ -233,13 +233,13 @@ class FivetranSimulator:
         return state
 
     def list_connections(self, group_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
-        if group_id != self.scenario.group_id:
+        if group_id not in self.scenario.group_ids:
             raise KeyError(group_id)
         with self.lock:
             ids = [
                 cid
                 for cid, state in self.connections.items()
-                if not state.deleted and state.group_id in (None, group_id)
+                if not state.deleted and (state.group_id or self.scenario.group_id) == group_id
             ]
             start = int(cursor) if cursor and cursor.isdigit() else 0
             size = max(1, min(limit, self.page_size))

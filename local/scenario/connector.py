@@ -31,6 +31,7 @@ CONNECTOR_KEYS = {
     "already_syncing",
     "scheduled_syncs",
     "mid_run",
+    "group_id",
 }
 
 
@@ -133,4 +134,5 @@ def parse_connector(raw: Any, index: int) -> ConnectorSpec:
         already_syncing=_already_syncing(raw, where),
         scheduled_syncs=_scheduled_syncs(raw, where),
         mid_run=_mid_run(raw, where),
+        group_id=typed(raw, "group_id", str, "", where).strip(),
     )

@@ -146,6 +146,7 @@ class ConnectorSpec:
     already_syncing: AlreadySyncingSpec | None = None
     scheduled_syncs: tuple[ScheduledSyncSpec, ...] = ()
     mid_run: tuple[MidRunSpec, ...] = ()  # in the order they happen
+    group_id: str = ""  # the group it belongs to ("": the scenario's group_id)
 
 
 @dataclass(frozen=True)
@@ -200,12 +201,22 @@ class Scenario:
     runs: tuple[RunSpec, ...] = ()  # empty: one run, the scenario's own input and expect
 
     def execution_input(self, run: RunSpec | None = None) -> dict[str, Any]:
-        """The scenario's group, unless the run's input names ``connector_ids`` (a run takes one or the
-        other), then the scenario's ``input`` and the run's."""
+        """The scenario's group, unless the run's input names ``connector_ids`` or ``group_ids`` (a run
+        takes one of them), then the scenario's ``input`` and the run's."""
         extra = {**self.input, **(run.input if run is not None else {})}
-        base: dict[str, Any] = {} if "connector_ids" in extra else {"group_id": self.group_id}
+        targets = "connector_ids" in extra or "group_ids" in extra
+        base: dict[str, Any] = {} if targets else {"group_id": self.group_id}
         base.update(extra)
         return base
+
+    @property
+    def group_ids(self) -> tuple[str, ...]:
+        """Every group of the account: the scenario's, then each connection's own and the groups
+        ``mid_run`` moves connections to, in order of appearance."""
+        groups = [self.group_id]
+        for spec in self.connectors:
+            groups += [spec.group_id] + [change.group_id for change in spec.mid_run]
+        return tuple(dict.fromkeys(g for g in groups if g))
 
     @property
     def multi_run(self) -> bool:

@@ -115,7 +115,15 @@ def test_list_connectors_takes_the_state_machines_wrapped_payload_and_writes_the
     assert options["sync_timeout_seconds"] == 7200
     assert options["dbt_timeout_seconds"] == 1800
     assert options["deadline"] == "2026-01-15T12:00:00Z"
-    assert options["dbt"] == {"command": "build", "select": "tag:daily", "exclude": "", "mode": "new_data"}
+    assert options["dbt"] == {
+        "command": "build",
+        "select": "tag:daily",
+        "exclude": "",
+        "mode": "new_data",
+        "vars": "",
+        "full_refresh": "false",
+        "steps": "",
+    }
 
 
 def test_list_connectors_takes_a_bare_execution_input(client):

@@ -497,11 +497,43 @@ def test_schedule_exists_only_with_an_expression_and_may_only_start_this_state_m
 ) -> None:
     schedule, role = resources["Schedule"], resources["SchedulerRole"]
 
-    assert schedule["Condition"] == role["Condition"] == "HasSchedule"
+    assert schedule["Condition"] == "HasSchedule"
+    assert role["Condition"] == "HasAnySchedule"
     assert schedule["Properties"]["Target"]["Arn"] == {"Ref": "StateMachine"}
     assert schedule["Properties"]["Target"]["Input"] == {"Ref": "ScheduleInput"}
     assert statements(role) == [
         {"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachine"}}
+    ]
+
+
+def test_up_to_three_schedules_each_start_this_state_machine_with_their_own_input(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    names = []
+    for number, prefix in ((1, "Schedule"), (2, "Schedule2"), (3, "Schedule3")):
+        schedule = resources["Schedule" if number == 1 else prefix]
+        condition = "HasSchedule" if number == 1 else f"HasSchedule{number}"
+        assert schedule["Condition"] == condition
+        assert template["Conditions"][condition] == {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": f"{prefix}Expression"}, ""]}]
+        }
+        properties = schedule["Properties"]
+        assert properties["ScheduleExpression"] == {"Ref": f"{prefix}Expression"}
+        assert properties["ScheduleExpressionTimezone"] == {"Ref": f"{prefix}Timezone"}
+        assert properties["Target"]["Input"] == {"Ref": f"{prefix}Input"}
+        assert properties["Target"]["Arn"] == {"Ref": "StateMachine"}
+        assert properties["Target"]["RoleArn"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+        assert template["Parameters"][f"{prefix}Expression"]["Default"] == ""
+        assert template["Parameters"][f"{prefix}Input"]["Default"] == "{}"
+        names.append(properties["Name"])
+    # One role for them all, present when any schedule is.
+    assert template["Conditions"]["HasAnySchedule"] == {
+        "Fn::Or": [{"Condition": "HasSchedule"}, {"Condition": "HasSchedule2"}, {"Condition": "HasSchedule3"}]
+    }
+    assert names == [
+        {"Fn::Sub": "${AppName}-${Stage}-run"},
+        {"Fn::Sub": "${AppName}-${Stage}-run-2"},
+        {"Fn::Sub": "${AppName}-${Stage}-run-3"},
     ]
 
 

@@ -51,6 +51,9 @@ def test_the_overrides_are_those_the_state_machine_sends_to_ecs() -> None:
         "DBT_SELECT": "$.options.dbt.select",
         "DBT_EXCLUDE": "$.options.dbt.exclude",
         "DBT_MODE": "$.options.dbt.mode",
+        "DBT_VARS": "$.options.dbt.vars",
+        "DBT_FULL_REFRESH": "$.options.dbt.full_refresh",
+        "DBT_STEPS": "$.options.dbt.steps",
         "DBT_EXCLUDE_SOURCES_URI": "$.exclude_sources_uri",
         "RUN_ID": "$$.Execution.Name",
     }

@@ -184,3 +184,25 @@ def test_many_ids_are_read_through_their_groups_pages_in_the_ids_order():
         *["GET /v1/groups/a/connections"] * 6,
         "GET /v1/connections/gone",
     ]
+
+
+def test_a_run_of_several_groups_syncs_every_group_s_connections_each_naming_its_group():
+    fivetran = TwoGroups({"a": 2, "b": 1, "c": 1})
+
+    result = run(fivetran, group_ids=["a", "b"])
+
+    assert fivetran.calls == ["GET /v1/groups/a/connections", "GET /v1/groups/b/connections"]
+    assert [(c["connector_id"], c["group_id"]) for c in result["connectors"]] == [
+        ("a_00000", "a"),
+        ("a_00001", "a"),
+        ("b_00000", "b"),
+    ]
+    assert result["options"]["group_ids"] == ["a", "b"]
+
+
+def test_a_connection_two_groups_list_syncs_once_in_the_first_group_that_lists_it():
+    fivetran = FakeFivetran(replace(connection("stripe_prod"), group_id=None))  # every group lists it
+
+    result = run(fivetran, group_ids=["a", "b"])
+
+    assert [(c["connector_id"], c["group_id"]) for c in result["connectors"]] == [("stripe_prod", "a")]

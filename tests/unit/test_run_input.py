@@ -17,6 +17,7 @@ def test_a_group_id_alone_gets_every_default():
 
     assert options.to_dict() == {
         "group_id": "projected_sickle",
+        "group_ids": ["projected_sickle"],
         "connector_ids_count": 0,
         "paused": "skip",
         "on_sync_failure": "fail",
@@ -25,7 +26,15 @@ def test_a_group_id_alone_gets_every_default():
         "max_concurrency": 0,
         "dbt_timeout_seconds": 7_200,
         "deadline": "2026-01-15T16:00:00Z",
-        "dbt": {"command": "build", "select": "", "exclude": "", "mode": "new_data"},
+        "dbt": {
+            "command": "build",
+            "select": "",
+            "exclude": "",
+            "mode": "new_data",
+            "vars": "",
+            "full_refresh": "false",
+            "steps": "",
+        },
     }
 
 
