@@ -34,6 +34,7 @@ from chalicelib.platform.metrics import record_safety_net_pass, record_webhook_a
 from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp, utcnow
 from chalicelib.run.fanout import collect_run, write_items
 from chalicelib.run.listing import list_connectors as list_connections
+from chalicelib.run.retries import note_retry
 from chalicelib.run.reconcile import UnavailableFivetran, reconcile
 from chalicelib.run.run_input import parse_run_input
 from chalicelib.run.syncs import DEFAULT_RATE_LIMIT_WAIT_SECONDS, SyncRequest
@@ -117,7 +118,10 @@ def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
         }
     if not wrapped:
         return {**listing.to_dict(options), "retry_at": None, "input": None}
-    written = write_items(_run_files(deps, event), listing.connectors, listing.skipped)
+    files = _run_files(deps, event)
+    written = write_items(files, listing.connectors, listing.skipped)
+    if options.retry_of:
+        note_retry(files, deps.run_files(files.bucket, options.retry_of))
     return {**written, "options": options.to_dict(), "retry_at": None, "input": None}
 
 

@@ -50,6 +50,7 @@ from task.contract_check import warn_on_source_contract
 from task.events import log_event
 from task.new_data_run import build_new_data
 from task.process import KILL_AFTER_S, DbtProcess
+from task.retry_state import retry_state
 from task.s3 import s3_client as _s3_client
 from task.selection import unmatched_selectors
 from task.settings import (
@@ -122,7 +123,9 @@ environment (the ECS task's container overrides set these):
   DBT_SELECT           space-separated dbt selectors, each passed as its own --select=<selector>
                        (empty: everything); a selector starting with '-' (a dbt option) is refused
                        (exit 2); a selector that matches no node fails the run (exit 1, the summary's
-                       unmatched_selectors and selection_problem name it)
+                       unmatched_selectors and selection_problem name it); with result: or state:
+                       selectors in a retry (s3://ARTIFACTS_BUCKET/runs/RUN_ID/retry_of.json), the
+                       retried run's run_results.json and manifest.json are dbt's --state
   DBT_EXCLUDE          space-separated dbt selectors, each passed as its own --exclude=<selector>
   DBT_MODE             all (default): build everything selected; new_data (the orchestrator's default,
                        for build and run without DBT_SELECT): dbt source freshness, then build only the
@@ -183,7 +186,13 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
     if code == 0 and settings.selects_new_data:
         code, selection = build_new_data(settings, dbt_env, runner)
     elif code == 0:
-        code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
+        try:
+            state = retry_state(settings)
+        except ConfigError as exc:
+            log_event("retry_state_unreadable", level="error", error=str(exc))
+            code = exc.exit_code
+        else:
+            code = runner.run(dbt_invocation() + dbt_args(settings, state), dbt_env)
     skipped = bool(selection and selection.get("skipped"))
     counts, failed = read_results(settings.target_path, "build" if skipped else settings.command)
     warn_on_source_contract(settings.target_path, env)

@@ -154,7 +154,8 @@ AWS_CALLS: tuple[AwsCall, ...] = (
         "list_connectors",
         "s3:PutObject",
         _RUNS,
-        "chalicelib/run/fanout.py write_items: runs/<execution>/connections.json and skipped.json",
+        "chalicelib/run/fanout.py write_items: runs/<execution>/connections.json and skipped.json; "
+        "chalicelib/run/retries.py note_retry: runs/<run>/retry_of.json and retried_by.json",
     ),
     *_logs("list_connectors"),
     # -- start_sync: one per child execution ---------------------------------------------------
@@ -303,7 +304,14 @@ AWS_CALLS: tuple[AwsCall, ...] = (
         "dbt_task",
         "s3:GetObject",
         _RUNS,
-        "dbt_container/task/: runs/<execution>/exclude_sources.json, outcomes.json, connections.json",
+        "dbt_container/task/: runs/<execution>/exclude_sources.json, outcomes.json, connections.json, "
+        "retry_of.json",
+    ),
+    AwsCall(
+        "dbt_task",
+        "s3:GetObject",
+        _DBT_RUNS,
+        "dbt_container/task/retry_state.py: a retried run's manifest.json and run_results.json (dbt --state)",
     ),
     AwsCall(
         "dbt_task",

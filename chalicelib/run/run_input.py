@@ -14,6 +14,7 @@ child execution of the Map, and the ids stay in the execution input and the run'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,7 +31,18 @@ __all__ = ["DBT_COMMANDS", "DEFAULTS", "RunOptions", "parse_run_input"]
 DBT_COMMANDS = ("build", "run", "test", "seed", "snapshot", "source freshness")
 PAUSED_POLICIES = ("skip", "fail")
 FAILURE_POLICIES = ("fail", "continue")
-TOP_LEVEL_KEYS = ("group_id", "connector_ids", "paused", "on_sync_failure", "sync_timeout_seconds", "dbt")
+TOP_LEVEL_KEYS = (
+    "group_id",
+    "connector_ids",
+    "paused",
+    "on_sync_failure",
+    "sync_timeout_seconds",
+    "dbt",
+    "retry_of",
+)
+# retry_of: the execution name of the run this one retries (``orchestrator retry``): the dbt task reads that
+# run's artifacts as dbt's --state, and the run's output names it. Step Functions names are 1-80 characters.
+_EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 DBT_KEYS = ("command", "select", "exclude", "mode")
 # dbt.mode: new_data (default) builds only what the run's syncs changed (the dbt image's DBT_MODE, see
 # dbt_container/task/new_data.py); all builds everything. An explicit dbt.select wins over either.
@@ -66,6 +78,7 @@ class RunOptions:
     dbt_timeout_seconds: int = DEFAULTS["dbt_timeout_seconds"]
     deadline: str = ""
     dbt: DbtOptions = field(default_factory=DbtOptions)
+    retry_of: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +97,7 @@ class RunOptions:
                 "exclude": self.dbt.exclude,
                 "mode": self.dbt.mode,
             },
+            "retry_of": self.retry_of,
         }
 
 
@@ -189,6 +203,15 @@ def _parse_targets(raw: Mapping[str, Any], max_connections: int) -> tuple[str | 
     return (group_id.strip() if group_id else None), unique
 
 
+def _retry_of(raw: Mapping[str, Any]) -> str:
+    value = raw.get("retry_of")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not _EXECUTION_NAME.match(value):
+        raise _fail(f"'retry_of' must be the name of the run retried (1-80 of A-Z a-z 0-9 _ -), got {value!r}")
+    return value
+
+
 def _defaults(raw: Mapping[str, Any] | None) -> dict[str, int]:
     merged = dict(DEFAULTS)
     for key, value in (raw or {}).items():
@@ -245,4 +268,5 @@ def parse_run_input(
         dbt_timeout_seconds=max(1, base["dbt_timeout_seconds"]),
         deadline=format_asl_timestamp(start + timedelta(seconds=timeout)),
         dbt=_parse_dbt(raw.get("dbt")),
+        retry_of=_retry_of(raw),
     )

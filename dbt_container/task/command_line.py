@@ -36,11 +36,12 @@ def dbt_invocation() -> list[str]:
     return [sys.executable, "-c", "from dbt.cli.main import cli; cli(prog_name='dbt')"]
 
 
-def dbt_args(settings: Settings) -> list[str]:
+def dbt_args(settings: Settings, state: Path | None = None) -> list[str]:
     """The arguments after `dbt` for the run's command: every selector is its own ``--select=<selector>``
     (``--exclude=<selector>``) argument, so nothing in a selection can be read as a dbt option; dbt's
     log file is JSON lines (``--log-format-file json``), which the entrypoint reads for selectors that
-    matched no node."""
+    matched no node. ``state``: the folder of artifacts ``result:``/``state:`` selectors compare with
+    (``--state``; a retry's, ``task/retry_state.py``)."""
     return [
         *settings.command.split(),
         *_common_args(settings),
@@ -50,6 +51,7 @@ def dbt_args(settings: Settings) -> list[str]:
         "json",
         *selection_args("--select", settings.select),
         *selection_args("--exclude", settings.exclude),
+        *(["--state", str(state)] if state is not None else []),
     ]
 
 
