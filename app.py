@@ -34,8 +34,8 @@ from chalicelib.platform.metrics import record_safety_net_pass, record_webhook_a
 from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp, utcnow
 from chalicelib.run.fanout import collect_run, write_items
 from chalicelib.run.listing import list_connectors as list_connections
-from chalicelib.run.retries import note_retry
 from chalicelib.run.reconcile import UnavailableFivetran, reconcile
+from chalicelib.run.retries import note_retry
 from chalicelib.run.run_input import parse_run_input
 from chalicelib.run.syncs import DEFAULT_RATE_LIMIT_WAIT_SECONDS, SyncRequest
 from chalicelib.run.syncs import start_sync as park_and_trigger

@@ -3,6 +3,7 @@
 - ``register-webhook --group G``: the Fivetran group webhook for ``sync_end`` (idempotent, ``--dry-run``).
 - ``rotate-webhook-secret``: a new webhook secret in Secrets Manager, then in Fivetran; no delivery lost.
 - ``start-run (--group G | --connector ID ...) [--wait]``: validate the input, start a run, follow it.
+- ``retry RUN [--wait]``: a new run that redoes only what RUN did not finish (``ops.retry``).
 - ``runs [--limit N]``: recent runs with status, start, duration and connections ok/failed/skipped.
 - ``show RUN [--html FILE] [--all]``: a run per connection, dbt and the cause; ``--html`` writes a
   timeline page; past 50 succeeded connections the rest are counted unless ``--all``.
@@ -217,6 +218,29 @@ def start_run_command(target: Callable[[], Target], name: str | None, wait: bool
     console.print(run_report(view, resolved.flag))
     if view.status != "SUCCEEDED":
         sys.exit(RUN_NOT_SUCCEEDED)
+
+
+@cli.command(short_help="Redo only what a run did not finish: its failed syncs, then dbt from its failure.")
+@click.argument("run")
+@click.option("--name", metavar="NAME", help="Execution name of the new run (default: generated).")
+@click.option("--wait", is_flag=True, help="Follow the new run until it ends; exit 3 unless it succeeded.")
+@target_options
+def retry(target: Callable[[], Target], run: str, name: str | None, wait: bool) -> None:
+    """A new run for RUN's input: syncs again only the connections that failed, timed out or were
+    dropped in RUN, then dbt from where RUN's dbt stopped (result:error+ result:skipped+, RUN's
+    artifacts as --state), or the normal transform. Nothing to retry, or still running: exit 2.
+    """
+    from ops.follow import report_started
+    from ops.retry import plan_retry, read_retry_sources
+    from ops.runs import execution_arn, start_run
+
+    resolved = target()
+    plan = plan_retry(*read_retry_sources(resolved, execution_arn(resolved, run)))
+    for line in plan.lines():
+        click.echo(line, err=True)
+    code = report_started(resolved, start_run(resolved, plan.run_input, name), wait)
+    if code:
+        sys.exit(code)
 
 
 @cli.command(short_help="Recent runs: status, duration, connections ok/failed/skipped.")

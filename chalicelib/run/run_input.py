@@ -8,7 +8,8 @@ Every dbt field is checked here, before any sync: ``dbt.select`` and ``dbt.exclu
 selection syntax (``chalicelib.run.selectors``: no token starting with ``-``, so no dbt option rides in
 a selector), and the dbt text of the run must fit the ``RunDbt`` ECS overrides
 (``chalicelib.run.dbt_overrides``). ``connector_ids`` holds at most ``max_connections`` distinct ids
-(``MAX_CONNECTIONS_PER_RUN``). The options keep the ids' count, never the ids: they travel to every
+(``MAX_CONNECTIONS_PER_RUN``), and may be empty only in a retry (``retry_of``: its syncs all
+succeeded, it goes straight to dbt). The options keep the ids' count, never the ids: they travel to every
 child execution of the Map, and the ids stay in the execution input and the run's files in S3.
 """
 
@@ -182,6 +183,8 @@ def _parse_dbt(raw: Any) -> DbtOptions:
 def _parse_targets(raw: Mapping[str, Any], max_connections: int) -> tuple[str | None, tuple[str, ...]]:
     group_id = raw.get("group_id")
     ids = raw.get("connector_ids")
+    if ids == [] and raw.get("retry_of") is not None:
+        return None, ()  # a retry whose syncs all succeeded: it syncs nothing and goes to dbt
     if group_id is not None and (not isinstance(group_id, str) or not group_id.strip()):
         raise _fail("'group_id' must be a non-empty string")
     if ids is not None:
@@ -208,7 +211,9 @@ def _retry_of(raw: Mapping[str, Any]) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or not _EXECUTION_NAME.match(value):
-        raise _fail(f"'retry_of' must be the name of the run retried (1-80 of A-Z a-z 0-9 _ -), got {value!r}")
+        raise _fail(
+            f"'retry_of' must be the name of the run retried (1-80 of A-Z a-z 0-9 _ -), got {value!r}"
+        )
     return value
 
 
