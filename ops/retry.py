@@ -101,7 +101,7 @@ def _dbt_plan(view: RunView, results: DbtResults | None, resynced: bool) -> tupl
     owed = list(view.dbt.excluded_sources) if resynced else []
     known = results.sources if results is not None else None
     sources = [f"source:{name}+" for name in owed if known is not None and name in known]
-    if view.dbt.state == "not_run" or view.dbt.exit_code is None:
+    if view.dbt.state == "not_run":
         return None, "the normal transform (the run's dbt never ran)"
     if results is None or (view.dbt.state == "failed" and not (results.errored or results.skipped)):
         if view.dbt.state == "succeeded" and not sources:
