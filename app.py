@@ -151,7 +151,8 @@ def start_sync(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @app.lambda_function(name="collect_outcomes")
 def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Input: ``{"map_run": {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}, "execution_arn",
-    "execution_name", "artifacts_bucket"}``. Output: ``chalicelib.run.fanout.collect_run``'s summary
+    "execution_name", "artifacts_bucket", "paused"}`` (``paused``: the run's policy, default skip).
+    Output: ``chalicelib.run.fanout.collect_run``'s summary
     (counts, at most 100 outcomes, ``outcomes`` and ``exclude_sources_uri``)."""
     if not isinstance(event, dict) or not isinstance(event.get("map_run"), dict):
         raise InvalidInput(
@@ -163,6 +164,7 @@ def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
         deps.s3,
         event["map_run"],
         execution_arn=str(event.get("execution_arn") or ""),
+        paused="fail" if event.get("paused") == "fail" else "skip",
     )
 
 
