@@ -287,7 +287,7 @@ def show(target: Callable[[], Target], run: str, html_path: Path | None, show_al
     from ops.timeline import bar_summary, render_timeline
 
     resolved = target()
-    view = run_view(resolved, execution_arn(resolved, run))
+    view = run_view(resolved, execution_arn(resolved, run), links=True)
     console = make_console()
     console.print(run_report(view, resolved.flag, show_all=show_all))
     if html_path is not None:

@@ -120,9 +120,10 @@ def execution_arn(target: Target, run: str) -> str:
     raise OpsError(f"no run named {run!r} on {target.label} (see `orchestrator runs {target.flag}`)")
 
 
-def run_view(target: Target, arn: str, outcomes_file: bool = True) -> RunView:
+def run_view(target: Target, arn: str, outcomes_file: bool = True, links: bool = False) -> RunView:
     """One run's view; ``outcomes_file=False`` leaves a distributed run's ``outcomes.json`` unread
-    (its counts and first 100 outcomes are in the history: enough for the ``runs`` table)."""
+    (its counts and first 100 outcomes are in the history: enough for the ``runs`` table);
+    ``links=True`` also reads which run retried it (``retried_by``: one more S3 read, for ``show``)."""
     sfn = target.stepfunctions()
     try:
         described = sfn.describe_execution(executionArn=arn)
@@ -131,7 +132,7 @@ def run_view(target: Target, arn: str, outcomes_file: bool = True) -> RunView:
     cache = OutcomesCache(tried=not outcomes_file)
     events = fetch_history(sfn, arn)
     view = read_run(target, described, events, cache)
-    if outcomes_file:
+    if links:
         view.retried_by = _retried_by(target, events, view.name)
     return view
 
