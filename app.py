@@ -39,6 +39,7 @@ from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp, 
 from chalicelib.run.fanout import collect_run, write_items
 from chalicelib.run.listing import list_connectors as list_connections
 from chalicelib.run.reconcile import UnavailableFivetran, reconcile
+from chalicelib.run.retries import note_retry
 from chalicelib.run.run_input import parse_run_input
 from chalicelib.run.syncs import DEFAULT_RATE_LIMIT_WAIT_SECONDS, SyncRequest
 from chalicelib.run.syncs import start_sync as park_and_trigger
@@ -123,7 +124,10 @@ def list_connectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
         }
     if not wrapped:
         return {**listing.to_dict(options), "retry_at": None, "input": None}
-    written = write_items(_run_files(deps, event), listing.connectors, listing.skipped)
+    files = _run_files(deps, event)
+    written = write_items(files, listing.connectors, listing.skipped)
+    if options.retry_of:
+        note_retry(files, deps.run_files(files.bucket, options.retry_of))
     return {**written, "options": options.to_dict(), "retry_at": None, "input": None}
 
 
@@ -155,7 +159,8 @@ def start_sync(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @names_run
 def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Input: ``{"map_run": {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}, "execution_arn",
-    "execution_name", "artifacts_bucket"}``. Output: ``chalicelib.run.fanout.collect_run``'s summary
+    "execution_name", "artifacts_bucket", "paused"}`` (``paused``: the run's policy, default skip).
+    Output: ``chalicelib.run.fanout.collect_run``'s summary
     (counts, at most 100 outcomes, ``outcomes`` and ``exclude_sources_uri``)."""
     if not isinstance(event, dict) or not isinstance(event.get("map_run"), dict):
         raise InvalidInput(
@@ -167,6 +172,7 @@ def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
         deps.s3,
         event["map_run"],
         execution_arn=str(event.get("execution_arn") or ""),
+        paused="fail" if event.get("paused") == "fail" else "skip",
     )
 
 

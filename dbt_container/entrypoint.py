@@ -123,7 +123,9 @@ environment (the ECS task's container overrides set these):
   DBT_SELECT           space-separated dbt selectors, each passed as its own --select=<selector>
                        (empty: everything); a selector starting with '-' (a dbt option) is refused
                        (exit 2); a selector that matches no node fails the run (exit 1, the summary's
-                       unmatched_selectors and selection_problem name it)
+                       unmatched_selectors and selection_problem name it); with result: or state:
+                       selectors in a retry (s3://ARTIFACTS_BUCKET/runs/RUN_ID/retry_of.json), the
+                       retried run's run_results.json and manifest.json are dbt's --state
   DBT_EXCLUDE          space-separated dbt selectors, each passed as its own --exclude=<selector>
   DBT_VARS             a JSON object of dbt vars, passed as one argument --vars=<JSON> to every
                        command (empty: none); not an object: exit 2

@@ -6,6 +6,7 @@
   follow it; ``--dry-run`` lists what would sync, be skipped and why, and dbt's command (``ops.dry_run``).
 - ``stop RUN``, ``logs RUN [--connection ID]``: stop a run (its map run, its dbt task); one run's log
   lines from every part in time order (``ops.run_commands``).
+- ``retry RUN [--wait]``: a new run that redoes only what RUN did not finish (``ops.retry``).
 - ``runs [--limit N]``: recent runs with status, start, duration and connections ok/failed/skipped.
 - ``show RUN [--html FILE] [--all]``: a run per connection, dbt and the cause; ``--html`` writes a
   timeline page; past 50 succeeded connections the rest are counted unless ``--all``.
@@ -33,7 +34,7 @@ import click
 from chalicelib.run.run_input import DBT_COMMANDS
 from chalicelib.webhook.signature import sign as sign_body
 from ops.display import make_console, rerun_command, run_report, runs_table
-from ops.errors import RUN_NOT_SUCCEEDED, OpsError, readable
+from ops.errors import OpsError, readable
 from ops.run_commands import register as register_run_commands
 from ops.run_commands import run_files_line
 from ops.target import Target, TargetSpec, resolve_target
@@ -194,7 +195,6 @@ def start_run_command(
     target: Callable[[], Target], name: str | None, wait: bool, dry_run: bool, **options: Any
 ) -> None:
     """Validate the run input as the state machine will, start a run and print its ARN."""
-    from ops.follow import follow
     from ops.runs import RunOptions, build_run_input, start_run
 
     run_input = build_run_input(
@@ -217,26 +217,11 @@ def start_run_command(
 
         click.echo("\n".join(plan(resolved, run_input).lines(resolved.label)))
         return
-    arn = start_run(resolved, run_input, name)
-    run_name = arn.rsplit(":", 1)[-1]
-    if not wait:
-        click.echo(arn)
-        click.echo(f"follow it: orchestrator show {run_name} {resolved.flag}", err=True)
-        return
-    console = make_console()
-    console.print(f"started {arn}")
-    try:
-        view = follow(resolved, arn, console)
-    except KeyboardInterrupt:
-        click.echo(
-            f"\nstopped following; the run goes on: orchestrator show {run_name} {resolved.flag}", err=True
-        )
-        sys.exit(130)
-    console.print(run_report(view, resolved.flag))
-    if files := run_files_line(resolved, view.name):
-        console.print(files, soft_wrap=True, highlight=False)
-    if view.status != "SUCCEEDED":
-        sys.exit(RUN_NOT_SUCCEEDED)
+    from ops.follow import report_started
+
+    code = report_started(resolved, start_run(resolved, run_input, name), wait)
+    if code:
+        sys.exit(code)
 
 
 @cli.command(short_help="Recent runs: status, duration, connections ok/failed/skipped.")
@@ -287,7 +272,7 @@ def show(target: Callable[[], Target], run: str, html_path: Path | None, show_al
     from ops.timeline import bar_summary, render_timeline
 
     resolved = target()
-    view = run_view(resolved, execution_arn(resolved, run))
+    view = run_view(resolved, execution_arn(resolved, run), links=True)
     console = make_console()
     console.print(run_report(view, resolved.flag, show_all=show_all))
     if files := run_files_line(resolved, view.name):

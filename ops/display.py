@@ -306,6 +306,10 @@ def run_report(run: RunView, flag: str, show_all: bool = False) -> Group:
     took = duration(run.duration_s) if run.stopped else "running"
     header.append(f"  ·  started {stamp(run.started)}  ·  took {took}")
     parts: list[object] = [header, Text(f"arn: {run.arn}", style="dim")]
+    if run.retry_of:
+        parts.append(Text(f"retry of {run.retry_of}: orchestrator show {run.retry_of} {flag}"))
+    if run.retried_by:
+        parts.append(Text(f"retried by {run.retried_by}: orchestrator show {run.retried_by} {flag}"))
     parts.append(
         Text(
             f"connections: {run.ok} ok, {run.failed} failed, {run.skipped_total} skipped"

@@ -18,19 +18,32 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import click
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from ops.dbt_build import build_lines
-from ops.display import STYLE, dbt_text, duration, more_lines, progress_text, shown_syncs, sync_line
+from ops.display import (
+    STYLE,
+    dbt_text,
+    duration,
+    make_console,
+    more_lines,
+    progress_text,
+    run_report,
+    shown_syncs,
+    sync_line,
+)
+from ops.errors import RUN_NOT_SUCCEEDED
 from ops.history import HistoryReader
+from ops.run_commands import run_files_line
 from ops.run_model import RunView
 from ops.runs import OutcomesCache, read_run
 from ops.target import Target
 
-__all__ = ["follow"]
+__all__ = ["follow", "report_started"]
 
 FINAL = {"succeeded", "failed", "timed_out", "unfinished"}
 
@@ -148,3 +161,27 @@ def follow(
         )
     )
     return view
+
+
+def report_started(target: Target, arn: str, wait: bool) -> int:
+    """A run just started: print its ARN (and how to follow it), or with ``wait`` follow it to its end and
+    print its report. The exit code: 0, ``RUN_NOT_SUCCEEDED`` when a followed run did not succeed, 130
+    when following was interrupted (the run goes on)."""
+    run_name = arn.rsplit(":", 1)[-1]
+    if not wait:
+        click.echo(arn)
+        click.echo(f"follow it: orchestrator show {run_name} {target.flag}", err=True)
+        return 0
+    console = make_console()
+    console.print(f"started {arn}")
+    try:
+        view = follow(target, arn, console)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nstopped following; the run goes on: orchestrator show {run_name} {target.flag}", err=True
+        )
+        return 130
+    console.print(run_report(view, target.flag))
+    if files := run_files_line(target, view.name):
+        console.print(files, soft_wrap=True, highlight=False)
+    return 0 if view.status == "SUCCEEDED" else RUN_NOT_SUCCEEDED

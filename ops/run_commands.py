@@ -1,4 +1,4 @@
-"""The commands that act on one run: ``stop RUN`` and ``logs RUN [--connection ID]``.
+"""The commands that act on one run: ``stop RUN``, ``logs RUN [--connection ID]``, ``retry RUN [--wait]``.
 
 Registered on the ``orchestrator`` group by ``register`` (``ops.cli``), with the same target options
 as every command (``--stage S`` or ``--local``). RUN is an execution ARN, a name, or the start of a
@@ -7,6 +7,7 @@ recent run's name (``ops.runs.execution_arn``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,29 @@ def run_files_line(target: Target, name: str) -> str | None:
 
 
 def register(group: click.Group, target_options: Callable[..., Any]) -> None:
-    """Add ``stop`` and ``logs`` to ``group``; ``target_options`` is the CLI's target decorator."""
+    """Add ``stop``, ``logs`` and ``retry`` to ``group``; ``target_options`` is the CLI's target decorator."""
+
+    @group.command(short_help="Redo only what a run did not finish: its failed syncs, then dbt from there.")
+    @click.argument("run")
+    @click.option("--name", metavar="NAME", help="Execution name of the new run (default: generated).")
+    @click.option("--wait", is_flag=True, help="Follow the new run to its end; exit 3 unless it succeeded.")
+    @target_options
+    def retry(target: Callable[[], Target], run: str, name: str | None, wait: bool) -> None:
+        """A new run for RUN's input: syncs again only the connections that failed, timed out or were
+        dropped in RUN, then dbt from where RUN's dbt stopped (result:error+ result:skipped+, RUN's
+        artifacts as --state), or the normal transform. Nothing to retry, or still running: exit 2.
+        """
+        from ops.follow import report_started
+        from ops.retry import plan_retry, read_retry_sources
+        from ops.runs import execution_arn, start_run
+
+        resolved = target()
+        plan = plan_retry(*read_retry_sources(resolved, execution_arn(resolved, run)))
+        for line in plan.lines():
+            click.echo(line, err=True)
+        code = report_started(resolved, start_run(resolved, plan.run_input, name), wait)
+        if code:
+            sys.exit(code)
 
     @group.command(short_help="Stop a run: its execution, its map run and its dbt task.")
     @click.argument("run")

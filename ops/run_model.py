@@ -197,6 +197,13 @@ class RunView:
     outcomes_read: bool = False  # ``syncs`` came from outcomes.json: every connection is there
     outcomes_problem: str | None = None  # why outcomes.json could not be read (set by ops.runs)
     failure_summary: str | None = None
+    retried_by: str | None = None  # the latest run that retries this one (runs/<name>/retried_by.json)
+
+    @property
+    def retry_of(self) -> str | None:
+        """The run this one retries (its input's ``retry_of``), or None."""
+        value = self.input.get("retry_of") if isinstance(self.input, dict) else None
+        return str(value) if value else None
 
     @property
     def duration_s(self) -> float | None:

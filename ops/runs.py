@@ -14,11 +14,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.platform.errors import InvalidInput
-from chalicelib.run.run_files import S3Location
+from chalicelib.run.retries import RETRIED_BY_FILE
+from chalicelib.run.run_files import RUNS_PREFIX, S3Location
 from chalicelib.run.run_input import parse_run_input
 from ops.distributed import distributed_sources
 from ops.errors import InvalidRunInput, OpsError
-from ops.history import fetch_history
+from ops.history import exited, fetch_history, parse_json
 from ops.run_model import RunView
 from ops.runview import build_run_view
 from ops.target import Target
@@ -27,10 +28,13 @@ __all__ = [
     "OutcomesCache",
     "RunOptions",
     "build_run_input",
+    "build_run_input_from",
     "execution_arn",
     "fetch_map_run",
     "fetch_outcomes",
+    "listing_location",
     "read_run",
+    "read_s3_json",
     "recent_runs",
     "run_view",
     "start_run",
@@ -76,6 +80,11 @@ def build_run_input(options: RunOptions) -> dict[str, Any]:
     }
     if dbt:
         raw["dbt"] = dbt
+    return build_run_input_from(raw)
+
+
+def build_run_input_from(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw``, validated as the state machine's ListConnectors state will; ``InvalidRunInput`` if not."""
     try:
         parse_run_input(raw)
     except InvalidInput as exc:
@@ -111,16 +120,49 @@ def execution_arn(target: Target, run: str) -> str:
     raise OpsError(f"no run named {run!r} on {target.label} (see `orchestrator runs {target.flag}`)")
 
 
-def run_view(target: Target, arn: str, outcomes_file: bool = True) -> RunView:
+def run_view(target: Target, arn: str, outcomes_file: bool = True, links: bool = False) -> RunView:
     """One run's view; ``outcomes_file=False`` leaves a distributed run's ``outcomes.json`` unread
-    (its counts and first 100 outcomes are in the history: enough for the ``runs`` table)."""
+    (its counts and first 100 outcomes are in the history: enough for the ``runs`` table);
+    ``links=True`` also reads which run retried it (``retried_by``: one more S3 read, for ``show``)."""
     sfn = target.stepfunctions()
     try:
         described = sfn.describe_execution(executionArn=arn)
     except sfn.exceptions.ExecutionDoesNotExist:
         raise OpsError(f"no run {arn} on {target.label}") from None
     cache = OutcomesCache(tried=not outcomes_file)
-    return read_run(target, described, fetch_history(sfn, arn), cache)
+    events = fetch_history(sfn, arn)
+    view = read_run(target, described, events, cache)
+    if links:
+        view.retried_by = _retried_by(target, events, view.name)
+    return view
+
+
+def listing_location(events: list[dict[str, Any]]) -> S3Location | None:
+    """Where ``ListConnectors`` wrote the connections the run syncs (its output's ``items``), or None."""
+    for event in events:
+        if exited(event, "ListConnectors"):
+            output = parse_json(event["stateExitedEventDetails"].get("output"))
+            items = output.get("items") if isinstance(output, dict) else None
+            if isinstance(items, dict) and items.get("bucket") and items.get("key"):
+                return S3Location(str(items["bucket"]), str(items["key"]))
+    return None
+
+
+def read_s3_json(target: Target, where: S3Location) -> Any:
+    """The JSON object at ``where``, or None when it is missing or unreadable (the caller knows less)."""
+    try:
+        return json.loads(target.s3().get_object(Bucket=where.bucket, Key=where.key)["Body"].read())
+    except (ClientError, BotoCoreError, ValueError):
+        return None
+
+
+def _retried_by(target: Target, events: list[dict[str, Any]], name: str) -> str | None:
+    """The latest retry of run ``name`` (``chalicelib/run/retries.py``: ``runs/<name>/retried_by.json``)."""
+    listing = listing_location(events)
+    if listing is None:
+        return None
+    link = read_s3_json(target, S3Location(listing.bucket, f"{RUNS_PREFIX}/{name}/{RETRIED_BY_FILE}"))
+    return str(link["retry"]) if isinstance(link, dict) and link.get("retry") else None
 
 
 def fetch_outcomes(target: Target, where: S3Location) -> tuple[dict[str, Any] | None, str | None]:

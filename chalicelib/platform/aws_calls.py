@@ -145,6 +145,10 @@ _SETTLE = "chalicelib/tokens/callbacks.py via resolver.py: completes a child exe
 _STORE = "chalicelib/tokens/store.py: the token table"
 _LEASE = "chalicelib/run/transform_lease.py: the lease item (transform#<target>)"
 _NEW_DATA = "dbt_container/task/new_data_run.py: selection by new data's dbt-state/<target>/build_state.json"
+_DBT_ARTIFACTS = (
+    "dbt_container/task/artifacts.py, entrypoint.py: the run's artifacts, summary.json (Put); "
+    "retry_state.py: a retried run's run_results.json, manifest.json as dbt --state (Get)"
+)
 _TOKEN_READ_WRITE = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query")
 _CALLBACKS = ("states:SendTaskSuccess", "states:SendTaskFailure")
 _NOTIFY = "chalicelib/notify/notifier.py and delivery.py: "
@@ -156,7 +160,8 @@ AWS_CALLS: tuple[AwsCall, ...] = (
         "list_connectors",
         "s3:PutObject",
         _RUNS,
-        "chalicelib/run/fanout.py write_items: runs/<execution>/connections.json and skipped.json",
+        "chalicelib/run/fanout.py write_items: runs/<execution>/connections.json and skipped.json; "
+        "chalicelib/run/retries.py note_retry: runs/<run>/retry_of.json and retried_by.json",
     ),
     *_logs("list_connectors"),
     # -- start_sync: one per child execution ---------------------------------------------------
@@ -312,14 +317,10 @@ AWS_CALLS: tuple[AwsCall, ...] = (
         "dbt_task",
         "s3:GetObject",
         _RUNS,
-        "dbt_container/task/: runs/<execution>/exclude_sources.json, outcomes.json, connections.json",
+        "dbt_container/task/: runs/<execution>/exclude_sources.json, outcomes.json, connections.json, "
+        "retry_of.json",
     ),
-    AwsCall(
-        "dbt_task",
-        "s3:PutObject",
-        _DBT_RUNS,
-        "dbt_container/task/artifacts.py and entrypoint.py: the run's artifacts and summary.json",
-    ),
+    *_calls("dbt_task", ("s3:GetObject", "s3:PutObject"), _DBT_RUNS, _DBT_ARTIFACTS),
     *_calls("dbt_task", ("s3:GetObject", "s3:PutObject"), _DBT_STATE, _NEW_DATA),
     # -- dbt_execution: ECS itself, before the container starts ---------------------------------
     AwsCall("dbt_execution", "ecr:GetAuthorizationToken", "*", "ECS logs in to ECR (no resource type)"),

@@ -8,6 +8,11 @@ that failed, timed out or was aborted is reported from its input with its error,
 connection with no record at all is reported too: nothing is dropped.
 
 Shapes:
+A connection paused while the run waited is recorded ``paused`` (``RecordPaused``); the run's ``paused``
+policy decides what it becomes: ``skip`` (the default) moves it to the skipped ones with reason
+``paused``, as if it had been paused before the run; ``fail`` makes it ``failed``.
+
+Shapes:
 - ``Outcome.to_dict()``: ``{"connector_id", "schema", "outcome": "succeeded"|"failed"|"timed_out",
   "status"?, "sync_id"?, "finished_at"?, "error"?, "cause"?, "started_at"?, "ended_at"?, "waits"?}``;
   ``waits`` (only for a connection that waited: reschedules, rate limits) is
@@ -33,6 +38,7 @@ from chalicelib.run.waits import compact, read_waits
 __all__ = ["Collected", "Outcome", "collect", "readable_cause"]
 
 SUCCEEDED, FAILED, TIMED_OUT = "succeeded", "failed", "timed_out"
+PAUSED = "paused"  # a child's record only: the run's paused policy makes it skipped or failed
 # What the run's state keeps: a fixed maximum whatever the run's size.
 STATE_OUTCOMES = 100
 STATE_CAUSE_CHARS = 1_000
@@ -179,7 +185,7 @@ def _from_output(connector: Mapping[str, Any], output: Mapping[str, Any]) -> Out
     return Outcome(
         connector_id=str(output.get("connector_id") or connector.get("connector_id") or ""),
         schema=str(output.get("schema") or connector.get("schema") or ""),
-        outcome=outcome if outcome in (SUCCEEDED, FAILED, TIMED_OUT) else FAILED,
+        outcome=outcome if outcome in (SUCCEEDED, FAILED, TIMED_OUT, PAUSED) else FAILED,
         fields=fields,
     )
 
@@ -206,6 +212,7 @@ def collect(
     items: Iterable[Mapping[str, Any]],
     records: Iterable[Mapping[str, Any]],
     skipped: Iterable[Mapping[str, Any]] = (),
+    paused: str = "skip",
 ) -> Collected:
     """Every listed connection's outcome, in the listing's order.
 
@@ -213,6 +220,7 @@ def collect(
         items: the connections the Map was given (``connections.json``).
         records: the ResultWriter's child records, from every result file.
         skipped: the connections the listing skipped, with their reason.
+        paused: the run's ``paused`` policy, for connections paused while it waited (module docstring).
     """
     by_connection: dict[str, Outcome] = {}
     for record in records:
@@ -246,4 +254,17 @@ def collect(
             )
         )
     ordered.extend(by_connection.values())  # results for connections the listing did not name: kept
-    return Collected(outcomes=ordered, skipped=[dict(s) for s in skipped])
+    return _apply_paused_policy(ordered, [dict(s) for s in skipped], paused)
+
+
+def _apply_paused_policy(outcomes: list[Outcome], skipped: list[dict[str, Any]], policy: str) -> Collected:
+    """``skip``: a paused connection joins the skipped ones (reason ``paused``); ``fail``: it failed."""
+    kept: list[Outcome] = []
+    for outcome in outcomes:
+        if outcome.outcome != PAUSED:
+            kept.append(outcome)
+        elif policy == "fail":
+            kept.append(Outcome(outcome.connector_id, outcome.schema, FAILED, outcome.fields))
+        else:
+            skipped.append({"connector_id": outcome.connector_id, "reason": PAUSED})
+    return Collected(outcomes=kept, skipped=skipped)

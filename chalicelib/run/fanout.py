@@ -59,18 +59,22 @@ def _records(s3: Any, map_run: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def collect_run(
-    files: RunFiles, s3: Any, map_run: Mapping[str, Any], *, execution_arn: str
+    files: RunFiles, s3: Any, map_run: Mapping[str, Any], *, execution_arn: str, paused: str = "skip"
 ) -> dict[str, Any]:
     """Read the Map's results, write ``outcomes.json`` and ``exclude_sources.json``.
 
-    Returns ``Collected.state(...)`` plus ``outcomes`` (``{"bucket", "key"}``) and
+    ``paused``: the run's ``paused`` policy (``collect``). Returns ``Collected.state(...)`` plus
+    ``outcomes`` (``{"bucket", "key"}``) and
     ``exclude_sources_uri``. Raises ``RunFilesError`` when a file cannot be read or written.
     """
     records = _records(s3, map_run)
     items = files.get_json("connections.json")
     skipped = files.get_json("skipped.json")
     collected = collect(
-        items if isinstance(items, list) else [], records, skipped if isinstance(skipped, list) else []
+        items if isinstance(items, list) else [],
+        records,
+        skipped if isinstance(skipped, list) else [],
+        paused=paused,
     )
     outcomes = files.put_json(
         "outcomes.json", collected.file(execution_arn=execution_arn, map_run_arn=map_run.get("MapRunArn"))

@@ -165,7 +165,7 @@ def dropped_reason(conn: Connection | None, record: TokenRecord, binding: Bindin
             f" group {record.group_id}); moving a connection pauses it, which drops its running sync",
         )
     if conn.paused:
-        return Drop("DROPPED", "the sync was dropped: the connection was paused while the run waited")
+        return Drop("PAUSED", "the sync was dropped: the connection was paused while the run waited")
     if not conn.is_connected:
         return Drop(
             "DROPPED",

@@ -8,7 +8,8 @@ Every dbt field is checked here, before any sync: ``dbt.select`` and ``dbt.exclu
 selection syntax (``chalicelib.run.selectors``: no token starting with ``-``, so no dbt option rides in
 a selector), and the dbt text of the run must fit the ``RunDbt`` ECS overrides
 (``chalicelib.run.dbt_overrides``). ``connector_ids`` holds at most ``max_connections`` distinct ids
-(``MAX_CONNECTIONS_PER_RUN``). ``group_ids`` names several groups (at most ``MAX_GROUPS_PER_RUN``); with
+(``MAX_CONNECTIONS_PER_RUN``), and may be empty only in a retry (``retry_of``: its syncs all
+succeeded, it goes straight to dbt). ``group_ids`` names several groups (at most ``MAX_GROUPS_PER_RUN``); with
 one, it is the same run as ``group_id``, which is ``None`` when there are several.
 The dbt options beyond one command (``dbt.vars``, ``dbt.full_refresh``, ``dbt.steps``) and how they
 combine with ``dbt.mode``: ``chalicelib.run.dbt_input``.
@@ -18,6 +19,7 @@ child execution of the Map, and the ids stay in the execution input and the run'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,7 +51,11 @@ TOP_LEVEL_KEYS = (
     "on_sync_failure",
     "sync_timeout_seconds",
     "dbt",
+    "retry_of",
 )
+# retry_of: the execution name of the run this one retries (``orchestrator retry``): the dbt task reads that
+# run's artifacts as dbt's --state, and the run's output names it. Step Functions names are 1-80 characters.
+_EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 DBT_KEYS = ("command", "select", "exclude", "mode", "vars", "full_refresh", "steps")
 # dbt.mode: new_data (default) builds only what the run's syncs changed (the dbt image's DBT_MODE, see
 # dbt_container/task/new_data.py); all builds everything. An explicit dbt.select wins over either.
@@ -91,6 +97,7 @@ class RunOptions:
     deadline: str = ""
     dbt: DbtOptions = field(default_factory=DbtOptions)
     group_ids: tuple[str, ...] = ()  # every group the run syncs (group_id, or group_ids); () for ids
+    retry_of: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +120,7 @@ class RunOptions:
                 "full_refresh": "true" if self.dbt.full_refresh else "false",
                 "steps": self.dbt.steps,
             },
+            "retry_of": self.retry_of,
         }
 
 
@@ -230,6 +238,8 @@ def _parse_group_ids(raw: Mapping[str, Any]) -> tuple[str, ...]:
 def _parse_targets(raw: Mapping[str, Any], max_connections: int) -> tuple[str | None, tuple[str, ...]]:
     group_id = raw.get("group_id")
     ids = raw.get("connector_ids")
+    if ids == [] and raw.get("retry_of") is not None:
+        return None, ()  # a retry whose syncs all succeeded: it syncs nothing and goes to dbt
     if group_id is not None and (not isinstance(group_id, str) or not group_id.strip()):
         raise _fail("'group_id' must be a non-empty string")
     if ids is not None:
@@ -252,6 +262,17 @@ def _parse_targets(raw: Mapping[str, Any], max_connections: int) -> tuple[str | 
             "or give a group_id"
         )
     return (group_id.strip() if group_id else None), unique
+
+
+def _retry_of(raw: Mapping[str, Any]) -> str:
+    value = raw.get("retry_of")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not _EXECUTION_NAME.match(value):
+        raise _fail(
+            f"'retry_of' must be the name of the run retried (1-80 of A-Z a-z 0-9 _ -), got {value!r}"
+        )
+    return value
 
 
 def _defaults(raw: Mapping[str, Any] | None) -> dict[str, int]:
@@ -318,4 +339,5 @@ def parse_run_input(
         deadline=format_asl_timestamp(start + timedelta(seconds=timeout)),
         dbt=_parse_dbt(raw.get("dbt")),
         group_ids=group_ids,
+        retry_of=_retry_of(raw),
     )

@@ -7,6 +7,9 @@ and the reconcile job (from the connection's state in the API).
 - ``RESCHEDULED`` → ``SendTaskSuccess`` with ``status: RESCHEDULED``, ``rescheduled_for`` and
   ``reason`` (Fivetran's, when it gave one), so the state machine notes the wait, waits (for free)
   and starts again
+- ``PAUSED`` (the connection was paused while the run waited) → ``SendTaskFailure`` with error
+  ``Fivetran.ConnectionPaused``: the connection's outcome is ``paused``, and the run's ``paused`` policy
+  decides (``skip``: skipped with reason ``paused``; ``fail``: failed; ``chalicelib.run.collect``)
 - anything else → ``SendTaskFailure`` with error ``Fivetran.SyncFailed`` and a cause naming
   the connection, the status and Fivetran's reason
 """
@@ -20,12 +23,19 @@ from typing import Any
 from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp
 from chalicelib.tokens.identity import SyncRecord
 
-__all__ = ["DEFAULT_RESCHEDULE_DELAY", "SUCCESS_STATUSES", "SYNC_FAILED_ERROR", "SyncOutcome"]
+__all__ = [
+    "CONNECTION_PAUSED_ERROR",
+    "DEFAULT_RESCHEDULE_DELAY",
+    "SUCCESS_STATUSES",
+    "SYNC_FAILED_ERROR",
+    "SyncOutcome",
+]
 
 # When Fivetran says RESCHEDULED without saying until when.
 DEFAULT_RESCHEDULE_DELAY = timedelta(minutes=5)
 
 SYNC_FAILED_ERROR = "Fivetran.SyncFailed"
+CONNECTION_PAUSED_ERROR = "Fivetran.ConnectionPaused"  # the state machine records outcome "paused"
 SUCCESS_STATUSES = frozenset({"SUCCESSFUL", "RESCHEDULED"})
 MAX_CAUSE_CHARS = 32_000  # Step Functions allows 32,768
 # A reschedule's reason travels in the child's state (``$.waits``): kept short.
@@ -78,6 +88,11 @@ class SyncOutcome:
             if self.reason and self.reason.strip():
                 output["reason"] = self.reason.strip()[:MAX_RESCHEDULE_REASON_CHARS]
         return output
+
+    @property
+    def failure_error(self) -> str:
+        """The error ``SendTaskFailure`` carries: ``Fivetran.ConnectionPaused`` for a paused connection."""
+        return CONNECTION_PAUSED_ERROR if self.status == "PAUSED" else SYNC_FAILED_ERROR
 
     def failure_cause(self) -> str:
         reason = (self.reason or "no reason given").strip()

@@ -31,7 +31,7 @@ from chalicelib.platform.errors import FivetranError
 from chalicelib.platform.log import logger
 from chalicelib.tokens.callbacks import CallbackError, CallbackResult, StepFunctionsCallbacks
 from chalicelib.tokens.identity import Binding, Decision, SyncRecord, bind
-from chalicelib.tokens.outcomes import SUCCESS_STATUSES, SYNC_FAILED_ERROR, SyncOutcome
+from chalicelib.tokens.outcomes import SUCCESS_STATUSES, SyncOutcome
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.store import TokenStore
 
@@ -303,7 +303,7 @@ class Resolver:
             if outcome.is_success:
                 sent = self._callbacks.succeed(record.task_token, outcome.success_output())
             else:
-                sent = self._callbacks.fail(record.task_token, SYNC_FAILED_ERROR, outcome.failure_cause())
+                sent = self._callbacks.fail(record.task_token, outcome.failure_error, outcome.failure_cause())
         except CallbackError as exc:
             self._store.release(record, claim_id)
             result.errors.append(str(exc))

@@ -12,6 +12,7 @@
 - ``new_data``: selection by new data, the rule (pure: which nodes a run must build, the build state)
 - ``new_data_run``: a build that selects by new data (source freshness, the rule, the build, the state)
 - ``build_state``: the build state and the run's connections in S3
+- ``retry_state``: a retry's ``--state``, the retried run's artifacts from S3
 - ``s3``: the S3 client the settings and the artifacts use
 - ``warehouses``: the adapters, the warehouse secret's keys each one's managed profile reads, their check
 - ``source_contract``: which dbt sources belong to which Fivetran connection, and the mismatches

@@ -37,12 +37,14 @@ def dbt_invocation() -> list[str]:
     return [sys.executable, "-c", "from dbt.cli.main import cli; cli(prog_name='dbt')"]
 
 
-def dbt_args(settings: Settings) -> list[str]:
+def dbt_args(settings: Settings, state: Path | None = None) -> list[str]:
     """The arguments after `dbt` for the run's command: every selector is its own ``--select=<selector>``
     (``--exclude=<selector>``) argument, so nothing in a selection can be read as a dbt option; dbt's
     log file is JSON lines (``--log-format-file json``), which the entrypoint reads for selectors that
     matched no node. ``DBT_VARS`` travels as one argument, ``--vars=<JSON>``, and ``--full-refresh`` is
-    added to the commands that take it when ``DBT_FULL_REFRESH`` is true."""
+    added to the commands that take it when ``DBT_FULL_REFRESH`` is true. ``state``: the folder of
+    artifacts ``result:``/``state:`` selectors compare with
+    (``--state``; a retry's: ``task/retry_state.py``)."""
     full_refresh = settings.full_refresh and settings.command in FULL_REFRESH_COMMANDS
     return [
         *settings.command.split(),
@@ -55,6 +57,7 @@ def dbt_args(settings: Settings) -> list[str]:
         *(["--full-refresh"] if full_refresh else []),
         *selection_args("--select", settings.select),
         *selection_args("--exclude", settings.exclude),
+        *(["--state", str(state)] if state is not None else []),
     ]
 
 

@@ -19,9 +19,11 @@ from typing import Any
 
 from task.artifacts import ARTIFACT_FILES, STEP_RESULTS, models_built, read_results
 from task.command_line import dbt_args, dbt_invocation
+from task.events import log_event
 from task.new_data_run import build_new_data
 from task.process import DbtProcess
-from task.settings import Settings
+from task.retry_state import retry_state
+from task.settings import ConfigError, Settings
 
 __all__ = ["CommandsResult", "run_commands", "step_settings"]
 
@@ -71,7 +73,13 @@ def run_commands(settings: Settings, dbt_env: Mapping[str, str], runner: DbtProc
             code, selection = build_new_data(step, dbt_env, runner)
             result.selection = selection
         else:
-            code = runner.run(dbt_invocation() + dbt_args(step), dbt_env)
+            try:
+                state = retry_state(step)  # a retry's result:/state: selectors compare with its run
+            except ConfigError as exc:
+                log_event("retry_state_unreadable", level="error", error=str(exc))
+                code = exc.exit_code
+            else:
+                code = runner.run(dbt_invocation() + dbt_args(step, state), dbt_env)
         skipped = bool(selection and selection.get("skipped"))
         counts, failed = read_results(step.target_path, "build" if skipped else step.command)
         entry.update(exit_code=code, counts=counts)

@@ -200,3 +200,28 @@ def test_new_data_selects_for_build_and_run_without_an_explicit_selection():
 def test_an_unknown_dbt_mode_is_a_config_error_naming_it():
     with pytest.raises(ep.ConfigError, match="DBT_MODE='fresh' is not allowed"):
         settings(DBT_MODE="fresh")
+
+
+@pytest.mark.parametrize(
+    ("select", "needed"),
+    [
+        ("result:error+ result:skipped+", True),
+        ("tag:daily,state:modified", True),
+        ("2+result:fail", True),
+        ("tag:daily source:stripe+", False),
+        ("", False),
+    ],
+)
+def test_only_result_and_state_selectors_need_a_retried_runs_artifacts(select: str, needed: bool) -> None:
+    from task.retry_state import needs_state  # importable once the entrypoint is loaded (its folder)
+
+    assert needs_state(select) is needed
+
+
+def test_a_retry_passes_the_retried_runs_artifacts_as_dbt_state(tmp_path: Path) -> None:
+    s = settings(RUN_ID="r-2", DBT_SELECT="result:error+")
+
+    args = ep.dbt_args(s, tmp_path)
+
+    assert args[-2:] == ["--state", str(tmp_path)]
+    assert "--state" not in ep.dbt_args(s)

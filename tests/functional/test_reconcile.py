@@ -245,12 +245,15 @@ def test_a_rescheduled_sync_completes_the_token_with_rescheduled_for(client, dep
 
 
 @pytest.mark.parametrize(
-    ("changes", "named"),
-    [({"paused": True}, "paused"), ({"setup_state": "broken"}, "setup is broken")],
+    ("changes", "named", "error"),
+    [
+        ({"paused": True}, "ended with status PAUSED", "Fivetran.ConnectionPaused"),
+        ({"setup_state": "broken"}, "setup is broken", "Fivetran.SyncFailed"),
+    ],
     ids=["paused", "broken"],
 )
 def test_a_sync_dropped_by_a_connection_that_changed_mid_run_fails_in_one_pass(
-    client, deps, fivetran, waiting, changes, named
+    client, deps, fivetran, waiting, changes, named, error
 ):
     arn, token = waiting.start()
     record = park(deps.store, token, "stripe_prod")
@@ -261,7 +264,7 @@ def test_a_sync_dropped_by_a_connection_that_changed_mid_run_fails_in_one_pass(
 
     assert report["dropped"] == 1
     described = waiting.wait_for_end(arn)
-    assert described["status"] == "FAILED"
+    assert (described["status"], described["error"]) == ("FAILED", error)
     assert named in described["cause"]
     assert "dropped" in described["cause"]
     assert deps.store.count() == 0

@@ -512,15 +512,15 @@ def connection_event_body(event: str, connector_id: str = "stripe_prod", **data:
 
 
 @pytest.mark.parametrize(
-    ("event", "status", "words"),
+    ("event", "status", "error", "words"),
     [
-        ("pause_connector", "PAUSED", "was paused in Fivetran"),
-        ("delete_connector", "NOT_FOUND", "was deleted in Fivetran"),
-        ("connection_failure", "CONNECTION_FAILURE", "failed its connection test"),
+        ("pause_connector", "PAUSED", "Fivetran.ConnectionPaused", "was paused in Fivetran"),
+        ("delete_connector", "NOT_FOUND", "Fivetran.SyncFailed", "was deleted in Fivetran"),
+        ("connection_failure", "CONNECTION_FAILURE", "Fivetran.SyncFailed", "failed its connection test"),
     ],
 )
 def test_a_connection_event_fails_the_waiting_task_at_once_with_its_status(
-    webhook, deps, waiting, event, status, words
+    webhook, deps, waiting, event, status, error, words
 ):
     arn, token = waiting.start()
     park(deps.store, token, "stripe_prod")
@@ -531,7 +531,7 @@ def test_a_connection_event_fails_the_waiting_task_at_once_with_its_status(
     assert response.json_body["status"] == "ok"
     assert response.json_body["completed"] == 1
     described = waiting.wait_for_end(arn)
-    assert (described["status"], described["error"]) == ("FAILED", "Fivetran.SyncFailed")
+    assert (described["status"], described["error"]) == ("FAILED", error)
     assert f"stripe_prod ended with status {status}" in described["cause"]
     assert words in described["cause"]
     assert deps.store.count() == 0

@@ -389,6 +389,12 @@ def test_execution_role_reads_only_the_warehouse_secret_and_task_role_writes_art
             "Resource": {"Fn::Sub": "${ArtifactsBucket.Arn}/dbt-runs/*"},
         },
         {
+            "Sid": "ReadRetriedRunArtifacts",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": {"Fn::Sub": "${ArtifactsBucket.Arn}/dbt-runs/*"},
+        },
+        {
             "Sid": "ReadExcludedSources",
             "Effect": "Allow",
             "Action": "s3:GetObject",

@@ -176,3 +176,42 @@ def test_a_run_where_everything_succeeded_has_no_failure_summary():
     assert state["any_failed"] is False
     assert state["failure_summary"] == ""
     assert state["excluded_sources"] == []
+
+
+def paused(connector: dict) -> dict:
+    """What ``RecordPaused`` writes for a connection paused while the run waited."""
+    return child(
+        connector,
+        output={
+            "connector_id": connector["connector_id"],
+            "schema": connector["schema"],
+            "outcome": "paused",
+            "status": "PAUSED",
+            "error": "Fivetran.ConnectionPaused",
+            "cause": "the connection was paused in Fivetran while the run waited",
+        },
+    )
+
+
+def test_a_connection_paused_while_the_run_waited_is_skipped_under_the_default_policy():
+    collected = collect(
+        ITEMS[:2], [succeeded(ITEMS[0]), paused(ITEMS[1])], [{"connector_id": "x", "reason": "broken"}]
+    )
+
+    assert [o.connector_id for o in collected.outcomes] == ["stripe_prod"]
+    assert collected.skipped == [
+        {"connector_id": "x", "reason": "broken"},
+        {"connector_id": "zendesk_support", "reason": "paused"},
+    ]
+    assert collected.counts == {"total": 1, "succeeded": 1, "failed": 0, "timed_out": 0, "skipped": 2}
+    assert collected.excluded_sources == []
+
+
+def test_a_connection_paused_while_the_run_waited_fails_under_paused_fail():
+    collected = collect(ITEMS[:2], [succeeded(ITEMS[0]), paused(ITEMS[1])], paused="fail")
+
+    (stopped,) = collected.not_succeeded
+    assert stopped.outcome == "failed"
+    assert stopped.fields["error"] == "Fivetran.ConnectionPaused"
+    assert collected.counts["failed"] == 1 and collected.counts["skipped"] == 0
+    assert collected.excluded_sources == ["zendesk"]

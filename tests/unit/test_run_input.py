@@ -35,6 +35,7 @@ def test_a_group_id_alone_gets_every_default():
             "full_refresh": "false",
             "steps": "",
         },
+        "retry_of": "",
     }
 
 
@@ -296,3 +297,22 @@ def test_the_cap_is_the_deployments_max_connections_and_counts_distinct_ids():
     assert parse_run_input({"connector_ids": ["a", "b", "a"]}, max_connections=2).connector_ids == ("a", "b")
     with pytest.raises(InvalidInput, match="names 3 connections, more than one run takes"):
         parse_run_input({"connector_ids": ["a", "b", "c"]}, max_connections=2)
+
+
+def test_a_retry_names_the_run_it_retries_and_may_sync_nothing():
+    options = parse_run_input({"connector_ids": [], "retry_of": "run-1_a"}, started_at=START)
+
+    assert options.retry_of == "run-1_a"
+    assert options.connector_ids == ()
+    assert options.to_dict()["retry_of"] == "run-1_a"
+
+
+@pytest.mark.parametrize("retry_of", ["", "a/b", "x" * 81, 7])
+def test_a_retry_of_that_is_no_run_name_is_refused(retry_of):
+    with pytest.raises(InvalidInput, match="'retry_of' must be the name of the run retried"):
+        parse_run_input({"group_id": "g", "retry_of": retry_of})
+
+
+def test_an_empty_connector_ids_outside_a_retry_is_still_refused():
+    with pytest.raises(InvalidInput, match="'connector_ids' is empty"):
+        parse_run_input({"connector_ids": []})
