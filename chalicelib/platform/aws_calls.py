@@ -118,7 +118,10 @@ _ROLE = _ARN + ":iam::{account}:role/"
 
 
 def _logs(function: str) -> tuple[AwsCall, ...]:
-    group = _ARN + ":logs:{region}:{account}:log-group:/aws/lambda/{app}-{stage}-" + function
+    # Chalice names a function ``<app>-<stage>-<name>``, but the REST API's handler ``<app>-<stage>``
+    # (chalice/deploy/appgraph.py, 1.34): its log group is ``/aws/lambda/<app>-<stage>``.
+    name = "{app}-{stage}" if function == "api_handler" else "{app}-{stage}-" + function
+    group = _ARN + ":logs:{region}:{account}:log-group:/aws/lambda/" + name
     why = "the Lambda runtime writes the function's logs (CloudWatch Logs)"
     return (
         AwsCall(function, "logs:CreateLogGroup", group + ":*", why),

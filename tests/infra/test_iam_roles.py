@@ -220,3 +220,15 @@ def test_every_principal_of_the_table_has_a_role_with_policies() -> None:
         "collect_outcomes",
         "notify_run",
     }
+
+
+def test_each_function_may_write_the_log_group_of_the_lambda_chalice_names_for_it() -> None:
+    from infra.chalice_roles import chalice_plan
+
+    for planned in chalice_plan(ROOT, "dev"):
+        groups = {
+            statement["Resource"].split("log-group:", 1)[1].split(":", 1)[0]
+            for statement in planned.policy["Statement"]
+            if statement["Action"] == ["logs:CreateLogGroup"]
+        }
+        assert groups == {f"/aws/lambda/{planned.function_name}"}, planned.name
