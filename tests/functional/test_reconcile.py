@@ -464,6 +464,8 @@ def test_a_pass_takes_an_abandoned_lease_and_gives_it_back(client, deps, fivetra
 def test_nothing_parked_is_a_quiet_run(client):
     assert invoke(client) == {
         "examined": 0,
+        "groups_listed": 0,
+        "unchanged": 0,
         "connections_checked": 0,
         "heartbeats": 0,
         "dropped": 0,
