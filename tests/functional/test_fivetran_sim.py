@@ -286,6 +286,31 @@ def test_webhook_events_can_be_limited_to_sync_end(make_sim):
     assert [e["event"] for e in s.events()] == ["sync_end", "sync_end"]
 
 
+# -- group listing -----------------------------------------------------------------------------
+
+
+def test_the_group_listing_pages_with_a_cursor_as_fivetran_does_and_refuses_a_bad_limit(make_sim):
+    s = make_sim({"connectors": [conn("c1"), conn("c2"), conn("c3")]})
+    path = "/v1/groups/demo_group/connections"
+
+    pages, cursor = [], None
+    while True:
+        data = s.get(path, limit=2, **({"cursor": cursor} if cursor else {})).json()["data"]
+        pages.append([item["id"] for item in data["items"]])
+        cursor = data.get("next_cursor")
+        if not cursor:
+            break
+    default = s.get(path).json()["data"]
+
+    assert pages == [["c1", "c2"], ["c3"]]
+    assert [item["id"] for item in default["items"]] == ["c1", "c2", "c3"]
+    assert "next_cursor" not in default  # absent on the last page
+    for params in ({"limit": 0}, {"limit": 1001}, {"limit": "many"}, {"cursor": "not-a-cursor"}):
+        answer = s.get(path, **params)
+        assert answer.status_code == 400, params
+        assert set(answer.json()) == {"code", "message"}
+
+
 # -- sync history ------------------------------------------------------------------------------
 
 
@@ -889,7 +914,7 @@ def test_twenty_five_hundred_generated_connections_are_seeded_and_all_listed_pag
                 break
     finally:
         sim.stop()
-    assert pages == 100  # the simulator's page size, 25, caps the limit
+    assert pages == 3  # 1,000 a page (Fivetran's largest limit): 1,000 + 1,000 + 500
     assert [c["id"] for c in listed] == [c.id for c in scenario.connectors]
     assert listed[0]["id"] == "stripe_0000" and listed[-1]["id"] == "zendesk_2499"
     assert all(c["succeeded_at"] and c["status"]["setup_state"] == "connected" for c in listed)
