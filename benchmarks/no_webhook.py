@@ -88,10 +88,17 @@ class NoWebhookResult:
     connection_hours: float
     by_endpoint: dict[str, int]
     note: str = ""
+    durations_s: list[float] | None = None  # each connection's sync, in the order of ``latencies_s``
 
     @property
     def summary(self) -> Summary | None:
         return summarize(self.latencies_s) if self.latencies_s else None
+
+    def long_syncs(self) -> Summary | None:
+        """Latency of the syncs that last at least ``CHECK_FROM_S`` (their token is due when they end)."""
+        pairs = zip(self.durations_s or [], self.latencies_s, strict=False)
+        long = [lat for d, lat in pairs if d >= CHECK_FROM_S]
+        return summarize(long) if long else None
 
     @property
     def calls_per_connection_hour(self) -> float:
@@ -139,6 +146,7 @@ def run_ours_without_webhooks(durations: list[float], workdir: Path) -> NoWebhoo
         connection_hours=waited / 3600,
         by_endpoint=calls,
         note=f"execution {result.described['status']}; webhooks sent: {sent}",
+        durations_s=durations,
     )
 
 
@@ -156,7 +164,13 @@ def run_peer_polling(durations: list[float], workdir: Path, peer_python: Path, m
         connection_hours=waited / 3600,
         by_endpoint=side.by_endpoint,
         note=side.note,
+        durations_s=durations,
     )
+
+
+def _long(result: NoWebhookResult) -> str:
+    long = result.long_syncs()
+    return f"{fmt(long.median, 1)} / {fmt(long.p95, 1)}" if long else "—"
 
 
 def section(results: list[NoWebhookResult], durations_note: str, skipped: list[str]) -> str:
@@ -171,6 +185,7 @@ def section(results: list[NoWebhookResult], durations_note: str, skipped: list[s
                 fmt(s.median, 1) if s else "—",
                 fmt(s.p95, 1) if s else "—",
                 fmt(s.max, 1) if s else "—",
+                _long(r),
                 fmt(r.calls_per_connection_hour, 1),
                 fmt(r.model_per_connection_hour(), 1),
             ]
@@ -183,6 +198,7 @@ def section(results: list[NoWebhookResult], durations_note: str, skipped: list[s
             "latency median (s)",
             "p95 (s)",
             "max (s)",
+            f"syncs >= {CHECK_FROM_S} s: median / p95 (s)",
             "detection calls / connection-hour (measured)",
             "calls / connection-hour, 1-h syncs (model)",
         ],
