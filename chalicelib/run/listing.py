@@ -114,14 +114,17 @@ def list_connectors(
         elif not conn.is_connected:
             skipped.append({"connector_id": conn.id, "reason": "broken"})
         else:
-            to_sync.append(
-                {
-                    "connector_id": conn.id,
-                    "service": conn.service,
-                    "schema": conn.schema,
-                    "schedule_type": conn.schedule_type,
-                }
-            )
+            item = {
+                "connector_id": conn.id,
+                "service": conn.service,
+                "schema": conn.schema,
+                "schedule_type": conn.schedule_type,
+            }
+            if options.group_id is None and conn.group_id:
+                # A run by connector_ids: its tokens carry the connection's group, so the safety net
+                # reads the group once a pass instead of each connection (chalicelib/run/group_screen.py).
+                item["group_id"] = conn.group_id
+            to_sync.append(item)
     if len(to_sync) > max_connections:
         raise TooManyConnections(
             f"{len(to_sync)} connections to sync, more than one run takes ({max_connections}, "
