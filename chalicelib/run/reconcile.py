@@ -87,6 +87,8 @@ AUTH_FAILED = "AUTH_FAILED"
 LEASE_MARGIN_SECONDS = 5.0
 # Outside Lambda (no deadline): shorter than the 1-minute schedule, for the same reason.
 MAX_LEASE_SECONDS = 50.0
+# A sync's end in the group listing and in the sync history may differ by their precision.
+SAME_END = timedelta(seconds=1)
 # Fivetran's clock may run ahead of ours: ask the history a little into our future.
 CLOCK_SLACK = timedelta(hours=1)
 
@@ -297,7 +299,7 @@ def _check(
     except (CallbackError, TokenStoreError) as exc:
         resolution = Resolution(errors=[str(exc)])
         logger.warning("reconcile could not act on a connection", extra={**ctx, "error": str(exc)})
-    _mark_checked(store, parked, conn.last_completed_at if conn is not None else None)
+    _mark_checked(store, parked, _seen_end(conn, history))
     with report._lock:
         report.connections_checked += 1
         report.resolution.add(resolution)
@@ -363,6 +365,17 @@ def _refused_key(
     except (CallbackError, TokenStoreError) as exc:
         report.resolution.errors.append(str(exc))
         logger.warning("could not act on a refused API key", extra={"error": str(exc)})
+
+
+def _seen_end(conn: Connection | None, history: list[SyncRecord]) -> datetime | None:
+    """The connection's latest end the group screen may take as read: only once the sync history shows
+    a sync ended by then (Fivetran's listing may show an end before its history does; then the next
+    pass reads again)."""
+    last = conn.last_completed_at if conn is not None else None
+    if last is None:
+        return None
+    caught_up = any(s.ended_at is not None and s.ended_at >= last - SAME_END for s in history)
+    return last if caught_up else None
 
 
 def _mark_checked(store: TokenStore, parked: list[TokenRecord], seen_end: datetime | None = None) -> None:

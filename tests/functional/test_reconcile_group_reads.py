@@ -98,6 +98,24 @@ def test_an_end_that_is_not_the_tokens_sync_is_read_once_not_on_every_pass(deps,
     assert waiting.status(arn) == "RUNNING"
 
 
+def test_an_end_the_listing_shows_before_the_history_does_is_read_again_until_the_history_has_it(
+    deps, waiting
+):
+    arn, token = waiting.start()
+    record = park(deps.store, token, "stripe_prod", ago=120, group_id=GROUP)
+    at = record.accepted_at
+    fivetran = CountingFivetran(connection("stripe_prod", succeeded_at=at + timedelta(seconds=31)))
+    fivetran.history["stripe_prod"] = [SyncRecord("ours", at + timedelta(seconds=1))]  # no end there yet
+
+    first, second = one_pass(deps, fivetran), one_pass(deps, fivetran)
+    fivetran.history["stripe_prod"] = [ended("ours", at + timedelta(seconds=1), 30)]
+    third = one_pass(deps, fivetran)
+
+    assert fivetran.history_reads == ["stripe_prod"] * 3
+    assert (first["completed"], second["completed"], third["completed"]) == (0, 0, 1)
+    assert waiting.wait_for_end(arn)["status"] == "SUCCEEDED"
+
+
 def test_a_later_sync_that_ended_is_read_and_never_credited_to_the_run(deps, waiting):
     fivetran = CountingFivetran(connection("stripe_prod"))
     arn, token = waiting.start()
