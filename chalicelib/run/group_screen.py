@@ -30,6 +30,7 @@ connection whose sync ended. At 100 waiting connections of one group and a pass 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -77,6 +78,7 @@ class Screen:
     unchanged: int = 0
     groups_listed: int = 0
     errors: list[FivetranError] = field(default_factory=list)
+    out_of_time: bool = False  # some groups were not listed: the pass had no time left
 
 
 def _group_of(parked: list[TokenRecord]) -> str | None:
@@ -115,9 +117,11 @@ def screen(
     *,
     now: datetime,
     read_timeout: float,
+    time_left: Callable[[], bool] = lambda: True,
 ) -> Screen:
-    """Read each group of the ``due`` connections once; return the connections to read, in ``due``'s
-    order (least recently checked first)."""
+    """Read each group of the ``due`` connections once, one after another (an account has a few
+    destinations), while ``time_left()``; return the connections to read, in ``due``'s order (least
+    recently checked first). Groups not listed for lack of time skip their connections this pass."""
     result = Screen()
     by_group: dict[str | None, list[tuple[str, list[TokenRecord]]]] = defaultdict(list)
     for connector_id, parked in due:
@@ -129,6 +133,10 @@ def screen(
         ids = {cid for cid, _ in members}
         if group_id is None:
             alone |= ids
+            continue
+        if not time_left():
+            result.out_of_time = True
+            skipped |= ids
             continue
         try:
             connections = lister.list_group_connections(group_id, timeout=read_timeout)

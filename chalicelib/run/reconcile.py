@@ -183,7 +183,7 @@ def reconcile(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(lambda record: _heartbeat(record, resolver, report), tokens))
             due = _due_connections(tokens, now - timedelta(seconds=older_than_seconds))
-            to_read = _screen(due, fivetran, now, read_timeout, report)[:max_connections]
+            to_read = _screen(due, fivetran, now, read_timeout, remaining_ms, report)[:max_connections]
             work = [
                 pool.submit(_check, read, store, fivetran, resolver, now, read_timeout, remaining_ms, report)
                 for read in to_read
@@ -211,13 +211,18 @@ def _screen(
     fivetran: ConnectionReader,
     now: datetime,
     read_timeout: float,
+    remaining_ms: Callable[[], int],
     report: ReconcileReport,
 ) -> list[ToRead]:
     """The due connections to read this pass (their groups listed once each); listing errors count as
     read errors (a refused key too)."""
     if not due:
         return []
-    found = screen(due, fivetran, now=now, read_timeout=read_timeout)
+    found = screen(
+        due, fivetran, now=now, read_timeout=read_timeout, time_left=lambda: remaining_ms() >= TIME_RESERVE_MS
+    )
+    if found.out_of_time:
+        report.stopped_early = "lambda time"
     auth = refused(found.errors)
     with report._lock:
         report.groups_listed += found.groups_listed

@@ -170,3 +170,11 @@ def test_a_refused_key_on_the_listing_is_reported_as_refused() -> None:
     found = screen(due(token("a")), Lister(error=denied), now=NOW, read_timeout=5)
 
     assert refused(found.errors) is denied
+
+
+def test_groups_left_when_the_pass_has_no_time_left_are_not_listed_and_say_so() -> None:
+    lister = Lister(connection("a", succeeded_at=ACCEPTED + timedelta(seconds=5)))
+
+    found = screen(due(token("a")), lister, now=NOW, read_timeout=5, time_left=lambda: False)
+
+    assert (found.to_read, lister.calls, found.out_of_time) == ([], [], True)
