@@ -7,8 +7,9 @@ the sync history only for the connections the listing shows may have changed sin
 armed. A connection is **read** (its sync history, so the identity rule decides as before) when:
 
 - its latest sync end, ``max(succeeded_at, failed_at)``, is at or after its token's acceptance (or its
-  resume point) and later than the end the last read saw (``TokenRecord.seen_end``): a sync has ended
-  since (Fivetran sets these when a sync ends; ``rescheduled`` moves neither, fivetran.md §4);
+  resume point) and later than the end the last read saw (``TokenRecord.seen_end``, recorded once the
+  sync history showed that end): a sync has ended since (Fivetran sets these when a sync ends;
+  ``rescheduled`` moves neither, fivetran.md §4);
 - it is paused, its setup is not ``connected``, or it is not in the listing (deleted or moved): its
   running sync was dropped (``reconcile.dropped_reason`` decides);
 - its ``status.sync_state`` is ``rescheduled`` (the sync ended as ``RESCHEDULED``), at most once every
