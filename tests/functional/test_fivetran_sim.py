@@ -816,12 +816,27 @@ def test_the_readme_format_block_is_a_valid_scenario():
     assert spec.already_syncing is not None and spec.scheduled_syncs and spec.api.trigger_status == 0
 
 
+def test_an_empty_webhook_events_list_is_an_account_without_a_webhook(make_sim):
+    s = make_sim({"fivetran": {"webhook_events": []}, "connectors": [conn(sync={"duration_s": 0.1})]})
+
+    s.trigger("c1")
+    eventually(lambda: s.history("c1") and s.history("c1")[0]["status"] == "SUCCESSFUL")
+
+    assert s.sim.fivetran.webhook_events == ()
+    assert s.sim.webhooks.to_dict()["sent"] == 0
+    assert s.events() == []
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
         ({"fivetran": {"clock_offset": 3}}, "unknown key fivetran.clock_offset"),
         ({"fivetran": {"clock_offset_s": "3"}}, "fivetran.clock_offset_s must be a number"),
-        ({"fivetran": {"webhook_events": ["status"]}}, "fivetran.webhook_events must be a non-empty list"),
+        (
+            {"fivetran": {"webhook_events": ["status"]}},
+            "fivetran.webhook_events must be a list of sync_start",
+        ),
+        ({"fivetran": {"webhook_events": "sync_end"}}, "[] for no webhook"),
         ({"fivetran": {"api_outage": {"start_s": 1, "status": 200}}}, "fivetran.api_outage.status"),
         ({"fivetran": {"api_outage": {"until_s": 1}}}, "unknown key fivetran.api_outage.until_s"),
         ({"fivetran": {"api_key_rotation": {"at": 1}}}, "unknown key fivetran.api_key_rotation.at"),
