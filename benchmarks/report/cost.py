@@ -109,7 +109,8 @@ def cost_section(
         f"histories of the {sizes[0]}- and {sizes[1]}-connection runs of section 3 ({transitions[sizes[0]]} "
         f"and {transitions[sizes[1]]} transitions). Each webhook is one API Gateway request and one Lambda "
         f"invocation of {webhook_s * 1000:.1f} ms ({webhook_basis}). Lambda memory: {memory} MB "
-        "(`.chalice/config.json`). Fivetran API calls include the safety net's group listings over the window.",
+        "(`.chalice/config.json`). Fivetran API calls include the safety net's group listings over the "
+        "window.",
         f"- Polling: one worker (a Dagster run worker, an Airflow worker) on Fargate, {worker.vcpu:g} vCPU / "
         f"{worker.gb:g} GB, held for the sync window and then running dbt itself, polling every "
         f"{worker.poll_interval_s:g} s (dagster-fivetran's default).",
