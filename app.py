@@ -10,7 +10,7 @@ Entry points (names are contracts: the state machine, infra/template.yaml and RE
 - ``transform_lease``  (Lambda, before and after ``RunDbt``): take the run's transform lease (one
   dbt at a time per stage and target) or say how long to wait; give it back after dbt.
 - ``POST /webhooks/fivetran``: verify the signature, complete parked tokens.
-- ``reconcile_syncs``  (every 5 minutes): resolve syncs whose webhook never came; at most every
+- ``reconcile_syncs``  (every minute): resolve syncs whose webhook never came; at most every
   15 minutes, check that the stage's webhook exists, is active and delivers (``webhook_watchdog``).
 - ``notify_run``       (EventBridge, a run's end): send the run's message to Slack and/or SNS.
 """
@@ -246,7 +246,7 @@ def _reached_at(request: Any) -> str | None:
     return f"https://{domain}{path}" if domain and path else None
 
 
-@app.schedule(Rate(5, unit=Rate.MINUTES), name="reconcile_syncs")
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="reconcile_syncs")
 def reconcile_syncs(event: Any) -> dict[str, Any]:
     deps = get_dependencies()
     context = getattr(event, "context", None)

@@ -14,6 +14,8 @@
 - ``sidebyside``: wall time at 10 to 1,000 connections and Fivetran trouble (an API outage, a 429
   storm), ours and the peer on the same scenario in one run (``peer_run`` runs the peer for it and
   for ``latency``)
+- ``no_webhook`` (run on its own: ``python -m benchmarks.no_webhook``): detection with no webhook at all,
+  the safety net at its production cadence against polling every 10 s, at 10 and 100 connections
 - ``attribution`` (a package): seeded random event streams through our real ``start_sync`` and
   webhook handler and through dagster-fivetran's completion rule: runs given another sync's outcome
 

@@ -9,8 +9,8 @@ minus when the simulator ended it (``FivetranSimulator.sync_ended_at``); all clo
   answered the first accepted ``sync_end`` of each sync (the simulator's delivery log): the route
   answers after its ``SendTaskSuccess``/``Failure`` reached Step Functions. (Each sync's task runs in
   a child execution of the Distributed Map, whose events are not in the run's history.) The safety
-  net runs with the production threshold (``reconcile_after_s`` 240), so it stays silent for these
-  short syncs, as it would on AWS. API calls are the simulator's own counts.
+  net runs at the production cadence and threshold (a pass every 60 s for tokens older than 60 s), so
+  it stays silent for these short syncs, as it would on AWS. API calls are the simulator's own counts.
 - **Peer**: ``dagster-fivetran``'s ``FivetranClient.sync_and_poll`` (what ``FivetranWorkspace`` runs to
   materialize a connector's assets), one thread per connection, in its own venv (``peer_env``). The
   client hard-codes ``https://api.fivetran.com/v1``, so ``peer_driver.py`` subclasses it to override the
@@ -44,8 +44,8 @@ from local.scenario import Scenario, parse_scenario
 
 __all__ = ["SideResult", "durations", "latency_scenario", "run_ours", "run_peer"]
 
-PRODUCTION_RECONCILE_AFTER_S = 240
-RECONCILE_EVERY_S = 300  # the reconcile_syncs schedule on AWS
+PRODUCTION_RECONCILE_AFTER_S = 60  # RECONCILE_AFTER_SECONDS on AWS
+RECONCILE_EVERY_S = 60  # the reconcile_syncs schedule on AWS
 
 
 def durations(n: int, low: float = 2.0, high: float = 6.0) -> list[float]:
@@ -63,6 +63,7 @@ def latency_scenario(sync_durations: list[float]) -> Scenario:
             "settings": {
                 "max_concurrency": max(10, len(sync_durations)),
                 "reconcile_after_s": PRODUCTION_RECONCILE_AFTER_S,
+                "reconcile_interval_s": RECONCILE_EVERY_S,
                 "timeout_s": 300,
             },
             "connectors": [
@@ -96,9 +97,9 @@ class SideResult:
 
     def calls_per_hour_of_sync(self) -> float:
         """Model: API calls for one connection whose sync lasts an hour."""
-        if self.poll_interval_s is None:  # ours: trigger + the reconcile GET every 5 min after 240 s
-            checks = math.ceil((3600 - PRODUCTION_RECONCILE_AFTER_S) / RECONCILE_EVERY_S)
-            return self.calls_per_sync + checks
+        if self.poll_interval_s is None:  # ours: trigger + a share of the group listing each pass after 60 s
+            passes = math.ceil((3600 - PRODUCTION_RECONCILE_AFTER_S) / RECONCILE_EVERY_S)
+            return self.calls_per_sync + passes / max(1, self.syncs)
         polls_seen = self.extra.get("polls_per_sync", 0.0)
         setup = self.calls_per_sync - polls_seen
         return setup + 3600 / self.poll_interval_s + 1

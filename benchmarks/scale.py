@@ -64,7 +64,7 @@ def _scale_scenario(n: int, max_concurrency: int) -> dict[str, Any]:
         "input": {"sync_timeout_seconds": 900},
         "settings": {
             "max_concurrency": max_concurrency,
-            "reconcile_after_s": 240,  # production threshold: the safety net stays out of the way
+            "reconcile_after_s": 240,  # the safety net stays out of the way (here a pass comes every second)
             "timeout_s": 900,
         },
         # ids and schemas as long as Fivetran's (two words): payload sizes depend on them

@@ -5,9 +5,10 @@ Each case is one scenario (``local/README.md``'s format) played twice by the sam
 - **Ours**: the real state machine in ``local.runtime.LocalRuntime``, whatever definition it provisions
   (inline or distributed Map), in its own process (``python -m benchmarks.sidebyside --child``) so moto
   starts empty. Default settings: the runtime's own Map concurrency, the production safety-net
-  threshold (240 s), the default heartbeat. dbt's task exits at once and the simulator's DuckDB writes
-  are off (``benchmarks.hooks``): dbt's *start* is what is measured. Times, from the execution history
-  and the simulator: the run's start is the ``ExecutionStarted`` event; each sync's **detection** is
+  cadence and threshold (a pass every 60 s, tokens from 60 s), the heartbeat that cadence needs. dbt's
+  task exits at once and the simulator's DuckDB writes are off (``benchmarks.hooks``): dbt's *start* is
+  what is measured. Times, from the execution history and the simulator: the run's start is the
+  ``ExecutionStarted`` event; each sync's **detection** is
   the first ``sync_end`` delivery of that connection the webhook receiver answered 2xx (the simulator's
   delivery log: the receiver answers after it completed the token); **dbt's start** is the
   ``TaskStateEntered`` event of ``RunDbt``. Outcomes: the runtime's report.
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.child import run_child
-from benchmarks.latency import PRODUCTION_RECONCILE_AFTER_S
+from benchmarks.latency import PRODUCTION_RECONCILE_AFTER_S, RECONCILE_EVERY_S
 
 __all__ = [
     "CaseRun",
@@ -58,7 +59,11 @@ def walltime_scenario(n: int, low: float, high: float) -> dict[str, Any]:
     return {
         "name": f"bench-walltime-{n}",
         "input": {"sync_timeout_seconds": max(900, timeout)},
-        "settings": {"reconcile_after_s": PRODUCTION_RECONCILE_AFTER_S, "timeout_s": timeout},
+        "settings": {
+            "reconcile_after_s": PRODUCTION_RECONCILE_AFTER_S,
+            "reconcile_interval_s": RECONCILE_EVERY_S,
+            "timeout_s": timeout,
+        },
         "connectors": [
             {
                 "id": f"bench_conn_{i:04d}",

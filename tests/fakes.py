@@ -12,6 +12,8 @@ from chalicelib.platform.errors import FivetranNotFound, FivetranRateLimited
 from chalicelib.platform.timeutil import utcnow
 from chalicelib.tokens.identity import SyncRecord
 
+DEFAULT_GROUP = "group"
+
 
 def connection(
     connection_id: str,
@@ -37,7 +39,7 @@ def connection(
         succeeded_at=succeeded_at,
         failed_at=failed_at,
         rescheduled_for=rescheduled_for,
-        group_id="group",
+        group_id=DEFAULT_GROUP,
     )
 
 
@@ -69,6 +71,7 @@ class FakeFivetran:
         self.rate_limited: dict[str, float] = {}  # connection -> Retry-After: a trigger is refused (429)
         self.history: dict[str, list[SyncRecord]] = {}
         self.history_reads: list[str] = []
+        self.group_reads: list[str] = []
         self.deadline: float | None = None
         # GET /v1/webhooks: the stage's webhook, registered and active (the watchdog's healthy case).
         self.webhooks: list[dict[str, Any]] = [dict(HEALTHY_WEBHOOK)]
@@ -85,8 +88,31 @@ class FakeFivetran:
         self.history_reads.append(connection_id)
         return list(self.history.get(connection_id, []))
 
-    def list_group_connections(self, group_id: str) -> list[Connection]:
-        return list(self.connections.values())
+    def list_group_connections(self, group_id: str, *, timeout: float | None = None) -> list[Connection]:
+        """The group's connections (those made by ``connection()``, group ``group``, are in any group
+        asked for; one moved to another group only in that one), as Fivetran lists them: a sync that
+        ``history`` shows ended moves ``succeeded_at`` or ``failed_at`` to its end, one that ended
+        ``RESCHEDULED`` leaves the connection ``rescheduled`` (fivetran.md §4)."""
+        self.group_reads.append(group_id)
+        return [
+            self._as_listed(c) for c in self.connections.values() if c.group_id in (DEFAULT_GROUP, group_id)
+        ]
+
+    def _as_listed(self, conn: Connection) -> Connection:
+        from dataclasses import replace
+
+        ended = [s for s in self.history.get(conn.id, []) if s.ended and s.ended_at is not None]
+        for sync in sorted(ended, key=lambda s: s.ended_at or conn.succeeded_at or utcnow()):
+            at = sync.ended_at
+            if sync.status == "SUCCESSFUL" and (conn.succeeded_at is None or at > conn.succeeded_at):
+                conn = replace(conn, succeeded_at=at, sync_state="scheduled")
+            elif sync.status == "RESCHEDULED":
+                conn = replace(conn, sync_state="rescheduled")
+            elif (sync.status or "").startswith("FAILURE") and (
+                conn.failed_at is None or at > conn.failed_at
+            ):
+                conn = replace(conn, failed_at=at, sync_state="scheduled")
+        return conn
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         self.webhook_reads += 1

@@ -39,7 +39,7 @@ def _ours_usage(
     reads = sum(ddb.get(op, 0) for op in READ_OPS) + webhooks
     n = int(run["connections"])
     checks = max(0, math.ceil((window_s - PRODUCTION_RECONCILE_AFTER_S) / RECONCILE_EVERY_S))
-    api_calls = int(run["fivetran_api_calls"]) + checks * n
+    api_calls = int(run["fivetran_api_calls"]) + checks * math.ceil(n / 1000)  # one group listing a pass
     usage = cost.Usage(
         transitions=int(run["transitions"]),
         lambda_requests=len(durations),
@@ -109,7 +109,8 @@ def cost_section(
         f"histories of the {sizes[0]}- and {sizes[1]}-connection runs of section 3 ({transitions[sizes[0]]} "
         f"and {transitions[sizes[1]]} transitions). Each webhook is one API Gateway request and one Lambda "
         f"invocation of {webhook_s * 1000:.1f} ms ({webhook_basis}). Lambda memory: {memory} MB "
-        "(`.chalice/config.json`). Fivetran API calls include the safety net's checks over the window.",
+        "(`.chalice/config.json`). Fivetran API calls include the safety net's group listings over the "
+        "window.",
         f"- Polling: one worker (a Dagster run worker, an Airflow worker) on Fargate, {worker.vcpu:g} vCPU / "
         f"{worker.gb:g} GB, held for the sync window and then running dbt itself, polling every "
         f"{worker.poll_interval_s:g} s (dagster-fivetran's default).",
@@ -120,8 +121,8 @@ def cost_section(
         f"- DynamoDB: {cost.WRITE_UNITS_PER_WRITE} write units per write (a token item is 1-2 KB) and "
         f"{cost.READ_UNITS_PER_READ} read unit per consistent `Query`; per sync: park, claim, delete, one "
         "query.",
-        "- Not per run: the `reconcile_syncs` schedule (8,640 invocations a month, under $0.02 a month at "
-        "0.3 s each), CloudWatch Logs, Secrets Manager reads (cached 5 min).",
+        "- Not per run: the `reconcile_syncs` schedule (43,200 invocations a month, about $0.06 a month at "
+        "0.3 s each before the free tier), CloudWatch Logs, Secrets Manager reads (cached 5 min).",
     ]
     if even is not None and even > 0:
         calls_then = cost.polling_api_calls(worker, round(even), window_s)

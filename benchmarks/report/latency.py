@@ -97,9 +97,11 @@ def latency_section(
         "- Peer: when `sync_and_poll` returned. It calls the legacy `/v1/connectors` paths through the "
         "benchmark's proxy (`benchmarks/peer_proxy.py`), which counts every call.",
         f"- API calls by endpoint: {endpoints}.",
-        f"- 1-hour model: ours = the measured calls plus the safety net's one `GET` every "
-        f"{RECONCILE_EVERY_S // 60} min once a token is older than {PRODUCTION_RECONCILE_AFTER_S} s; the "
-        "peer = its measured setup calls plus one `GET` per poll interval for an hour.",
+        "- 1-hour model: ours = the measured calls plus the connection's share of the safety net's one"
+        f" group listing every {RECONCILE_EVERY_S} s once a token is older than"
+        f" {PRODUCTION_RECONCILE_AFTER_S} s (the webhook ends the wait; without one, add one sync-history"
+        " read: section 1b); the peer = its measured setup calls plus one `GET` per poll interval for an"
+        " hour.",
     ]
     lines += [f"- **Problem:** {p}" for p in problems]
     return "\n".join(lines)

@@ -121,7 +121,8 @@ def trouble_section(cases: list[tuple[str, str, list[CaseRun], list[CaseRun]]]) 
             "the seconds left). The window counts from each side's zero (ours: the runtime is up, just "
             "before the execution starts; the peer: its first API call). A run finished correctly when "
             "every sync ended succeeded and dbt started (the peer: every `sync_and_poll` returned "
-            "without a `Failure`). Ours runs with the production safety-net threshold (240 s).",
+            "without a `Failure`). Ours runs with the production safety-net cadence and threshold "
+            "(a pass every 60 s, tokens from 60 s).",
             table,
             described,
         ]

@@ -141,13 +141,14 @@ class FivetranClient(FivetranTransport):
 
     # -- endpoints -------------------------------------------------------------------
 
-    def list_group_connections(self, group_id: str) -> list[Connection]:
-        """Every connection of a group, following ``next_cursor`` to the last page."""
-        return list(self._iter_group_connections(group_id))
+    def list_group_connections(self, group_id: str, *, timeout: float | None = None) -> list[Connection]:
+        """Every connection of a group, following ``next_cursor`` to the last page (1,000 a page).
+        ``timeout``: seconds per request (None: the client's)."""
+        return list(self._iter_group_connections(group_id, timeout))
 
-    def _iter_group_connections(self, group_id: str) -> Iterator[Connection]:
+    def _iter_group_connections(self, group_id: str, timeout: float | None) -> Iterator[Connection]:
         path = f"/v1/groups/{quote(group_id, safe='')}/connections"
-        for item in self._items("GET", path):
+        for item in self._items("GET", path, timeout=timeout):
             yield Connection.from_api(item)
 
     def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:

@@ -66,7 +66,7 @@ class Settings:
     # Local stage only: a second secret the route also accepts (AWS stages read AWSPREVIOUS instead).
     webhook_secret_previous: str | None = None
     # Safety net: tokens parked longer than this are checked against the Fivetran API.
-    reconcile_after_seconds: int = 240
+    reconcile_after_seconds: int = 60
     # The Distributed Map's ItemReader takes up to 100,000,000 items; past this many connections a
     # run is refused before any sync starts (a typo'd group, not a real one, is the likely cause).
     max_connections_per_run: int = DEFAULT_MAX_CONNECTIONS_PER_RUN
@@ -125,7 +125,7 @@ class Settings:
             webhook_secret=opt("FIVETRAN_WEBHOOK_SECRET"),
             webhook_secret_arn=opt("FIVETRAN_WEBHOOK_SECRET_ARN"),
             webhook_secret_previous=opt("FIVETRAN_WEBHOOK_SECRET_PREVIOUS"),
-            reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 240),
+            reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 60),
             reconcile_max_tokens=_int(env, "RECONCILE_MAX_TOKENS", 200, minimum=1),
             max_connections_per_run=_int(
                 env, "MAX_CONNECTIONS_PER_RUN", DEFAULT_MAX_CONNECTIONS_PER_RUN, minimum=1

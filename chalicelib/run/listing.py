@@ -133,7 +133,9 @@ def list_connectors(
                 "schema": conn.schema,
                 "schedule_type": conn.schedule_type,
             }
-            if len(options.group_ids) > 1:
+            if options.group_id is None and conn.group_id:
+                # A run by connector_ids or of several groups: its tokens carry the connection's group, so
+                # the safety net reads the group once a pass, not each connection (run/group_screen.py).
                 item["group_id"] = conn.group_id
             to_sync.append(item)
     if len(to_sync) > max_connections:

@@ -1,16 +1,21 @@
 """The safety net: heartbeats for every parked token, and the exact sync read from Fivetran.
 
-Each pass (``reconcile_syncs``, every 5 minutes; one pass at a time through a lease in
-the token table that lapses before the pass's Lambda times out, ``lease_seconds_for``):
+Each pass (``reconcile_syncs``, every minute; one pass at a time through a lease in the token table
+that lapses before the pass's Lambda times out, ``lease_seconds_for``; a pass with no parked token
+returns after one scan of the table):
 
 1. **Heartbeats never depend on Fivetran's API.** Every parked token gets
    ``SendTaskHeartbeat``, whatever Fivetran answers: ``HeartbeatSeconds`` fires only
    when the safety net itself has stopped. A token Step Functions no longer knows is
    deleted.
-2. **Reads rotate fairly.** Armed tokens parked longer than ``older_than_seconds`` are
-   grouped by connection, least recently checked first, at most ``max_connections`` per
-   pass, read with bounded concurrency and a per-request timeout:
-   ``GET /v1/connections/{id}`` and ``GET /v1/connections/{id}/sync-history``.
+2. **Each waiting group is read once; only changed connections further.** Armed tokens parked longer
+   than ``older_than_seconds`` (60 s on AWS) are grouped by connection; each of their groups is listed
+   once (``GET /v1/groups/{id}/connections``, ``chalicelib/run/group_screen.py``), and only the
+   connections it shows may have changed since their tokens were armed (a sync ended, paused, broken,
+   gone, rescheduled, or no read for an hour) are read further, least recently checked first, at most
+   ``max_connections`` per pass, with bounded concurrency and a per-request timeout:
+   ``GET /v1/connections/{id}/sync-history`` (and ``GET /v1/connections/{id}`` for a connection not in
+   its group's listing or parked without a group).
 3. **The exact sync decides.** The sync history is complete, so the identity rule
    (``chalicelib/tokens/identity.py``) names each token's sync for certain and a token completes
    only from that sync's end; a later scheduled sync is never credited to a run.
@@ -21,7 +26,9 @@ the token table that lapses before the pass's Lambda times out, ``lease_seconds_
    ended while the connection is paused, its setup broken, deleted, or found in another group than
    the run's (moved).
 
-A Fivetran error (outage, 429, timeout) only skips that connection's read this pass. A refused
+A Fivetran error (outage, 429, timeout) only skips that connection's read (or that group's, for a
+listing) this pass. These reads are not taken from the triggers' API budget
+(``chalicelib/tokens/api_budget.py``): they live in the account quota's other share. A refused
 API key (401, persisting after the client read the credentials again) that refuses every read of
 the passes for ``auth_failure_seconds`` (``FIVETRAN_AUTH_FAILURE_SECONDS``, 15 minutes) ends every
 waiting token with ``AUTH_FAILED`` and a cause that says the key was refused and which secret to
@@ -50,9 +57,10 @@ from chalicelib.platform.errors import (
     TokenStoreError,
 )
 from chalicelib.platform.log import logger
-from chalicelib.platform.timeutil import format_timestamp
+from chalicelib.run.dropped import Drop, dropped_reason
+from chalicelib.run.group_screen import ToRead, refused, screen
 from chalicelib.tokens.callbacks import CallbackError, CallbackResult
-from chalicelib.tokens.identity import Binding, SyncRecord
+from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.outcomes import SyncOutcome
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.resolver import HISTORY_WINDOW, Resolution, Resolver
@@ -77,13 +85,17 @@ AUTH_FAILED = "AUTH_FAILED"
 # The lease ends this long before the invocation's own deadline, so a pass killed at its Lambda
 # timeout has already let go and the next scheduled pass runs (never skipped: issue 20).
 LEASE_MARGIN_SECONDS = 5.0
-# Outside Lambda (no deadline): shorter than the 5-minute schedule, for the same reason.
-MAX_LEASE_SECONDS = 240.0
+# Outside Lambda (no deadline): shorter than the 1-minute schedule, for the same reason.
+MAX_LEASE_SECONDS = 50.0
+# A sync's end in the group listing and in the sync history may differ by their precision.
+SAME_END = timedelta(seconds=1)
 # Fivetran's clock may run ahead of ours: ask the history a little into our future.
 CLOCK_SLACK = timedelta(hours=1)
 
 
 class ConnectionReader(Protocol):
+    def list_group_connections(self, group_id: str, *, timeout: float | None = None) -> list[Connection]: ...
+
     def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection: ...
 
     def sync_history(
@@ -98,6 +110,9 @@ class UnavailableFivetran:
     def __init__(self, why: str) -> None:
         self._why = why
 
+    def list_group_connections(self, group_id: str, *, timeout: float | None = None) -> list[Connection]:
+        raise FivetranApiError(f"cannot call Fivetran: {self._why}")
+
     def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
         raise FivetranApiError(f"cannot call Fivetran: {self._why}")
 
@@ -110,6 +125,8 @@ class UnavailableFivetran:
 @dataclass
 class ReconcileReport:
     examined: int = 0
+    groups_listed: int = 0
+    unchanged: int = 0
     connections_checked: int = 0
     heartbeats: int = 0
     dropped: int = 0
@@ -126,53 +143,6 @@ class ReconcileReport:
             f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith(("resolution", "_"))
         }
         return {**own, **self.resolution.to_dict()}
-
-
-@dataclass(frozen=True)
-class Drop:
-    """Why a token's sync will never end: ``status`` (``DROPPED`` or ``NOT_FOUND``) and a reason a
-    person can act on."""
-
-    status: str
-    reason: str
-
-
-def dropped_reason(conn: Connection | None, record: TokenRecord, binding: Binding) -> Drop | None:
-    """Why Fivetran will never end this token's sync (None: it may still end).
-
-    ``conn`` is the connection now (None: Fivetran has no such connection); ``record.group_id`` is
-    the group the run listed it in; ``binding`` the token's sync as the complete history names it.
-    """
-    if conn is None:
-        return Drop("NOT_FOUND", "the connection no longer exists in Fivetran (deleted while the run waited)")
-    moved_to = (
-        conn.group_id if record.group_id and conn.group_id and conn.group_id != record.group_id else None
-    )
-    later = binding.superseded_by
-    if binding.dropped and later is not None and binding.sync is not None:
-        how = f"moved to group {moved_to}" if moved_to else "paused/resumed or moved"
-        when = format_timestamp(later.started_at) if later.started_at else "after it"
-        return Drop(
-            "DROPPED",
-            f"the sync was dropped: the connection was {how} (a later sync {later.sync_id} started at"
-            f" {when} while sync {binding.sync.sync_id} had no end; Fivetran never ends a dropped sync):"
-            " re-run the connection",
-        )
-    if moved_to:
-        return Drop(
-            "DROPPED",
-            f"the sync was dropped: the connection was moved to group {moved_to} (the run listed it in"
-            f" group {record.group_id}); moving a connection pauses it, which drops its running sync",
-        )
-    if conn.paused:
-        return Drop("PAUSED", "the sync was dropped: the connection was paused while the run waited")
-    if not conn.is_connected:
-        return Drop(
-            "DROPPED",
-            f"the sync was dropped: the connection's setup is {conn.setup_state} (it broke while the run"
-            " waited): fix the connection in Fivetran",
-        )
-    return None
 
 
 def lease_seconds_for(remaining_ms: int) -> float:
@@ -212,12 +182,11 @@ def reconcile(
         report.examined = len(tokens)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(lambda record: _heartbeat(record, resolver, report), tokens))
-            due = _due_connections(tokens, now - timedelta(seconds=older_than_seconds), max_connections)
+            due = _due_connections(tokens, now - timedelta(seconds=older_than_seconds))
+            to_read = _screen(due, fivetran, now, read_timeout, remaining_ms, report)[:max_connections]
             work = [
-                pool.submit(
-                    _check, cid, parked, store, fivetran, resolver, now, read_timeout, remaining_ms, report
-                )
-                for cid, parked in due
+                pool.submit(_check, read, store, fivetran, resolver, now, read_timeout, remaining_ms, report)
+                for read in to_read
             ]
             for future in work:
                 future.result()
@@ -228,16 +197,41 @@ def reconcile(
     return report
 
 
-def _due_connections(
-    tokens: Iterable[TokenRecord], cutoff: datetime, limit: int
-) -> list[tuple[str, list[TokenRecord]]]:
+def _due_connections(tokens: Iterable[TokenRecord], cutoff: datetime) -> list[tuple[str, list[TokenRecord]]]:
     """Connections with armed tokens parked before ``cutoff``, least recently checked first."""
     by_connection: dict[str, list[TokenRecord]] = defaultdict(list)
     for record in tokens:
         if record.anchor is not None and record.requested_at < cutoff:
             by_connection[record.connector_id].append(record)
-    order = sorted(by_connection.items(), key=lambda kv: min(r.checked_at or 0.0 for r in kv[1]))
-    return order[:limit]
+    return sorted(by_connection.items(), key=lambda kv: min(r.checked_at or 0.0 for r in kv[1]))
+
+
+def _screen(
+    due: list[tuple[str, list[TokenRecord]]],
+    fivetran: ConnectionReader,
+    now: datetime,
+    read_timeout: float,
+    remaining_ms: Callable[[], int],
+    report: ReconcileReport,
+) -> list[ToRead]:
+    """The due connections to read this pass (their groups listed once each); listing errors count as
+    read errors (a refused key too)."""
+    if not due:
+        return []
+    found = screen(
+        due, fivetran, now=now, read_timeout=read_timeout, time_left=lambda: remaining_ms() >= TIME_RESERVE_MS
+    )
+    if found.out_of_time:
+        report.stopped_early = "lambda time"
+    auth = refused(found.errors)
+    with report._lock:
+        report.groups_listed += found.groups_listed
+        report.unchanged += found.unchanged
+        report.api_errors += len(found.errors)
+        if auth is not None:
+            report.auth_errors += sum(1 for e in found.errors if isinstance(e, FivetranAuthError))
+            report._auth_error = str(auth)
+    return found.to_read
 
 
 def _heartbeat(record: TokenRecord, resolver: Resolver, report: ReconcileReport) -> None:
@@ -259,8 +253,7 @@ def _heartbeat(record: TokenRecord, resolver: Resolver, report: ReconcileReport)
 
 
 def _check(
-    connector_id: str,
-    parked: list[TokenRecord],
+    read: ToRead,
     store: TokenStore,
     fivetran: ConnectionReader,
     resolver: Resolver,
@@ -273,15 +266,18 @@ def _check(
         with report._lock:
             report.stopped_early = "lambda time"
         return
-    ctx = {"connector_id": connector_id, "tokens": len(parked)}
+    connector_id, parked = read.connector_id, read.parked
+    ctx = {"connector_id": connector_id, "tokens": len(parked), "why": read.why}
     set_deadline = getattr(fivetran, "set_deadline", None)
     if set_deadline is not None:  # this worker's reads end before the pass must
         set_deadline((remaining_ms() - TIME_RESERVE_MS) / 1000)
     try:
-        try:
-            conn: Connection | None = fivetran.get_connection(connector_id, timeout=read_timeout)
-        except FivetranNotFound:
-            conn = None
+        conn: Connection | None = read.listed
+        if conn is None:
+            try:
+                conn = fivetran.get_connection(connector_id, timeout=read_timeout)
+            except FivetranNotFound:
+                conn = None
         history: list[SyncRecord] = []
         if conn is not None:
             start = min(r.anchor.at for r in parked if r.anchor is not None) - timedelta(seconds=1)
@@ -308,7 +304,7 @@ def _check(
     except (CallbackError, TokenStoreError) as exc:
         resolution = Resolution(errors=[str(exc)])
         logger.warning("reconcile could not act on a connection", extra={**ctx, "error": str(exc)})
-    _mark_checked(store, parked)
+    _mark_checked(store, parked, _seen_end(conn, history))
     with report._lock:
         report.connections_checked += 1
         report.resolution.add(resolution)
@@ -352,7 +348,7 @@ def _refused_key(
     """Track how long Fivetran has refused every read (401); past ``bound_seconds`` the waiting
     tokens end with ``AUTH_FAILED``. A pass that read a connection clears the mark."""
     try:
-        if report.connections_checked:
+        if report.connections_checked or report.groups_listed:  # Fivetran answered a read
             store.clear_mark(AUTH_MARK)
             return
         if not report.auth_errors:
@@ -376,11 +372,22 @@ def _refused_key(
         logger.warning("could not act on a refused API key", extra={"error": str(exc)})
 
 
-def _mark_checked(store: TokenStore, parked: list[TokenRecord]) -> None:
+def _seen_end(conn: Connection | None, history: list[SyncRecord]) -> datetime | None:
+    """The connection's latest end the group screen may take as read: only once the sync history shows
+    a sync ended by then (Fivetran's listing may show an end before its history does; then the next
+    pass reads again)."""
+    last = conn.last_completed_at if conn is not None else None
+    if last is None:
+        return None
+    caught_up = any(s.ended_at is not None and s.ended_at >= last - SAME_END for s in history)
+    return last if caught_up else None
+
+
+def _mark_checked(store: TokenStore, parked: list[TokenRecord], seen_end: datetime | None = None) -> None:
     now = time.time()
     for record in parked:
         try:
-            store.mark_checked(record, now)
+            store.mark_checked(record, now, seen_end=seen_end)
         except TokenStoreError as exc:
             logger.warning(
                 "could not mark a token checked", extra={"token_ref": record.ref, "error": str(exc)}

@@ -61,7 +61,8 @@ class SyncRequest:
     "sync_timeout_seconds", "resume": bool, "after": null | {"sync_id", "finished_at", ...}}``;
     ``after`` is the answer this trigger follows: the rescheduled sync a resume follows (its end
     on Fivetran's clock), or the ``RATE_LIMITED`` answer of an earlier attempt, whose
-    ``budget_slot`` (when set) is the budget slot this trigger owns.
+    ``budget_slot`` (when set) is the budget slot this trigger owns. ``group_id`` is the run's group, or
+    for a run by connector_ids the connector's own ``group_id`` (the group the listing found it in).
     """
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
@@ -71,8 +72,8 @@ class SyncRequest:
         connector = connector if isinstance(connector, Mapping) else {}
         self.connector_id = str(connector.get("connector_id") or "").strip()
         self.schedule_type = str(connector.get("schedule_type") or "auto")
-        # the run's group (None for a run by connector_ids); a run of several groups names each
-        # connection's own group in its listed item (chalicelib/run/listing.py)
+        # The run's group; for a run by connector_ids or of several groups, the group the listing
+        # found the connection in (chalicelib/run/listing.py).
         group = payload.get("group_id") or connector.get("group_id")
         self.group_id = group if isinstance(group, str) and group else None
         self.task_token = str(payload.get("task_token") or "")

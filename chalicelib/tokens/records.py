@@ -8,7 +8,9 @@ Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
   ``accepted_at`` (Fivetran's clock, from the answer's ``Date`` header) and ``joined``
   (the trigger joined a running sync); for a resume after ``RESCHEDULED``, ``resume_after``
   and ``exclude_sync_id`` instead; ``checked_at`` (epoch seconds, when the safety net last
-  read Fivetran for it); ``group_id``, the group the connection was listed in for the run (a
+  read the connection's sync history for it) and ``seen_end`` (the connection's latest sync end,
+  ``max(succeeded_at, failed_at)`` on Fivetran's clock, as the group listing showed it then: a later
+  one means the connection changed again); ``group_id``, the group the connection was listed in for the run (a
   connection the safety net finds in another group was moved, which drops its running sync).
 - **sync seen** (``token_id`` = ``sync#<sync_id>``): ``sync_id``, ``started_at``,
   ``ended_at`` (Fivetran's clock), ``status``, ``reason``, ``rescheduled_for``,
@@ -64,6 +66,7 @@ class TokenRecord:
     exclude_sync_id: str | None = None
     checked_at: float | None = None
     group_id: str | None = None
+    seen_end: datetime | None = None
 
     @property
     def ref(self) -> str:
@@ -115,6 +118,7 @@ class TokenRecord:
             exclude_sync_id=item.get("exclude_sync_id", {}).get("S"),
             checked_at=float(item["checked_at"]["N"]) if "checked_at" in item else None,
             group_id=item.get("group_id", {}).get("S"),
+            seen_end=_time(item, "seen_end"),
         )
 
 

@@ -180,15 +180,14 @@ class TokenStore:
         )
         return replace(record, accepted_at=accepted_at, joined=joined) if done else None
 
-    def mark_checked(self, record: TokenRecord, now: float) -> None:
-        """When the safety net last read Fivetran for this token (fair rotation)."""
-        self._update_token(
-            "mark a token checked",
-            record,
-            "SET checked_at = :now",
-            "attribute_exists(token_id)",
-            {":now": {"N": f"{now:.3f}"}},
-        )
+    def mark_checked(self, record: TokenRecord, now: float, *, seen_end: datetime | None = None) -> None:
+        """When the safety net last read the sync history for this token (``now``, epoch seconds: fair
+        rotation), and the connection's latest sync end it saw then (``seen_end``, Fivetran's clock)."""
+        update, values = "SET checked_at = :now", {":now": {"N": f"{now:.3f}"}}
+        if seen_end is not None:
+            update += ", seen_end = :seen"
+            values[":seen"] = {"S": format_timestamp(seen_end)}
+        self._update_token("mark a token checked", record, update, "attribute_exists(token_id)", values)
 
     def get(self, connector_id: str, token_id: str) -> TokenRecord | None:
         resp = self._call(

@@ -114,7 +114,8 @@ class _Handler(JsonRequestHandler):
             self.send_json(status, {"code": code, "message": "simulated"}, headers)
             return
         if endpoint.startswith("GET /v1/groups"):
-            limit = int((query.get("limit") or ["100"])[0])
+            raw_limit = (query.get("limit") or ["100"])[0]
+            limit = int(raw_limit) if raw_limit.isdigit() else 0
             data = sim.list_connections(ident, (query.get("cursor") or [None])[0], limit)
             self.send_json(200, {"code": "Success", "data": data})
         elif endpoint.startswith("POST"):

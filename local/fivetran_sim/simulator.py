@@ -44,7 +44,7 @@ class FivetranSimulator:
         webhook_secret: str,
         webhook_url: str | None,
         duckdb_path: Path,
-        page_size: int = 25,
+        page_size: int = 1000,
     ) -> None:
         self.scenario = scenario
         self.fivetran = scenario.fivetran
@@ -233,6 +233,12 @@ class FivetranSimulator:
         return state
 
     def list_connections(self, group_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
+        """``GET /v1/groups/{id}/connections``: ``limit`` 1..1000 (default 100) per page, at most
+        ``page_size``; ``next_cursor`` absent on the last page (fivetran.md §2.3)."""
+        if not 1 <= limit <= 1000:
+            raise ApiError(400, {"code": "InvalidInput", "message": "limit must be between 1 and 1000"})
+        if cursor is not None and not cursor.isdigit():
+            raise ApiError(400, {"code": "InvalidInput", "message": f"invalid cursor {cursor!r}"})
         if group_id not in self.scenario.group_ids:
             raise KeyError(group_id)
         with self.lock:
@@ -242,7 +248,7 @@ class FivetranSimulator:
                 if not state.deleted and (state.group_id or self.scenario.group_id) == group_id
             ]
             start = int(cursor) if cursor and cursor.isdigit() else 0
-            size = max(1, min(limit, self.page_size))
+            size = min(limit, self.page_size)
             page = ids[start : start + size]
             data: dict[str, Any] = {"items": [self.connections[i].to_api(group_id) for i in page]}
         if start + size < len(ids):

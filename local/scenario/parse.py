@@ -64,9 +64,10 @@ def _fivetran(raw: dict[str, Any]) -> FivetranSpec:
     if isinstance(offset, bool) or not isinstance(offset, int | float):
         raise ScenarioError(f"fivetran.clock_offset_s must be a number of seconds (got {offset!r})")
     events = data.get("webhook_events", list(DEFAULT_WEBHOOK_EVENTS))
-    if not isinstance(events, list) or not events or any(e not in WEBHOOK_EVENTS for e in events):
+    # An empty list: the account has no webhook at all (the safety net alone finds every sync's end).
+    if not isinstance(events, list) or any(e not in WEBHOOK_EVENTS for e in events):
         raise ScenarioError(
-            f"fivetran.webhook_events must be a non-empty list of {', '.join(WEBHOOK_EVENTS)} "
+            f"fivetran.webhook_events must be a list of {', '.join(WEBHOOK_EVENTS)}, [] for no webhook "
             f"(got {events!r})"
         )
     outage = None

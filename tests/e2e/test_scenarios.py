@@ -179,6 +179,8 @@ def test_scenario_ends_as_it_expects(path: Path, tmp_path: Path) -> None:
     if scenario.expect.error == "Orchestrator.InvalidInput":
         _assert_refused_within_the_first_state(result.history, report)
         return
+    if not scenario.fivetran.webhook_events:
+        _assert_found_by_group_reads(scenario, report)
     groups = scenario.execution_input().get("group_ids")  # a run of several groups syncs theirs only
     syncing = [
         c
@@ -232,3 +234,13 @@ def _assert_refused_within_the_first_state(history: list[dict[str, Any]], report
     assert report["fivetran_api_calls"]["total"] == 0, report["fivetran_api_calls"]
     assert report["connectors"] == []
     assert report["dbt"]["ran"] is False
+
+
+def _assert_found_by_group_reads(scenario: Scenario, report: dict[str, Any]) -> None:
+    """No webhook at all: the safety net found every end through its group's listing, reading each
+    connection's sync history once (when its sync had ended) and no connection alone."""
+    calls = report["fivetran_api_calls"]["by_endpoint"]
+    assert report["webhooks"]["sent"] == 0
+    assert calls.get("GET /v1/groups/{id}/connections", 0) >= 2  # the run's listing, then the passes'
+    assert calls.get("GET /v1/connections/{id}/sync-history", 0) == len(scenario.connectors), calls
+    assert calls.get("GET /v1/connections/{id}", 0) == 0, calls

@@ -286,6 +286,31 @@ def test_webhook_events_can_be_limited_to_sync_end(make_sim):
     assert [e["event"] for e in s.events()] == ["sync_end", "sync_end"]
 
 
+# -- group listing -----------------------------------------------------------------------------
+
+
+def test_the_group_listing_pages_with_a_cursor_as_fivetran_does_and_refuses_a_bad_limit(make_sim):
+    s = make_sim({"connectors": [conn("c1"), conn("c2"), conn("c3")]})
+    path = "/v1/groups/demo_group/connections"
+
+    pages, cursor = [], None
+    while True:
+        data = s.get(path, limit=2, **({"cursor": cursor} if cursor else {})).json()["data"]
+        pages.append([item["id"] for item in data["items"]])
+        cursor = data.get("next_cursor")
+        if not cursor:
+            break
+    default = s.get(path).json()["data"]
+
+    assert pages == [["c1", "c2"], ["c3"]]
+    assert [item["id"] for item in default["items"]] == ["c1", "c2", "c3"]
+    assert "next_cursor" not in default  # absent on the last page
+    for params in ({"limit": 0}, {"limit": 1001}, {"limit": "many"}, {"cursor": "not-a-cursor"}):
+        answer = s.get(path, **params)
+        assert answer.status_code == 400, params
+        assert set(answer.json()) == {"code", "message"}
+
+
 # -- sync history ------------------------------------------------------------------------------
 
 
@@ -791,12 +816,27 @@ def test_the_readme_format_block_is_a_valid_scenario():
     assert spec.already_syncing is not None and spec.scheduled_syncs and spec.api.trigger_status == 0
 
 
+def test_an_empty_webhook_events_list_is_an_account_without_a_webhook(make_sim):
+    s = make_sim({"fivetran": {"webhook_events": []}, "connectors": [conn(sync={"duration_s": 0.1})]})
+
+    s.trigger("c1")
+    eventually(lambda: s.history("c1") and s.history("c1")[0]["status"] == "SUCCESSFUL")
+
+    assert s.sim.fivetran.webhook_events == ()
+    assert s.sim.webhooks.to_dict()["sent"] == 0
+    assert s.events() == []
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
         ({"fivetran": {"clock_offset": 3}}, "unknown key fivetran.clock_offset"),
         ({"fivetran": {"clock_offset_s": "3"}}, "fivetran.clock_offset_s must be a number"),
-        ({"fivetran": {"webhook_events": ["status"]}}, "fivetran.webhook_events must be a non-empty list"),
+        (
+            {"fivetran": {"webhook_events": ["status"]}},
+            "fivetran.webhook_events must be a list of sync_start",
+        ),
+        ({"fivetran": {"webhook_events": "sync_end"}}, "[] for no webhook"),
         ({"fivetran": {"api_outage": {"start_s": 1, "status": 200}}}, "fivetran.api_outage.status"),
         ({"fivetran": {"api_outage": {"until_s": 1}}}, "unknown key fivetran.api_outage.until_s"),
         ({"fivetran": {"api_key_rotation": {"at": 1}}}, "unknown key fivetran.api_key_rotation.at"),
@@ -889,7 +929,7 @@ def test_twenty_five_hundred_generated_connections_are_seeded_and_all_listed_pag
                 break
     finally:
         sim.stop()
-    assert pages == 100  # the simulator's page size, 25, caps the limit
+    assert pages == 3  # 1,000 a page (Fivetran's largest limit): 1,000 + 1,000 + 500
     assert [c["id"] for c in listed] == [c.id for c in scenario.connectors]
     assert listed[0]["id"] == "stripe_0000" and listed[-1]["id"] == "zendesk_2499"
     assert all(c["succeeded_at"] and c["status"]["setup_state"] == "connected" for c in listed)

@@ -2,7 +2,7 @@
 
 Chalice's test client hands every invoke a ``LambdaContext`` with 3 s left, which is less than the
 job's own time reserve; the ``client`` fixture gives it the stage's configured budget instead
-(``reconcile_syncs`` has ``lambda_timeout: 240`` in dev), except where the short budget is the point.
+(``reconcile_syncs`` has ``lambda_timeout: 50`` in dev), except where the short budget is the point.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def waiting(moto_aws: None) -> WaitingTask:
 
 @pytest.fixture
 def lambda_budget_ms(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    budget = {"ms": 240_000}
+    budget = {"ms": 50_000}
 
     def context(function_name: str, memory_size: int, *args: Any, **kwargs: Any) -> LambdaContext:
         return LambdaContext(function_name, memory_size, max_runtime_ms=budget["ms"])
@@ -467,6 +467,8 @@ def test_a_pass_takes_an_abandoned_lease_and_gives_it_back(client, deps, fivetra
 def test_nothing_parked_is_a_quiet_run(client):
     assert invoke(client) == {
         "examined": 0,
+        "groups_listed": 0,
+        "unchanged": 0,
         "connections_checked": 0,
         "heartbeats": 0,
         "dropped": 0,

@@ -64,6 +64,28 @@ def test_explicit_ids_are_fetched_and_a_missing_one_is_skipped_as_not_found():
     assert result["skipped"] == [{"connector_id": "gone_away", "reason": "not_found"}]
 
 
+def test_explicit_ids_carry_the_group_each_connection_is_in_and_a_group_run_does_not_repeat_it():
+    fivetran = FakeFivetran(connection("stripe_prod"))
+
+    by_ids = run(fivetran, connector_ids=["stripe_prod"])
+    by_group = run(fivetran, group_id="group")
+
+    assert [c.get("group_id") for c in by_ids["connectors"]] == ["group"]
+    assert [c.get("group_id") for c in by_group["connectors"]] == [None]
+
+
+def test_a_sync_of_a_run_by_ids_parks_its_token_in_the_group_its_item_names():
+    from chalicelib.run.syncs import SyncRequest
+
+    def request(**payload: object) -> SyncRequest:
+        item = {"connector_id": "stripe_prod", "schedule_type": "auto", **payload.pop("item", {})}  # type: ignore[dict-item]
+        return SyncRequest({"connector": item, "task_token": "t", **payload})
+
+    assert request(item={"group_id": "found_in"}).group_id == "found_in"
+    assert request(group_id="the_runs", item={"group_id": "found_in"}).group_id == "the_runs"
+    assert request().group_id is None
+
+
 def test_explicit_ids_never_list_the_whole_group():
     class NoGroupListing(FakeFivetran):
         def list_group_connections(self, group_id):
