@@ -31,6 +31,8 @@ SUMMARY_KEYS = {
     "models_built_count",
     "source_contract_warnings",
     "source_contract_warnings_count",
+    "full_refresh",
+    "vars",
 }
 
 

@@ -47,7 +47,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+    # moto's configuration is process-wide: a local runtime earlier in this worker turned on executing
+    # state machines (local/runtime.py), whose backend does not see a state machine CloudFormation made.
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
         yield
 
 
