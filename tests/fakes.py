@@ -89,13 +89,15 @@ class FakeFivetran:
         return list(self.history.get(connection_id, []))
 
     def list_group_connections(self, group_id: str, *, timeout: float | None = None) -> list[Connection]:
-        """The group's connections (those made by ``connection()``, group ``group``, are in any group
-        asked for; one moved to another group only in that one), as Fivetran lists them: a sync that
-        ``history`` shows ended moves ``succeeded_at`` or ``failed_at`` to its end, one that ended
-        ``RESCHEDULED`` leaves the connection ``rescheduled`` (fivetran.md §4)."""
+        """The group's connections (those made by ``connection()``, group ``group``, and those without a
+        group are in any group asked for; one moved to another group only in that one), as Fivetran
+        lists them: a sync that ``history`` shows ended moves ``succeeded_at`` or ``failed_at`` to its
+        end, one that ended ``RESCHEDULED`` leaves the connection ``rescheduled`` (fivetran.md §4)."""
         self.group_reads.append(group_id)
         return [
-            self._as_listed(c) for c in self.connections.values() if c.group_id in (DEFAULT_GROUP, group_id)
+            self._as_listed(c)
+            for c in self.connections.values()
+            if c.group_id in (None, DEFAULT_GROUP, group_id)
         ]
 
     def _as_listed(self, conn: Connection) -> Connection:

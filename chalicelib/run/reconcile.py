@@ -183,7 +183,8 @@ def reconcile(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(lambda record: _heartbeat(record, resolver, report), tokens))
             due = _due_connections(tokens, now - timedelta(seconds=older_than_seconds))
-            to_read = _screen(due, fivetran, now, read_timeout, remaining_ms, report)[:max_connections]
+            screened = pool.submit(_screen, due, fivetran, now, read_timeout, remaining_ms, report)
+            to_read = screened.result()[:max_connections]
             work = [
                 pool.submit(_check, read, store, fivetran, resolver, now, read_timeout, remaining_ms, report)
                 for read in to_read
@@ -218,6 +219,9 @@ def _screen(
     read errors (a refused key too)."""
     if not due:
         return []
+    set_deadline = getattr(fivetran, "set_deadline", None)
+    if set_deadline is not None:  # a worker's thread: its listings (retries too) end before the pass must
+        set_deadline((remaining_ms() - TIME_RESERVE_MS) / 1000)
     found = screen(
         due, fivetran, now=now, read_timeout=read_timeout, time_left=lambda: remaining_ms() >= TIME_RESERVE_MS
     )
