@@ -18,6 +18,7 @@ Entry points (names are contracts: the state machine, infra/template.yaml and RE
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -45,7 +46,7 @@ from chalicelib.run.syncs import DEFAULT_RATE_LIMIT_WAIT_SECONDS, SyncRequest
 from chalicelib.run.syncs import start_sync as park_and_trigger
 from chalicelib.run.webhook_watchdog import WebhookWatch, watch_webhook
 from chalicelib.tokens.identity import SyncRecord
-from chalicelib.webhook.handler import handle_webhook
+from chalicelib.webhook.handler import handle_webhook, media_type_hint
 
 # Time kept back from a Lambda's remaining time: no Fivetran wait may eat into it.
 LAMBDA_MARGIN_SECONDS = 5.0
@@ -203,6 +204,13 @@ def transform_lease(event: dict[str, Any], context: Any) -> dict[str, Any]:
         dbt_timeout_seconds=int(event.get("dbt_timeout_seconds") or 0),
         previous=previous if isinstance(previous, dict) else None,
     ).to_dict()
+
+
+@app.middleware("http")
+def _media_type_hint(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    response = get_response(event)
+    response.body = media_type_hint(response.status_code, response.body)
+    return response
 
 
 @app.route("/webhooks/fivetran", methods=["POST"], content_types=["application/json"])

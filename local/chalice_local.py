@@ -42,6 +42,16 @@ def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | 
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
+# Chalice's CLI, with botocore's INFO lines ("Found credentials in environment variables.", "Found endpoint
+# for dynamodb via: ...") held back: they say nothing about the webhook and fill the server's log.
+QUIET_CHALICE = (
+    "import logging, sys; "
+    "logging.getLogger('botocore').setLevel(logging.WARNING); "
+    "from chalice.cli import main; "
+    "sys.exit(main())"
+)
+
+
 class ChaliceLocal:
     def __init__(
         self,
@@ -84,8 +94,7 @@ class ChaliceLocal:
     def launch(self) -> None:
         """Start the process; ``wait_until_listening`` waits for its port."""
         project = self._project_dir()
-        chalice = Path(sys.executable).with_name("chalice")
-        command = [str(chalice)] if chalice.exists() else [sys.executable, "-m", "chalice.cli"]
+        command = [sys.executable, "-c", QUIET_CHALICE]
         env = {k: v for k, v in os.environ.items() if k not in ("MOTO_PORT",)}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.process = subprocess.Popen(  # noqa: S603 - fixed command line, no shell

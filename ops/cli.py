@@ -1,6 +1,7 @@
 """``orchestrator``: the operator's command-line tool (click).
 
-- ``register-webhook --group G``: the Fivetran group webhook for ``sync_end`` (idempotent, ``--dry-run``).
+- ``register-webhook --group G``: the Fivetran group webhook for ``sync_start``, ``sync_end``,
+  ``pause_connector``, ``delete_connector`` and ``connection_failure`` (idempotent, ``--dry-run``).
 - ``rotate-webhook-secret``: a new webhook secret in Secrets Manager, then in Fivetran; no delivery lost.
 - ``start-run (--group G | --connector ID ...) [--wait | --dry-run]``: validate the input, start a run,
   follow it; ``--dry-run`` lists what would sync, be skipped and why, and dbt's command (``ops.dry_run``).
@@ -98,12 +99,19 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@cli.command("register-webhook", short_help="Register the Fivetran sync_end webhook (idempotent).")
+@cli.command(
+    "register-webhook",
+    short_help="Register the Fivetran group webhook for sync and connection events (idempotent).",
+)
 @click.option("--group", "group_id", required=True, metavar="G", help="The Fivetran group whose syncs end.")
 @click.option("--dry-run", is_flag=True, help="Print the request (secret masked); send nothing.")
 @target_options
 def register_webhook_command(target: Callable[[], Target], group_id: str, dry_run: bool) -> None:
-    """Create the Fivetran group webhook for sync_end pointing at this deployment's /webhooks/fivetran.
+    """Create the Fivetran group webhook pointing at this deployment's /webhooks/fivetran.
+
+    Events: sync_start, sync_end, pause_connector, delete_connector, connection_failure.
+    With --local it registers the webhook with the local Fivetran simulator: it only demonstrates
+    the step you run against Fivetran after a deploy.
 
     The secret comes from Secrets Manager (the stack's WebhookSecretArn; locally, the state
     file). Idempotent: when the group already has a webhook for that URL, it is reported and

@@ -133,7 +133,10 @@ def sync_line(sync: SyncView) -> Text:
 
 
 def progress_text(progress: MapProgress) -> str:
-    """A map run's counts: ``syncing: 37/100 done (35 succeeded, 2 failed), 63 running``."""
+    """A map run's counts: ``syncing: 37/100 done (35 succeeded, 2 failed), 63 running``; while the map run
+    has not counted its items yet (``total`` 0, still running), ``syncing: listing connections…``."""
+    if progress.total == 0 and progress.status == "RUNNING":
+        return "syncing: listing connections…"
     done = f"{progress.succeeded:,} succeeded, {progress.failed:,} failed"
     if progress.timed_out:
         done += f", {progress.timed_out:,} timed out"

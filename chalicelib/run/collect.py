@@ -15,6 +15,7 @@ policy decides what it becomes: ``skip`` (the default) moves it to the skipped o
 Shapes:
 - ``Outcome.to_dict()``: ``{"connector_id", "schema", "outcome": "succeeded"|"failed"|"timed_out",
   "status"?, "sync_id"?, "finished_at"?, "error"?, "cause"?, "started_at"?, "ended_at"?, "waits"?}``;
+  ``sync_id`` of a failed connection is the one its cause names (``tokens.outcomes.sync_id_of_cause``);
   ``waits`` (only for a connection that waited: reschedules, rate limits) is
   ``chalicelib.run.waits.read_waits``' answer
 - ``Collected.state(...)``: what the run's state keeps: counts, at most ``STATE_OUTCOMES``
@@ -34,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.run.waits import compact, read_waits
+from chalicelib.tokens.outcomes import sync_id_of_cause
 
 __all__ = ["Collected", "Outcome", "collect", "readable_cause"]
 
@@ -181,6 +183,7 @@ def _from_output(connector: Mapping[str, Any], output: Mapping[str, Any]) -> Out
     fields = {k: output.get(k) for k in ("status", "sync_id", "finished_at", "error")}
     if "cause" in output:
         fields["cause"] = readable_cause(output.get("cause"))
+        fields["sync_id"] = fields["sync_id"] or sync_id_of_cause(fields["cause"])
     fields["waits"] = read_waits(output.get("waits"))
     return Outcome(
         connector_id=str(output.get("connector_id") or connector.get("connector_id") or ""),

@@ -38,7 +38,7 @@ decide alike; ``tests/unit/test_identity.py`` checks it over random interleaving
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -140,83 +140,121 @@ def bind(anchor: Anchor, syncs: Iterable[SyncRecord], *, complete: bool) -> Bind
         complete: True when ``syncs`` is the sync history over the whole window from
             ``anchor.at`` on (then the answer is never ``UNSURE``).
 
+    The rules of the module's table are tried in order (``_RULES``, one per row); the first that
+    names a sync decides, and none naming one means ``WAITING``.
+
     A ``BOUND`` sync that has not ended, while (``complete`` only) a later sync of the connection
     has started, comes back with ``superseded_by`` (``Binding.dropped``): syncs of one connection
     never overlap, so the token's sync is over and will never get an end. Webhooks alone never
     decide this: the token's ``sync_end`` may simply not have arrived yet.
     """
-    merged = merge(syncs)
-    binding = _bind(anchor, list(merged.values()), complete=complete)
-    sync = binding.sync
-    if not complete or binding.decision is not Decision.BOUND or sync is None or sync.ended:
-        return binding
-    started = sync.started_at
-    later = [
-        s
-        for s in merged.values()
-        if started is not None
-        and s.sync_id != sync.sync_id
-        and s.started_at is not None
-        and s.started_at > started
-    ]
-    if not later:
-        return binding
-    return replace(binding, superseded_by=min(later, key=_start))
-
-
-def _bind(anchor: Anchor, merged: list[SyncRecord], *, complete: bool) -> Binding:
+    merged = list(merge(syncs).values())
     candidates = [s for s in merged if s.sync_id not in anchor.exclude]
-    lo, hi = anchor.at, anchor.until
+    binding = next(
+        (found for rule in _RULES if (found := rule(anchor, candidates, complete)) is not None),
+        Binding(Decision.WAITING),
+    )
+    if complete and binding.decision is Decision.BOUND:
+        return _with_successor(binding, merged)
+    return binding
 
+
+def _spanning(anchor: Anchor, candidates: list[SyncRecord], complete: bool) -> Binding | None:
+    """Row 1: a sync started before the acceptance second and not ended before its end."""
     spanning = [
         s
         for s in candidates
-        if s.started_at is not None and s.started_at < lo and (s.ended_at is None or s.ended_at >= hi)
+        if s.started_at is not None
+        and s.started_at < anchor.at
+        and (s.ended_at is None or s.ended_at >= anchor.until)
     ]
-    if spanning:
-        return Binding(Decision.BOUND, max(spanning, key=_start))
+    return Binding(Decision.BOUND, max(spanning, key=_start)) if spanning else None
 
-    if anchor.joined:
-        running = [
-            s
-            for s in candidates
-            if s.started_at is not None and s.started_at < hi and (s.ended_at is None or s.ended_at >= lo)
-        ]
-        if running:
-            latest = max(running, key=_start)
-            # One that ended inside the acceptance second may have ended before the trigger:
-            # only the complete history shows whether another started after it.
-            ambiguous = latest.ended_at is not None and latest.ended_at < hi and not complete
-            return Binding(Decision.UNSURE if ambiguous else Decision.BOUND, latest)
-        # An end inside the acceptance second of a sync whose start is unknown (an account that sends
-        # sync_end only): it may be the sync the trigger joined; only the history can tell.
-        unplaced = [
-            s for s in candidates if s.started_at is None and s.ended_at is not None and lo <= s.ended_at < hi
-        ]
-        if unplaced and not complete:
-            return Binding(Decision.UNSURE, min(unplaced, key=lambda s: s.ended_at or lo))
-    elif hi > lo:
-        in_window = [s for s in candidates if s.started_at is not None and lo <= s.started_at < hi]
-        if in_window:
-            return Binding(Decision.BOUND, min(in_window, key=_start))
-        # An end inside the acceptance second of a sync whose start is unknown (no sync_start):
-        # it may be a short sync the trigger started; the history has its start.
-        unplaced = [
-            s for s in candidates if s.started_at is None and s.ended_at is not None and lo <= s.ended_at < hi
-        ]
-        if unplaced and not complete:
-            return Binding(Decision.UNSURE, min(unplaced, key=lambda s: s.ended_at or lo))
 
+def _joined_running(anchor: Anchor, candidates: list[SyncRecord], complete: bool) -> Binding | None:
+    """Row 2 (409, joined): the latest sync that started before the end of the acceptance second
+    and ran into it."""
+    if not anchor.joined:
+        return None
+    running = [
+        s
+        for s in candidates
+        if s.started_at is not None
+        and s.started_at < anchor.until
+        and (s.ended_at is None or s.ended_at >= anchor.at)
+    ]
+    if not running:
+        return None
+    latest = max(running, key=_start)
+    # One that ended inside the acceptance second may have ended before the trigger:
+    # only the complete history shows whether another started after it.
+    ambiguous = latest.ended_at is not None and latest.ended_at < anchor.until and not complete
+    return Binding(Decision.UNSURE if ambiguous else Decision.BOUND, latest)
+
+
+def _started_in_window(anchor: Anchor, candidates: list[SyncRecord], complete: bool) -> Binding | None:
+    """Row 3 (200, a sync started): the first sync that starts within the acceptance second."""
+    if anchor.joined or anchor.until <= anchor.at:
+        return None
+    in_window = [
+        s for s in candidates if s.started_at is not None and anchor.at <= s.started_at < anchor.until
+    ]
+    return Binding(Decision.BOUND, min(in_window, key=_start)) if in_window else None
+
+
+def _unplaced_end_in_window(anchor: Anchor, candidates: list[SyncRecord], complete: bool) -> Binding | None:
+    """Rows 2 and 3, start unknown: an end inside the acceptance second of a sync whose start is unknown
+    (an account that sends ``sync_end`` only, or a lost ``sync_start``) may be the sync the trigger
+    joined or started; only the history (which has its start) can tell, so it is ``UNSURE``."""
+    if complete or not (anchor.joined or anchor.until > anchor.at):
+        return None
+    unplaced = [
+        s
+        for s in candidates
+        if s.started_at is None and s.ended_at is not None and anchor.at <= s.ended_at < anchor.until
+    ]
+    return (
+        Binding(Decision.UNSURE, min(unplaced, key=lambda s: s.ended_at or anchor.at)) if unplaced else None
+    )
+
+
+def _first_later(anchor: Anchor, candidates: list[SyncRecord], complete: bool) -> Binding | None:
+    """Rows 3 and 4 (a later start, or the resume after ``RESCHEDULED``): the first sync that starts at or
+    after the window; only the complete history proves that no other started in between."""
     later = [
         s
         for s in candidates
-        if (s.started_at is not None and s.started_at >= lo)
-        or (s.started_at is None and s.ended_at is not None and s.ended_at >= hi)
+        if (s.started_at is not None and s.started_at >= anchor.at)
+        or (s.started_at is None and s.ended_at is not None and s.ended_at >= anchor.until)
     ]
     if not later:
-        return Binding(Decision.WAITING)
-    first = min(later, key=lambda s: s.started_at or s.ended_at or lo)
+        return None
+    first = min(later, key=lambda s: s.started_at or s.ended_at or anchor.at)
     return Binding(Decision.BOUND if complete else Decision.UNSURE, first)
+
+
+_Rule = Callable[[Anchor, list[SyncRecord], bool], Binding | None]
+
+# The table's rows, in the order they are tried.
+_RULES: tuple[_Rule, ...] = (
+    _spanning,
+    _joined_running,
+    _started_in_window,
+    _unplaced_end_in_window,
+    _first_later,
+)
+
+
+def _with_successor(binding: Binding, merged: list[SyncRecord]) -> Binding:
+    """A bound sync that has not ended, while a later sync has started: Fivetran dropped it."""
+    sync = binding.sync
+    if sync is None or sync.ended or sync.started_at is None:
+        return binding
+    started = sync.started_at
+    later = [
+        s for s in merged if s.sync_id != sync.sync_id and s.started_at is not None and s.started_at > started
+    ]
+    return replace(binding, superseded_by=min(later, key=_start)) if later else binding
 
 
 def _start(record: SyncRecord) -> datetime:

@@ -16,6 +16,7 @@ and the reconcile job (from the connection's state in the API).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "SUCCESS_STATUSES",
     "SYNC_FAILED_ERROR",
     "SyncOutcome",
+    "sync_id_of_cause",
 ]
 
 # When Fivetran says RESCHEDULED without saying until when.
@@ -38,6 +40,8 @@ SYNC_FAILED_ERROR = "Fivetran.SyncFailed"
 CONNECTION_PAUSED_ERROR = "Fivetran.ConnectionPaused"  # the state machine records outcome "paused"
 SUCCESS_STATUSES = frozenset({"SUCCESSFUL", "RESCHEDULED"})
 MAX_CAUSE_CHARS = 32_000  # Step Functions allows 32,768
+# The sync a failure cause names (``SyncOutcome.failure_cause``'s "(sync <id>, reported by ...)").
+_CAUSE_SYNC = re.compile(r"\(sync (?P<sync_id>[^\s,()]+), reported by ")
 # A reschedule's reason travels in the child's state (``$.waits``): kept short.
 MAX_RESCHEDULE_REASON_CHARS = 300
 
@@ -101,3 +105,14 @@ class SyncOutcome:
             f" (sync {self.sync_id or 'unknown'}, reported by {self.source}): {reason}"
         )
         return cause[:MAX_CAUSE_CHARS]
+
+
+def sync_id_of_cause(cause: str | None) -> str | None:
+    """The sync id a ``SyncOutcome.failure_cause`` names, or None (another cause, or ``sync unknown``).
+
+    The state machine records a failed connection from its ``SendTaskFailure`` (error and cause only),
+    so the run's outcome gets the failed sync's id back from the cause this module wrote."""
+    found = _CAUSE_SYNC.search(cause or "")
+    if found is None or found["sync_id"] == "unknown":
+        return None
+    return found["sync_id"]

@@ -44,7 +44,7 @@ from chalicelib.tokens.resolver import HistoryReader, Resolver
 from chalicelib.webhook.events import ConnectionEnd, parse_event
 from chalicelib.webhook.signature import SIGNATURE_HEADER, verify_any
 
-__all__ = ["MAX_BODY_BYTES", "WebhookResponse", "handle_webhook"]
+__all__ = ["MAX_BODY_BYTES", "MEDIA_TYPE_HINT", "WebhookResponse", "handle_webhook", "media_type_hint"]
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -159,3 +159,15 @@ def _end_connection(
             503, {"error": "some tokens could not be completed; retry later", **resolution.to_dict()}
         )
     return WebhookResponse(200, {"status": "ok", **resolution.to_dict()})
+
+
+MEDIA_TYPE_HINT = "send Content-Type: application/json"
+
+
+def media_type_hint(status: int, body: Any) -> Any:
+    """Chalice's own 415 body (``{"Code": "UnsupportedMediaType", "Message": "Unsupported media type:
+    <type>"}``, given before the route runs) with what to do added to its ``Message``; any other answer
+    unchanged. The status stays 415."""
+    if status != 415 or not isinstance(body, dict) or body.get("Code") != "UnsupportedMediaType":
+        return body
+    return {**body, "Message": f"{body.get('Message') or 'Unsupported media type'}; {MEDIA_TYPE_HINT}"}

@@ -112,6 +112,8 @@ def test_the_local_stage_answers_wrong_requests_as_the_readme_says(local_stage: 
     too_big = post(url, b"a" * (1024 * 1024 + 1), "sha256=whatever")
 
     assert form.status_code == 415
+    assert form.json()["Code"] == "UnsupportedMediaType"
+    assert "send Content-Type: application/json" in form.json()["Message"]
     assert get.status_code == 405
     assert elsewhere.status_code == 403
     assert not_json.status_code == 400

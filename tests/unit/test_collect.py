@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,6 +15,7 @@ from chalicelib.run.collect import (
     collect,
     readable_cause,
 )
+from chalicelib.tokens.outcomes import SyncOutcome
 
 ITEMS = [
     {"connector_id": "stripe_prod", "schema": "stripe"},
@@ -215,3 +217,15 @@ def test_a_connection_paused_while_the_run_waited_fails_under_paused_fail():
     assert stopped.fields["error"] == "Fivetran.ConnectionPaused"
     assert collected.counts["failed"] == 1 and collected.counts["skipped"] == 0
     assert collected.excluded_sources == ["zendesk"]
+
+
+def test_a_failed_connection_gets_the_sync_id_its_cause_names():
+    ended = datetime(2026, 11, 30, 10, 4, tzinfo=UTC)
+    cause = SyncOutcome("zendesk_support", "FAILURE", ended, sync_id="sync-42", reason="token revoked")
+    unknown = SyncOutcome("stripe_prod", "FAILURE", ended, reason="token revoked")
+    records = [failed(ITEMS[1], cause.failure_cause()), failed(ITEMS[0], unknown.failure_cause())]
+
+    by_connection = {o.connector_id: o.to_dict() for o in collect(ITEMS[:2], records).outcomes}
+
+    assert by_connection["zendesk_support"]["sync_id"] == "sync-42"
+    assert by_connection["stripe_prod"].get("sync_id") is None
