@@ -37,6 +37,7 @@ __all__ = [
     "parse_full_refresh",
     "parse_steps",
     "parse_vars",
+    "selection_field",
     "steps_command",
 ]
 
@@ -93,8 +94,11 @@ def parse_full_refresh(raw: Mapping[str, Any], commands: list[str]) -> bool:
     return value
 
 
-def _step_selection(step: Mapping[str, Any], key: str, where: str) -> str:
-    value = step.get(key)
+def selection_field(raw: Mapping[str, Any], key: str, where: str) -> str:
+    """The dbt node selection at ``raw[key]`` (``where``: the object's name in messages, e.g. ``dbt`` or
+    ``dbt.steps[0]``), checked (``chalicelib.run.selectors``); its selectors joined by one space, ``""``
+    when absent. ``InvalidInput`` names ``<where>.<key>``."""
+    value = raw.get(key)
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -141,8 +145,8 @@ def parse_steps(raw: Mapping[str, Any], commands: tuple[str, ...]) -> list[dict[
         steps.append(
             {
                 "command": " ".join(command.split()),
-                "select": _step_selection(step, "select", where),
-                "exclude": _step_selection(step, "exclude", where),
+                "select": selection_field(step, "select", where),
+                "exclude": selection_field(step, "exclude", where),
             }
         )
     return steps

@@ -32,11 +32,11 @@ from chalicelib.run.dbt_input import (
     parse_full_refresh,
     parse_steps,
     parse_vars,
+    selection_field,
     steps_command,
     steps_text,
 )
 from chalicelib.run.dbt_overrides import DbtText, dbt_text_budget, text_sizes
-from chalicelib.run.selectors import InvalidSelection, validate_selection
 
 __all__ = ["DBT_COMMANDS", "DEFAULTS", "RunOptions", "parse_run_input"]
 
@@ -143,28 +143,10 @@ def _positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
     return value
 
 
-def _optional_text(raw: Mapping[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _fail(f"'{where}{key}' must be a string (got {type(value).__name__})")
-    return value.strip()
-
-
 def _unknown_keys(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(str(k) for k in raw if k not in allowed)
     if unknown:
         raise _fail(f"unknown key(s) {', '.join(where + k for k in unknown)}; allowed: {', '.join(allowed)}")
-
-
-def _selection(raw: Mapping[str, Any], key: str) -> str:
-    """A dbt selection field, checked as dbt node selection syntax; its selectors joined by one space."""
-    text = _optional_text(raw, key, "dbt.")
-    try:
-        return " ".join(validate_selection(text))
-    except InvalidSelection as exc:
-        raise _fail(f"'dbt.{key}' is not a dbt node selection: {exc}") from None
 
 
 def _check_overrides_budget(text: DbtText) -> None:
@@ -197,8 +179,8 @@ def _parse_dbt(raw: Any) -> DbtOptions:
         raise _fail(f"'dbt.command' must be one of {', '.join(DBT_COMMANDS)} (got {command!r})")
     commands = [step["command"] for step in steps] or [" ".join(command.split())]
     text = DbtText(
-        select=_selection(raw, "select"),
-        exclude=_selection(raw, "exclude"),
+        select=selection_field(raw, "select", "dbt"),
+        exclude=selection_field(raw, "exclude", "dbt"),
         vars=parse_vars(raw),
         steps=steps_text(steps),
         command=steps_command(steps),
