@@ -207,6 +207,12 @@ def _due_connections(tokens: Iterable[TokenRecord], cutoff: datetime) -> list[tu
     return sorted(by_connection.items(), key=lambda kv: min(r.checked_at or 0.0 for r in kv[1]))
 
 
+def _end_reads_before_the_pass(fivetran: ConnectionReader, remaining_ms: Callable[[], int]) -> None:
+    """This worker thread's Fivetran reads (retries and backoff too) end before the pass must."""
+    if (set_deadline := getattr(fivetran, "set_deadline", None)) is not None:
+        set_deadline((remaining_ms() - TIME_RESERVE_MS) / 1000)
+
+
 def _screen(
     due: list[tuple[str, list[TokenRecord]]],
     fivetran: ConnectionReader,
@@ -219,9 +225,7 @@ def _screen(
     read errors (a refused key too)."""
     if not due:
         return []
-    set_deadline = getattr(fivetran, "set_deadline", None)
-    if set_deadline is not None:  # a worker's thread: its listings (retries too) end before the pass must
-        set_deadline((remaining_ms() - TIME_RESERVE_MS) / 1000)
+    _end_reads_before_the_pass(fivetran, remaining_ms)
     found = screen(
         due, fivetran, now=now, read_timeout=read_timeout, time_left=lambda: remaining_ms() >= TIME_RESERVE_MS
     )
@@ -272,9 +276,7 @@ def _check(
         return
     connector_id, parked = read.connector_id, read.parked
     ctx = {"connector_id": connector_id, "tokens": len(parked), "why": read.why}
-    set_deadline = getattr(fivetran, "set_deadline", None)
-    if set_deadline is not None:  # this worker's reads end before the pass must
-        set_deadline((remaining_ms() - TIME_RESERVE_MS) / 1000)
+    _end_reads_before_the_pass(fivetran, remaining_ms)
     try:
         conn: Connection | None = read.listed
         if conn is None:
