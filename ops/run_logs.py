@@ -20,7 +20,7 @@ of its connections while it ran); where they come from depends on the target:
 - **the local runtime**: its log files (``handlers.log``, ``chalice-local.log``, ``dbt-N.log`` in the
   folder the state file names, ``log_dir``).
 
-The operator's credentials need ``logs:FilterLogEvents`` on those groups (README, "The operator CLI's
+The operator's credentials need ``logs:FilterLogEvents`` on those groups (docs/operate.md, "The operator CLI's
 permissions").
 """
 

@@ -11,7 +11,7 @@
 
 The operator's own credentials make these calls: ``states:DescribeExecution``,
 ``states:GetExecutionHistory``, ``states:ListMapRuns``, ``states:DescribeMapRun``,
-``states:StopExecution`` and ``ecs:StopTask`` (README, "The operator CLI's permissions").
+``states:StopExecution`` and ``ecs:StopTask`` (docs/operate.md, "The operator CLI's permissions").
 """
 
 from __future__ import annotations

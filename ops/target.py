@@ -301,7 +301,7 @@ class StageTarget(Target):
         if PLACEHOLDER in (key, secret):
             raise OpsError(
                 f"secret {arn} still holds the placeholder the stack generated: put your Fivetran API "
-                "key and secret in it first (README: Deploy to AWS, step 3)"
+                "key and secret in it first (docs/operate.md: Deploy to AWS, step 3)"
             )
         return FivetranAdmin(self.fivetran_url(), key, secret)
 

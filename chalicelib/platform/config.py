@@ -1,6 +1,6 @@
 """Settings: every environment variable the Lambda functions read, resolved in one place.
 
-Names are contracts (README.md, "Configuration (environment variables)"). ``Settings.from_env`` is called at
+Names are contracts (docs/configuration.md, "Configuration (environment variables)"). ``Settings.from_env`` is called at
 first use inside a handler, never at import, so tests and ``chalice local`` can set the
 environment first.
 """

@@ -1,7 +1,7 @@
 """Plain `chalice local`, as a Chalice user types it in the repository root, with nothing else running.
 
 - ``--stage local``: the embedded token store (moto's in-process DynamoDB) serves the route, so the
-  README's curl examples get the answers the README shows, with no moto server and no AWS endpoint.
+  curl examples of docs/local.md get the answers it shows, with no moto server and no AWS endpoint.
 - no stage (``dev``) and no AWS configuration: a 503 whose body and log line say what is missing and
   which command runs the webhook locally; never a 500 or a stack trace.
 """
@@ -31,7 +31,8 @@ SECRET = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["
     "environment_variables"
 ]["FIVETRAN_WEBHOOK_SECRET"]
 SAMPLES = ROOT / "examples" / "webhooks"
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The webhook by hand, with its answers (README.md links it): docs/local.md.
+GUIDE = (ROOT / "docs" / "local.md").read_text(encoding="utf-8")
 
 
 def no_aws_environment(home: Path) -> dict[str, str]:
@@ -77,7 +78,7 @@ def post(url: str, body: bytes, signature: str | None) -> requests.Response:
 
 
 def readme_success_answer() -> dict[str, object]:
-    return json.loads(re.search(r"^# (\{\"status\": \"ok\", \"completed\".*\})$", README, re.M).group(1))
+    return json.loads(re.search(r"^# (\{\"status\": \"ok\", \"completed\".*\})$", GUIDE, re.M).group(1))
 
 
 def test_the_local_stage_alone_gives_the_readmes_answers(local_stage: tuple[str, Path]) -> None:

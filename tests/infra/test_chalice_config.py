@@ -2,7 +2,7 @@
 
 Reserved concurrency for ``reconcile_syncs`` is an opt-in stage option: Lambda refuses any reservation
 that would leave an account less than 10 unreserved concurrent executions, and new accounts often have a
-quota of 10, so a default reservation would make `chalice deploy` fail there (README, "Deploy to AWS").
+quota of 10, so a default reservation would make `chalice deploy` fail there (docs/operate.md, "Limits").
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ def test_a_stage_can_opt_in_to_a_single_reconcile_runner() -> None:
     assert _scoped(config, "dev", "reconcile_syncs").reserved_concurrency is None
 
 
-def test_the_readme_says_why_reservation_is_off_and_how_to_turn_it_on() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_operators_guide_says_why_reservation_is_off_and_how_to_turn_it_on() -> None:
+    guide = (ROOT / "docs" / "operate.md").read_text(encoding="utf-8")
 
-    assert '"reserved_concurrency": 1' in readme
-    assert "unreserved concurrency below 10" in readme
+    assert '"reserved_concurrency": 1' in guide
+    assert "unreserved concurrency below 10" in guide
 
 
 @pytest.mark.parametrize("stage", sorted(CONFIG["stages"]))

@@ -1,4 +1,5 @@
-"""The README cannot drift: every ``orchestrator`` command it shows runs here, as written.
+"""The docs cannot drift: every ``orchestrator`` command the README and the guides it links for running
+(``docs/local.md``, ``docs/operate.md``) show runs here, as written, in the order a reader meets them.
 
 The ``--stage dev`` commands run against a stand-in ``dev`` stage: the local runtime's moto
 holds a stack named like the real one (its outputs point at the runtime's state machine and at
@@ -38,7 +39,8 @@ from tests.ops.support import (
 )
 
 SCENARIO = ROOT / "local" / "scenarios" / "all_succeed.yaml"
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ("README.md", "docs/local.md", "docs/operate.md")  # the README, then the guides it links, in order
+README = "\n".join((ROOT / doc).read_text(encoding="utf-8") for doc in DOCS)
 BASH_BLOCK = re.compile(r"^[ \t]*```bash\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 ENTRY_POINTS = ("orchestrator", ".venv/bin/orchestrator")
 SUBSTITUTION = re.compile(r"\$\(((?:\.venv/bin/)?orchestrator [^)]*)\)")

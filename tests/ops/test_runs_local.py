@@ -240,7 +240,7 @@ def test_the_browser_check_catches_a_page_whose_script_fails(tmp_path: Path) -> 
     assert any("notDefined is not defined" in line for line in loaded.console)
 
 
-def test_a_run_uses_the_history_events_and_payload_the_readme_limits_assume(
+def test_a_run_uses_the_history_events_and_payload_the_documented_limits_assume(
     served: Served, succeeded: Result
 ) -> None:
     events = stepfunctions(served).get_execution_history(executionArn=started_arn(succeeded), maxResults=1000)
@@ -251,11 +251,11 @@ def test_a_run_uses_the_history_events_and_payload_the_readme_limits_assume(
         if isinstance(details, dict)
         for key in ("input", "output")
     ]
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    design = " ".join((ROOT / "docs" / "design.md").read_text(encoding="utf-8").split())
 
     # The syncs run in child executions: the run's own history and state do not grow per connection.
     # 57 events on a run whose syncs and dbt succeed (the transform lease and the build summary included).
     assert len(events["events"]) <= 65
     assert max(payloads) <= 20 * 1024
-    assert "a run's own history holds about 60 events whatever the number of connections" in readme
-    assert "The run's own state is bounded whatever happens" in readme
+    assert "a run's own history holds about 60 events whatever the number of connections" in design
+    assert "The run's own state is bounded whatever happens" in design
