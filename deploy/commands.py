@@ -87,11 +87,12 @@ class Plan:
             overrides=self.overrides,
         )
 
-    def stand_in_arns(self) -> dict[str, str]:
-        """Function ARNs of the right shape, for checking everything else before `chalice deploy`."""
+    def stand_in_arns(self, region: str = "us-east-1") -> dict[str, str]:
+        """Function ARNs of the right shape (in ``region``), for checking everything else before
+        `chalice deploy`."""
         return {
             **{
-                parameter: f"arn:aws:lambda:us-east-1:000000000000:function:{self.app_name}-{self.stage}-{fn}"
+                parameter: f"arn:aws:lambda:{region}:000000000000:function:{self.app_name}-{self.stage}-{fn}"
                 for parameter, fn in FUNCTION_PARAMETERS.items()
             },
             **{parameter: f"{self.app_name}-{self.stage}-{fn}" for parameter, fn in ROLE_PARAMETERS.items()},
@@ -147,10 +148,10 @@ def send_template(plan: Plan, clients: Clients, say: Callable[..., None]) -> str
 def print_dry_run(plan: Plan, options: DeployOptions, say: Callable[..., None]) -> None:
     """The plan: the region it would use, the steps, every parameter (defaults marked)."""
     deployed = deployed_path(options.project_dir, plan.stage)
-    arns, source = plan.stand_in_arns(), "stand-ins until chalice deploy has run"
+    region = resolved_region(options.region)
+    arns, source = plan.stand_in_arns(region or "us-east-1"), "stand-ins until chalice deploy has run"
     if deployed.exists():
         arns, source = parse_deployed(read_json(deployed), plan.stage).parameters, str(deployed)
-    region = resolved_region(options.region)
     say(f"Dry run for stage {plan.stage}: nothing is deployed. Function ARNs: {source}.")
     say(f"  region: {region or '(none: pass --region or set AWS_DEFAULT_REGION)'}")
     say(f"  1. chalice deploy --stage {plan.stage}   (in {options.project_dir})")

@@ -22,6 +22,8 @@ from moto.core import set_initial_no_auth_action_count
 from deploy.cli import main
 from deploy.errors import DeployError
 from deploy.stack import run_command
+from deploy.template import parameter_value
+from infra.template import FUNCTION_PARAMETERS, ROLE_PARAMETERS, load_template
 from local.patches.iam_simulate import patch_simulate_principal_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,3 +178,52 @@ def test_a_dry_run_shows_the_region_it_would_use_and_every_default(
     assert "HeartbeatSeconds=900   (default)" in printed
     assert "RunFilesRetentionDays=30   (default)" in printed
     assert "DbtImageTag=2f1c9ab\n" in printed  # given, so not marked
+
+
+def dry_run_parameters(printed: str) -> list[tuple[str, str, bool]]:
+    """The dry run's parameter lines: (name, value, marked as the template's default)."""
+    lines = re.findall(r"^       (\w+)=(.*?)(   \(default\))?$", printed, re.MULTILINE)
+    return [(name, value, bool(marked)) for name, value, marked in lines]
+
+
+def test_a_dry_run_shows_every_parameter_the_template_declares_once_with_its_value(
+    params_file: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    declared = load_template()["Parameters"]
+
+    args = ["--dry-run", "--params-file", str(params_file), "--parameter", "MaxConcurrency=50"]
+
+    code = main(["deploy", "--stage", "dev", *args])
+
+    shown = dry_run_parameters(capfd.readouterr().out)
+    assert code == 0
+    assert sorted(name for name, _, _ in shown) == sorted(declared)  # each one, once
+    given = {name: value for name, value, marked in shown if not marked}
+    defaults = {name: value for name, value, marked in shown if marked}
+    from_chalice = {*FUNCTION_PARAMETERS, *ROLE_PARAMETERS}
+    assert set(given) == {*NETWORK, "MaxConcurrency", "AppName", "Stage", *from_chalice}
+    assert defaults == {name: parameter_value(declared[name]["Default"]) for name in declared.keys() - given}
+    assert given["MaxConcurrency"] == "50" and given["VpcId"] == NETWORK["VpcId"]
+    assert given["StartSyncFunctionArn"].startswith("arn:aws:lambda:eu-west-1:")  # stand-ins in the region
+
+
+def test_a_dry_run_without_a_region_given_uses_the_profiles_and_says_so(
+    params_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\nregion = ap-southeast-2\n", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+
+    code = main(["deploy", "--stage", "dev", "--dry-run", "--params-file", str(params_file)])
+
+    printed = capfd.readouterr().out
+    assert code == 0
+    assert "  region: ap-southeast-2" in printed
+    assert "bootstrap bucket fivetran-orchestrator-deploy-<account>-ap-southeast-2" in printed
+    config.write_text("[default]\n", encoding="utf-8")  # no region anywhere: the dry run says how to give one
+
+    assert main(["deploy", "--stage", "dev", "--dry-run", "--params-file", str(params_file)]) == 0
+    assert "  region: (none: pass --region or set AWS_DEFAULT_REGION)" in capfd.readouterr().out

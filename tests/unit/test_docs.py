@@ -59,9 +59,8 @@ def test_every_relative_link_leads_to_a_file_and_heading_that_exist(doc: Path) -
             continue
         path, _, anchor = target.partition("#")
         linked = (doc.parent / path).resolve() if path else doc
-        if not linked.exists():
-            broken.append(target)
-        elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+        missing_heading = anchor and linked.suffix == ".md" and anchor not in anchors(linked)
+        if not linked.exists() or missing_heading:
             broken.append(target)
 
     assert broken == []
