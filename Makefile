@@ -132,7 +132,7 @@ destroy: install
 	$(BIN)/python -m deploy destroy --stage $(STAGE) $(ARGS)
 
 bench: install
-	$(BIN)/python -m benchmarks --readme
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) $(DBT_VENV) $(DBT_PG_VENV) $(TOOLS_VENV) $(IAM_NODE) .venv-bench .pytest_cache .ruff_cache .mypy_cache build

@@ -1,7 +1,7 @@
 """Benchmarks: scripts that print figures, never timed assertions in the test suite.
 
-``python -m benchmarks`` runs them and writes ``benchmarks/results.md`` (``make bench`` adds
-``--readme``: README.md's Performance tables too):
+``python -m benchmarks`` (``make bench``) runs them and writes ``benchmarks/results.md``, the one place
+their figures live (docs/design.md sums them up and links it):
 
 - ``latency``: how fast a run learns a sync ended and what it spends of the Fivetran API budget,
   against ``dagster-fivetran`` polling the same simulated syncs (``peer_env`` builds its venv,

@@ -4,8 +4,7 @@ Every benchmark is bounded in count and time and talks to 127.0.0.1 only. With n
 eight run (about half an hour on 2 busy cores: the wall-time and trouble runs start the local runtime
 once per side and case); ``--quick`` shrinks each (a few minutes). The polling peer's venv
 (``.venv-bench``) is created on first use with pip from PyPI. Progress goes to stderr; the Markdown
-goes to stdout and to ``--output``. ``--readme`` also replaces the table block in README.md's
-"Performance" section (between the ``bench:begin``/``bench:end`` markers).
+goes to stdout and to ``--output`` (``benchmarks/results.md``, the one place the figures live).
 """
 
 from __future__ import annotations
@@ -36,8 +35,6 @@ from benchmarks.tables import machine, machine_line
 from benchmarks.webhook import CaseResult, run_webhook_benchmark
 
 RESULTS = Path(__file__).resolve().with_name("results.md")
-README = ROOT / "README.md"
-BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def _say(message: str) -> None:
@@ -100,7 +97,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--attribution-real-worlds", type=int, default=None, help="of which through the real path (all)"
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS.relative_to(ROOT)}")
-    parser.add_argument("--readme", action="store_true", help="also update README.md's Performance table")
     args = parser.parse_args(argv)
     chosen = (
         args.latency,
@@ -236,27 +232,6 @@ def _trouble(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str
     return trouble_section(cases)
 
 
-def _tables_only(section: str) -> str:
-    """A section's heading (one level down, under README's Performance) and its tables, without the notes."""
-    kept: list[str] = []
-    for line in section.splitlines():
-        if line.startswith("## "):
-            kept.append("#### " + line[3:])
-        elif line.startswith("|") or (not line.strip() and kept and kept[-1].strip()):
-            kept.append(line)
-    return "\n".join(kept).strip()
-
-
-def _readme(text: str) -> bool:
-    content = README.read_text(encoding="utf-8")
-    if BEGIN not in content or END not in content:
-        return False
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    README.write_text(f"{head}{BEGIN}\n{text.strip()}\n{END}{tail}", encoding="utf-8")
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.monotonic()
@@ -338,16 +313,13 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Machine: {machine_line(info)}.",
             f"Command: `python -m benchmarks{(' ' + flags) if flags else ''}` "
-            f"(`make bench` runs it with `--readme`); took {time.monotonic() - began:.0f} s.",
+            f"(`make bench`); took {time.monotonic() - began:.0f} s.",
         ]
     )
     document = "\n\n".join([header, *sections]) + "\n"
     print(document)
     args.output.write_text(document, encoding="utf-8")
     _say(f"written to {args.output}")
-    if args.readme:
-        block = f"Latest run: {machine_line(info)}.\n\n" + "\n\n".join(_tables_only(s) for s in sections)
-        _say("README.md updated" if _readme(block) else "README.md has no bench markers; not updated")
     return 0
 
 

@@ -3,7 +3,7 @@ polling every 10 s (issue 22).
 
 ``python -m benchmarks.no_webhook [--sizes 10,100] [--write]`` prints a Markdown section and, with
 ``--write``, puts it between the ``nowebhook:begin``/``nowebhook:end`` markers of ``benchmarks/results.md``
-and of README.md's Performance section.
+(the one place the figures live).
 
 - **Ours**: one run of the real state machine in the local runtime with ``fivetran.webhook_events: []``
   (the simulator sends no webhook at all) and the safety net as on AWS: a pass every 60 s, tokens checked
@@ -48,7 +48,6 @@ PASS_EVERY_S = 60  # reconcile_syncs' schedule on AWS
 CHECK_FROM_S = 60  # RECONCILE_AFTER_SECONDS on AWS
 PEER_POLL_S = 10.0
 RESULTS = ROOT / "benchmarks" / "results.md"
-README = ROOT / "README.md"
 BEGIN, END = "<!-- nowebhook:begin -->", "<!-- nowebhook:end -->"
 DETECTION_READS = ("GET /v1/connections/{id}/sync-history", "GET /v1/connections/{id}")
 LISTING = "GET /v1/groups/{id}/connections"
@@ -237,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--durations", default="20,140", help="sync durations low,high in s (default 20,140)")
     parser.add_argument("--peer-mode", choices=("real", "reimplementation"), default="reimplementation")
     parser.add_argument("--peer-python", type=Path, default=Path(sys.executable))
-    parser.add_argument("--write", action="store_true", help="update results.md and README.md")
+    parser.add_argument("--write", action="store_true", help="update benchmarks/results.md")
     args = parser.parse_args(argv)
     low, high = (float(x) for x in args.durations.split(","))
     results: list[NoWebhookResult] = []
@@ -251,8 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     body = section(results, f"{low:g}-{high:g} s spread evenly", [])
     print(body)
     if args.write:
-        for path in (RESULTS, README):
-            replace_block(path, body)
+        replace_block(RESULTS, body)
     return 0
 
 
