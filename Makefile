@@ -18,7 +18,7 @@ MOTO_PORT ?= 5055
 # The local runtime's IAM evaluator (local/iam): @cloud-copilot/iam-simulate, pinned by its package-lock.json.
 IAM_NODE := local/iam/node_modules
 
-.PHONY: install test check lint scan unit demo webhook sign deploy destroy bench clean lock image
+.PHONY: install test check lint scan demo webhook deploy destroy bench clean lock image
 
 install: $(VENV)/.installed $(DBT_VENV)/.installed $(DBT_PG_VENV)/.installed $(TOOLS_VENV)/.installed $(IAM_NODE)/.installed
 

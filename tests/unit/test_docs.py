@@ -87,3 +87,15 @@ def test_max_concurrency_has_one_default_everywhere_and_it_is_the_templates() ->
 
     assert {doc: values for doc, values in stated.items() if any(v != default for v in values)} == {}
     assert {"infra/README.md", "docs/operate.md", "docs/design.md"} <= {d for d, v in stated.items() if v}
+
+
+def test_every_phony_target_of_the_makefile_exists() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    variables = dict(re.findall(r"^(\w+) :?= (.*)$", makefile, re.MULTILINE))
+    declared = []
+    for line in re.findall(r"^\.PHONY: (.*)$", makefile, re.MULTILINE):
+        for word in line.split():
+            variable = re.fullmatch(r"\$\((\w+)\)", word)
+            declared += variables[variable.group(1)].split() if variable else [word]
+
+    assert [t for t in declared if not re.search(rf"^{re.escape(t)}:", makefile, re.MULTILINE)] == []
