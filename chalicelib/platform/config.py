@@ -1,8 +1,8 @@
 """Settings: every environment variable the Lambda functions read, resolved in one place.
 
-Names are contracts (docs/configuration.md, "Configuration (environment variables)"). ``Settings.from_env`` is called at
-first use inside a handler, never at import, so tests and ``chalice local`` can set the
-environment first.
+Names are contracts (docs/configuration.md, "Configuration (environment variables)").
+``Settings.from_env`` is called at first use inside a handler, never at import, so tests and
+``chalice local`` can set the environment first.
 """
 
 from __future__ import annotations

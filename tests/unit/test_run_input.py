@@ -130,7 +130,7 @@ def test_a_bad_field_raises_invalid_input_naming_it(raw, named):
 
 
 def test_a_numeric_string_is_the_wrong_type_for_sync_timeout_seconds():
-    # The contract (docs/configuration.md: The run's input): wrong types fail the run; the input's timeout is an integer.
+    # The contract (docs/configuration.md, the run's input): wrong types fail the run; timeouts are integers.
     with pytest.raises(InvalidInput, match="sync_timeout_seconds"):
         parse_run_input({"group_id": "g", "sync_timeout_seconds": "3600"})
 
