@@ -328,7 +328,7 @@ def api_key_refused(where: str, detail: str, credentials_name: str, reread: bool
         f"Fivetran refused the API key for {where} ({detail}){again}: check the key/secret and its"
         " permissions. A key rotated or revoked in Fivetran: generate a new one and put the pair in"
         f" {credentials_name}"
-        ' ({"api_key": "...", "api_secret": "..."}); see "Rotating the Fivetran API key" in the README'
+        ' ({"api_key": "...", "api_secret": "..."}); see "Rotating the Fivetran API key" in docs/operate.md'
     )
 
 

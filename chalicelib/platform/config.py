@@ -23,7 +23,7 @@ __all__ = ["DEFAULT_FIVETRAN_API_URL", "DEFAULT_MAX_CONNECTIONS_PER_RUN", "Setti
 DEFAULT_FIVETRAN_API_URL = "https://api.fivetran.com"
 # The most connections one run syncs (``MAX_CONNECTIONS_PER_RUN`` overrides it): the Distributed Map runs
 # at most 10,000 child executions at once (AWS docs, "Distributed Map state", quotas). The one place
-# the default lives: the listing, the run input's ``connector_ids`` check and the README use it.
+# the default lives: the listing, the run input's ``connector_ids`` check and docs/configuration.md state it.
 DEFAULT_MAX_CONNECTIONS_PER_RUN = 10_000
 
 
