@@ -11,10 +11,12 @@ goes to stdout and to ``--output``. ``--readme`` also replaces the table block i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks import ROOT, cost
@@ -98,6 +100,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--attribution-worlds", type=int, default=200, help="random worlds (default 200)")
     parser.add_argument(
         "--attribution-real-worlds", type=int, default=None, help="of which through the real path (all)"
+    )
+    parser.add_argument(
+        "--measurements",
+        type=Path,
+        help="keep each section's raw measurements (JSON) in this folder",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS.relative_to(ROOT)}")
     parser.add_argument("--readme", action="store_true", help="also update README.md's Performance table")
@@ -183,6 +190,20 @@ def _definition() -> str:
     return "the inline Map definition (`MaxConcurrency` 10: the runtime's default)"
 
 
+def _load() -> str:
+    """The load averages (1, 5, 15 min) now, and the UTC time: other work may share the CPU."""
+    one, five, fifteen = os.getloadavg()
+    return f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def _keep(args: argparse.Namespace, name: str, data: object) -> None:
+    """Write one measurement to ``--measurements`` (if given), so its section can be re-rendered."""
+    if args.measurements is None:
+        return
+    args.measurements.mkdir(parents=True, exist_ok=True)
+    (args.measurements / f"{name}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
 def _walltime(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str]) -> str:
     low, high = (float(x) for x in args.walltime_range.split(","))
     rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []
@@ -206,6 +227,7 @@ def _walltime(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, st
         theirs = run_case(raw, side="peer", workdir=workdir, peer_python=peer[0], peer_mode=peer[1])
         notes = [f"{side.side}: {side.status} {side.note}".strip() for side in (ours, theirs) if not side.ok]
         rows.append((n, ours, theirs, "; ".join(notes)))
+        _keep(args, f"walltime-{n}", {"ours": asdict(ours), "peer": asdict(theirs), "load": _load()})
         if ours.to_dbt_s:
             per_connection = max(0.0, ours.to_dbt_s - high) / n
     return walltime_section(rows, low, high, _definition())
