@@ -1,8 +1,9 @@
 """``python -m benchmarks`` (``make bench``): run the benchmarks, print Markdown, write ``results.md``.
 
 Every benchmark is bounded in count and time and talks to 127.0.0.1 only. With no benchmark flag all
-eight run (about half an hour on 2 busy cores: the wall-time and trouble runs start the local runtime
-once per side and case); ``--quick`` shrinks each (a few minutes). The polling peer's venv
+run (about two hours on 2 busy cores: the 1,000-connection wall-time run and the largest run, 5,000
+connections at the default budget, take most of it; 10,000 is extrapolated, as the budget alone keeps
+it past the hour); ``--quick`` shrinks each (a few minutes). The polling peer's venv
 (``.venv-bench``) is created on first use with pip from PyPI. Progress goes to stderr; the Markdown
 goes to stdout and to ``--output``. ``--readme`` also replaces the table block in README.md's
 "Performance" section (between the ``bench:begin``/``bench:end`` markers).
@@ -38,6 +39,7 @@ from benchmarks.sidebyside import CaseRun, run_case, trouble_scenario, walltime_
 from benchmarks.sync_stage import run_sync_stage
 from benchmarks.tables import machine, machine_line
 from benchmarks.webhook import CaseResult, run_webhook_benchmark
+from benchmarks.webhook_path.__main__ import measure as measure_webhook_path
 
 README = ROOT / "README.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -258,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             sections.append(webhook_section(webhook_cases, args.webhook_requests, args.webhook_time_limit))
         extra: list[str] = []
+        if args.webhookpath:
+            _say(f"webhook path: {args.connections} connections, timed")
+            extra.append(measure_webhook_path(args.connections))
         rendering = args.from_measurements is not None
         peer = _peer(args, workdir) if ((args.walltime and not rendering) or args.trouble) else None
         walltime_rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []

@@ -32,6 +32,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     which.add_argument("--attribution", action="store_true", help="attribution under chaos, both rules")
     which.add_argument("--syncstage", action="store_true", help="the sync stage of 100 five-second syncs")
     which.add_argument(
+        "--webhookpath", action="store_true", help="where a webhook's time goes (section 1's run, timed)"
+    )
+    which.add_argument(
         "--largest", action="store_true", help="the largest run at the default budget (up to 10,000)"
     )
     parser.add_argument("--quick", action="store_true", help="smaller and faster: for a first look")
@@ -111,10 +114,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.attribution,
         args.syncstage,
         args.largest,
+        args.webhookpath,
     )
     if not any(chosen):
         args.latency = args.webhook = args.scale = args.cost = True
-        args.walltime = args.trouble = args.attribution = args.syncstage = args.largest = True
+        args.walltime = args.trouble = args.attribution = args.syncstage = args.largest = args.webhookpath = (
+            True
+        )
     if args.cost:
         args.walltime = True
     if args.quick:

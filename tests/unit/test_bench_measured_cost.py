@@ -153,3 +153,46 @@ def test_merging_replaces_the_sections_with_the_same_number_and_keeps_the_others
 def test_merging_refuses_a_section_without_a_number():
     with pytest.raises(ValueError, match="must open with"):
         merge_sections("## 1. One\n", ["## Costs\n\ntext"])
+
+
+def test_a_webhooks_time_is_split_into_the_simulators_the_http_the_aws_calls_and_the_handlers():
+    from benchmarks.report.webhook_path import path_section
+    from benchmarks.webhook_path import Call, Delivery, stages
+
+    delivery = Delivery("c1", ended=10.000, handed=10.001, posted=10.003, answered=10.050, status=200)
+    calls = [
+        Call("request", "/webhooks/fivetran", 10.005, 10.045),
+        Call("aws", "dynamodb:UpdateItem", 10.006, 10.016),
+        Call("moto", "dynamodb:UpdateItem", 10.008, 10.012),
+        Call("aws", "dynamodb:UpdateItem", 10.020, 10.030),
+        Call("aws", "stepfunctions:SendTaskSuccess", 10.031, 10.041),
+        Call("aws", "dynamodb:Query", 10.060, 10.070),  # after the answer: another request's
+    ]
+
+    (measured,) = stages([delivery], calls)
+
+    parts = {k: round(v, 3) for k, v in measured.parts.items()}
+    assert parts == {
+        "simulator: sync end to the sender": 1.0,
+        "simulator: sender to POST": 2.0,
+        "POST to the handler (HTTP, chalice local)": 2.0,
+        "AWS dynamodb:UpdateItem: moto's work": 4.0,
+        "AWS dynamodb:UpdateItem: HTTP and waiting for the runtime": 6.0,
+        "AWS dynamodb:UpdateItem": 10.0,
+        "AWS stepfunctions:SendTaskSuccess": 10.0,
+        "handler's own Python (verify, parse, route, log)": 10.0,
+        "answer back to the simulator": 5.0,
+    }
+    assert round(measured.total, 3) == 50.0
+    text = path_section([measured], [0.050], {"status": "SUCCEEDED"}, load="now")
+    assert "| **sync end to answer (sum)** |  | **50.0** |" in text
+    assert "median 50.0 ms" in text
+
+
+def test_a_delivery_the_route_refused_or_no_request_served_is_left_out():
+    from benchmarks.webhook_path import Call, Delivery, stages
+
+    refused = Delivery("c1", 1.0, 1.0, 1.0, 1.1, status=503)
+    unserved = Delivery("c2", 2.0, 2.0, 2.0, 2.1, status=200)
+
+    assert stages([refused, unserved], [Call("request", "/", 1.01, 1.09)]) == []
