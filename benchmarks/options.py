@@ -124,6 +124,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.cost:
         args.walltime = True
     if args.quick:
+        args.largest_sizes = "10000"  # estimated from the budget, not run
         args.walltime_sizes = "10,100"
         args.walltime_range = "2,8"
         args.trouble_runs = 1

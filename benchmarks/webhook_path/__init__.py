@@ -58,6 +58,9 @@ class Stages:
     connector_id: str
     parts: dict[str, float] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    # from the sync's end until Step Functions answered SendTaskSuccess/Failure: what section 1
+    # measured until 2026-11-27 (the TaskSucceeded event), before the route's answer was its mark
+    to_callback: float | None = None
 
     @property
     def total(self) -> float:
@@ -110,7 +113,9 @@ def stages(deliveries: Sequence[Delivery], calls: Sequence[Call]) -> list[Stages
         inside = sum(c.end - c.start for c in made)
         parts["handler's own Python (verify, parse, route, log)"] = (request.end - request.start) - inside
         parts["answer back to the simulator"] = d.answered - request.end
-        result.append(Stages(d.connector_id, {k: v * 1000 for k, v in parts.items()}, counts))
+        callback = next((c for c in made if c.name.startswith("stepfunctions:SendTask")), None)
+        to_callback = (callback.end - d.ended) * 1000 if callback is not None else None
+        result.append(Stages(d.connector_id, {k: v * 1000 for k, v in parts.items()}, counts, to_callback))
     return result
 
 

@@ -184,9 +184,11 @@ def test_a_webhooks_time_is_split_into_the_simulators_the_http_the_aws_calls_and
         "answer back to the simulator": 5.0,
     }
     assert round(measured.total, 3) == 50.0
+    assert measured.to_callback is not None and round(measured.to_callback, 3) == 41.0
     text = path_section([measured], [0.050], {"status": "SUCCEEDED"}, load="now")
     assert "| **sync end to answer (sum)** |  | **50.0** |" in text
     assert "median 50.0 ms" in text
+    assert "the `TaskSucceeded` event, when it reported 11-15 ms): median 41.0 ms" in text
 
 
 def test_a_delivery_the_route_refused_or_no_request_served_is_left_out():
