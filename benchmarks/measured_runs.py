@@ -3,8 +3,9 @@
 sections into an existing ``results.md`` in place of the ones with the same number.
 
 A measurements folder holds ``walltime-<n>.json`` (``{"ours": CaseRun, "peer": CaseRun, "load"}``,
-written by ``python -m benchmarks --walltime --measurements DIR``) and ``largest-<n>.json``
-(``LargestRun`` as a dict, written by ``--largest``).
+written by ``python -m benchmarks --walltime --measurements DIR``), ``largest-<n>.json``
+(``LargestRun`` as a dict, written by ``--largest``) and, optionally, ``largest-notes.txt`` (notes
+for section 11, one a line, written by a person).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 WalltimeRow = tuple[int, CaseRun | None, CaseRun | None, str]
+# Section 5's runs of ours from this size are also rows of section 11 (every default but dbt).
+SECTION_5_FROM = 1_000
+# A measurements folder's notes on the largest runs (one a line: what was tried and stopped by hand).
+NOTES = "largest-notes.txt"
 
 
 def default_budget() -> Budget:
@@ -60,6 +65,11 @@ def largest_runs(
     ``limit_s``: then a note says so and it is not run."""
     runs: list[LargestRun] = []
     notes: list[str] = []
+    written = (load / NOTES) if load is not None else None
+    if written is not None and written.exists():
+        notes.extend(
+            line.strip() for line in written.read_text(encoding="utf-8").splitlines() if line.strip()
+        )
     for n in sorted(sizes):
         saved = (load / f"largest-{n}.json") if load is not None else None
         if saved is not None:
@@ -127,17 +137,31 @@ def measured_sections(
     )
     rows = [
         LargestRow(
+            ours.connections,
+            "measured (section 5's run)",
+            ours.status,
+            float(ours.extra.get("billed", {}).get("duration_s") or 0) or None,
+            ours.extra.get("billed", {}).get("peak_rss_mib"),
+            billed,
+            ours.extra.get("billed", {}).get("max_deferrals_per_connection"),
+        )
+        for _, ours, _, _ in walltime
+        if ours is not None and ours.connections >= SECTION_5_FROM and (billed := _billed(ours)) is not None
+    ]
+    succeeded = {id(run): billed for run, billed in big}
+    rows.extend(
+        LargestRow(
             run.connections,
             "measured",
-            (run.report or {}).get("execution", {}).get("status", f"exit {run.exit_code}"),
+            (run.report or {}).get("execution", {}).get("status") or f"exit {run.exit_code}",
             run.wall_s,
             run.peak_rss_mib,
-            billed,
+            succeeded.get(id(run)),
             (run.report or {}).get("max_deferrals_per_connection"),
             note=f"load {run.load}",
         )
-        for run, billed in big
-    ]
+        for run in largest
+    )
     for n in extrapolate:
         if n in sizes:
             continue
@@ -153,6 +177,12 @@ def measured_sections(
                 1 if deferred else 0,
             )
         )
+    if any(r.how.startswith("measured (section 5") for r in rows):
+        notes = [
+            "Section 5's runs: every default, but the simulator's warehouse writes off and dbt's task "
+            "exiting at once; wall time is the run's (the report's `duration_s`), peak RSS its process.",
+            *notes,
+        ]
     sections.append(largest_section(rows, budget=budget, memory_mb=memory_mb, dbt_s=dbt_s, notes=notes))
     return sections
 
