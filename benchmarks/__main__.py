@@ -235,7 +235,10 @@ def _readme(text: str) -> bool:
 def _document(args: argparse.Namespace, header: str, sections: list[str]) -> str:
     """The results file: the header and the sections, or (``--merge``) the sections put into it."""
     if args.merge and args.output.exists():
-        return merge_sections(args.output.read_text(encoding="utf-8"), sections)
+        numbers = ", ".join(line.split(".")[0].removeprefix("## ") for line in sections)
+        machine_and_command = header.split("\n", 2)[2].replace("\n", " ")
+        note = f"Sections {numbers}: {machine_and_command}"
+        return merge_sections(args.output.read_text(encoding="utf-8"), sections, note)
     return "\n\n".join([header, *sections]) + "\n"
 
 

@@ -190,9 +190,10 @@ def measured_sections(
 _HEADING = re.compile(r"^## (\d+)\.", re.MULTILINE)
 
 
-def merge_sections(existing: str, new: Sequence[str]) -> str:
+def merge_sections(existing: str, new: Sequence[str], note: str = "") -> str:
     """``existing`` with each of ``new`` in place of the section with its number (``## 5.``), or
-    appended in number order when it has none; the rest of ``existing`` unchanged."""
+    appended in number order when it has none; the rest of ``existing`` unchanged but ``note``, a
+    line added to the header (which sections came from which command)."""
     starts = [m.start() for m in _HEADING.finditer(existing)]
     head = existing[: starts[0]] if starts else existing
     parts = {
@@ -204,4 +205,5 @@ def merge_sections(existing: str, new: Sequence[str]) -> str:
         if found is None:
             raise ValueError(f"a section must open with '## <n>.': {section[:40]!r}")
         parts[int(found.group(1))] = section.strip()
-    return head.rstrip() + "\n\n" + "\n\n".join(parts[k] for k in sorted(parts)) + "\n"
+    head = head.rstrip() + (f"\n{note}" if note else "")
+    return head + "\n\n" + "\n\n".join(parts[k] for k in sorted(parts)) + "\n"
