@@ -24,7 +24,13 @@ from benchmarks import ROOT
 from benchmarks.attribution import run_attribution
 from benchmarks.child import dbt_python
 from benchmarks.latency import SideResult, durations, run_ours, run_peer
-from benchmarks.measured_runs import largest_runs, load_walltime, measured_sections, merge_sections
+from benchmarks.measured_runs import (
+    largest_runs,
+    load_walltime,
+    measured_sections,
+    merge_sections,
+    webhook_line,
+)
 from benchmarks.options import parse_args
 from benchmarks.peer_env import PEER_VENV, ensure_peer_env
 from benchmarks.report.attribution import attribution_section
@@ -125,7 +131,8 @@ def _walltime(
     if args.from_measurements is not None:
         rows, loads = load_walltime(args.from_measurements)
         section = walltime_section(rows, low, high, _definition())
-        return section + "\n\n- Measured (UTC, load averages 1/5/15 min): " + "; ".join(loads) + ".", rows
+        measured = "- Measured (UTC, load averages 1/5/15 min): " + "; ".join(loads) + "."
+        return "\n".join([section, "", measured, webhook_line(rows)]).rstrip(), rows
     rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []
     per_connection = 0.0
     for n in sorted(int(x) for x in args.walltime_sizes.split(",") if x.strip()):

@@ -44,6 +44,17 @@ def default_budget() -> Budget:
     return Budget(burst=rule.burst, interval_s=rule.interval_us / 1e6, per_hour=rule.per_hour)
 
 
+def webhook_line(rows: Sequence[WalltimeRow]) -> str:
+    """What the webhook receiver answered in each run of ours (deliveries refused are redelivered)."""
+    said = []
+    for n, ours, _, _ in rows:
+        hooks = (ours.extra.get("billed") or {}).get("webhooks") if ours is not None else None
+        if hooks:
+            statuses = ", ".join(f"{k} x{v:,}" for k, v in hooks["by_status"].items())
+            said.append(f"{n:,}: {hooks['sent']:,} sent, {hooks['accepted']:,} accepted ({statuses})")
+    return "- Webhook deliveries to ours: " + "; ".join(said) + "." if said else ""
+
+
 def load_walltime(folder: Path) -> tuple[list[WalltimeRow], list[str]]:
     """Section 5's rows (and each run's load line) from ``walltime-<n>.json`` files, by size."""
     rows: list[WalltimeRow] = []

@@ -128,7 +128,11 @@ def _cost(run: BilledRun | None, memory_mb: int, dbt_s: float) -> str:
 def _wall(row: LargestRow) -> str:
     if row.wall_s is None:
         return "—"
-    return fmt(row.wall_s, 0) if row.how == "measured" else f"at least {fmt(row.wall_s, 0)} (the budget)"
+    return (
+        fmt(row.wall_s, 0)
+        if row.how.startswith("measured")
+        else f"at least {fmt(row.wall_s, 0)} (the budget)"
+    )
 
 
 def largest_section(
