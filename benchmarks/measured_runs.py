@@ -216,5 +216,9 @@ def merge_sections(existing: str, new: Sequence[str], note: str = "") -> str:
         if found is None:
             raise ValueError(f"a section must open with '## <n>.': {section[:40]!r}")
         parts[int(found.group(1))] = section.strip()
-    head = head.rstrip() + (f"\n{note}" if note else "")
+    head = head.rstrip()
+    if note:  # a re-render of the same sections replaces its own line
+        prefix = note.split(":", 1)[0] + ":"
+        kept = [line for line in head.splitlines() if not line.startswith(prefix)]
+        head = "\n".join([*kept, note])
     return head + "\n\n" + "\n\n".join(parts[k] for k in sorted(parts)) + "\n"

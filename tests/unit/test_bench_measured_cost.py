@@ -150,6 +150,14 @@ def test_merging_replaces_the_sections_with_the_same_number_and_keeps_the_others
     )
 
 
+def test_merging_says_in_the_header_which_sections_came_from_which_command_once():
+    existing = "# Results\n\nSections 5: old.\n\n## 5. Five\n\nold five\n"
+
+    merged = merge_sections(existing, ["## 5. Five\n\nnew five"], "Sections 5: new.")
+
+    assert merged == "# Results\n\nSections 5: new.\n\n## 5. Five\n\nnew five\n"
+
+
 def test_merging_refuses_a_section_without_a_number():
     with pytest.raises(ValueError, match="must open with"):
         merge_sections("## 1. One\n", ["## Costs\n\ntext"])
