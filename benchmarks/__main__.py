@@ -132,7 +132,9 @@ def _walltime(
         rows, loads = load_walltime(args.from_measurements)
         section = walltime_section(rows, low, high, _definition())
         measured = "- Measured (UTC, load averages 1/5/15 min): " + "; ".join(loads) + "."
-        return "\n".join([section, "", measured, webhook_line(rows)]).rstrip(), rows
+        notes = args.from_measurements / "walltime-notes.txt"
+        extra = notes.read_text(encoding="utf-8").strip() if notes.exists() else ""
+        return "\n".join([section, "", measured, webhook_line(rows), extra]).rstrip(), rows
     rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []
     per_connection = 0.0
     for n in sorted(int(x) for x in args.walltime_sizes.split(",") if x.strip()):
@@ -245,6 +247,9 @@ def _document(args: argparse.Namespace, header: str, sections: list[str]) -> str
         numbers = ", ".join(line.split(".")[0].removeprefix("## ") for line in sections)
         machine_and_command = header.split("\n", 2)[2].replace("\n", " ")
         note = f"Sections {numbers}: {machine_and_command}"
+        taken = args.from_measurements / "commands.txt" if args.from_measurements else None
+        if taken is not None and taken.exists():  # how the measurements rendered here were taken
+            note += " Measured by: " + " ".join(taken.read_text(encoding="utf-8").split())
         return merge_sections(args.output.read_text(encoding="utf-8"), sections, note)
     return "\n\n".join([header, *sections]) + "\n"
 
