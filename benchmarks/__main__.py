@@ -277,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         extra: list[str] = []
         if args.webhookpath:
             _say(f"webhook path: {args.connections} connections, timed")
-            extra.append(measure_webhook_path(args.connections))
+            raw = args.measurements / "webhookpath.json" if args.measurements else None
+            if raw is not None:
+                raw.parent.mkdir(parents=True, exist_ok=True)
+            extra.append(measure_webhook_path(args.connections, raw))
         rendering = args.from_measurements is not None
         peer = _peer(args, workdir) if ((args.walltime and not rendering) or args.trouble) else None
         walltime_rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []

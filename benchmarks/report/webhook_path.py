@@ -41,6 +41,14 @@ def path_section(
             "100%",
         ]
     )
+    waiting = sum(v for k, v in medians.items() if k.endswith("waiting for the runtime"))
+    moto_work = sum(v for k, v in medians.items() if k.endswith("moto's work"))
+    aws_calls = sum(
+        round(percentile([s.calls.get(k, 0) for s in measured], 50))
+        for k in names
+        if k.startswith("AWS") and not k.endswith("moto's work")
+    )
+    aws_total = sum(v for k, v in medians.items() if k.startswith("AWS"))
     latency = summarize([v * 1000 for v in latencies_s]) if latencies_s else None
     callbacks = [s.to_callback for s in measured if s.to_callback is not None]
     callback = summarize(callbacks) if callbacks else None
@@ -50,7 +58,7 @@ def path_section(
     return "\n\n".join(
         [
             "## 12. Where a webhook's time goes",
-            f"Section 1's run of ours ({len(measured)} `sync_end` deliveries served; execution "
+            f"Section 1's scenario, run once more for ours ({len(measured)} `sync_end` deliveries served; execution "
             f"{facts.get('status')}), with timing hooks that change no answer "
             "(`python -m benchmarks.webhook_path`; `benchmarks/webhook_path/`): the simulator's side in "
             "the runtime's process, and inside `chalice local` the request handler, every AWS call "
@@ -66,6 +74,11 @@ def path_section(
             + " Until the SendTaskSuccess/Failure call returned (Step Functions knew: what section 1 "
             "measured until 2026-11-27, the `TaskSucceeded` event, when it reported 11-15 ms): "
             + (f"median {callback.median:.1f} ms, p95 {callback.p95:.1f} ms." if callback else "—"),
+            f"- Of the summed medians ({whole:.1f} ms), {aws_calls} AWS calls in sequence took "
+            f"{aws_total:.1f} ms ({aws_total / whole:.0%}); where moto's handling was found, "
+            f"{moto_work:.1f} ms of it was moto's own work and {waiting:.1f} ms HTTP and waiting for the "
+            f"runtime's process. The rest (the simulator, HTTP to `chalice local`, the handler's Python): "
+            f"{whole - aws_total:.1f} ms.",
             "- Every AWS call of `chalice local` is an HTTP request to moto's server, which runs in the "
             "runtime's own process beside the Step Functions interpreter, the in-process Lambdas and the "
             "simulator: one interpreter lock for all of them. On AWS each is a DynamoDB or Step Functions "
