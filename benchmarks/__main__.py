@@ -162,6 +162,15 @@ def _walltime(
     return walltime_section(rows, low, high, _definition()), rows
 
 
+def _webhook_path(args: argparse.Namespace) -> str:
+    """Section 12; its raw stages kept in ``--measurements`` (``webhookpath.json``)."""
+    _say(f"webhook path: {args.connections} connections, timed")
+    raw = args.measurements / "webhookpath.json" if args.measurements else None
+    if raw is not None:
+        raw.parent.mkdir(parents=True, exist_ok=True)
+    return measure_webhook_path(args.connections, raw)
+
+
 def _measured(
     args: argparse.Namespace, workdir: Path, walltime: list[tuple[int, CaseRun | None, CaseRun | None, str]]
 ) -> list[str]:
@@ -276,11 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(webhook_section(webhook_cases, args.webhook_requests, args.webhook_time_limit))
         extra: list[str] = []
         if args.webhookpath:
-            _say(f"webhook path: {args.connections} connections, timed")
-            raw = args.measurements / "webhookpath.json" if args.measurements else None
-            if raw is not None:
-                raw.parent.mkdir(parents=True, exist_ok=True)
-            extra.append(measure_webhook_path(args.connections, raw))
+            extra.append(_webhook_path(args))
         rendering = args.from_measurements is not None
         peer = _peer(args, workdir) if ((args.walltime and not rendering) or args.trouble) else None
         walltime_rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []

@@ -58,8 +58,8 @@ def path_section(
     return "\n\n".join(
         [
             "## 12. Where a webhook's time goes",
-            f"Section 1's scenario, run once more for ours ({len(measured)} `sync_end` deliveries served; execution "
-            f"{facts.get('status')}), with timing hooks that change no answer "
+            f"Section 1's scenario, run once more for ours ({len(measured)} `sync_end` deliveries served; "
+            f"execution {facts.get('status')}), with timing hooks that change no answer "
             "(`python -m benchmarks.webhook_path`; `benchmarks/webhook_path/`): the simulator's side in "
             "the runtime's process, and inside `chalice local` the request handler, every AWS call "
             "(botocore) and HTTP call it made. Measured "
