@@ -25,6 +25,7 @@ from benchmarks.attribution import run_attribution
 from benchmarks.child import dbt_python
 from benchmarks.latency import SideResult, durations, run_ours, run_peer
 from benchmarks.measured_runs import (
+    deferral_probe,
     largest_runs,
     load_walltime,
     measured_sections,
@@ -193,9 +194,17 @@ def _measured(
         + ("; ".join(f"{r.connections:,}: {r.load}" for r in runs) or "—")
         + ". Other work shared the 2 CPUs."
     )
+    probe = None
+    if args.from_measurements is not None and (args.from_measurements / "deferral-probe.json").exists():
+        probe = CaseRun(**json.loads((args.from_measurements / "deferral-probe.json").read_text("utf-8")))
+    elif args.from_measurements is None and (args.walltime or args.cost):
+        _say("cost: a run of 20 connections at a tiny budget (each trigger but one deferred)")
+        probe = deferral_probe(workdir)
+        _keep(args, "deferral-probe", asdict(probe))
     return measured_sections(
         walltime,
         runs,
+        probe=probe,
         extrapolate=sorted({*sizes, 10_000}),
         memory_mb=lambda_memory_mb(),
         dbt_s=args.dbt_seconds,

@@ -171,7 +171,8 @@ def fit(runs: Sequence[BilledRun]) -> Fit:
         beyond = sum(_counts(r).get(key, 0.0) - fixed[key] - slope[key] * r.connections for r in deferring)
         extra[key] = beyond / sum(r.deferrals for r in deferring)
     sizes = ", ".join(f"{r.connections:,}" for r in deferring)
-    return Fit(fixed, slope, extra, f"measured ({sizes} connections)")
+    deferred = sum(r.deferrals for r in deferring)
+    return Fit(fixed, slope, extra, f"measured in a run of {sizes} connections with {deferred:,} deferrals")
 
 
 def expected_deferrals(

@@ -102,6 +102,22 @@ def largest_runs(
     return runs, notes
 
 
+# A run whose triggers the budget defers (the local runtime starts children too slowly for the default
+# budget to defer any): 20 connections, one trigger at once, then one every 3 s.
+PROBE_CONNECTIONS = 20
+PROBE_BUDGET = {"fivetran_hourly_quota": 1221, "trigger_quota_share": 100, "trigger_burst": 1}
+
+
+def deferral_probe(workdir: Path) -> CaseRun:
+    """One run of ours at a tiny budget, so that each trigger but the first is deferred once."""
+    from benchmarks.sidebyside import run_case, walltime_scenario
+
+    raw = walltime_scenario(PROBE_CONNECTIONS, 5.0, 20.0)
+    raw["name"] = "bench-deferral-probe"
+    raw["settings"].update(PROBE_BUDGET)
+    return run_case(raw, side="ours", workdir=workdir)
+
+
 def _billed(ours: CaseRun) -> BilledRun | None:
     billed: dict[str, Any] = ours.extra.get("billed") or {}
     if not ours.ok or "state_transitions" not in billed:
@@ -118,8 +134,11 @@ def measured_sections(
     dbt_s: float,
     window_s: float,
     notes: Sequence[str] = (),
+    probe: CaseRun | None = None,
 ) -> list[str]:
-    """Sections 8 and 11 from the measured runs (section 8 needs two sizes without a deferral)."""
+    """Sections 8 and 11 from the measured runs (section 8 needs two sizes without a deferral);
+    ``probe``, a run whose triggers the budget deferred (``deferral_probe``), gives the fit its
+    measured cost of a deferral."""
     budget = default_budget()
     measured = [b for _, ours, _, _ in walltime if ours is not None and (b := _billed(ours)) is not None]
     big = [
@@ -129,7 +148,8 @@ def measured_sections(
     ]
     sections: list[str] = []
     try:
-        fitted = fit([*measured, *(b for _, b in big)])
+        probed = _billed(probe) if probe is not None else None
+        fitted = fit([*measured, *(b for _, b in big), *([probed] if probed and probed.deferrals else [])])
     except ValueError as exc:
         return [f"## 8. Cost per run, from measured counts\n\nNot computed: {exc}."]
     sizes = {r.connections for r in measured} | {b.connections for _, b in big}

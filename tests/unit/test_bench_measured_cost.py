@@ -67,7 +67,7 @@ def test_the_fit_finds_the_per_connection_and_per_deferral_counts_the_runs_were_
     assert fitted.fixed["transitions"] == pytest.approx(16.0)
     assert fitted.per_deferral["transitions"] == pytest.approx(6.0)
     assert fitted.per_deferral["lambda:start_sync"] == pytest.approx(1.0)
-    assert fitted.deferral_basis == "measured (5,000 connections)"
+    assert fitted.deferral_basis == "measured in a run of 5,000 connections with 1,700 deferrals"
     predicted = fitted.predict(10_000, 7_956)
     assert predicted.transitions == 16 + 4 * 10_000 + 6 * 7_956
     assert predicted.billed_invocations["start_sync"] == 10_000 + 7_956
