@@ -189,8 +189,10 @@ def _measured(
             keep=args.measurements,
             load=args.from_measurements,
         )
+    info = machine()
+    where = f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, {info['os']}"
     notes.append(
-        f"Measured on {machine_line()}; load averages (1/5/15 min) at each run's end: "
+        f"Machine: {where}; load averages (1/5/15 min) at each run's end: "
         + ("; ".join(f"{r.connections:,}: {r.load}" for r in runs) or "—")
         + ". Other work shared the 2 CPUs."
     )
