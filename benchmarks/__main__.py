@@ -261,6 +261,22 @@ def _readme(text: str) -> bool:
     return True
 
 
+def _with_notes(sections: list[str], folder: Path | None) -> list[str]:
+    """Each section with ``notes-<n>.txt`` of the measurements folder (a person's notes) appended."""
+    if folder is None:
+        return sections
+    noted = []
+    for section in sections:
+        number = section.split(".", 1)[0].removeprefix("## ")
+        extra = folder / f"notes-{number}.txt"
+        noted.append(
+            section.rstrip() + "\n" + extra.read_text(encoding="utf-8").rstrip()
+            if extra.exists()
+            else section
+        )
+    return noted
+
+
 def _document(args: argparse.Namespace, header: str, sections: list[str]) -> str:
     """The results file: the header and the sections, or (``--merge``) the sections put into it."""
     if args.merge and args.output.exists():
@@ -333,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale and scale_data is not None:
             sections.append(scale_section(scale_data, limits(scale_data), args.max_concurrency))
     sections.extend(extra)
+    sections = _with_notes(sections, args.from_measurements)
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     header = "\n".join(
         [
