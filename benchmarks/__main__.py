@@ -197,12 +197,21 @@ def _measured(
         + ". Other work shared the 2 CPUs."
     )
     probe = None
-    if args.from_measurements is not None and (args.from_measurements / "deferral-probe.json").exists():
-        probe = CaseRun(**json.loads((args.from_measurements / "deferral-probe.json").read_text("utf-8")))
+    saved = (
+        [args.from_measurements / f"deferral-{n}.json" for n in ("probe", "twin")]
+        if args.from_measurements
+        else []
+    )
+    if saved and all(path.exists() for path in saved):
+        probe = (
+            CaseRun(**json.loads(saved[0].read_text("utf-8"))),
+            CaseRun(**json.loads(saved[1].read_text("utf-8"))),
+        )
     elif args.from_measurements is None and (args.walltime or args.cost):
-        _say("cost: a run of 20 connections at a tiny budget (each trigger but one deferred)")
+        _say("cost: 20 connections at a tiny budget (each trigger but one deferred), and at the default")
         probe = deferral_probe(workdir)
-        _keep(args, "deferral-probe", asdict(probe))
+        _keep(args, "deferral-probe", asdict(probe[0]))
+        _keep(args, "deferral-twin", asdict(probe[1]))
     return measured_sections(
         walltime,
         runs,

@@ -152,11 +152,13 @@ def _counts(run: BilledRun) -> dict[str, float]:
 DEFINED_PER_DEFERRAL: Mapping[str, float] = {"transitions": 6.0, "lambda:start_sync": 1.0}
 
 
-def fit(runs: Sequence[BilledRun]) -> Fit:
+def fit(runs: Sequence[BilledRun], pair: tuple[BilledRun, BilledRun] | None = None) -> Fit:
     """Fit the counts of ``runs``: ``fixed`` and ``per_connection`` through the runs without a
-    deferral (at least two sizes); ``per_deferral`` from the runs with deferrals, what they counted
-    beyond that line divided by their deferrals (the definition's figures if none deferred).
-    Raises ``ValueError`` with fewer than two sizes without deferrals."""
+    deferral (at least two sizes); ``per_deferral`` from ``pair`` (a run with deferrals and its twin
+    of the same size without: their difference over the deferrals), else from the runs with
+    deferrals, what they counted beyond that line over their deferrals (the definition's figures if
+    none deferred). Raises ``ValueError`` with fewer than two sizes without deferrals, or a pair
+    whose first run did not defer or whose sizes differ."""
     plain = [r for r in runs if r.deferrals == 0]
     deferring = [r for r in runs if r.deferrals > 0]
     keys = sorted(set().union(*(_counts(r) for r in plain))) if plain else []
@@ -164,6 +166,17 @@ def fit(runs: Sequence[BilledRun]) -> Fit:
     slope: dict[str, float] = {}
     for key in keys:
         fixed[key], slope[key] = _line([(r.connections, _counts(r).get(key, 0.0)) for r in plain])
+    if pair is not None:
+        deferred, twin = pair
+        if deferred.deferrals <= 0 or deferred.connections != twin.connections:
+            raise ValueError("a deferral pair needs a deferring run and its twin of the same size")
+        counts, base = _counts(deferred), _counts(twin)
+        extra = {k: (counts.get(k, 0.0) - base.get(k, 0.0)) / deferred.deferrals for k in keys}
+        basis = (
+            f"measured: a run of {deferred.connections} connections with {deferred.deferrals} deferrals "
+            "against its twin without"
+        )
+        return Fit(fixed, slope, extra, basis)
     if not deferring:
         return Fit(fixed, slope, dict(DEFINED_PER_DEFERRAL), "the definition (no measured run deferred)")
     extra: dict[str, float] = {}

@@ -108,14 +108,16 @@ PROBE_CONNECTIONS = 20
 PROBE_BUDGET = {"fivetran_hourly_quota": 1221, "trigger_quota_share": 100, "trigger_burst": 1}
 
 
-def deferral_probe(workdir: Path) -> CaseRun:
-    """One run of ours at a tiny budget, so that each trigger but the first is deferred once."""
+def deferral_probe(workdir: Path) -> tuple[CaseRun, CaseRun]:
+    """Two runs of ours of the same connections: at a tiny budget (each trigger but the first
+    deferred once), and its twin at the default budget (none deferred)."""
     from benchmarks.sidebyside import run_case, walltime_scenario
 
     raw = walltime_scenario(PROBE_CONNECTIONS, 5.0, 20.0)
+    twin = run_case(raw, side="ours", workdir=workdir)
     raw["name"] = "bench-deferral-probe"
     raw["settings"].update(PROBE_BUDGET)
-    return run_case(raw, side="ours", workdir=workdir)
+    return run_case(raw, side="ours", workdir=workdir), twin
 
 
 def _billed(ours: CaseRun) -> BilledRun | None:
@@ -134,11 +136,11 @@ def measured_sections(
     dbt_s: float,
     window_s: float,
     notes: Sequence[str] = (),
-    probe: CaseRun | None = None,
+    probe: tuple[CaseRun, CaseRun] | None = None,
 ) -> list[str]:
     """Sections 8 and 11 from the measured runs (section 8 needs two sizes without a deferral);
-    ``probe``, a run whose triggers the budget deferred (``deferral_probe``), gives the fit its
-    measured cost of a deferral."""
+    ``probe``, a run whose triggers the budget deferred and its twin without (``deferral_probe``),
+    gives the fit its measured cost of a deferral."""
     budget = default_budget()
     measured = [b for _, ours, _, _ in walltime if ours is not None and (b := _billed(ours)) is not None]
     big = [
@@ -148,8 +150,11 @@ def measured_sections(
     ]
     sections: list[str] = []
     try:
-        probed = _billed(probe) if probe is not None else None
-        fitted = fit([*measured, *(b for _, b in big), *([probed] if probed and probed.deferrals else [])])
+        pair = (_billed(probe[0]), _billed(probe[1])) if probe is not None else (None, None)
+        fitted = fit(
+            [*measured, *(b for _, b in big)],
+            (pair[0], pair[1]) if pair[0] is not None and pair[1] is not None else None,
+        )
     except ValueError as exc:
         return [f"## 8. Cost per run, from measured counts\n\nNot computed: {exc}."]
     sizes = {r.connections for r in measured} | {b.connections for _, b in big}

@@ -73,6 +73,20 @@ def test_the_fit_finds_the_per_connection_and_per_deferral_counts_the_runs_were_
     assert predicted.billed_invocations["start_sync"] == 10_000 + 7_956
 
 
+def test_a_deferring_run_and_its_twin_give_the_cost_of_a_deferral_whatever_the_line_says():
+    noisy = BilledRun.from_report(1000, _report(4016, 1000, 0, 60_000))  # a slow machine's retries
+    probe, twin = _run(20, deferrals=19), _run(20)
+
+    fitted = fit([_run(10), _run(100), noisy], (probe, twin))
+
+    assert fitted.per_deferral["transitions"] == pytest.approx(6.0)
+    assert fitted.per_deferral["dynamodb"] == pytest.approx(3.0)
+    assert fitted.per_deferral["lambda:start_sync"] == pytest.approx(1.0)
+    assert fitted.deferral_basis.startswith("measured: a run of 20 connections with 19 deferrals")
+    with pytest.raises(ValueError, match="twin of the same size"):
+        fit([_run(10), _run(100)], (_run(20, deferrals=19), _run(30)))
+
+
 def test_without_a_deferring_run_the_fit_takes_the_definitions_cost_of_a_deferral():
     fitted = fit([_run(10), _run(100)])
 
