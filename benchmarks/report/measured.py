@@ -104,7 +104,8 @@ def measured_cost_section(
             f"{_per_connection(fitted, 'lambda:api_handler')} webhook invocations, "
             f"{_per_connection(fitted, 'dynamodb')} DynamoDB and {_per_connection(fitted, 's3')} S3 "
             f"requests; per deferral: {fitted.per_deferral.get('transitions', 0.0):.2f} transitions and "
-            f"{fitted.per_deferral.get('lambda:start_sync', 0.0):.2f} `start_sync` invocations.",
+            f"{fitted.per_deferral.get('lambda:start_sync', 0.0):.2f} `start_sync` invocations and "
+            f"{fitted.per_deferral.get('dynamodb', 0.0):.2f} DynamoDB requests.",
             f"- Priced: DynamoDB requests as writes of {cost.WRITE_UNITS_PER_WRITE} units and S3 requests "
             "as PUTs (the report does not split reads from writes: an upper bound); the requests include "
             "the safety net's passes during the run. Lambda GB-seconds at "
