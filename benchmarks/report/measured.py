@@ -103,7 +103,7 @@ def measured_cost_section(
             f"{_per_connection(fitted, 'lambda:start_sync')} `start_sync` and "
             f"{_per_connection(fitted, 'lambda:api_handler')} webhook invocations, "
             f"{_per_connection(fitted, 'dynamodb')} DynamoDB and {_per_connection(fitted, 's3')} S3 "
-            f"requests; per deferral: {fitted.per_deferral.get('transitions', 0.0):.2f} transitions and "
+            f"requests; per deferral: {fitted.per_deferral.get('transitions', 0.0):.2f} transitions, "
             f"{fitted.per_deferral.get('lambda:start_sync', 0.0):.2f} `start_sync` invocations and "
             f"{fitted.per_deferral.get('dynamodb', 0.0):.2f} DynamoDB requests.",
             f"- Priced: DynamoDB requests as writes of {cost.WRITE_UNITS_PER_WRITE} units and S3 requests "
