@@ -47,6 +47,7 @@ from benchmarks.sync_stage import run_sync_stage
 from benchmarks.tables import machine, machine_line
 from benchmarks.webhook import CaseResult, run_webhook_benchmark
 from benchmarks.webhook_path.__main__ import measure as measure_webhook_path
+from benchmarks.webhook_path.__main__ import render as render_webhook_path
 
 README = ROOT / "README.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -165,6 +166,9 @@ def _walltime(
 
 def _webhook_path(args: argparse.Namespace) -> str:
     """Section 12; its raw stages kept in ``--measurements`` (``webhookpath.json``)."""
+    saved = args.from_measurements / "webhookpath.json" if args.from_measurements else None
+    if saved is not None and saved.exists():
+        return render_webhook_path(saved)
     _say(f"webhook path: {args.connections} connections, timed")
     raw = args.measurements / "webhookpath.json" if args.measurements else None
     if raw is not None:

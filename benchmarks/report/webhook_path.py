@@ -65,7 +65,7 @@ def path_section(
             "(botocore) and HTTP call it made. Measured "
             f"{load}.",
             table,
-            "- Section 1's latency for the same run (sync end to the simulator's delivery log): "
+            "- This run's latency as section 1 measures it (sync end to the simulator's delivery log): "
             + (
                 f"median {latency.median:.1f} ms, p95 {latency.p95:.1f} ms, max {latency.max:.1f} ms."
                 if latency
