@@ -369,8 +369,12 @@ def main(argv: list[str] | None = None) -> int:
             "# Benchmark results",
             "",
             f"Machine: {machine_line(info)}.",
-            f"Command: `python -m benchmarks{(' ' + flags) if flags else ''}` "
-            f"(`make bench` runs it with `--readme`); took {time.monotonic() - began:.0f} s.",
+            (
+                f"Rendered by `python -m benchmarks{(' ' + flags) if flags else ''}` from saved measurements."
+                if args.from_measurements
+                else f"Command: `python -m benchmarks{(' ' + flags) if flags else ''}` "
+                f"(`make bench` runs it with `--readme`); took {time.monotonic() - began:.0f} s."
+            ),
         ]
     )
     document = _document(args, header, sections)
