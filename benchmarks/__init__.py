@@ -27,6 +27,10 @@
 - ``attribution`` (a package): seeded random event streams through our real ``start_sync`` and
   webhook handler and through dagster-fivetran's completion rule: runs given another sync's outcome
 
+``measurements/<date>/`` keeps the raw figures behind ``results.md``'s re-measured sections (what
+``--measurements DIR`` wrote, and a person's notes): ``python -m benchmarks --walltime --largest
+--webhookpath --from-measurements benchmarks/measurements/2026-12-06 --merge`` renders them again.
+
 ``hooks`` is what the runs switch off in the local runtime; ``child`` starts a run in its own process;
 ``report`` renders each benchmark's section of the Markdown.
 The pure helpers (``stats``, ``tables``, ``history``, ``cost``) have a smoke test in
