@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--attribution-real-worlds", type=int, default=None, help="of which through the real path (all)"
     )
     parser.add_argument(
-        "--largest-sizes", default="5000,10000", help="largest: connections (default 5000,10000)"
+        "--largest-sizes", default="2500,10000", help="largest: connections (default 2500,10000)"
     )
     parser.add_argument(
         "--largest-limit",
