@@ -9,8 +9,16 @@ their figures live (docs/design.md sums them up and links it):
 - ``webhook``: requests per second of the webhook receiver, in ``chalice local`` and in-process
 - ``scale``: runs of 10 to 1,000 connections: wall time, memory, history and payload sizes, and the
   largest group one execution can hold
-- ``cost``: the AWS price of one run against a polling design that holds a worker (``RATES``), and
-  the distributed run re-priced from its shape (``DistributedModel``), 10 to 10,000 connections
+- ``cost``: the AWS prices (``RATES``, with their date and source) and a polling design that holds a
+  worker; ``measured_cost`` prices a run from the counts the local runtime measured (the run report's
+  ``state_transitions``, ``lambda_invocations``, ``deferrals``, ``aws_requests``) and extrapolates to
+  10,000 connections from the measured per-connection and per-deferral figures only
+- ``largest``: one run of N connections at every default (the API budget included) in ``python -m
+  local demo``, with its wall time and peak RSS; ``measured_runs`` renders sections 8 and 11 from the
+  wall-time and largest runs, now or from a ``--measurements`` folder, and merges sections into
+  ``results.md``
+- ``webhook_path`` (a package): section 1's run with timing hooks in the simulator and in ``chalice
+  local``: where a webhook's time goes, stage by stage
 - ``sidebyside``: wall time at 10 to 1,000 connections and Fivetran trouble (an API outage, a 429
   storm), ours and the peer on the same scenario in one run (``peer_run`` runs the peer for it and
   for ``latency``)
@@ -19,10 +27,15 @@ their figures live (docs/design.md sums them up and links it):
 - ``attribution`` (a package): seeded random event streams through our real ``start_sync`` and
   webhook handler and through dagster-fivetran's completion rule: runs given another sync's outcome
 
+``measurements/<date>/`` keeps the raw figures behind ``results.md``'s re-measured sections (what
+``--measurements DIR`` wrote, and a person's notes): ``python -m benchmarks --walltime --largest
+--webhookpath --from-measurements benchmarks/measurements/2026-12-06 --merge`` renders them again.
+
 ``hooks`` is what the runs switch off in the local runtime; ``child`` starts a run in its own process;
 ``report`` renders each benchmark's section of the Markdown.
 The pure helpers (``stats``, ``tables``, ``history``, ``cost``) have a smoke test in
-``tests/unit/test_bench_helpers.py``, the attribution generator and the peer's rule in
+``tests/unit/test_bench_helpers.py``, the measured cost, the merge and the webhook path's stages in
+``tests/unit/test_bench_measured_cost.py``, the attribution generator and the peer's rule in
 ``tests/unit/test_bench_attribution.py``; everything else needs the local runtime.
 """
 

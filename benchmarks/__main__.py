@@ -1,8 +1,9 @@
 """``python -m benchmarks`` (``make bench``): run the benchmarks, print Markdown, write ``results.md``.
 
 Every benchmark is bounded in count and time and talks to 127.0.0.1 only. With no benchmark flag all
-eight run (about half an hour on 2 busy cores: the wall-time and trouble runs start the local runtime
-once per side and case); ``--quick`` shrinks each (a few minutes). The polling peer's venv
+run (about an hour on 2 busy cores: the 1,000-connection wall-time run and the largest run, 2,500
+connections at the default budget, take most of it; 10,000 is extrapolated, as the budget alone keeps
+it past the hour); ``--quick`` shrinks each (a few minutes). The polling peer's venv
 (``.venv-bench``) is created on first use with pip from PyPI. Progress goes to stderr; the Markdown
 goes to stdout and to ``--output`` (``benchmarks/results.md``, the one place the figures live).
 """
@@ -10,19 +11,30 @@ goes to stdout and to ``--output`` (``benchmarks/results.md``, the one place the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks import ROOT, cost
+from benchmarks import ROOT
 from benchmarks.attribution import run_attribution
 from benchmarks.child import dbt_python
 from benchmarks.latency import SideResult, durations, run_ours, run_peer
+from benchmarks.measured_runs import (
+    deferral_probe,
+    largest_runs,
+    load_walltime,
+    measured_sections,
+    merge_sections,
+    webhook_line,
+)
+from benchmarks.options import parse_args
 from benchmarks.peer_env import PEER_VENV, ensure_peer_env
 from benchmarks.report.attribution import attribution_section
-from benchmarks.report.cost import cost_section, distributed_cost_section, lambda_memory_mb
+from benchmarks.report.cost import lambda_memory_mb
 from benchmarks.report.latency import latency_section
 from benchmarks.report.scale import scale_section
 from benchmarks.report.sidebyside import trouble_section, walltime_section
@@ -33,95 +45,12 @@ from benchmarks.sidebyside import CaseRun, run_case, trouble_scenario, walltime_
 from benchmarks.sync_stage import run_sync_stage
 from benchmarks.tables import machine, machine_line
 from benchmarks.webhook import CaseResult, run_webhook_benchmark
-
-RESULTS = Path(__file__).resolve().with_name("results.md")
+from benchmarks.webhook_path.__main__ import measure as measure_webhook_path
+from benchmarks.webhook_path.__main__ import render as render_webhook_path
 
 
 def _say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    which = parser.add_argument_group("benchmarks (none given: all)")
-    which.add_argument("--latency", action="store_true", help="ours versus the polling peer")
-    which.add_argument("--webhook", action="store_true", help="webhook receiver throughput")
-    which.add_argument("--scale", action="store_true", help="10 to 1,000 connections")
-    which.add_argument("--cost", action="store_true", help="cost per run (runs 10 and 100 connections)")
-    which.add_argument("--walltime", action="store_true", help="wall time at scale, ours versus the peer")
-    which.add_argument("--trouble", action="store_true", help="API outage and 429 storm, both sides")
-    which.add_argument("--attribution", action="store_true", help="attribution under chaos, both rules")
-    which.add_argument("--syncstage", action="store_true", help="the sync stage of 100 five-second syncs")
-    parser.add_argument("--quick", action="store_true", help="smaller and faster: for a first look")
-    parser.add_argument("--connections", type=int, default=8, help="latency: connections (default 8)")
-    parser.add_argument("--no-dbt", action="store_true", help="latency: skip the real dbt run at the end")
-    parser.add_argument(
-        "--peer-mode",
-        choices=("auto", "real", "reimplementation"),
-        default="auto",
-        help="auto: the real dagster-fivetran, else the labelled re-implementation",
-    )
-    parser.add_argument("--peer-python", type=Path, help="a Python with dagster-fivetran (skips .venv-bench)")
-    parser.add_argument("--no-peer-install", action="store_true", help=f"never create {PEER_VENV.name}")
-    parser.add_argument("--webhook-requests", type=int, default=500, help="per case (default 500)")
-    parser.add_argument(
-        "--webhook-time-limit", type=float, default=20.0, help="seconds per case (default 20)"
-    )
-    parser.add_argument("--webhook-clients", type=int, default=4, help="chalice local clients (default 4)")
-    parser.add_argument(
-        "--scale-sizes", default="10,100,500,1000", help="connections per run (default 10,100,500,1000)"
-    )
-    parser.add_argument("--scale-budget", type=float, default=240.0, help="seconds for all scale runs")
-    parser.add_argument(
-        "--max-concurrency", type=int, default=0, help="the Map's MaxConcurrency (0: every sync at once)"
-    )
-    parser.add_argument(
-        "--real-warehouse", action="store_true", help="scale: keep the simulator's DuckDB writes"
-    )
-    parser.add_argument("--sync-window", type=float, default=cost.ASSUMED_SYNC_WINDOW_SECONDS, help="cost: s")
-    parser.add_argument("--dbt-seconds", type=float, default=cost.ASSUMED_DBT_SECONDS, help="cost: s")
-    parser.add_argument("--walltime-sizes", default="10,100,1000", help="connections (default 10,100,1000)")
-    parser.add_argument(
-        "--walltime-range", default="5,20", help="sync durations low,high in s (default 5,20)"
-    )
-    parser.add_argument(
-        "--walltime-budget",
-        type=float,
-        default=300.0,
-        help="skip a size predicted over this (s, default 300)",
-    )
-    parser.add_argument("--syncstage-runs", type=int, default=3, help="sync stage runs (default 3)")
-    parser.add_argument("--trouble-runs", type=int, default=1, help="runs per fault and side (default 1)")
-    parser.add_argument("--attribution-worlds", type=int, default=200, help="random worlds (default 200)")
-    parser.add_argument(
-        "--attribution-real-worlds", type=int, default=None, help="of which through the real path (all)"
-    )
-    parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS.relative_to(ROOT)}")
-    args = parser.parse_args(argv)
-    chosen = (
-        args.latency,
-        args.webhook,
-        args.scale,
-        args.cost,
-        args.walltime,
-        args.trouble,
-        args.attribution,
-        args.syncstage,
-    )
-    if not any(chosen):
-        args.latency = args.webhook = args.scale = args.cost = True
-        args.walltime = args.trouble = args.attribution = args.syncstage = True
-    if args.quick:
-        args.walltime_sizes = "10,100"
-        args.walltime_range = "2,8"
-        args.trouble_runs = 1
-        args.syncstage_runs = 1
-        args.attribution_real_worlds = min(args.attribution_real_worlds or 60, 60)
-        args.connections = min(args.connections, 4)
-        args.webhook_requests = min(args.webhook_requests, 100)
-        args.webhook_time_limit = min(args.webhook_time_limit, 10.0)
-        args.scale_budget = min(args.scale_budget, 90.0)
-    return args
 
 
 def _peer(args: argparse.Namespace, workdir: Path) -> tuple[Path, str, str]:
@@ -179,8 +108,31 @@ def _definition() -> str:
     return "the inline Map definition (`MaxConcurrency` 10: the runtime's default)"
 
 
-def _walltime(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str]) -> str:
+def _load() -> str:
+    """The load averages (1, 5, 15 min) now, and the UTC time: other work may share the CPU."""
+    one, five, fifteen = os.getloadavg()
+    return f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def _keep(args: argparse.Namespace, name: str, data: object) -> None:
+    """Write one measurement to ``--measurements`` (if given), so its section can be re-rendered."""
+    if args.measurements is None:
+        return
+    args.measurements.mkdir(parents=True, exist_ok=True)
+    (args.measurements / f"{name}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def _walltime(
+    args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str]
+) -> tuple[str, list[tuple[int, CaseRun | None, CaseRun | None, str]]]:
     low, high = (float(x) for x in args.walltime_range.split(","))
+    if args.from_measurements is not None:
+        rows, loads = load_walltime(args.from_measurements)
+        section = walltime_section(rows, low, high, _definition())
+        measured = "- Measured (UTC, load averages 1/5/15 min): " + "; ".join(loads) + "."
+        notes = args.from_measurements / "walltime-notes.txt"
+        extra = notes.read_text(encoding="utf-8").strip() if notes.exists() else ""
+        return "\n".join([section, "", measured, webhook_line(rows), extra]).rstrip(), rows
     rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []
     per_connection = 0.0
     for n in sorted(int(x) for x in args.walltime_sizes.split(",") if x.strip()):
@@ -202,9 +154,74 @@ def _walltime(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, st
         theirs = run_case(raw, side="peer", workdir=workdir, peer_python=peer[0], peer_mode=peer[1])
         notes = [f"{side.side}: {side.status} {side.note}".strip() for side in (ours, theirs) if not side.ok]
         rows.append((n, ours, theirs, "; ".join(notes)))
+        _keep(args, f"walltime-{n}", {"ours": asdict(ours), "peer": asdict(theirs), "load": _load()})
         if ours.to_dbt_s:
             per_connection = max(0.0, ours.to_dbt_s - high) / n
-    return walltime_section(rows, low, high, _definition())
+    return walltime_section(rows, low, high, _definition()), rows
+
+
+def _webhook_path(args: argparse.Namespace) -> str:
+    """Section 12; its raw stages kept in ``--measurements`` (``webhookpath.json``)."""
+    saved = args.from_measurements / "webhookpath.json" if args.from_measurements else None
+    if saved is not None and saved.exists():
+        return render_webhook_path(saved)
+    _say(f"webhook path: {args.connections} connections, timed")
+    raw = args.measurements / "webhookpath.json" if args.measurements else None
+    if raw is not None:
+        raw.parent.mkdir(parents=True, exist_ok=True)
+    return measure_webhook_path(args.connections, raw)
+
+
+def _measured(
+    args: argparse.Namespace, workdir: Path, walltime: list[tuple[int, CaseRun | None, CaseRun | None, str]]
+) -> list[str]:
+    """Sections 8 (cost from measured counts) and 11 (the largest run)."""
+    sizes = [int(x) for x in args.largest_sizes.split(",") if x.strip()]
+    runs, notes = [], []
+    if args.largest:
+        _say(
+            f"largest: {sizes} connections (a size the budget keeps past {args.largest_limit:g} s: estimated)"
+        )
+        runs, notes = largest_runs(
+            sizes,
+            limit_s=args.largest_limit,
+            workdir=workdir,
+            keep=args.measurements,
+            load=args.from_measurements,
+        )
+    info = machine()
+    where = f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, {info['os']}"
+    notes.append(
+        f"Machine: {where}; load averages (1/5/15 min) at each run's end: "
+        + ("; ".join(f"{r.connections:,}: {r.load}" for r in runs) or "—")
+        + ". Other work shared the 2 CPUs."
+    )
+    probe = None
+    saved = (
+        [args.from_measurements / f"deferral-{n}.json" for n in ("probe", "twin")]
+        if args.from_measurements
+        else []
+    )
+    if saved and all(path.exists() for path in saved):
+        probe = (
+            CaseRun(**json.loads(saved[0].read_text("utf-8"))),
+            CaseRun(**json.loads(saved[1].read_text("utf-8"))),
+        )
+    elif args.from_measurements is None and (args.walltime or args.cost):
+        _say("cost: 20 connections at a tiny budget (each trigger but one deferred), and at the default")
+        probe = deferral_probe(workdir)
+        _keep(args, "deferral-probe", asdict(probe[0]))
+        _keep(args, "deferral-twin", asdict(probe[1]))
+    return measured_sections(
+        walltime,
+        runs,
+        probe=probe,
+        extrapolate=sorted({*sizes, 10_000}),
+        memory_mb=lambda_memory_mb(),
+        dbt_s=args.dbt_seconds,
+        window_s=args.sync_window,
+        notes=notes,
+    )
 
 
 def _trouble(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str]) -> str:
@@ -232,17 +249,45 @@ def _trouble(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str
     return trouble_section(cases)
 
 
+def _with_notes(sections: list[str], folder: Path | None) -> list[str]:
+    """Each section with ``notes-<n>.txt`` of the measurements folder (a person's notes) appended."""
+    if folder is None:
+        return sections
+    noted = []
+    for section in sections:
+        number = section.split(".", 1)[0].removeprefix("## ")
+        extra = folder / f"notes-{number}.txt"
+        noted.append(
+            section.rstrip() + "\n" + extra.read_text(encoding="utf-8").rstrip()
+            if extra.exists()
+            else section
+        )
+    return noted
+
+
+def _document(args: argparse.Namespace, header: str, sections: list[str]) -> str:
+    """The results file: the header and the sections, or (``--merge``) the sections put into it."""
+    if args.merge and args.output.exists():
+        numbers = ", ".join(line.split(".")[0].removeprefix("## ") for line in sections)
+        machine_and_command = header.split("\n", 2)[2].replace("\n", " ")
+        note = f"Sections {numbers}: {machine_and_command}"
+        taken = args.from_measurements / "commands.txt" if args.from_measurements else None
+        if taken is not None and taken.exists():  # how the measurements rendered here were taken
+            note += " Measured by: " + " ".join(taken.read_text(encoding="utf-8").split())
+        return merge_sections(args.output.read_text(encoding="utf-8"), sections, note)
+    return "\n\n".join([header, *sections]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.monotonic()
     info = machine()
     sections: list[str] = []
     webhook_cases: list[CaseResult] | None = None
-    measured_dbt_s = None
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         if args.latency:
-            text, measured_dbt_s = _latency(args, workdir)
+            text, _dbt_s = _latency(args, workdir)
             sections.append(text)
         if args.webhook:
             _say(f"webhook: {args.webhook_requests} signed events per case")
@@ -254,9 +299,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             sections.append(webhook_section(webhook_cases, args.webhook_requests, args.webhook_time_limit))
         extra: list[str] = []
-        peer = _peer(args, workdir) if (args.walltime or args.trouble) else None
-        if args.walltime and peer is not None:
-            extra.append(_walltime(args, workdir, peer))
+        if args.webhookpath:
+            extra.append(_webhook_path(args))
+        rendering = args.from_measurements is not None
+        peer = _peer(args, workdir) if ((args.walltime and not rendering) or args.trouble) else None
+        walltime_rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []
+        if args.walltime:
+            text, walltime_rows = _walltime(args, workdir, peer or (Path(sys.executable), "", ""))
+            extra.append(text)
+        if args.walltime or args.largest or args.cost:
+            extra.extend(_measured(args, workdir, walltime_rows))
         if args.trouble and peer is not None:
             extra.append(_trouble(args, workdir, peer))
         if args.attribution:
@@ -269,20 +321,9 @@ def main(argv: list[str] | None = None) -> int:
             extra.append(
                 sync_stage_section(run_sync_stage(args.syncstage_runs, workdir=workdir), args.syncstage_runs)
             )
-        if args.cost:
-            extra.append(
-                distributed_cost_section(
-                    [10, 100, 1_000, 10_000],
-                    memory_mb=lambda_memory_mb(),
-                    dbt_s=args.dbt_seconds,
-                    window_s=args.sync_window,
-                    model=cost.DistributedModel(),
-                )
-            )
         scale_data = None
-        if args.scale or args.cost:
-            sizes = [int(s) for s in args.scale_sizes.split(",") if s.strip()] if args.scale else []
-            sizes = sorted(set(sizes) | ({10, 100} if args.cost else set()))
+        if args.scale:
+            sizes = sorted({int(s) for s in args.scale_sizes.split(",") if s.strip()})
             _say(f"scale: runs of {sizes} connections, within {args.scale_budget:g} s")
             scale_data = run_scale(
                 sizes,
@@ -290,33 +331,28 @@ def main(argv: list[str] | None = None) -> int:
                 budget_s=args.scale_budget,
                 max_concurrency=args.max_concurrency,
                 real_warehouse=args.real_warehouse,
-                paths=args.scale,
+                paths=True,
                 measure_up_to=100 if args.quick else None,
             )
         if args.scale and scale_data is not None:
             sections.append(scale_section(scale_data, limits(scale_data), args.max_concurrency))
-        if args.cost and scale_data is not None:
-            sections.append(
-                cost_section(
-                    scale_data,
-                    webhook_cases,
-                    window_s=args.sync_window,
-                    dbt_s=args.dbt_seconds,
-                    measured_dbt_s=measured_dbt_s,
-                )
-            )
     sections.extend(extra)
+    sections = _with_notes(sections, args.from_measurements)
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     header = "\n".join(
         [
             "# Benchmark results",
             "",
             f"Machine: {machine_line(info)}.",
-            f"Command: `python -m benchmarks{(' ' + flags) if flags else ''}` "
-            f"(`make bench`); took {time.monotonic() - began:.0f} s.",
+            (
+                f"Rendered by `python -m benchmarks{(' ' + flags) if flags else ''}` from saved measurements."
+                if args.from_measurements
+                else f"Command: `python -m benchmarks{(' ' + flags) if flags else ''}` "
+                f"(`make bench`); took {time.monotonic() - began:.0f} s."
+            ),
         ]
     )
-    document = "\n\n".join([header, *sections]) + "\n"
+    document = _document(args, header, sections)
     print(document)
     args.output.write_text(document, encoding="utf-8")
     _say(f"written to {args.output}")

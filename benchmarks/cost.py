@@ -163,82 +163,8 @@ def describe_rates(rates: Rates = RATES) -> str:
     )
 
 
-# -- the distributed run (Step Functions Distributed Map), priced from a model -------------------------
+# -- S3 requests ---------------------------------------------------------------------------------------
 
 S3_PUT_PER_REQUEST = 0.005 / 1_000  # S3 Standard PUT/COPY/POST/LIST, us-east-1
 S3_GET_PER_REQUEST = 0.0004 / 1_000  # S3 Standard GET/SELECT and others
 S3_SOURCE = "aws.amazon.com/s3/pricing (S3 Standard requests, us-east-1)"
-
-
-@dataclass(frozen=True)
-class DistributedModel:
-    """What one run of N connections consumes with the Distributed Map, per the definition's shape.
-
-    Counted from ``statemachine/orchestrator.asl.json``: the parent's fixed transitions (ListConnectors,
-    ListingRateLimited, AnythingToSync, SyncConnectors, CollectOutcomes, ApplyFailurePolicy, a Pass
-    before dbt, TakeTransformLease, TransformLeaseTaken, RunDbt, DbtExitedCleanly, ReadDbtBuildSummary,
-    ReleaseTransformLease, DidDbtFail, BuildRunReport, Succeeded: 16 when no other run's dbt holds the
-    lease; each wait for the lease adds 3: WaitForTransformLease, TakeTransformLease,
-    TransformLeaseTaken), each child's transitions on the common path (``StartSyncAndWait``,
-    ``WasRescheduled``, one ``Record*`` state: 3; a reschedule or a rate-limit wait adds 6: ``Log*`` or
-    ``Count*``, the deadline Choice, the Wait, the Pass back, ``StartSyncAndWait`` and ``WasRescheduled``),
-    S3 requests (the item file PUT, ItemReader's GET, ResultWriter's manifest and result files,
-    ``collect_outcomes``' GETs of them, the ``outcomes.json`` PUT), Lambda invocations and durations,
-    DynamoDB writes and reads per sync, and two webhooks (``sync_start``, ``sync_end``) per sync.
-    """
-
-    parent_transitions: int = 16
-    child_transitions: int = 3
-    map_run_transitions: int = 1
-    result_files_per_1000: float = 1.0  # ResultWriter groups results by status into files
-    result_files_fixed: int = 3  # SUCCEEDED / FAILED / PENDING files
-    # list_connectors (it also writes the items), collect_outcomes, transform_lease (take, release)
-    lambdas_fixed: int = 4
-    lambda_fixed_s: float = 0.3
-    collect_s_per_1000: float = 0.5
-    start_sync_s: float = 0.15
-    webhook_s: float = 0.0102  # section 2's in-process mean with a parked token
-    webhooks_per_sync: int = 2
-    writes_per_sync: int = 7  # park, the API budget's counter, arm, two record_sync, claim, delete
-    reads_per_sync: int = 3  # a consistent Query per settle (trigger, two webhooks)
-
-
-def distributed_usage(
-    n: int, model: DistributedModel, *, memory_mb: int, dbt_s: float
-) -> tuple[Usage, int, int]:
-    """(usage, S3 PUTs, S3 GETs) of one run of ``n`` connections."""
-    files = model.result_files_fixed + math.ceil(n * model.result_files_per_1000 / 1000)
-    # connections.json and skipped.json; the manifest and result files; outcomes.json and
-    # exclude_sources.json (chalicelib/run/run_files.py).
-    puts = 2 + 1 + files + 2
-    # ItemReader; collect_outcomes reads the manifest, the result files, connections.json and
-    # skipped.json; the dbt task reads exclude_sources.json.
-    gets = 1 + 1 + files + 2 + 1
-    durations = (
-        [model.lambda_fixed_s] * (model.lambdas_fixed - 1)
-        + [model.lambda_fixed_s + model.collect_s_per_1000 * n / 1000]
-        + [model.start_sync_s] * n
-        + [model.webhook_s] * (n * model.webhooks_per_sync)
-    )
-    usage = Usage(
-        transitions=model.parent_transitions + model.map_run_transitions + model.child_transitions * n,
-        lambda_requests=len(durations),
-        lambda_gb_seconds=lambda_gb_seconds(durations, memory_mb),
-        apigw_requests=n * model.webhooks_per_sync,
-        dynamodb_write_units=n * model.writes_per_sync * WRITE_UNITS_PER_WRITE,
-        dynamodb_read_units=n * model.reads_per_sync * READ_UNITS_PER_READ,
-        fargate_seconds=dbt_s,
-        fargate_vcpu=DBT_TASK_VCPU,
-        fargate_gb=DBT_TASK_GB,
-    )
-    return usage, puts, gets
-
-
-def distributed_price(
-    n: int, model: DistributedModel, *, memory_mb: int, dbt_s: float, rates: Rates = RATES
-) -> dict[str, float]:
-    """Dollars per line item of one distributed run, S3 requests included."""
-    usage, puts, gets = distributed_usage(n, model, memory_mb=memory_mb, dbt_s=dbt_s)
-    lines = price(usage, rates)
-    lines["S3 requests"] = puts * S3_PUT_PER_REQUEST + gets * S3_GET_PER_REQUEST
-    return lines

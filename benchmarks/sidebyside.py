@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import json
 import re
+import resource
 import subprocess
 import time
 from collections import Counter
@@ -88,6 +89,17 @@ def trouble_scenario(
     return scenario
 
 
+# The run report's fields that count what AWS bills (local/README.md, "Report"), kept per run of ours.
+BILLED_FIELDS = (
+    "lambda_invocations",
+    "deferrals",
+    "max_deferrals_per_connection",
+    "state_transitions",
+    "aws_requests",
+    "duration_s",
+)
+
+
 # -- one side's run -------------------------------------------------------------------------------------
 
 
@@ -143,6 +155,9 @@ def _ours_child(raw: dict[str, Any], out: Path) -> None:
             detected.setdefault(d["connector_id"], d["at"])
     outcomes = Counter(c["outcome"] for c in report["connectors"])
     outcomes["unfinished"] = len(ids) - sum(outcomes.values())
+    billed = {key: report.get(key) for key in BILLED_FIELDS}
+    billed["webhooks"] = report.get("webhooks")
+    billed["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     status = report["execution"]["status"]
     ok = status == "SUCCEEDED" and outcomes.get("succeeded", 0) == len(ids) and dbt is not None
     out.write_text(
@@ -159,6 +174,7 @@ def _ours_child(raw: dict[str, Any], out: Path) -> None:
                 "by_endpoint": dict(calls["by_endpoint"]),
                 "history_events": len(history),
                 "error": report["execution"]["error"],
+                "billed": billed,
             }
         ),
         encoding="utf-8",
@@ -192,7 +208,11 @@ def _run_ours(raw: dict[str, Any], workdir: Path, timeout_s: float) -> CaseRun:
         data["api_calls"],
         data["status"],
         data.get("error") or "",
-        extra={"history_events": data["history_events"], "by_endpoint": data["by_endpoint"]},
+        extra={
+            "history_events": data["history_events"],
+            "by_endpoint": data["by_endpoint"],
+            "billed": data.get("billed") or {},
+        },
     )
 
 

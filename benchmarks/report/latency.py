@@ -90,8 +90,11 @@ def latency_section(
         "",
         ratios,
         "",
-        f"- Ours: the `TaskSucceeded` event of each `StartSyncAndWait` in the history (webhook → `chalice "
-        f"local` → `SendTaskSuccess`); the execution {ours.extra.get('status')}, "
+        "- Ours: when the webhook route answered the first accepted `sync_end` of each sync (the "
+        "simulator's delivery log; webhook → `chalice local` → token store → `SendTaskSuccess` → the "
+        "token deleted and the delivery noted for the watchdog → the answer; section 12 splits that "
+        "time; until 2026-11-27 this was the `TaskSucceeded` event, before the answer); the execution "
+        f"{ours.extra.get('status')}, "
         f"{ours.extra.get('history_events')} history events"
         + (f", dbt took {dbt_s:.1f} s after the syncs (not in the latency)." if dbt_s else "."),
         "- Peer: when `sync_and_poll` returned. It calls the legacy `/v1/connectors` paths through the "

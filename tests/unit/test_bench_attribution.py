@@ -1,5 +1,5 @@
 """The attribution benchmark's generator and the peer's rule (``benchmarks/attribution/``), and the
-distributed cost model. No timing is asserted: the benchmark itself runs in ``python -m benchmarks``."""
+side-by-side tables. No timing is asserted: the benchmark itself runs in ``python -m benchmarks``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import itertools
 
 import pytest
 
-from benchmarks import cost
 from benchmarks.attribution import PeerRule, Trigger, TrueSync, World, generate, peer_decision
 
 
@@ -84,20 +83,6 @@ def test_the_peer_is_right_when_nothing_else_ends():
     world = _world(before, ours, trigger=_trigger(100.0, "ours"))
 
     assert peer_decision(world, world.triggers[0], PeerRule(10.0)) == "ours"
-
-
-def test_the_distributed_cost_model_counts_children_and_s3_requests():
-    model = cost.DistributedModel()
-    usage, puts, gets = cost.distributed_usage(1000, model, memory_mb=256, dbt_s=300)
-    assert usage.transitions == model.parent_transitions + model.map_run_transitions + 3 * 1000
-    assert usage.apigw_requests == 2000
-    assert usage.lambda_requests == model.lambdas_fixed + 1000 + 2000
-    assert (puts, gets) == (2 + 1 + 4 + 2, 1 + 1 + 4 + 2 + 1)
-    lines = cost.distributed_price(1000, model, memory_mb=256, dbt_s=300)
-    assert lines["S3 requests"] == pytest.approx(9 * 0.005 / 1000 + 9 * 0.0004 / 1000)
-    assert lines["Step Functions transitions"] == pytest.approx(usage.transitions * 0.025 / 1000)
-    bigger = cost.total(cost.distributed_price(10_000, model, memory_mb=256, dbt_s=300))
-    assert bigger > cost.total(lines)
 
 
 def test_the_side_by_side_tables_say_how_they_measure_and_give_ratios():
