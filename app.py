@@ -24,8 +24,8 @@ from typing import Any
 
 from chalice import Chalice, Rate, Response
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.notify.notifier import RunEnded, notify_run_end
-from chalicelib.platform.dependencies import Dependencies, get_dependencies
 from chalicelib.platform.errors import (
     ConfigurationError,
     FivetranApiError,
@@ -39,14 +39,14 @@ from chalicelib.platform.metrics import record_safety_net_pass, record_webhook_a
 from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp, utcnow
 from chalicelib.run.fanout import collect_run, write_items
 from chalicelib.run.listing import list_connectors as list_connections
-from chalicelib.run.reconcile import UnavailableFivetran, reconcile
 from chalicelib.run.retries import note_retry
 from chalicelib.run.run_input import parse_run_input
 from chalicelib.run.syncs import DEFAULT_RATE_LIMIT_WAIT_SECONDS, SyncRequest
 from chalicelib.run.syncs import start_sync as park_and_trigger
-from chalicelib.run.webhook_watchdog import WebhookWatch, watch_webhook
-from chalicelib.tokens.identity import SyncRecord
+from chalicelib.safety_net.reconcile import UnavailableFivetran, reconcile
+from chalicelib.safety_net.webhook_watchdog import WebhookWatch, watch_webhook
 from chalicelib.webhook.handler import handle_webhook, media_type_hint
+from chalicelib.wiring import Dependencies, get_dependencies
 
 # Time kept back from a Lambda's remaining time: no Fivetran wait may eat into it.
 LAMBDA_MARGIN_SECONDS = 5.0

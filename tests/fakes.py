@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.fivetran.client import Connection, TriggerResult
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import FivetranNotFound, FivetranRateLimited
 from chalicelib.platform.timeutil import utcnow
-from chalicelib.tokens.identity import SyncRecord
 
 DEFAULT_GROUP = "group"
 

@@ -14,7 +14,7 @@
   meaning but its stored copy does not show every field name, so aliases
   (``started_at``/``ended_at``/``start``/``end``) are accepted too.
 - ``GET /v1/webhooks`` (cursor paging; ``Accept: application/json``): the safety net's webhook watchdog
-  (``chalicelib/run/webhook_watchdog.py``) reads whether the stage's webhook exists and is ``active``.
+  (``chalicelib/safety_net/webhook_watchdog.py``) reads whether the stage's webhook exists and is ``active``.
   Source: Fivetran API reference, "List all webhooks" (fivetran.com/docs/rest-api/api-reference/webhooks).
 
 The operator CLI's webhook calls (``ops/fivetran_admin.py``) subclass this client and pass their own
@@ -31,9 +31,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.fivetran.transport import FivetranTransport, date_header
 from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp
-from chalicelib.tokens.identity import SyncRecord
 
 __all__ = ["ACCEPT_JSON", "Connection", "FivetranClient", "TriggerResult"]
 

@@ -37,18 +37,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from chalicelib.platform.config import DEFAULT_HOURLY_QUOTA, DEFAULT_QUOTA_SHARE_PERCENT, Settings
+
 __all__ = [
-    "DEFAULT_HOURLY_QUOTA",
-    "DEFAULT_QUOTA_SHARE_PERCENT",
     "MARGIN_SECONDS",
     "Budget",
     "BudgetRule",
 ]
 
-# Fivetran's quota for all API calls of a paid account, per rolling hour (trial accounts: 500).
-DEFAULT_HOURLY_QUOTA = 20_000
-# The triggers' share of it: the rest stays with listing, the safety net and other tools.
-DEFAULT_QUOTA_SHARE_PERCENT = 50
 # The default burst is a fifth of the hourly budget: 2,000 triggers at once on a paid account.
 DEFAULT_BURST_FRACTION = 5
 # Seconds added to the hour the refill is spread over (see the module docstring).
@@ -83,6 +79,17 @@ class BudgetRule:
         per_hour = max(per_hour, 2)  # one at once, one more in the hour
         wanted = per_hour // DEFAULT_BURST_FRACTION if burst is None else burst
         return cls(per_hour=per_hour, burst=max(1, min(wanted, per_hour - 1)))
+
+    @classmethod
+    def of(cls, settings: Settings) -> BudgetRule:
+        """The stage's rule: ``FIVETRAN_TRIGGERS_PER_MINUTE`` (the older alias) when set, else the
+        share of the hourly quota (``FIVETRAN_HOURLY_QUOTA``, ``FIVETRAN_TRIGGER_QUOTA_SHARE``,
+        ``FIVETRAN_TRIGGER_BURST``)."""
+        if settings.triggers_per_minute is not None:
+            return cls.per_minute(settings.triggers_per_minute)
+        return cls.from_quota(
+            settings.fivetran_hourly_quota, settings.trigger_quota_share_percent, settings.trigger_burst
+        )
 
     @classmethod
     def per_minute(cls, triggers: int) -> BudgetRule:

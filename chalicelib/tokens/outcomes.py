@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp
-from chalicelib.tokens.identity import SyncRecord
 
 __all__ = [
     "CONNECTION_PAUSED_ERROR",

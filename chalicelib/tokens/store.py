@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import TokenStoreError
 from chalicelib.platform.timeutil import format_timestamp
-from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.records import (
     BUDGET_ITEM,
     BUDGET_PARTITION,
@@ -67,7 +67,8 @@ class TokenStore:
 
     @property
     def client(self) -> Any:
-        """The DynamoDB client (for the other items of the table: ``chalicelib/run/webhook_watchdog.py``)."""
+        """The DynamoDB client (for the other items of the table:
+        ``chalicelib/safety_net/webhook_watchdog.py``)."""
         return self._client
 
     @property

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import WebhookPayloadError
 from chalicelib.platform.timeutil import format_timestamp, parse_timestamp
-from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.outcomes import DEFAULT_RESCHEDULE_DELAY, SyncOutcome
 
 __all__ = [

@@ -23,12 +23,12 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 from app import app
-from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import FivetranApiError, FivetranRateLimited
-from chalicelib.run.reconcile import LEASE_NAME
-from chalicelib.tokens.identity import SyncRecord
+from chalicelib.safety_net.reconcile import LEASE_NAME
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.store import TokenStore
+from chalicelib.wiring import Dependencies, set_dependencies
 from tests.conftest import REGION
 from tests.fakes import FakeFivetran, connection
 from tests.tokens import WaitingTask

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import TokenStoreError
 from chalicelib.platform.log import token_ref
-from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.records import token_id
 from chalicelib.tokens.store import TokenStore
 

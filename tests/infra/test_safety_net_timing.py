@@ -15,7 +15,7 @@ import pytest
 from chalice.app import Rate
 
 import app
-from chalicelib.run.reconcile import lease_seconds_for
+from chalicelib.safety_net.reconcile import lease_seconds_for
 
 ROOT = Path(__file__).resolve().parents[2]
 AWS_STAGES = ("dev", "prod")
@@ -80,7 +80,7 @@ class LeaseRecorder:
 
 
 def test_a_pass_asks_for_the_lease_only_until_just_before_its_own_deadline() -> None:
-    from chalicelib.run.reconcile import reconcile
+    from chalicelib.safety_net.reconcile import reconcile
 
     store = LeaseRecorder()
     timeout = reconcile_timeout_seconds("dev")

@@ -10,7 +10,7 @@ returns after one scan of the table):
    deleted.
 2. **Each waiting group is read once; only changed connections further.** Armed tokens parked longer
    than ``older_than_seconds`` (60 s on AWS) are grouped by connection; each of their groups is listed
-   once (``GET /v1/groups/{id}/connections``, ``chalicelib/run/group_screen.py``), and only the
+   once (``GET /v1/groups/{id}/connections``, ``chalicelib/safety_net/group_screen.py``), and only the
    connections it shows may have changed since their tokens were armed (a sync ended, paused, broken,
    gone, rescheduled, or no read for an hour) are read further, least recently checked first, at most
    ``max_connections`` per pass, with bounded concurrency and a per-request timeout:
@@ -49,6 +49,7 @@ from threading import Lock
 from typing import Protocol
 
 from chalicelib.fivetran.client import Connection
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import (
     FivetranApiError,
     FivetranAuthError,
@@ -57,10 +58,9 @@ from chalicelib.platform.errors import (
     TokenStoreError,
 )
 from chalicelib.platform.log import logger
-from chalicelib.run.dropped import Drop, dropped_reason
-from chalicelib.run.group_screen import ToRead, refused, screen
+from chalicelib.safety_net.dropped import Drop, dropped_reason
+from chalicelib.safety_net.group_screen import ToRead, refused, screen
 from chalicelib.tokens.callbacks import CallbackError, CallbackResult
-from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.outcomes import SyncOutcome
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.resolver import HISTORY_WINDOW, Resolution, Resolver
