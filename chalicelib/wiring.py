@@ -26,20 +26,26 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from chalicelib.fivetran.client import FivetranClient
+from chalicelib.fivetran.client import FivetranClient, TriggerResult
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.notify.delivery import SlackWebhook, SnsTopic
 from chalicelib.notify.notifier import Channel
 from chalicelib.platform.config import Settings
-from chalicelib.platform.errors import ConfigurationError
+from chalicelib.platform.errors import ConfigurationError, FivetranApiError, SecretUnavailable
+from chalicelib.platform.log import logger
 from chalicelib.platform.secrets import FivetranCredentials, SecretSource
 from chalicelib.run.run_files import RunFiles
 from chalicelib.run.transform_lease import TransformLeases
+from chalicelib.safety_net.scheduled import SafetyNetFivetran, UnavailableFivetran
+from chalicelib.safety_net.webhook_watchdog import WebhookWatch
 from chalicelib.tokens.api_budget import Budget, BudgetRule
 from chalicelib.tokens.callbacks import StepFunctionsCallbacks
 from chalicelib.tokens.resolver import Resolver
@@ -49,6 +55,7 @@ __all__ = [
     "LOCAL_WIRING_ENV",
     "AwsNotConfigured",
     "Dependencies",
+    "StageFivetran",
     "get_dependencies",
     "reset_dependencies",
     "set_dependencies",
@@ -118,6 +125,34 @@ class Dependencies:
     def resolver(self) -> Resolver:
         return Resolver(self.store, self.callbacks)
 
+    def stage_fivetran(
+        self, budget_seconds: float | None, request_timeout: float | None = None
+    ) -> StageFivetran:
+        """The Fivetran client for one handler call, built on its first call, within ``budget_seconds``."""
+        return StageFivetran(self, budget_seconds, request_timeout)
+
+    def safety_net_fivetran(self, budget_seconds: float | None) -> SafetyNetFivetran | UnavailableFivetran:
+        """The safety net's client within ``budget_seconds``; ``UnavailableFivetran`` when it cannot be
+        built (a missing setting, an unreadable secret): the pass then sends its heartbeats only."""
+        try:
+            return self.fivetran().within(budget_seconds)
+        except (ConfigurationError, SecretUnavailable) as exc:
+            logger.error("safety net cannot read Fivetran; heartbeats only", extra={"error": str(exc)})
+            return UnavailableFivetran(str(exc))
+
+    def webhook_secrets(self) -> Iterator[str]:
+        """The secrets a webhook delivery may be signed with (``SecretSource.webhook_secrets``)."""
+        return self.secrets.webhook_secrets()
+
+    def webhook_watch(self) -> WebhookWatch:
+        """The webhook watchdog's items in the token table."""
+        return WebhookWatch(self.store.table_name, self.store.client)
+
+    def leases(self) -> TransformLeases:
+        if self.transform_leases is None:
+            raise ConfigurationError("no transform lease store: build Dependencies with from_clients")
+        return self.transform_leases
+
     def budget(self) -> Budget:
         return Budget(self.store, BudgetRule.of(self.settings))
 
@@ -178,6 +213,32 @@ class Dependencies:
             sns=sns,
             stepfunctions=stepfunctions,
         )
+
+
+@dataclass(frozen=True)
+class StageFivetran:
+    """The stage's Fivetran client for one handler call: built on the first call (a path that calls
+    nothing never reads the API secret), every call, retry and backoff within ``budget_seconds``
+    (None: no bound) and each request within ``request_timeout`` (None: the client's).
+
+    ``trigger_sync`` lets a missing setting or an unreadable secret fail the call as it is
+    (``Orchestrator.ConfigurationError``, ``Orchestrator.SecretUnavailable``); ``sync_history`` (the
+    resolver's ``HistoryReader``) reads them as Fivetran being unavailable (``FivetranApiError``).
+    """
+
+    deps: Dependencies
+    budget_seconds: float | None = None
+    request_timeout: float | None = None
+
+    def trigger_sync(self, connection_id: str) -> TriggerResult:
+        return self.deps.fivetran().within(self.budget_seconds).trigger_sync(connection_id)
+
+    def sync_history(self, connection_id: str, start: datetime, end: datetime) -> list[SyncRecord]:
+        try:
+            client = self.deps.fivetran().within(self.budget_seconds)
+        except (ConfigurationError, SecretUnavailable) as exc:
+            raise FivetranApiError(f"cannot call Fivetran: {exc}") from exc
+        return client.sync_history(connection_id, start, end, timeout=self.request_timeout)
 
 
 def _local_wiring(settings: Settings, env: Any = None) -> None:

@@ -20,7 +20,8 @@
 The operator CLI's webhook calls (``ops/fivetran_admin.py``) subclass this client and pass their own
 ``accept`` to ``_request``/``_items``; nothing here serves only the operator.
 
-Retries, the deadline and the typed errors are the transport's (``chalicelib/fivetran/transport.py``).
+Retries, the time budget (``within``) and the typed errors are the transport's
+(``chalicelib/fivetran/transport.py``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""The Fivetran transport: one ``requests`` session, bounded retries, a per-thread deadline, and
+"""The Fivetran transport: one ``requests`` session, bounded retries, a time budget per caller, and
 Fivetran's answers turned into data or typed errors. ``client.FivetranClient`` adds the endpoints.
 
 Retries (connection errors, 5xx, 429 with ``Retry-After``, exponential backoff, bounded)
 are urllib3's ``Retry`` on the requests adapter; other 4xx fail at once. No wait is longer
-than what the caller has left (``set_deadline``, the Lambda's remaining time less a margin):
+than what the caller has left: ``within(seconds)`` gives a caller its own view of the client (the
+same session) whose every call, retries and backoff included, ends within ``seconds`` from then
+(handlers pass the Lambda's remaining time less a margin, ``platform.timeutil.lambda_time_budget``):
 a 429 whose ``Retry-After`` is longer than ``max_retry_after`` or than that budget raises
 ``FivetranRateLimited`` (with ``retry_after``) at once, so the state machine waits instead
 of a Lambda dying of its own backoff. The client never changes a connection's schedule
@@ -17,10 +19,11 @@ that persists after that raises ``FivetranAuthError`` naming the secret to rotat
 
 from __future__ import annotations
 
+import copy
 import email.utils
-import threading
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypedDict, Unpack
@@ -47,8 +50,14 @@ ACCEPT_V2 = "application/json;version=2"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def _no_deadline() -> float:
-    return float("inf")
+# When the running call's time budget ends (``time.monotonic()``), for the retry policy: set by
+# ``_send`` around one call only, from the calling view's budget (``FivetranTransport.within``).
+_CALL_ENDS_AT: ContextVar[float] = ContextVar("fivetran_call_ends_at", default=float("inf"))
+
+
+def _call_budget() -> float:
+    """Seconds the running call has left (infinite without a budget)."""
+    return max(0.0, _CALL_ENDS_AT.get() - time.monotonic())
 
 
 class CallOptions(TypedDict, total=False):
@@ -74,7 +83,7 @@ class BoundedRetry(Retry):
         *,
         max_retry_after: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
-        budget: Callable[[], float] = _no_deadline,
+        budget: Callable[[], float] = _call_budget,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -156,14 +165,14 @@ class FivetranTransport:
         self._refresh = credentials_refresh
         self.credentials_name = credentials_name
         self._timeout = timeout
-        self._deadline = threading.local()  # per thread: concurrent callers keep their own budget
+        self._ends_at = float("inf")  # this view's time budget (``within``), on ``time.monotonic()``
         self._session = session or requests.Session()
         self._session.auth = (api_key, api_secret)
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT_V2})
         retry = BoundedRetry(
             max_retry_after=max_retry_after,
             sleep=sleep,
-            budget=self.budget,
+            budget=_call_budget,
             total=max_retries,
             connect=max_retries,
             read=max_retries,
@@ -182,17 +191,17 @@ class FivetranTransport:
 
     # -- time budget -----------------------------------------------------------------
 
-    def set_deadline(self, remaining_seconds: float | None) -> None:
-        """No call, retry or backoff made by this thread may outlast ``remaining_seconds`` from
-        now (None: no bound). Handlers pass the Lambda's remaining time less a margin."""
-        self._deadline.at = None if remaining_seconds is None else time.monotonic() + remaining_seconds
+    def within(self, seconds: float | None) -> Self:
+        """A view of this client (the same session, credentials and retry policy) whose every call,
+        retry and backoff ends within ``seconds`` from now (None: no bound). The view is the caller's
+        own: concurrent callers of one cached client each pass their own budget."""
+        view = copy.copy(self)
+        view._ends_at = float("inf") if seconds is None else time.monotonic() + max(0.0, seconds)
+        return view
 
     def budget(self) -> float:
-        """Seconds this thread has left before its deadline (infinite without one)."""
-        at: float | None = getattr(self._deadline, "at", None)
-        if at is None:
-            return float("inf")
-        return max(0.0, at - time.monotonic())
+        """Seconds this view has left (infinite without a budget)."""
+        return max(0.0, self._ends_at - time.monotonic())
 
     # -- transport -------------------------------------------------------------------
 
@@ -245,6 +254,7 @@ class FivetranTransport:
             raise FivetranApiError(
                 f"no time left to call Fivetran for {method} {path}", method=method, path=path
             )
+        scope = _CALL_ENDS_AT.set(self._ends_at)  # the retry policy's bound, for this call only
         try:
             response = self._session.request(
                 method, url, params=params, json=json, headers=headers, timeout=min(limit, budget)
@@ -264,6 +274,8 @@ class FivetranTransport:
                 method=method,
                 path=path,
             ) from exc
+        finally:
+            _CALL_ENDS_AT.reset(scope)
 
     def _reread_credentials(self) -> bool:
         """After a 401: the credentials read again (bypassing the cache); True if they changed and

@@ -1,11 +1,21 @@
-"""UTC timestamps: one format for everything the orchestrator stores or sends."""
+"""Time, in one place: UTC timestamps (one format for everything the orchestrator stores or sends,
+one parser for everything it reads) and a Lambda's time budget."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["format_asl_timestamp", "format_timestamp", "parse_timestamp", "utcnow"]
+__all__ = [
+    "LAMBDA_MARGIN_SECONDS",
+    "format_asl_timestamp",
+    "format_timestamp",
+    "lambda_remaining_ms",
+    "lambda_time_budget",
+    "parse_timestamp",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -49,3 +59,28 @@ def parse_timestamp(value: Any) -> datetime | None:
         return parsed.astimezone(UTC)
     except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ValueError(f"timestamp out of range: {text[:40]!r}") from exc
+
+
+# Time kept back from a Lambda's remaining time: no Fivetran wait may eat into it.
+LAMBDA_MARGIN_SECONDS = 5.0
+# Without a Lambda context (a manual call, a test): time enough for anything a pass does.
+UNBOUNDED_MS = 10**9
+
+
+def lambda_time_budget(context: Any) -> float | None:
+    """Seconds a handler may spend waiting on Fivetran: the Lambda's remaining time
+    (``context.get_remaining_time_in_millis()``) less ``LAMBDA_MARGIN_SECONDS``, at least 0;
+    None (no bound) without a Lambda context."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else max(0.0, remaining() / 1000 - LAMBDA_MARGIN_SECONDS)
+
+
+def lambda_remaining_ms(context: Any) -> Callable[[], int]:
+    """The Lambda context's ``get_remaining_time_in_millis`` (milliseconds left, read at each call);
+    without a context, one that always answers ``UNBOUNDED_MS``."""
+    remaining: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining if remaining is not None else _unbounded_ms
+
+
+def _unbounded_ms() -> int:
+    return UNBOUNDED_MS

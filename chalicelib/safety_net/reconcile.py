@@ -51,7 +51,6 @@ from typing import Protocol
 from chalicelib.fivetran.client import Connection
 from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import (
-    FivetranApiError,
     FivetranAuthError,
     FivetranError,
     FivetranNotFound,
@@ -72,7 +71,6 @@ __all__ = [
     "MAX_LEASE_SECONDS",
     "Drop",
     "ReconcileReport",
-    "UnavailableFivetran",
     "dropped_reason",
     "lease_seconds_for",
     "reconcile",
@@ -94,6 +92,8 @@ CLOCK_SLACK = timedelta(hours=1)
 
 
 class ConnectionReader(Protocol):
+    def within(self, seconds: float | None) -> ConnectionReader: ...
+
     def list_group_connections(self, group_id: str, *, timeout: float | None = None) -> list[Connection]: ...
 
     def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection: ...
@@ -101,25 +101,6 @@ class ConnectionReader(Protocol):
     def sync_history(
         self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
     ) -> list[SyncRecord]: ...
-
-
-class UnavailableFivetran:
-    """Stands in for the client when it cannot be built (the API secret is unreadable): every
-    read fails as an API error, and the pass still sends every heartbeat."""
-
-    def __init__(self, why: str) -> None:
-        self._why = why
-
-    def list_group_connections(self, group_id: str, *, timeout: float | None = None) -> list[Connection]:
-        raise FivetranApiError(f"cannot call Fivetran: {self._why}")
-
-    def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
-        raise FivetranApiError(f"cannot call Fivetran: {self._why}")
-
-    def sync_history(
-        self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
-    ) -> list[SyncRecord]:
-        raise FivetranApiError(f"cannot call Fivetran: {self._why}")
 
 
 @dataclass
@@ -207,10 +188,9 @@ def _due_connections(tokens: Iterable[TokenRecord], cutoff: datetime) -> list[tu
     return sorted(by_connection.items(), key=lambda kv: min(r.checked_at or 0.0 for r in kv[1]))
 
 
-def _end_reads_before_the_pass(fivetran: ConnectionReader, remaining_ms: Callable[[], int]) -> None:
-    """This worker thread's Fivetran reads (retries and backoff too) end before the pass must."""
-    if (set_deadline := getattr(fivetran, "set_deadline", None)) is not None:
-        set_deadline((remaining_ms() - TIME_RESERVE_MS) / 1000)
+def _within_the_pass(fivetran: ConnectionReader, remaining_ms: Callable[[], int]) -> ConnectionReader:
+    """The client a worker reads with: its reads (retries and backoff too) end before the pass must."""
+    return fivetran.within((remaining_ms() - TIME_RESERVE_MS) / 1000)
 
 
 def _screen(
@@ -225,7 +205,7 @@ def _screen(
     read errors (a refused key too)."""
     if not due:
         return []
-    _end_reads_before_the_pass(fivetran, remaining_ms)
+    fivetran = _within_the_pass(fivetran, remaining_ms)
     found = screen(
         due, fivetran, now=now, read_timeout=read_timeout, time_left=lambda: remaining_ms() >= TIME_RESERVE_MS
     )
@@ -276,7 +256,7 @@ def _check(
         return
     connector_id, parked = read.connector_id, read.parked
     ctx = {"connector_id": connector_id, "tokens": len(parked), "why": read.why}
-    _end_reads_before_the_pass(fivetran, remaining_ms)
+    fivetran = _within_the_pass(fivetran, remaining_ms)
     try:
         conn: Connection | None = read.listed
         if conn is None:

@@ -453,7 +453,7 @@ def test_the_sync_history_is_read_over_a_window_page_by_page_into_sync_records(c
 
 def test_no_retry_after_is_slept_past_the_callers_deadline(sleeps, mocked):
     client = FivetranClient(BASE, "k", "s", max_retries=3, max_retry_after=30, sleep=sleeps)
-    client.set_deadline(5)
+    client = client.within(5)
     mocked.post(f"{BASE}/v1/connections/a/sync", status=429, headers={"Retry-After": "20"}, json={})
 
     with pytest.raises(FivetranRateLimited) as caught:
