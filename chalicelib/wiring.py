@@ -39,7 +39,12 @@ from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.notify.delivery import SlackWebhook, SnsTopic
 from chalicelib.notify.notifier import Channel
 from chalicelib.platform.config import Settings
-from chalicelib.platform.errors import ConfigurationError, FivetranApiError, SecretUnavailable
+from chalicelib.platform.errors import (
+    AwsNotConfigured,
+    ConfigurationError,
+    FivetranApiError,
+    SecretUnavailable,
+)
 from chalicelib.platform.log import logger
 from chalicelib.platform.secrets import FivetranCredentials, SecretSource
 from chalicelib.run.run_files import RunFiles
@@ -64,10 +69,6 @@ __all__ = [
 # Set only in the `local` stage's config: the module (outside chalicelib/) that prepares local AWS.
 LOCAL_WIRING_ENV = "ORCHESTRATOR_LOCAL_WIRING"
 LOCAL_HINT = "to try the webhook on this machine run `chalice local --stage local` or `make webhook`"
-
-
-class AwsNotConfigured(ConfigurationError, error_name="Orchestrator.AwsNotConfigured"):
-    """An AWS stage started without a region or credentials (e.g. plain ``chalice local``)."""
 
 
 # Short, bounded AWS calls: the webhook must answer Fivetran within seconds.

@@ -33,8 +33,8 @@ from typing import Any
 from urllib.parse import quote
 
 from chalicelib.fivetran.syncs import SyncRecord
-from chalicelib.fivetran.transport import FivetranTransport, date_header
-from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp
+from chalicelib.fivetran.transport import FivetranTransport
+from chalicelib.platform.timeutil import format_asl_timestamp, parse_http_date, parse_timestamp
 
 __all__ = ["ACCEPT_JSON", "Connection", "FivetranClient", "TriggerResult"]
 
@@ -163,7 +163,7 @@ class FivetranClient(FivetranTransport):
         """
         path = f"/v1/connections/{quote(connection_id, safe='')}/sync"
         response = self._send("POST", path, json={"force": False})
-        accepted_at = date_header(response.headers.get("Date"))
+        accepted_at = parse_http_date(response.headers.get("Date"))
         if response.status_code == 409:
             # "a sync already in progress": with force=false that sync is the one we wait for.
             return TriggerResult("joined the sync already in progress", True, accepted_at)

@@ -20,11 +20,9 @@ that persists after that raises ``FivetranAuthError`` naming the secret to rotat
 from __future__ import annotations
 
 import copy
-import email.utils
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypedDict, Unpack
 
@@ -43,7 +41,7 @@ from chalicelib.platform.errors import (
 )
 from chalicelib.platform.log import logger
 
-__all__ = ["ACCEPT_V2", "FivetranTransport", "api_key_refused", "date_header"]
+__all__ = ["ACCEPT_V2", "FivetranTransport", "api_key_refused"]
 
 USER_AGENT = "fivetran-orchestrator/0.1 (+https://github.com/fivetran-orchestrator)"
 ACCEPT_V2 = "application/json;version=2"
@@ -342,17 +340,6 @@ def api_key_refused(where: str, detail: str, credentials_name: str, reread: bool
         f" {credentials_name}"
         ' ({"api_key": "...", "api_secret": "..."}); see "Rotating the Fivetran API key" in the README'
     )
-
-
-def date_header(value: str | None) -> datetime | None:
-    """An HTTP ``Date`` header (RFC 9110 IMF-fixdate) as a UTC datetime; None if absent or bad."""
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

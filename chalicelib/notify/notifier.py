@@ -25,9 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.notify.delivery import Delivery
 from chalicelib.notify.message import ENDED_STATUSES, RunMessage, build_message, worth_sending
-from chalicelib.platform.errors import InvalidInput, NotificationUndelivered
+from chalicelib.platform.errors import InvalidInput, NotificationUndelivered, RunFilesError
 from chalicelib.platform.log import logger
-from chalicelib.run.run_files import RunFiles, RunFilesError, S3Location, read_json
+from chalicelib.run.run_files import RunFiles, S3Location, read_json
 
 __all__ = ["Channel", "RunEnded", "notify_run_end", "send_run_end"]
 

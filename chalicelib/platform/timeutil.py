@@ -3,6 +3,7 @@ one parser for everything it reads) and a Lambda's time budget."""
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,9 +11,13 @@ from typing import Any
 __all__ = [
     "LAMBDA_MARGIN_SECONDS",
     "format_asl_timestamp",
+    "format_millis_timestamp",
     "format_timestamp",
+    "from_epoch",
     "lambda_remaining_ms",
     "lambda_time_budget",
+    "parse_http_date",
+    "parse_iso",
     "parse_timestamp",
     "utcnow",
 ]
@@ -40,6 +45,37 @@ def format_asl_timestamp(value: datetime, *, round_up: bool = False) -> str:
     return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%SZ")
 
 
+def format_millis_timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and ``Z`` (``2026-01-15T11:34:54.123Z``): the form Step
+    Functions gives its own timestamps in."""
+    value = value.astimezone(UTC)
+    return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def from_epoch(seconds: float) -> datetime:
+    """Epoch seconds as a UTC datetime (epoch milliseconds: pass ``ms / 1000``)."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header (RFC 9110 IMF-fixdate) as a UTC datetime; None if absent or bad."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_iso(text: str) -> datetime:
+    """ISO 8601 text as written (``Z`` or an offset; naive when it has neither). Raises ``ValueError``."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
+
+
 def parse_timestamp(value: Any) -> datetime | None:
     """Parse Fivetran/ISO 8601 timestamps (``Z`` or offsets); ``None`` for empty input.
 
@@ -49,16 +85,13 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"not a timestamp: {value!r}")
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = parse_iso(value)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         return parsed.astimezone(UTC)
     except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        raise ValueError(f"timestamp out of range: {text[:40]!r}") from exc
+        raise ValueError(f"timestamp out of range: {value.strip()[:40]!r}") from exc
 
 
 # Time kept back from a Lambda's remaining time: no Fivetran wait may eat into it.

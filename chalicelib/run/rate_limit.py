@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.platform.errors import FivetranRateLimited
-from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp
+from chalicelib.platform.timeutil import format_timestamp
+from chalicelib.tokens.outcomes import success_payload
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_WAIT_SECONDS",
@@ -60,12 +61,11 @@ def rate_limited_answer(
     connector_id: str, retry_at: datetime, *, now: datetime, reason: str, budget_slot: datetime | None = None
 ) -> dict[str, Any]:
     """The ``RATE_LIMITED`` answer a trigger's task token is completed with (see the module docstring)."""
-    return {
-        "connector_id": connector_id,
-        "status": RATE_LIMITED,
-        "sync_id": None,
-        "finished_at": format_timestamp(now),
-        "rescheduled_for": format_asl_timestamp(retry_at, round_up=True),
-        "budget_slot": format_timestamp(budget_slot) if budget_slot is not None else None,
-        "reason": reason,
-    }
+    return success_payload(
+        connector_id,
+        RATE_LIMITED,
+        finished_at=now,
+        rescheduled_for=retry_at,
+        budget_slot=format_timestamp(budget_slot) if budget_slot is not None else None,
+        reason=reason,
+    )

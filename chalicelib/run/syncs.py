@@ -34,13 +34,12 @@ from typing import Any, Protocol
 
 from chalicelib.fivetran.client import TriggerResult
 from chalicelib.platform import metrics
-from chalicelib.platform.errors import FivetranError, FivetranRateLimited, InvalidInput
+from chalicelib.platform.errors import CallbackError, FivetranError, FivetranRateLimited, InvalidInput
 from chalicelib.platform.log import logger
 from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp, parse_timestamp
 from chalicelib.run.rate_limit import RATE_LIMITED, rate_limited_answer, wait_seconds
 from chalicelib.run.waits import BUDGET_REASON
 from chalicelib.tokens.api_budget import Budget
-from chalicelib.tokens.callbacks import CallbackError
 from chalicelib.tokens.resolver import HistoryReader, Resolver
 from chalicelib.tokens.store import TokenStore
 

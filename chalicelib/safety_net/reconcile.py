@@ -51,6 +51,7 @@ from typing import Protocol
 from chalicelib.fivetran.client import Connection
 from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import (
+    CallbackError,
     FivetranAuthError,
     FivetranError,
     FivetranNotFound,
@@ -59,7 +60,7 @@ from chalicelib.platform.errors import (
 from chalicelib.platform.log import logger
 from chalicelib.safety_net.dropped import Drop, dropped_reason
 from chalicelib.safety_net.group_screen import ToRead, refused, screen
-from chalicelib.tokens.callbacks import CallbackError, CallbackResult
+from chalicelib.tokens.callbacks import CallbackResult
 from chalicelib.tokens.outcomes import SyncOutcome
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.resolver import HISTORY_WINDOW, Resolution, Resolver

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from chalicelib.platform.config import DEFAULT_HOURLY_QUOTA, DEFAULT_QUOTA_SHARE_PERCENT, Settings
+from chalicelib.platform.timeutil import from_epoch
 
 __all__ = [
     "MARGIN_SECONDS",
@@ -125,4 +126,4 @@ class Budget:
         slot_us = self.rule.slot(self.slots.advance_budget_slot(now_us, self.rule.interval_us))
         if slot_us <= now_us:
             return None
-        return datetime.fromtimestamp(slot_us / MICROSECONDS, UTC)
+        return from_epoch(slot_us / MICROSECONDS)

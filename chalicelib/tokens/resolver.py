@@ -28,9 +28,9 @@ from datetime import datetime, timedelta
 
 from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform import metrics
-from chalicelib.platform.errors import FivetranError
+from chalicelib.platform.errors import CallbackError, FivetranError
 from chalicelib.platform.log import logger
-from chalicelib.tokens.callbacks import CallbackError, CallbackResult, StepFunctionsCallbacks
+from chalicelib.tokens.callbacks import CallbackResult, StepFunctionsCallbacks
 from chalicelib.tokens.identity import Binding, Decision, bind
 from chalicelib.tokens.outcomes import SUCCESS_STATUSES, SyncOutcome
 from chalicelib.tokens.records import TokenRecord

@@ -22,7 +22,8 @@ CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-
 
 PROBE = """
 import sys
-from chalicelib.wiring import AwsNotConfigured, build_dependencies
+from chalicelib.platform.errors import AwsNotConfigured
+from chalicelib.wiring import build_dependencies
 try:
     build_dependencies()
     print("built")
