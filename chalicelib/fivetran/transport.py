@@ -8,8 +8,8 @@ same session) whose every call, retries and backoff included, ends within ``seco
 (handlers pass the Lambda's remaining time less a margin, ``platform.timeutil.lambda_time_budget``):
 a 429 whose ``Retry-After`` is longer than ``max_retry_after`` or than that budget raises
 ``FivetranRateLimited`` (with ``retry_after``) at once, so the state machine waits instead
-of a Lambda dying of its own backoff. The client never changes a connection's schedule
-type or paused state.
+of a Lambda dying of its own backoff (what happens next: ``chalicelib/run/rate_limit.py``). The
+client never changes a connection's schedule type or paused state.
 
 API key rotation: on a 401 the credentials are read again once (``credentials_refresh``, which
 bypasses the secrets cache) and, if they changed, the call is sent again with the new pair; a 401

@@ -9,7 +9,9 @@ these rules take it from there:
 - **Listing** (``ListConnectors``): ``listing_retry_at`` is when to list again (``Retry-After``, or
   ``DEFAULT_RATE_LIMIT_WAIT_SECONDS`` without one), unless that is past the run's deadline: then the
   error stands and the run fails on it (``Fivetran.RateLimited``).
-- **A trigger** (``StartSyncAndWait``): ``rate_limited_answer`` completes the task token with status
+- **A trigger** (``StartSyncAndWait``): after Fivetran's 429, ``trigger_retry`` says when to trigger
+  again and why; over the API budget, the trigger waits for its own slot (``BUDGET_REASON``).
+  ``rate_limited_answer`` completes the task token with status
   ``RATE_LIMITED``, ``rescheduled_for`` (when to trigger again, whole seconds rounded up), ``budget_slot``
   (the API budget's slot the next trigger owns, or null after Fivetran's own 429) and ``reason``.
 
@@ -31,14 +33,18 @@ from chalicelib.platform.timeutil import format_timestamp
 from chalicelib.tokens.outcomes import success_payload
 
 __all__ = [
+    "BUDGET_REASON",
     "DEFAULT_RATE_LIMIT_WAIT_SECONDS",
     "RATE_LIMITED",
     "listing_retry_at",
     "rate_limited_answer",
+    "trigger_retry",
     "wait_seconds",
 ]
 
 RATE_LIMITED = "RATE_LIMITED"
+# Why a trigger waits when the API budget gave it a later slot (the run's outcomes show it).
+BUDGET_REASON = "the account's Fivetran API budget is spent: the trigger waits for its own slot"
 # A 429 without a usable Retry-After: wait this long before calling again.
 DEFAULT_RATE_LIMIT_WAIT_SECONDS = 60
 
@@ -55,6 +61,15 @@ def listing_retry_at(
     ``deadline`` (then the error stands)."""
     retry_at = now + timedelta(seconds=wait_seconds(refused.retry_after))
     return None if deadline is not None and retry_at > deadline else retry_at
+
+
+def trigger_retry(refused: FivetranRateLimited, *, now: datetime) -> tuple[datetime, str]:
+    """When a trigger Fivetran refused with 429 tries again, and the reason the run's outcomes show."""
+    wait = wait_seconds(refused.retry_after)
+    told = refused.retry_after and refused.retry_after > 0
+    said = f"Retry-After {refused.retry_after} s" if told else "no Retry-After"
+    reason = f"Fivetran's API answered 429 Too Many Requests ({said}): the trigger waits {wait} s"
+    return now + timedelta(seconds=wait), reason
 
 
 def rate_limited_answer(

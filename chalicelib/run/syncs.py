@@ -37,8 +37,13 @@ from chalicelib.platform import metrics
 from chalicelib.platform.errors import CallbackError, FivetranError, FivetranRateLimited, InvalidInput
 from chalicelib.platform.log import logger
 from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp, parse_timestamp
-from chalicelib.run.rate_limit import RATE_LIMITED, rate_limited_answer, wait_seconds
-from chalicelib.run.waits import BUDGET_REASON
+from chalicelib.run.rate_limit import (
+    BUDGET_REASON,
+    RATE_LIMITED,
+    rate_limited_answer,
+    trigger_retry,
+    wait_seconds,
+)
 from chalicelib.tokens.api_budget import Budget
 from chalicelib.tokens.resolver import HistoryReader, Resolver
 from chalicelib.tokens.store import TokenStore
@@ -206,10 +211,7 @@ def _wait_for_rate_limit(
     ctx: dict[str, Any],
 ) -> None:
     """Hand the wait to the state machine: complete the token with ``RATE_LIMITED``."""
-    wait = wait_seconds(exc.retry_after)
-    retry_at = now + timedelta(seconds=wait)
-    told = f"Retry-After {exc.retry_after} s" if exc.retry_after and exc.retry_after > 0 else "no Retry-After"
-    reason = f"Fivetran's API answered 429 Too Many Requests ({told}): the trigger waits {wait} s"
+    retry_at, reason = trigger_retry(exc, now=now)
     try:
         _complete_rate_limited(record, retry_at, resolver, now=now, reason=reason)
     except CallbackError:
@@ -217,7 +219,11 @@ def _wait_for_rate_limit(
         raise exc from None  # the state machine's Retry on Fivetran.RateLimited takes over
     logger.warning(
         "Fivetran rate limit longer than this Lambda can wait; the run waits instead",
-        extra={**ctx, "retry_after_s": wait, "retry_at": format_asl_timestamp(retry_at, round_up=True)},
+        extra={
+            **ctx,
+            "retry_after_s": wait_seconds(exc.retry_after),
+            "retry_at": format_asl_timestamp(retry_at, round_up=True),
+        },
     )
 
 
