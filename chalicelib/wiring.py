@@ -155,7 +155,7 @@ class Dependencies:
         return self.transform_leases
 
     def budget(self) -> Budget:
-        return Budget(self.store, BudgetRule.of(self.settings))
+        return Budget(self.store.budget_slots, BudgetRule.of(self.settings))
 
     def notify_channels(self, *, slack_secret: str = "", topic_arn: str = "") -> list[Channel]:
         """The channels a run's message goes to: Slack when a webhook URL (local stage) or its secret is

@@ -155,7 +155,7 @@ def reconcile(
     holder = uuid.uuid4().hex
     if lease_seconds is None:
         lease_seconds = lease_seconds_for(remaining_ms())
-    if not store.acquire_lease(LEASE_NAME, holder, time.time(), lease_seconds):
+    if not store.lease.acquire(LEASE_NAME, holder, time.time(), lease_seconds):
         report.stopped_early = "another pass holds the lease"
         logger.info("reconcile skipped: another pass is running", extra=report.to_dict())
         return report
@@ -175,7 +175,7 @@ def reconcile(
                 future.result()
         _refused_key(tokens, store, resolver, now, auth_failure_seconds, report)
     finally:
-        store.release_lease(LEASE_NAME, holder)
+        store.lease.release(LEASE_NAME, holder)
     logger.info("reconcile finished", extra=report.to_dict())
     return report
 
@@ -336,11 +336,11 @@ def _refused_key(
     tokens end with ``AUTH_FAILED``. A pass that read a connection clears the mark."""
     try:
         if report.connections_checked or report.groups_listed:  # Fivetran answered a read
-            store.clear_mark(AUTH_MARK)
+            store.lease.clear_mark(AUTH_MARK)
             return
         if not report.auth_errors:
             return
-        since = store.mark_since(AUTH_MARK, now.timestamp())
+        since = store.lease.mark_since(AUTH_MARK, now.timestamp())
         refused_for = now.timestamp() - since
         logger.error(
             "Fivetran refuses the API key on every read",

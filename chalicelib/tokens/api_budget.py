@@ -10,7 +10,7 @@ runs an hour never take more than ``per_hour``.
 
 The bucket is one item in the token table, kept as GCRA does (the "theoretical arrival time"
 ``tat``, in integer microseconds): a trigger at ``now`` atomically sets ``tat = max(tat, now) +
-interval`` (``TokenStore.advance_budget_slot``: one conditional ``ADD``, or one conditional
+interval`` (``BudgetSlots.advance_budget_slot``: one conditional ``ADD``, or one conditional
 ``SET`` when the bucket has been idle; never a read-then-write, so concurrent callers never
 collide or lose an update) and gets the **slot** ``tat - burst * interval``. A slot at or before
 ``now`` goes ahead; a later one is that trigger's own turn: every caller advances the counter

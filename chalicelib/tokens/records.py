@@ -1,6 +1,9 @@
 """The token table's items, as Python records (``store`` reads and writes them in DynamoDB).
 
-Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
+Key: partition ``connector_id`` (S), sort ``token_id`` (S). Four kinds of item, each with its own
+class over the table (``table.TableItems``): parked tokens (``store.TokenStore``), syncs seen
+(``syncs_seen.SyncsSeen``), the lease and its marks (``pass_lease.PassLease``) and the API budget
+(``budget_slots.BudgetSlots``):
 
 - **parked token** (``token_id`` = SHA-256 of the task token): ``task_token``,
   ``execution_id``, ``requested_at`` (ISO 8601 UTC, AWS clock), ``expires_at`` (epoch

@@ -108,7 +108,7 @@ class Resolver:
     def record(self, connector_id: str, sync: SyncRecord) -> None:
         """Remember what an event said of a sync (kept for ``SYNC_MEMORY_SECONDS``); a second end
         with another status than the recorded one is logged (warning) and counted."""
-        before = self._store.record_sync(
+        before = self._store.syncs.record(
             connector_id, sync, expires_at=int(time.time()) + SYNC_MEMORY_SECONDS
         )
         if before is not None and before.status and sync.status and before.status != sync.status:

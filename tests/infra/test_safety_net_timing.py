@@ -69,12 +69,13 @@ def test_heartbeat_seconds_cannot_be_set_below_the_safety_nets_worst_gap(
 
 
 class LeaseRecorder:
-    """A token store that records the lease a pass asks for and says another pass holds it."""
+    """A token store whose lease records what a pass asks for and says another pass holds it."""
 
     def __init__(self) -> None:
         self.asked: list[float] = []
+        self.lease = self
 
-    def acquire_lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
+    def acquire(self, name: str, holder: str, now: float, seconds: float) -> bool:
         self.asked.append(seconds)
         return False
 
