@@ -39,11 +39,11 @@ from moto.server import ThreadedMotoServer
 
 from benchmarks.stats import percentile
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies
 from chalicelib.platform.log import logger as app_logger
 from chalicelib.tokens.store import TokenStore
 from chalicelib.webhook.handler import handle_webhook
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
+from chalicelib.wiring import Dependencies
 from infra.template import token_table_spec
 from local.chalice_local import ChaliceLocal, free_port
 

@@ -2,8 +2,9 @@
 
 ``chalice local`` puts the stage's environment variables from ``.chalice/config.json``
 into its process, overriding anything inherited. To point it at this run's free ports it
-is started in a throw-away project directory: links to ``app.py`` and ``chalicelib/``,
-and a copy of the real config whose ``local`` stage carries this run's endpoints.
+is started in a throw-away project directory: links to ``app.py`` and ``chalicelib/`` (and to
+``local/`` and ``infra/``, where the stage's wiring ``ORCHESTRATOR_LOCAL_WIRING`` lives), and a copy
+of the real config whose ``local`` stage carries this run's endpoints.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class ChaliceLocal:
     def _project_dir(self) -> Path:
         self._tmp = tempfile.TemporaryDirectory(prefix="chalice-local-")
         project = Path(self._tmp.name)
-        for name in ("app.py", "chalicelib", "requirements.txt"):
+        for name in ("app.py", "chalicelib", "requirements.txt", "local", "infra"):
             (project / name).symlink_to(ROOT / name)
         (project / ".chalice").mkdir()
         config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))

@@ -19,9 +19,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies
-from chalicelib.tokens.api_budget import DEFAULT_HOURLY_QUOTA, DEFAULT_QUOTA_SHARE_PERCENT
+from chalicelib.platform.config import DEFAULT_HOURLY_QUOTA, DEFAULT_QUOTA_SHARE_PERCENT, Settings
+from chalicelib.wiring import Dependencies
 from local.iam import enforce
 from local.patches.pace import in_process_client
 

@@ -28,11 +28,11 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib.platform import metrics
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies, reset_dependencies, set_dependencies
 from chalicelib.platform.log import logger as app_logger
 from chalicelib.platform.timeutil import utcnow
-from chalicelib.run.reconcile import reconcile
-from chalicelib.run.webhook_watchdog import WebhookWatch, watch_webhook
+from chalicelib.safety_net.reconcile import reconcile
+from chalicelib.safety_net.webhook_watchdog import WebhookWatch, watch_webhook
+from chalicelib.wiring import Dependencies, reset_dependencies, set_dependencies
 from local import dbt_project, moto_patches
 from local.chalice_local import ChaliceLocal, free_port
 from local.ecs_runner import DbtProcessRunner, dbt_choice

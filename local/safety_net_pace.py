@@ -12,7 +12,7 @@ import math
 import time
 from typing import Any
 
-from chalicelib.run.reconcile import TIME_RESERVE_MS
+from chalicelib.safety_net.reconcile import TIME_RESERVE_MS
 from local.scenario import Scenario
 
 __all__ = [

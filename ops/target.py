@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib.run.webhook_watchdog import WebhookWatch
+from chalicelib.safety_net.webhook_watchdog import WebhookWatch
 from contracts.state_file import LocalState, read_state, state_file_path
 from infra import InfraError
 from infra.outputs import (

@@ -1,4 +1,4 @@
-"""What the safety net's webhook watchdog last found (``chalicelib/run/webhook_watchdog.py``), for
+"""What the safety net's webhook watchdog last found (``chalicelib/safety_net/webhook_watchdog.py``), for
 ``orchestrator doctor`` and ``orchestrator runs``: read from the target's token table, never from
 Fivetran (the watchdog already asked it, at most every 15 minutes).
 
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.run.webhook_watchdog import WatchRecord
+from chalicelib.safety_net.webhook_watchdog import WatchRecord
 from ops.doctor import Check
 from ops.errors import OpsError
 from ops.target import Target

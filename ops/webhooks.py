@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from chalicelib.platform.errors import FivetranApiError, FivetranNotFound
-from chalicelib.run.webhook_watchdog import ROUTE_PATH
+from chalicelib.safety_net.webhook_watchdog import ROUTE_PATH
 from chalicelib.webhook.events import CONNECTION_EVENTS, SUBSCRIBED_EVENTS, SYNC_EVENTS
 from ops.errors import OpsError
 from ops.target import Target

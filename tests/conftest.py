@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies, reset_dependencies, set_dependencies
+from chalicelib.wiring import Dependencies, reset_dependencies, set_dependencies
 from infra.template import token_table_spec
 from local import moto_patches
 from tests import hypothesis_profiles

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.fivetran.client import Connection, TriggerResult
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import FivetranNotFound, FivetranRateLimited
 from chalicelib.platform.timeutil import utcnow
-from chalicelib.tokens.identity import SyncRecord
 
 DEFAULT_GROUP = "group"
 
@@ -78,8 +78,10 @@ class FakeFivetran:
         self.webhook_reads = 0
         self._lock = threading.Lock()
 
-    def set_deadline(self, remaining_seconds: float | None) -> None:
-        self.deadline = remaining_seconds
+    def within(self, seconds: float | None) -> FakeFivetran:
+        """The same fake (it never waits): ``deadline`` notes the last time budget asked for."""
+        self.deadline = seconds
+        return self
 
     def sync_history(
         self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None

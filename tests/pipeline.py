@@ -17,9 +17,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies, set_dependencies
 from chalicelib.tokens.store import TokenStore
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
+from chalicelib.wiring import Dependencies, set_dependencies
 from local import moto_patches
 from local.provision import Stack, provision
 from tests.conftest import PATIENCE_S

@@ -78,8 +78,8 @@ def _stamp(moment: datetime) -> str:
 def play_ours(world: World, store: Any, callbacks: RecordingCallbacks, base: datetime) -> dict[str, str]:  # noqa: C901
     """Play one world through the real code; the tokens by run."""
     from chalicelib.fivetran.client import TriggerResult
+    from chalicelib.fivetran.syncs import SyncRecord
     from chalicelib.run.syncs import SyncRequest, start_sync
-    from chalicelib.tokens.identity import SyncRecord
     from chalicelib.tokens.resolver import Resolver
     from chalicelib.webhook.handler import handle_webhook
     from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
@@ -203,7 +203,8 @@ def play_ours(world: World, store: Any, callbacks: RecordingCallbacks, base: dat
 
 def rule_checks(world: World, base: datetime) -> tuple[list[bool], list[bool]]:
     """Per trigger: did the pure rule bind another sync (webhooks only; full history)?"""
-    from chalicelib.tokens.identity import Anchor, Decision, SyncRecord, bind
+    from chalicelib.fivetran.syncs import SyncRecord
+    from chalicelib.tokens.identity import Anchor, Decision, bind
 
     f_time = lambda s: base + timedelta(seconds=s)  # noqa: E731
     webhooks: list[SyncRecord] = []

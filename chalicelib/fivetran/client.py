@@ -14,13 +14,14 @@
   meaning but its stored copy does not show every field name, so aliases
   (``started_at``/``ended_at``/``start``/``end``) are accepted too.
 - ``GET /v1/webhooks`` (cursor paging; ``Accept: application/json``): the safety net's webhook watchdog
-  (``chalicelib/run/webhook_watchdog.py``) reads whether the stage's webhook exists and is ``active``.
+  (``chalicelib/safety_net/webhook_watchdog.py``) reads whether the stage's webhook exists and is ``active``.
   Source: Fivetran API reference, "List all webhooks" (fivetran.com/docs/rest-api/api-reference/webhooks).
 
 The operator CLI's webhook calls (``ops/fivetran_admin.py``) subclass this client and pass their own
 ``accept`` to ``_request``/``_items``; nothing here serves only the operator.
 
-Retries, the deadline and the typed errors are the transport's (``chalicelib/fivetran/transport.py``).
+Retries, the time budget (``within``) and the typed errors are the transport's
+(``chalicelib/fivetran/transport.py``).
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.fivetran.transport import FivetranTransport, date_header
-from chalicelib.platform.timeutil import format_asl_timestamp, parse_timestamp
-from chalicelib.tokens.identity import SyncRecord
+from chalicelib.fivetran.syncs import SyncRecord
+from chalicelib.fivetran.transport import FivetranTransport
+from chalicelib.platform.timeutil import format_asl_timestamp, parse_http_date, parse_timestamp
 
 __all__ = ["ACCEPT_JSON", "Connection", "FivetranClient", "TriggerResult"]
 
@@ -162,7 +163,7 @@ class FivetranClient(FivetranTransport):
         """
         path = f"/v1/connections/{quote(connection_id, safe='')}/sync"
         response = self._send("POST", path, json={"force": False})
-        accepted_at = date_header(response.headers.get("Date"))
+        accepted_at = parse_http_date(response.headers.get("Date"))
         if response.status_code == 409:
             # "a sync already in progress": with force=false that sync is the one we wait for.
             return TriggerResult("joined the sync already in progress", True, accepted_at)

@@ -1,13 +1,15 @@
-"""The Fivetran transport: one ``requests`` session, bounded retries, a per-thread deadline, and
+"""The Fivetran transport: one ``requests`` session, bounded retries, a time budget per caller, and
 Fivetran's answers turned into data or typed errors. ``client.FivetranClient`` adds the endpoints.
 
 Retries (connection errors, 5xx, 429 with ``Retry-After``, exponential backoff, bounded)
 are urllib3's ``Retry`` on the requests adapter; other 4xx fail at once. No wait is longer
-than what the caller has left (``set_deadline``, the Lambda's remaining time less a margin):
+than what the caller has left: ``within(seconds)`` gives a caller its own view of the client (the
+same session) whose every call, retries and backoff included, ends within ``seconds`` from then
+(handlers pass the Lambda's remaining time less a margin, ``platform.timeutil.lambda_time_budget``):
 a 429 whose ``Retry-After`` is longer than ``max_retry_after`` or than that budget raises
 ``FivetranRateLimited`` (with ``retry_after``) at once, so the state machine waits instead
-of a Lambda dying of its own backoff. The client never changes a connection's schedule
-type or paused state.
+of a Lambda dying of its own backoff (what happens next: ``chalicelib/run/rate_limit.py``). The
+client never changes a connection's schedule type or paused state.
 
 API key rotation: on a 401 the credentials are read again once (``credentials_refresh``, which
 bypasses the secrets cache) and, if they changed, the call is sent again with the new pair; a 401
@@ -17,11 +19,10 @@ that persists after that raises ``FivetranAuthError`` naming the secret to rotat
 
 from __future__ import annotations
 
-import email.utils
-import threading
+import copy
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypedDict, Unpack
 
@@ -40,15 +41,21 @@ from chalicelib.platform.errors import (
 )
 from chalicelib.platform.log import logger
 
-__all__ = ["ACCEPT_V2", "FivetranTransport", "api_key_refused", "date_header"]
+__all__ = ["ACCEPT_V2", "FivetranTransport", "api_key_refused"]
 
 USER_AGENT = "fivetran-orchestrator/0.1 (+https://github.com/fivetran-orchestrator)"
 ACCEPT_V2 = "application/json;version=2"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def _no_deadline() -> float:
-    return float("inf")
+# When the running call's time budget ends (``time.monotonic()``), for the retry policy: set by
+# ``_send`` around one call only, from the calling view's budget (``FivetranTransport.within``).
+_CALL_ENDS_AT: ContextVar[float] = ContextVar("fivetran_call_ends_at", default=float("inf"))
+
+
+def _call_budget() -> float:
+    """Seconds the running call has left (infinite without a budget)."""
+    return max(0.0, _CALL_ENDS_AT.get() - time.monotonic())
 
 
 class CallOptions(TypedDict, total=False):
@@ -74,7 +81,7 @@ class BoundedRetry(Retry):
         *,
         max_retry_after: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
-        budget: Callable[[], float] = _no_deadline,
+        budget: Callable[[], float] = _call_budget,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -156,14 +163,14 @@ class FivetranTransport:
         self._refresh = credentials_refresh
         self.credentials_name = credentials_name
         self._timeout = timeout
-        self._deadline = threading.local()  # per thread: concurrent callers keep their own budget
+        self._ends_at = float("inf")  # this view's time budget (``within``), on ``time.monotonic()``
         self._session = session or requests.Session()
         self._session.auth = (api_key, api_secret)
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT_V2})
         retry = BoundedRetry(
             max_retry_after=max_retry_after,
             sleep=sleep,
-            budget=self.budget,
+            budget=_call_budget,
             total=max_retries,
             connect=max_retries,
             read=max_retries,
@@ -182,17 +189,17 @@ class FivetranTransport:
 
     # -- time budget -----------------------------------------------------------------
 
-    def set_deadline(self, remaining_seconds: float | None) -> None:
-        """No call, retry or backoff made by this thread may outlast ``remaining_seconds`` from
-        now (None: no bound). Handlers pass the Lambda's remaining time less a margin."""
-        self._deadline.at = None if remaining_seconds is None else time.monotonic() + remaining_seconds
+    def within(self, seconds: float | None) -> Self:
+        """A view of this client (the same session, credentials and retry policy) whose every call,
+        retry and backoff ends within ``seconds`` from now (None: no bound). The view is the caller's
+        own: concurrent callers of one cached client each pass their own budget."""
+        view = copy.copy(self)
+        view._ends_at = float("inf") if seconds is None else time.monotonic() + max(0.0, seconds)
+        return view
 
     def budget(self) -> float:
-        """Seconds this thread has left before its deadline (infinite without one)."""
-        at: float | None = getattr(self._deadline, "at", None)
-        if at is None:
-            return float("inf")
-        return max(0.0, at - time.monotonic())
+        """Seconds this view has left (infinite without a budget)."""
+        return max(0.0, self._ends_at - time.monotonic())
 
     # -- transport -------------------------------------------------------------------
 
@@ -245,6 +252,7 @@ class FivetranTransport:
             raise FivetranApiError(
                 f"no time left to call Fivetran for {method} {path}", method=method, path=path
             )
+        scope = _CALL_ENDS_AT.set(self._ends_at)  # the retry policy's bound, for this call only
         try:
             response = self._session.request(
                 method, url, params=params, json=json, headers=headers, timeout=min(limit, budget)
@@ -264,6 +272,8 @@ class FivetranTransport:
                 method=method,
                 path=path,
             ) from exc
+        finally:
+            _CALL_ENDS_AT.reset(scope)
 
     def _reread_credentials(self) -> bool:
         """After a 401: the credentials read again (bypassing the cache); True if they changed and
@@ -330,17 +340,6 @@ def api_key_refused(where: str, detail: str, credentials_name: str, reread: bool
         f" {credentials_name}"
         ' ({"api_key": "...", "api_secret": "..."}); see "Rotating the Fivetran API key" in docs/operate.md'
     )
-
-
-def date_header(value: str | None) -> datetime | None:
-    """An HTTP ``Date`` header (RFC 9110 IMF-fixdate) as a UTC datetime; None if absent or bad."""
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

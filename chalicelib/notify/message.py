@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.platform.timeutil import from_epoch
+
 __all__ = ["ENDED_STATUSES", "RunMessage", "build_message", "worth_sending"]
 
 ENDED_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -62,7 +64,7 @@ def _when(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)  # EventBridge: epoch milliseconds
+        return from_epoch(value / 1000)  # EventBridge: epoch milliseconds
     return None
 
 

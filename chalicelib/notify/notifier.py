@@ -25,11 +25,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.notify.delivery import Delivery
 from chalicelib.notify.message import ENDED_STATUSES, RunMessage, build_message, worth_sending
-from chalicelib.platform.errors import InvalidInput
+from chalicelib.platform.errors import InvalidInput, NotificationUndelivered, RunFilesError
 from chalicelib.platform.log import logger
-from chalicelib.run.run_files import RunFiles, RunFilesError, S3Location, read_json
+from chalicelib.run.run_files import RunFiles, S3Location, read_json
 
-__all__ = ["Channel", "RunEnded", "notify_run_end"]
+__all__ = ["Channel", "RunEnded", "notify_run_end", "send_run_end"]
 
 APP_PREFIX = "fivetran-orchestrator-"
 
@@ -132,3 +132,17 @@ def notify_run_end(
         "sent": any(d.sent for d in deliveries),
         "deliveries": [d.to_dict() for d in deliveries],
     }
+
+
+def send_run_end(
+    ended: RunEnded, *, stepfunctions: Any, s3: Any, channels: Sequence[Channel]
+) -> dict[str, Any]:
+    """``notify_run_end``, and raises ``NotificationUndelivered`` when there was a channel to send to
+    and none took the message (Lambda then retries the asynchronous invocation)."""
+    answer = notify_run_end(ended, stepfunctions=stepfunctions, s3=s3, channels=channels)
+    if answer["deliveries"] and not answer["sent"]:
+        raise NotificationUndelivered(
+            f"run {answer['run']}: no channel took its message: "
+            + "; ".join(f"{d['channel']}: {d['detail']}" for d in answer["deliveries"])
+        )
+    return answer

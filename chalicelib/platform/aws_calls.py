@@ -234,7 +234,7 @@ AWS_CALLS: tuple[AwsCall, ...] = (
     *_callbacks(
         "reconcile_syncs",
         ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"),
-        _SETTLE + "; chalicelib/run/reconcile.py: a heartbeat for every parked token",
+        _SETTLE + "; chalicelib/safety_net/reconcile.py: a heartbeat for every parked token",
     ),
     *_logs("reconcile_syncs"),
     # -- notify_run: a run's end (EventBridge) -------------------------------------------------

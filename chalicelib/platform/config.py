@@ -12,19 +12,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chalicelib.platform.errors import ConfigurationError
-from chalicelib.tokens.api_budget import (
-    DEFAULT_HOURLY_QUOTA,
-    DEFAULT_QUOTA_SHARE_PERCENT,
-    BudgetRule,
-)
 
-__all__ = ["DEFAULT_FIVETRAN_API_URL", "DEFAULT_MAX_CONNECTIONS_PER_RUN", "Settings"]
+__all__ = [
+    "DEFAULT_FIVETRAN_API_URL",
+    "DEFAULT_HOURLY_QUOTA",
+    "DEFAULT_MAX_CONNECTIONS_PER_RUN",
+    "DEFAULT_QUOTA_SHARE_PERCENT",
+    "Settings",
+]
 
 DEFAULT_FIVETRAN_API_URL = "https://api.fivetran.com"
 # The most connections one run syncs (``MAX_CONNECTIONS_PER_RUN`` overrides it): the Distributed Map runs
 # at most 10,000 child executions at once (AWS docs, "Distributed Map state", quotas). The one place
 # the default lives: the listing, the run input's ``connector_ids`` check and docs/configuration.md state it.
 DEFAULT_MAX_CONNECTIONS_PER_RUN = 10_000
+# Fivetran's quota for all API calls of a paid account, per rolling hour (trial accounts: 500);
+# Fivetran docs, "REST API rate limiting". The budget's rule: chalicelib/tokens/api_budget.py.
+DEFAULT_HOURLY_QUOTA = 20_000
+# The triggers' share of it: the rest stays with listing, the safety net and other tools.
+DEFAULT_QUOTA_SHARE_PERCENT = 50
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -74,7 +80,7 @@ class Settings:
     reconcile_max_tokens: int = 200
     # The safety net ends the waiting tokens once Fivetran has refused every read (401) this long.
     fivetran_auth_failure_seconds: int = 900
-    # The webhook watchdog (chalicelib/run/webhook_watchdog.py): how often the safety net checks the
+    # The webhook watchdog (chalicelib/safety_net/webhook_watchdog.py): how often the safety net checks the
     # stage's webhook (0: never), and the URL it should post to (None: the URL the route was reached at).
     webhook_watchdog_seconds: int = 900
     webhook_url: str | None = None
@@ -83,7 +89,8 @@ class Settings:
     secrets_max_age_seconds: int = 300
     http_timeout_seconds: int = 30
     http_max_retries: int = 4
-    # The Fivetran API budget of the sync triggers, shared by every run (tokens/api_budget.py): a
+    # The Fivetran API budget of the sync triggers, shared by every run (tokens/api_budget.py,
+    # ``BudgetRule.of``): a
     # share of the account's hourly quota, up to `trigger_burst` at once (None: a fifth of it).
     fivetran_hourly_quota: int = DEFAULT_HOURLY_QUOTA
     trigger_quota_share_percent: int = DEFAULT_QUOTA_SHARE_PERCENT
@@ -95,13 +102,6 @@ class Settings:
     notify_slack_webhook_url: str | None = None
     notify_slack_secret_arn: str | None = None
     notify_topic_arn: str | None = None
-
-    def budget_rule(self) -> BudgetRule:
-        if self.triggers_per_minute is not None:
-            return BudgetRule.per_minute(self.triggers_per_minute)
-        return BudgetRule.from_quota(
-            self.fivetran_hourly_quota, self.trigger_quota_share_percent, self.trigger_burst
-        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -124,6 +124,18 @@ class TransformLeaseTimedOut(OrchestratorError, error_name="Orchestrator.Transfo
     """Another run's dbt held the transform lease past this run's bound: the message names it."""
 
 
+class AwsNotConfigured(ConfigurationError, error_name="Orchestrator.AwsNotConfigured"):
+    """An AWS stage started without a region or credentials (e.g. plain ``chalice local``)."""
+
+
+class CallbackError(OrchestratorError, error_name="Orchestrator.CallbackError"):
+    """Step Functions did not take the callback (transient): keep the token, try again later."""
+
+
+class RunFilesError(OrchestratorError, error_name="Orchestrator.RunFilesError"):
+    """A run file could not be read or written (missing bucket, permissions, malformed JSON)."""
+
+
 class NotificationUndelivered(OrchestratorError, error_name="Orchestrator.NotificationUndelivered"):
     """A run's message reached none of the stage's channels (each delivery's reason is logged): raised so
     that Lambda retries the asynchronous invocation. The run itself is over and unchanged."""

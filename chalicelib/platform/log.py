@@ -14,18 +14,23 @@ side in one process.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.tokens.records import token_id
-
-__all__ = ["logger", "names_run", "token_ref"]
+__all__ = ["logger", "names_run", "token_id", "token_ref"]
 
 Handler = TypeVar("Handler", bound=Callable[[Any, Any], Any])
 
 logger = Logger(service="fivetran-orchestrator")
+
+
+def token_id(task_token: str) -> str:
+    """A task token's id: SHA-256 of the token (hex). The token table's sort key for a parked token
+    (``chalicelib/tokens/records.py``); ``token_ref`` is its first 12 digits."""
+    return hashlib.sha256(task_token.encode("utf-8")).hexdigest()
 
 
 def token_ref(task_token: str) -> str:

@@ -31,7 +31,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.errors import ConfigurationError, SecretUnavailable
-from chalicelib.platform.timeutil import utcnow
+from chalicelib.platform.timeutil import parse_iso, utcnow
 
 __all__ = ["FivetranCredentials", "SecretSource", "WebhookSecretValue", "parse_webhook_secret"]
 
@@ -60,7 +60,7 @@ def parse_webhook_secret(raw: Any, secret_id: str) -> WebhookSecretValue:
             data = json.loads(value)
             secret = str(data["secret"]).strip()
             stamp = data.get("previous_accepted_until")
-            until = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp else None
+            until = parse_iso(str(stamp)) if stamp else None
         except (ValueError, KeyError, TypeError) as exc:
             raise SecretUnavailable(
                 f"secret {secret_id} is JSON without a 'secret' key (or a bad 'previous_accepted_until')"

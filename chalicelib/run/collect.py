@@ -31,9 +31,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.platform.timeutil import format_millis_timestamp, from_epoch
 from chalicelib.run.waits import compact, read_waits
 from chalicelib.tokens.outcomes import sync_id_of_cause
 
@@ -83,8 +83,7 @@ def _json(text: Any) -> Any:
 
 def _timestamp(value: Any) -> str | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        moment = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        return format_millis_timestamp(from_epoch(value / 1000 if value > 1e11 else value))
     return value if isinstance(value, str) and value else None
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.platform.errors import RunFilesError
 from chalicelib.platform.log import logger
 from chalicelib.run.collect import STATE_OUTCOMES, collect
-from chalicelib.run.run_files import RunFiles, RunFilesError, S3Location, read_json
+from chalicelib.run.run_files import RunFiles, S3Location, read_json
 
 __all__ = ["collect_run", "write_items"]
 

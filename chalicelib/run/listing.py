@@ -134,8 +134,9 @@ def list_connectors(
                 "schedule_type": conn.schedule_type,
             }
             if options.group_id is None and conn.group_id:
-                # A run by connector_ids or of several groups: its tokens carry the connection's group, so
-                # the safety net reads the group once a pass, not each connection (run/group_screen.py).
+                # A run by connector_ids or of several groups: its tokens carry the connection's group,
+                # so the safety net reads the group once a pass, not each connection
+                # (safety_net/group_screen.py).
                 item["group_id"] = conn.group_id
             to_sync.append(item)
     if len(to_sync) > max_connections:

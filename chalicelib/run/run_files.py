@@ -28,15 +28,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.platform.errors import OrchestratorError
+from chalicelib.platform.errors import RunFilesError
 
-__all__ = ["RunFiles", "RunFilesError", "S3Location"]
+__all__ = ["RunFiles", "S3Location"]
 
 RUNS_PREFIX = "runs"
-
-
-class RunFilesError(OrchestratorError, error_name="Orchestrator.RunFilesError"):
-    """A run file could not be read or written (missing bucket, permissions, malformed JSON)."""
 
 
 @dataclass(frozen=True)

@@ -28,29 +28,33 @@ retry with the same token finds it already parked and triggers again, which is h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.fivetran.client import TriggerResult
 from chalicelib.platform import metrics
-from chalicelib.platform.errors import FivetranError, FivetranRateLimited, InvalidInput
+from chalicelib.platform.errors import CallbackError, FivetranError, FivetranRateLimited, InvalidInput
 from chalicelib.platform.log import logger
 from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp, parse_timestamp
-from chalicelib.run.waits import BUDGET_REASON
+from chalicelib.run.rate_limit import (
+    BUDGET_REASON,
+    RATE_LIMITED,
+    rate_limited_answer,
+    trigger_retry,
+    wait_seconds,
+)
 from chalicelib.tokens.api_budget import Budget
-from chalicelib.tokens.callbacks import CallbackError
 from chalicelib.tokens.resolver import HistoryReader, Resolver
 from chalicelib.tokens.store import TokenStore
 
-__all__ = ["DEFAULT_RATE_LIMIT_WAIT_SECONDS", "RATE_LIMITED", "SyncRequest", "start_sync"]
-
-RATE_LIMITED = "RATE_LIMITED"
-# A 429 without a usable Retry-After: wait this long before triggering again.
-DEFAULT_RATE_LIMIT_WAIT_SECONDS = 60
+__all__ = ["SyncRequest", "SyncTrigger", "start_sync"]
 
 
 class SyncTrigger(Protocol):
+    """What triggers a sync: the stage's Fivetran client, built on the first call (so the path that
+    triggers nothing never reads the API secret), within the Lambda's time budget."""
+
     def trigger_sync(self, connection_id: str) -> TriggerResult: ...
 
 
@@ -108,7 +112,7 @@ class SyncRequest:
 def start_sync(
     request: SyncRequest,
     store: TokenStore,
-    fivetran: Callable[[], SyncTrigger],
+    fivetran: SyncTrigger,
     resolver: Resolver,
     *,
     now: datetime,
@@ -116,8 +120,7 @@ def start_sync(
     history_reader: HistoryReader | None = None,
     budget: Budget | None = None,
 ) -> dict[str, Any]:
-    """Park, take a place in the API budget, trigger, arm, settle. ``fivetran`` is called lazily
-    (a ``() -> SyncTrigger``), so the path that triggers nothing never reads the API secret.
+    """Park, take a place in the API budget, trigger, arm, settle.
 
     Returns ``{"connector_id", "token_ref", "requested_at", "triggered", "joined"}``
     (Step Functions ignores it: the task ends by its token). Raises ``FivetranError``
@@ -166,7 +169,7 @@ def start_sync(
         _wait_for_turn(record, turn, store, resolver, now=now, ctx=ctx)
         return {**result, "rate_limited": True, "budget": True}
     try:
-        answer: TriggerResult = fivetran().trigger_sync(record.connector_id)
+        answer: TriggerResult = fivetran.trigger_sync(record.connector_id)
     except FivetranRateLimited as exc:
         _wait_for_rate_limit(record, exc, store, resolver, now=now, ctx=ctx)
         return {**result, "rate_limited": True}
@@ -208,10 +211,7 @@ def _wait_for_rate_limit(
     ctx: dict[str, Any],
 ) -> None:
     """Hand the wait to the state machine: complete the token with ``RATE_LIMITED``."""
-    wait = exc.retry_after if exc.retry_after and exc.retry_after > 0 else DEFAULT_RATE_LIMIT_WAIT_SECONDS
-    retry_at = now + timedelta(seconds=wait)
-    told = f"Retry-After {exc.retry_after} s" if exc.retry_after and exc.retry_after > 0 else "no Retry-After"
-    reason = f"Fivetran's API answered 429 Too Many Requests ({told}): the trigger waits {wait} s"
+    retry_at, reason = trigger_retry(exc, now=now)
     try:
         _complete_rate_limited(record, retry_at, resolver, now=now, reason=reason)
     except CallbackError:
@@ -219,7 +219,11 @@ def _wait_for_rate_limit(
         raise exc from None  # the state machine's Retry on Fivetran.RateLimited takes over
     logger.warning(
         "Fivetran rate limit longer than this Lambda can wait; the run waits instead",
-        extra={**ctx, "retry_after_s": wait, "retry_at": format_asl_timestamp(retry_at, round_up=True)},
+        extra={
+            **ctx,
+            "retry_after_s": wait_seconds(exc.retry_after),
+            "retry_at": format_asl_timestamp(retry_at, round_up=True),
+        },
     )
 
 
@@ -247,13 +251,7 @@ def _complete_rate_limited(
     reason: str,
     budget_slot: datetime | None = None,
 ) -> None:
-    output = {
-        "connector_id": record.connector_id,
-        "status": RATE_LIMITED,
-        "sync_id": None,
-        "finished_at": format_timestamp(now),
-        "rescheduled_for": format_asl_timestamp(retry_at, round_up=True),
-        "budget_slot": format_timestamp(budget_slot) if budget_slot is not None else None,
-        "reason": reason,
-    }
-    resolver.send_success(record, output)
+    answer = rate_limited_answer(
+        record.connector_id, retry_at, now=now, reason=reason, budget_slot=budget_slot
+    )
+    resolver.send_success(record, answer)

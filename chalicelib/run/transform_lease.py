@@ -34,12 +34,20 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.platform.errors import TransformLeaseError, TransformLeaseTimedOut
+from chalicelib.platform.errors import InvalidInput, TransformLeaseError, TransformLeaseTimedOut
 from chalicelib.platform.log import logger
 from chalicelib.platform.timeutil import format_timestamp, parse_timestamp
 from chalicelib.tokens.records import LEASE_PARTITION
 
-__all__ = ["LEASE_PREFIX", "LeaseAnswer", "TransformLeases", "lease_key", "wait_seconds"]
+__all__ = [
+    "LEASE_PREFIX",
+    "LeaseAnswer",
+    "LeaseRequest",
+    "TransformLeases",
+    "answer_lease",
+    "lease_key",
+    "wait_seconds",
+]
 
 LEASE_PREFIX = "transform#"
 # The longest Wait between two asks (seconds). Shorter at first: wait a quarter of the time waited so
@@ -255,3 +263,52 @@ class TransformLeases:
     def holder(self, target: str) -> str | None:
         """Who holds the lease of ``target`` now (None: nobody)."""
         return self._holder(target)
+
+
+@dataclass(frozen=True)
+class LeaseRequest:
+    """The ``transform_lease`` payload: ``{"action": "take" | "release", "target", "execution_id"}``,
+    and for ``take`` ``"deadline"`` (the run's, ASL timestamp), ``"dbt_timeout_seconds"`` and
+    ``"previous"`` (the last answer, ``$.transform_lease``). Raises ``InvalidInput``."""
+
+    action: str
+    target: str
+    execution_id: str
+    deadline: datetime | None = None
+    dbt_timeout_seconds: int = 0
+    previous: dict[str, Any] | None = None
+
+    @classmethod
+    def from_event(cls, event: Any) -> LeaseRequest:
+        if not isinstance(event, dict) or event.get("action") not in ("take", "release"):
+            raise InvalidInput(
+                "transform_lease expects {'action': 'take' | 'release', 'target', 'execution_id'}"
+            )
+        target, execution_id = str(event.get("target") or ""), str(event.get("execution_id") or "")
+        if not target or not execution_id:
+            raise InvalidInput("transform_lease needs a 'target' and an 'execution_id'")
+        if event["action"] == "release":
+            return cls(action="release", target=target, execution_id=execution_id)
+        previous = event.get("previous")
+        return cls(
+            action="take",
+            target=target,
+            execution_id=execution_id,
+            deadline=parse_timestamp(event.get("deadline")),
+            dbt_timeout_seconds=int(event.get("dbt_timeout_seconds") or 0),
+            previous=previous if isinstance(previous, dict) else None,
+        )
+
+
+def answer_lease(leases: TransformLeases, request: LeaseRequest, *, now: datetime) -> dict[str, Any]:
+    """``take``: ``LeaseAnswer.to_dict()``; ``release``: ``{"released": bool}``."""
+    if request.action == "release":
+        return {"released": leases.release(target=request.target, execution_id=request.execution_id)}
+    return leases.take(
+        target=request.target,
+        execution_id=request.execution_id,
+        now=now,
+        deadline=request.deadline,
+        dbt_timeout_seconds=request.dbt_timeout_seconds,
+        previous=request.previous,
+    ).to_dict()

@@ -28,7 +28,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["BUDGET_REASON", "LOGGED_WAITS", "compact", "read_waits", "wait_reason"]
+from chalicelib.run.rate_limit import BUDGET_REASON
+
+__all__ = ["LOGGED_WAITS", "compact", "read_waits", "wait_reason"]
 
 LOGGED_WAITS = 10  # the ASL's WasRescheduled logs this many answers in full (NumericLessThan)
 REASON_CHARS = 300
@@ -37,7 +39,6 @@ STATE_REASON_CHARS = 200
 RESCHEDULED_REASON = (
     "Fivetran rescheduled the sync: the source's API quota is spent, it resumes when calls are available"
 )
-BUDGET_REASON = "the account's Fivetran API budget is spent: the trigger waits for its own slot"
 
 
 def _cut(text: str, limit: int) -> str:

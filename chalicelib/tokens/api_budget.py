@@ -10,7 +10,7 @@ runs an hour never take more than ``per_hour``.
 
 The bucket is one item in the token table, kept as GCRA does (the "theoretical arrival time"
 ``tat``, in integer microseconds): a trigger at ``now`` atomically sets ``tat = max(tat, now) +
-interval`` (``TokenStore.advance_budget_slot``: one conditional ``ADD``, or one conditional
+interval`` (``BudgetSlots.advance_budget_slot``: one conditional ``ADD``, or one conditional
 ``SET`` when the bucket has been idle; never a read-then-write, so concurrent callers never
 collide or lose an update) and gets the **slot** ``tat - burst * interval``. A slot at or before
 ``now`` goes ahead; a later one is that trigger's own turn: every caller advances the counter
@@ -37,18 +37,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from chalicelib.platform.config import DEFAULT_HOURLY_QUOTA, DEFAULT_QUOTA_SHARE_PERCENT, Settings
+from chalicelib.platform.timeutil import from_epoch
+
 __all__ = [
-    "DEFAULT_HOURLY_QUOTA",
-    "DEFAULT_QUOTA_SHARE_PERCENT",
     "MARGIN_SECONDS",
     "Budget",
     "BudgetRule",
 ]
 
-# Fivetran's quota for all API calls of a paid account, per rolling hour (trial accounts: 500).
-DEFAULT_HOURLY_QUOTA = 20_000
-# The triggers' share of it: the rest stays with listing, the safety net and other tools.
-DEFAULT_QUOTA_SHARE_PERCENT = 50
 # The default burst is a fifth of the hourly budget: 2,000 triggers at once on a paid account.
 DEFAULT_BURST_FRACTION = 5
 # Seconds added to the hour the refill is spread over (see the module docstring).
@@ -85,6 +82,17 @@ class BudgetRule:
         return cls(per_hour=per_hour, burst=max(1, min(wanted, per_hour - 1)))
 
     @classmethod
+    def of(cls, settings: Settings) -> BudgetRule:
+        """The stage's rule: ``FIVETRAN_TRIGGERS_PER_MINUTE`` (the older alias) when set, else the
+        share of the hourly quota (``FIVETRAN_HOURLY_QUOTA``, ``FIVETRAN_TRIGGER_QUOTA_SHARE``,
+        ``FIVETRAN_TRIGGER_BURST``)."""
+        if settings.triggers_per_minute is not None:
+            return cls.per_minute(settings.triggers_per_minute)
+        return cls.from_quota(
+            settings.fivetran_hourly_quota, settings.trigger_quota_share_percent, settings.trigger_burst
+        )
+
+    @classmethod
     def per_minute(cls, triggers: int) -> BudgetRule:
         """The older setting ``triggers_per_minute`` N: a burst of N refilled N a minute (0: off)."""
         if triggers <= 0:
@@ -118,4 +126,4 @@ class Budget:
         slot_us = self.rule.slot(self.slots.advance_budget_slot(now_us, self.rule.interval_us))
         if slot_us <= now_us:
             return None
-        return datetime.fromtimestamp(slot_us / MICROSECONDS, UTC)
+        return from_epoch(slot_us / MICROSECONDS)

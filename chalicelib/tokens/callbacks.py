@@ -14,9 +14,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.platform.errors import OrchestratorError
+from chalicelib.platform.errors import CallbackError
 
-__all__ = ["CallbackError", "CallbackResult", "StepFunctionsCallbacks"]
+__all__ = ["CallbackResult", "StepFunctionsCallbacks"]
 
 GONE_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 MAX_ERROR_CHARS = 256
@@ -26,10 +26,6 @@ MAX_CAUSE_CHARS = 32_768
 class CallbackResult(enum.Enum):
     SENT = "sent"
     GONE = "gone"
-
-
-class CallbackError(OrchestratorError, error_name="Orchestrator.CallbackError"):
-    """Step Functions did not take the callback (transient): keep the token, try again later."""
 
 
 class StepFunctionsCallbacks:

@@ -42,31 +42,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from chalicelib.fivetran.syncs import SyncRecord
+
 __all__ = ["ACCEPTANCE_PRECISION", "Anchor", "Binding", "Decision", "SyncRecord", "bind", "merge"]
 
 # The HTTP Date header has whole seconds: Fivetran accepted the trigger within [at, at + 1 s).
 ACCEPTANCE_PRECISION = timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
-class SyncRecord:
-    """What is known of one Fivetran sync of a connection (times on Fivetran's clock).
-
-    ``status`` is the end status (``SUCCESSFUL``, ``FAILURE``, ``FAILURE_WITH_TASK``,
-    ``RESCHEDULED``, ``CANCELED``) or None while it runs.
-    """
-
-    sync_id: str
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    status: str | None = None
-    reason: str | None = None
-    rescheduled_for: datetime | None = None
-    source: str = "webhook"
-
-    @property
-    def ended(self) -> bool:
-        return self.ended_at is not None and self.status is not None
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.timeutil import format_asl_timestamp, format_timestamp
-from chalicelib.tokens.identity import SyncRecord
 
 __all__ = [
     "CONNECTION_PAUSED_ERROR",
@@ -30,6 +30,8 @@ __all__ = [
     "SUCCESS_STATUSES",
     "SYNC_FAILED_ERROR",
     "SyncOutcome",
+    "reschedule_at",
+    "success_payload",
     "sync_id_of_cause",
 ]
 
@@ -44,6 +46,36 @@ MAX_CAUSE_CHARS = 32_000  # Step Functions allows 32,768
 _CAUSE_SYNC = re.compile(r"\(sync (?P<sync_id>[^\s,()]+), reported by ")
 # A reschedule's reason travels in the child's state (``$.waits``): kept short.
 MAX_RESCHEDULE_REASON_CHARS = 300
+
+
+def reschedule_at(told: datetime | None, ended: datetime) -> datetime:
+    """When a ``RESCHEDULED`` sync resumes: the time Fivetran told (``told``), else
+    ``DEFAULT_RESCHEDULE_DELAY`` after it ended (``ended``, Fivetran's clock)."""
+    return told or ended + DEFAULT_RESCHEDULE_DELAY
+
+
+def success_payload(
+    connector_id: str,
+    status: str,
+    *,
+    finished_at: datetime,
+    sync_id: str | None = None,
+    rescheduled_for: datetime | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The ``SendTaskSuccess`` output a ``StartSyncAndWait`` task ends with: ``{"connector_id", "status",
+    "sync_id", "finished_at"}`` (microseconds, UTC), then ``rescheduled_for`` when given (whole seconds,
+    rounded up: the state machine Waits until it) and ``fields`` as they are (``reason``, ``budget_slot``).
+    ``status``: ``SUCCESSFUL``, ``RESCHEDULED`` or ``RATE_LIMITED`` (``chalicelib/run/rate_limit.py``)."""
+    output: dict[str, Any] = {
+        "connector_id": connector_id,
+        "status": status,
+        "sync_id": sync_id,
+        "finished_at": format_timestamp(finished_at),
+    }
+    if rescheduled_for is not None:
+        output["rescheduled_for"] = format_asl_timestamp(rescheduled_for, round_up=True)
+    return {**output, **fields}
 
 
 @dataclass(frozen=True)
@@ -62,7 +94,7 @@ class SyncOutcome:
         assert sync.ended_at is not None and sync.status is not None
         rescheduled_for = None
         if sync.status == "RESCHEDULED":
-            rescheduled_for = sync.rescheduled_for or sync.ended_at + DEFAULT_RESCHEDULE_DELAY
+            rescheduled_for = reschedule_at(sync.rescheduled_for, sync.ended_at)
         return cls(
             connector_id=connector_id,
             status=sync.status,
@@ -78,20 +110,20 @@ class SyncOutcome:
         return self.status in SUCCESS_STATUSES
 
     def success_output(self) -> dict[str, Any]:
-        output: dict[str, Any] = {
-            "connector_id": self.connector_id,
-            "status": self.status,
-            "sync_id": self.sync_id,
-            "finished_at": format_timestamp(self.finished_at),
-        }
-        if self.status == "RESCHEDULED":
-            # Whole seconds, rounded up: the state machine Waits until this timestamp.
-            output["rescheduled_for"] = format_asl_timestamp(
-                self.rescheduled_for or self.finished_at, round_up=True
+        """``success_payload``; a ``RESCHEDULED`` one adds when to start again and Fivetran's reason."""
+        if self.status != "RESCHEDULED":
+            return success_payload(
+                self.connector_id, self.status, finished_at=self.finished_at, sync_id=self.sync_id
             )
-            if self.reason and self.reason.strip():
-                output["reason"] = self.reason.strip()[:MAX_RESCHEDULE_REASON_CHARS]
-        return output
+        reason = (self.reason or "").strip()[:MAX_RESCHEDULE_REASON_CHARS]
+        return success_payload(
+            self.connector_id,
+            self.status,
+            finished_at=self.finished_at,
+            sync_id=self.sync_id,
+            rescheduled_for=self.rescheduled_for or self.finished_at,
+            **({"reason": reason} if reason else {}),
+        )
 
     @property
     def failure_error(self) -> str:

@@ -1,6 +1,9 @@
 """The token table's items, as Python records (``store`` reads and writes them in DynamoDB).
 
-Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
+Key: partition ``connector_id`` (S), sort ``token_id`` (S). Four kinds of item, each with its own
+class over the table (``table.TableItems``): parked tokens (``store.TokenStore``), syncs seen
+(``syncs_seen.SyncsSeen``), the lease and its marks (``pass_lease.PassLease``) and the API budget
+(``budget_slots.BudgetSlots``):
 
 - **parked token** (``token_id`` = SHA-256 of the task token): ``task_token``,
   ``execution_id``, ``requested_at`` (ISO 8601 UTC, AWS clock), ``expires_at`` (epoch
@@ -28,13 +31,14 @@ Key: partition ``connector_id`` (S), sort ``token_id`` (S). Three kinds of item:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.fivetran.syncs import SyncRecord
+from chalicelib.platform.log import token_id
 from chalicelib.platform.timeutil import format_timestamp, parse_timestamp
-from chalicelib.tokens.identity import Anchor, SyncRecord
+from chalicelib.tokens.identity import Anchor
 
 __all__ = ["SYNC_PREFIX", "TokenRecord", "sync_from_item", "token_id"]
 
@@ -44,11 +48,6 @@ BUDGET_PARTITION = "__api_budget__"
 BUDGET_ITEM = "triggers"
 # What the webhook stores of one sync: its whole reason (`show` reads it from outcomes.json).
 MAX_REASON_CHARS = 32_000  # Fivetran reasons reach 32,000 characters; an item holds 400 KB
-
-
-def token_id(task_token: str) -> str:
-    """A parked token's sort key: SHA-256 of the task token (hex)."""
-    return hashlib.sha256(task_token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

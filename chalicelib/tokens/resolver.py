@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform import metrics
-from chalicelib.platform.errors import FivetranError
+from chalicelib.platform.errors import CallbackError, FivetranError
 from chalicelib.platform.log import logger
-from chalicelib.tokens.callbacks import CallbackError, CallbackResult, StepFunctionsCallbacks
-from chalicelib.tokens.identity import Binding, Decision, SyncRecord, bind
+from chalicelib.tokens.callbacks import CallbackResult, StepFunctionsCallbacks
+from chalicelib.tokens.identity import Binding, Decision, bind
 from chalicelib.tokens.outcomes import SUCCESS_STATUSES, SyncOutcome
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.store import TokenStore
@@ -107,7 +108,7 @@ class Resolver:
     def record(self, connector_id: str, sync: SyncRecord) -> None:
         """Remember what an event said of a sync (kept for ``SYNC_MEMORY_SECONDS``); a second end
         with another status than the recorded one is logged (warning) and counted."""
-        before = self._store.record_sync(
+        before = self._store.syncs.record(
             connector_id, sync, expires_at=int(time.time()) + SYNC_MEMORY_SECONDS
         )
         if before is not None and before.status and sync.status and before.status != sync.status:

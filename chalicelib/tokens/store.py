@@ -1,4 +1,5 @@
-"""The task-token store (DynamoDB): the verbs over the token table (its items: ``records``).
+"""The task-token store (DynamoDB): the parked tokens of the token table (its items: ``records``;
+the other kinds: ``syncs_seen``, ``pass_lease``, ``budget_slots``).
 
 While a resolver works on a token it holds a short ``claimed_by``/``claimed_at`` lease, so
 two deliveries of one event (or the webhook and the reconcile job) never send two
@@ -14,65 +15,40 @@ can be claimed again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.platform.errors import TokenStoreError
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.timeutil import format_timestamp
-from chalicelib.tokens.identity import SyncRecord
-from chalicelib.tokens.records import (
-    BUDGET_ITEM,
-    BUDGET_PARTITION,
-    LEASE_PARTITION,
-    MAX_REASON_CHARS,
-    SYNC_PREFIX,
-    TokenRecord,
-    sync_from_item,
-)
-from chalicelib.tokens.records import (
-    token_id as hash_token,
-)
+from chalicelib.tokens.budget_slots import BudgetSlots
+from chalicelib.tokens.pass_lease import PassLease
+from chalicelib.tokens.records import SYNC_PREFIX, TokenRecord, sync_from_item
+from chalicelib.tokens.records import token_id as hash_token
+from chalicelib.tokens.syncs_seen import SyncsSeen
+from chalicelib.tokens.table import TableItems, is_condition_failure, store_error
 
 __all__ = ["TokenStore"]
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 
-T = TypeVar("T")
-
-
-def _store_error(action: str, exc: Exception) -> TokenStoreError:
-    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
-    return TokenStoreError(f"token store could not {action}: {code}")
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == CONDITION_FAILED
-
-
-class TokenStore:
-    """Business verbs over the token table; the DynamoDB client is injected.
+class TokenStore(TableItems):
+    """The parked tokens of the token table; the table's other kinds of item, over the same table and
+    client: ``syncs`` (syncs seen), ``lease`` (the safety net's lease and marks), ``budget_slots`` (the
+    API budget's counter).
 
     Every DynamoDB failure surfaces as ``TokenStoreError`` (transient: the caller retries
     or answers 503); a failed condition is an answer (``False``), never an error.
     """
 
     def __init__(self, table_name: str, client: Any, *, lease_seconds: int = 60) -> None:
-        self._table = table_name
-        self._client = client
+        super().__init__(table_name, client)
         self._lease_seconds = lease_seconds
-
-    @property
-    def client(self) -> Any:
-        """The DynamoDB client (for the other items of the table: ``chalicelib/run/webhook_watchdog.py``)."""
-        return self._client
-
-    @property
-    def table_name(self) -> str:
-        return self._table
+        self.syncs = SyncsSeen(table_name, client)
+        self.lease = PassLease(table_name, client)
+        self.budget_slots = BudgetSlots(table_name, client)
 
     @staticmethod
     def new_record(
@@ -99,26 +75,6 @@ class TokenStore:
             group_id=group_id,
         )
 
-    # -- one call, errors mapped ---------------------------------------------------------
-
-    def _call(self, action: str, fn: Callable[..., T], **kwargs: Any) -> T:
-        try:
-            return fn(TableName=self._table, **kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise _store_error(action, exc) from exc
-
-    def _conditional(self, action: str, fn: Callable[..., Any], **kwargs: Any) -> bool:
-        """True if the write happened, False if its condition failed."""
-        try:
-            fn(TableName=self._table, **kwargs)
-            return True
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise _store_error(action, exc) from exc
-        except BotoCoreError as exc:
-            raise _store_error(action, exc) from exc
-
     def _update_token(
         self, action: str, record: TokenRecord, update: str, condition: str, values: dict[str, Any]
     ) -> bool:
@@ -131,17 +87,6 @@ class TokenStore:
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
         )
-
-    def _pages(
-        self, action: str, fn: Callable[..., dict[str, Any]], **kwargs: Any
-    ) -> Iterator[dict[str, Any]]:
-        """Every item of a Query or Scan, page after page."""
-        while True:
-            resp = self._call(action, fn, **kwargs)
-            yield from resp.get("Items", [])
-            if "LastEvaluatedKey" not in resp:
-                return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # -- parked tokens ---------------------------------------------------------------------
 
@@ -160,11 +105,11 @@ class TokenStore:
             )
             return record, True
         except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise _store_error("park a token", exc) from exc
+            if not is_condition_failure(exc):
+                raise store_error("park a token", exc) from exc
             old: Any = exc.response.get("Item")  # the stored item (ReturnValuesOnConditionCheckFailure)
         except BotoCoreError as exc:
-            raise _store_error("park a token", exc) from exc
+            raise store_error("park a token", exc) from exc
         existing = TokenRecord.from_item(old) if old else self.get(record.connector_id, record.token_id)
         return (existing or record), False
 
@@ -235,39 +180,6 @@ class TokenStore:
         """How many tokens are parked (syncs seen and leases are not counted)."""
         return sum(1 for _ in self.all_parked())
 
-    # -- syncs seen --------------------------------------------------------------------------
-
-    def record_sync(self, connector_id: str, sync: SyncRecord, *, expires_at: int) -> SyncRecord | None:
-        """Remember what an event (or the sync history) said of one sync; a field already known
-        keeps its first value (a replayed or contradicting delivery changes nothing). Returns what
-        was recorded of it before (None: nothing), so a contradicting end can be told."""
-        fields: dict[str, dict[str, str]] = {"sync_id": {"S": sync.sync_id}, "source": {"S": sync.source}}
-        for name in ("started_at", "ended_at", "rescheduled_for"):
-            value = getattr(sync, name)
-            if value is not None:
-                fields[name] = {"S": format_timestamp(value)}
-        if sync.status:
-            fields["status"] = {"S": sync.status}
-        if sync.reason:
-            fields["reason"] = {"S": sync.reason[:MAX_REASON_CHARS]}
-        names = {f"#{i}": name for i, name in enumerate(fields)}
-        values = {f":{i}": value for i, value in enumerate(fields.values())}
-        sets = [f"#{i} = if_not_exists(#{i}, :{i})" for i in range(len(fields))]
-        names["#ttl"] = "expires_at"
-        values[":ttl"] = {"N": str(expires_at)}
-        sets.append("#ttl = :ttl")
-        answer = self._call(
-            "record a sync",
-            self._client.update_item,
-            Key=self._key(connector_id, SYNC_PREFIX + sync.sync_id),
-            UpdateExpression="SET " + ", ".join(sets),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_OLD",
-        )
-        previous = answer.get("Attributes") if isinstance(answer, dict) else None
-        return sync_from_item(previous) if previous and "sync_id" in previous else None
-
     # -- claims (one resolver per token) -------------------------------------------------
 
     def claim(self, record: TokenRecord, claim_id: str, now: float) -> bool:
@@ -293,91 +205,3 @@ class TokenStore:
             "claimed_by = :me",
             {":me": {"S": claim_id}},
         )
-
-    # -- the safety net's single-runner lease -------------------------------------------
-
-    def acquire_lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
-        """Hold the lease ``name`` until ``now + seconds`` unless another live holder has it."""
-        return self._conditional(
-            "take a lease",
-            self._client.put_item,
-            Item={
-                "connector_id": {"S": LEASE_PARTITION},
-                "token_id": {"S": name},
-                "holder": {"S": holder},
-                "until": {"N": f"{now + seconds:.3f}"},
-                "expires_at": {"N": str(int(now + seconds + 86_400))},
-            },
-            ConditionExpression="attribute_not_exists(token_id) OR #until < :now OR holder = :me",
-            ExpressionAttributeNames={"#until": "until"},
-            ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":me": {"S": holder}},
-        )
-
-    def release_lease(self, name: str, holder: str) -> None:
-        self._conditional(
-            "release a lease",
-            self._client.delete_item,
-            Key=self._key(LEASE_PARTITION, name),
-            ConditionExpression="holder = :me",
-            ExpressionAttributeValues={":me": {"S": holder}},
-        )
-
-    def mark_since(self, name: str, now: float) -> float:
-        """Mark the condition ``name`` (e.g. Fivetran refusing the API key) as holding; returns when it
-        was first marked (epoch seconds), ``now`` if it was not marked. Kept until ``clear_mark``."""
-        answer = self._call(
-            "mark a condition",
-            self._client.update_item,
-            Key=self._key(LEASE_PARTITION, name),
-            UpdateExpression="SET since = if_not_exists(since, :now), expires_at = :ttl",
-            ExpressionAttributeValues={
-                ":now": {"N": f"{now:.3f}"},
-                ":ttl": {"N": str(int(now) + 7 * 86_400)},
-            },
-            ReturnValues="ALL_NEW",
-        )
-        return float(answer["Attributes"]["since"]["N"])
-
-    def clear_mark(self, name: str) -> None:
-        """The condition ``name`` no longer holds."""
-        self._call("clear a condition", self._client.delete_item, Key=self._key(LEASE_PARTITION, name))
-
-    def advance_budget_slot(self, now_us: int, interval_us: int) -> int:
-        """Advance the API budget's counter: ``tat = max(tat, now_us) + interval_us``, atomically;
-        returns the new ``tat`` (epoch microseconds), unique to this caller.
-
-        One conditional ``ADD`` while the counter is at or ahead of ``now_us`` (no read, so
-        concurrent callers each get their own value); a conditional ``SET`` when it fell behind
-        (an idle bucket). The counter only moves forward; a lost race just tries again."""
-        key = self._key(BUDGET_PARTITION, BUDGET_ITEM)
-        now = {":now": {"N": str(now_us)}}
-        while True:
-            try:
-                answer = self._client.update_item(
-                    TableName=self._table,
-                    Key=key,
-                    UpdateExpression="ADD tat :interval",
-                    ConditionExpression="tat >= :now",
-                    ExpressionAttributeValues={**now, ":interval": {"N": str(interval_us)}},
-                    ReturnValues="UPDATED_NEW",
-                )
-                return int(answer["Attributes"]["tat"]["N"])
-            except ClientError as exc:
-                if not _is_condition_failure(exc):
-                    raise _store_error("take a place in the API budget", exc) from exc
-            except BotoCoreError as exc:
-                raise _store_error("take a place in the API budget", exc) from exc
-            start = now_us + interval_us
-            if self._conditional(
-                "take a place in the API budget",
-                self._client.update_item,
-                Key=key,
-                UpdateExpression="SET tat = :start",
-                ConditionExpression="attribute_not_exists(tat) OR tat < :now",
-                ExpressionAttributeValues={**now, ":start": {"N": str(start)}},
-            ):
-                return start
-
-    @staticmethod
-    def _key(connector_id: str, token_id: str) -> dict[str, dict[str, str]]:
-        return {"connector_id": {"S": connector_id}, "token_id": {"S": token_id}}

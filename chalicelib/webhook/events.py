@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import WebhookPayloadError
 from chalicelib.platform.timeutil import format_timestamp, parse_timestamp
-from chalicelib.tokens.identity import SyncRecord
-from chalicelib.tokens.outcomes import DEFAULT_RESCHEDULE_DELAY, SyncOutcome
+from chalicelib.tokens.outcomes import SyncOutcome, reschedule_at
 
 __all__ = [
     "CONNECTION_EVENTS",
@@ -132,7 +132,7 @@ def _rescheduled_for(data: dict[str, Any], created: datetime) -> datetime:
                     return parsed
             except ValueError:
                 pass
-    return created + DEFAULT_RESCHEDULE_DELAY
+    return reschedule_at(None, created)
 
 
 def _is_text(value: str) -> bool:

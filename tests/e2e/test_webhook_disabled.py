@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.platform import metrics
-from chalicelib.run.webhook_watchdog import WebhookState, WebhookWatch
+from chalicelib.safety_net.webhook_watchdog import WebhookState, WebhookWatch
 from local.report import build_report, expectation_problems
 from local.runtime import LocalRuntime
 from local.scenario import load_scenario

@@ -1,5 +1,6 @@
-"""Where AWS comes from (chalicelib/platform/dependencies.py): the embedded store stays local, AWS stages
-say what is missing, and moto is never imported on the AWS path (chalicelib/ ships to Lambda without it)."""
+"""Where AWS comes from (chalicelib/wiring.py): the embedded store stays local (local/embedded_aws.py, named
+by the local stage's config), AWS stages say what is missing, and moto is never imported on the AWS path
+(chalicelib/ ships to Lambda without it)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.platform.dependencies import EMBEDDED_AWS_ENV, _embedded_requested
+from chalicelib.platform.config import Settings
+from chalicelib.platform.errors import ConfigurationError
+from chalicelib.wiring import LOCAL_WIRING_ENV, _local_wiring
+from local.embedded_aws import EMBEDDED_AWS_ENV, embedded_requested
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
 
 PROBE = """
 import sys
-from chalicelib.platform.dependencies import AwsNotConfigured, build_dependencies
+from chalicelib.platform.errors import AwsNotConfigured
+from chalicelib.wiring import build_dependencies
 try:
     build_dependencies()
     print("built")
@@ -42,9 +47,12 @@ def test_only_the_local_stage_may_embed_its_token_table() -> None:
     stages = {name: stage.get("environment_variables", {}) for name, stage in CONFIG["stages"].items()}
 
     assert stages["local"].get(EMBEDDED_AWS_ENV) == "true"
+    assert stages["local"].get(LOCAL_WIRING_ENV) == "local.embedded_aws"
     assert "AWS_ENDPOINT_URL" not in stages["local"]
     assert [name for name, env in stages.items() if EMBEDDED_AWS_ENV in env] == ["local"]
+    assert [name for name, env in stages.items() if LOCAL_WIRING_ENV in env] == ["local"]
     assert EMBEDDED_AWS_ENV not in CONFIG.get("environment_variables", {})
+    assert LOCAL_WIRING_ENV not in CONFIG.get("environment_variables", {})
 
 
 @pytest.mark.parametrize(
@@ -60,7 +68,18 @@ def test_only_the_local_stage_may_embed_its_token_table() -> None:
 def test_the_embedded_store_is_used_only_when_asked_and_no_endpoint_is_set(
     env: dict[str, str], embedded: bool
 ) -> None:
-    assert _embedded_requested(env) is embedded
+    assert embedded_requested(env) is embedded
+
+
+def test_a_local_wiring_is_never_run_inside_lambda() -> None:
+    env = {LOCAL_WIRING_ENV: "no.such.module", "AWS_LAMBDA_FUNCTION_NAME": "fivetran-orchestrator-local"}
+
+    _local_wiring(Settings(token_table="tokens"), env)  # not imported, so no error
+
+
+def test_a_local_wiring_that_cannot_be_imported_says_where_it_lives() -> None:
+    with pytest.raises(ConfigurationError, match=r"no\.such\.module.*not in the Lambda package"):
+        _local_wiring(Settings(token_table="tokens"), {LOCAL_WIRING_ENV: "no.such.module"})
 
 
 @pytest.mark.slow

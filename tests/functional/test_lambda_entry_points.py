@@ -22,7 +22,7 @@ from chalicelib.platform.errors import (
     PausedConnections,
 )
 from chalicelib.platform.log import logger
-from chalicelib.run.waits import BUDGET_REASON
+from chalicelib.run.rate_limit import BUDGET_REASON
 from chalicelib.tokens.records import token_id
 from tests.fakes import FakeFivetran, connection
 

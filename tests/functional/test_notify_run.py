@@ -18,9 +18,9 @@ from app import notify_run
 from chalicelib.notify.delivery import SlackWebhook, SnsTopic
 from chalicelib.notify.message import build_message
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies, reset_dependencies, set_dependencies
 from chalicelib.platform.errors import InvalidInput, NotificationUndelivered, SecretUnavailable
 from chalicelib.platform.secrets import SecretSource
+from chalicelib.wiring import Dependencies, reset_dependencies, set_dependencies
 from tests.conftest import REGION, TABLE
 from tests.functional.moto_support import run_machine
 

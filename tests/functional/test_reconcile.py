@@ -23,12 +23,12 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 from app import app
-from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import FivetranApiError, FivetranRateLimited
-from chalicelib.run.reconcile import LEASE_NAME
-from chalicelib.tokens.identity import SyncRecord
+from chalicelib.safety_net.reconcile import LEASE_NAME
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.store import TokenStore
+from chalicelib.wiring import Dependencies, set_dependencies
 from tests.conftest import REGION
 from tests.fakes import FakeFivetran, connection
 from tests.tokens import WaitingTask
@@ -445,7 +445,7 @@ def test_with_less_time_left_than_its_reserve_it_reads_nothing(
 
 def test_a_second_pass_while_one_holds_the_lease_does_nothing(client, deps, fivetran):
     record = park(deps.store, fake_token(), "stripe_prod")
-    assert deps.store.acquire_lease(LEASE_NAME, "the-other-pass", time.time(), 300)
+    assert deps.store.lease.acquire(LEASE_NAME, "the-other-pass", time.time(), 300)
 
     report = invoke(client)
 
@@ -456,12 +456,12 @@ def test_a_second_pass_while_one_holds_the_lease_does_nothing(client, deps, five
 
 
 def test_a_pass_takes_an_abandoned_lease_and_gives_it_back(client, deps, fivetran):
-    assert deps.store.acquire_lease(LEASE_NAME, "crashed-pass", time.time() - 600, 300)
+    assert deps.store.lease.acquire(LEASE_NAME, "crashed-pass", time.time() - 600, 300)
 
     report = invoke(client)
 
     assert report["stopped_early"] is None
-    assert deps.store.acquire_lease(LEASE_NAME, "next-pass", time.time(), 300)
+    assert deps.store.lease.acquire(LEASE_NAME, "next-pass", time.time(), 300)
 
 
 def test_nothing_parked_is_a_quiet_run(client):

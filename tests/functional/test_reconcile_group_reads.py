@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import FivetranAuthError
-from chalicelib.run.reconcile import reconcile
-from chalicelib.tokens.identity import SyncRecord
+from chalicelib.safety_net.reconcile import reconcile
 from tests.fakes import FakeFivetran, connection
 from tests.tokens import WaitingTask, park
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.platform.errors import FivetranAuthError
-from chalicelib.run.reconcile import reconcile
+from chalicelib.safety_net.reconcile import reconcile
 from tests.fakes import FakeFivetran, connection
 from tests.tokens import WaitingTask, park
 

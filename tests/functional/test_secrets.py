@@ -13,10 +13,10 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies, set_dependencies
 from chalicelib.platform.errors import ConfigurationError, SecretUnavailable
 from chalicelib.platform.secrets import FivetranCredentials, SecretSource
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
+from chalicelib.wiring import Dependencies, set_dependencies
 from tests.conftest import REGION, TABLE
 
 ROOT = Path(__file__).resolve().parents[2]

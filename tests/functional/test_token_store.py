@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import TokenStoreError
 from chalicelib.platform.log import token_ref
-from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.records import token_id
 from chalicelib.tokens.store import TokenStore
 
@@ -142,8 +142,8 @@ def test_a_claim_keeps_the_record_readable(store):
 def test_every_parked_token_is_listed_and_nothing_else_the_table_holds(store):
     for i in range(5):
         store.park(record(store, f"conn_{i}", f"t{i}", at=T0 + timedelta(minutes=i)))
-    store.record_sync("conn_0", SyncRecord("s1", started_at=T0), expires_at=1)
-    assert store.acquire_lease("reconcile", "me", 1000.0, 60)
+    store.syncs.record("conn_0", SyncRecord("s1", started_at=T0), expires_at=1)
+    assert store.lease.acquire("reconcile", "me", 1000.0, 60)
 
     assert sorted(r.task_token for r in store.all_parked()) == [f"t{i}" for i in range(5)]
     assert store.count() == 5
@@ -165,11 +165,11 @@ def test_arming_records_fivetrans_acceptance_and_the_join_and_gives_the_tokens_a
 
 def test_a_seen_sync_keeps_the_first_value_of_each_field_and_sits_beside_the_tokens(store):
     parked, _ = store.park(record(store))
-    store.record_sync("stripe_prod", SyncRecord("s1", started_at=T0), expires_at=1)
-    store.record_sync(
+    store.syncs.record("stripe_prod", SyncRecord("s1", started_at=T0), expires_at=1)
+    store.syncs.record(
         "stripe_prod", SyncRecord("s1", ended_at=T0 + timedelta(minutes=1), status="FAILURE"), expires_at=1
     )
-    store.record_sync(
+    store.syncs.record(
         "stripe_prod", SyncRecord("s1", ended_at=T0 + timedelta(minutes=2), status="SUCCESSFUL"), expires_at=1
     )
 
@@ -180,13 +180,13 @@ def test_a_seen_sync_keeps_the_first_value_of_each_field_and_sits_beside_the_tok
 
 
 def test_one_lease_holder_at_a_time_until_it_lapses_or_is_released(store):
-    assert store.acquire_lease("reconcile", "first", 1000.0, 60)
-    assert not store.acquire_lease("reconcile", "second", 1030.0, 60)
-    assert store.acquire_lease("reconcile", "second", 1061.0, 60)  # the first one's lapsed
-    store.release_lease("reconcile", "first")  # not the holder: nothing happens
-    assert not store.acquire_lease("reconcile", "third", 1062.0, 60)
-    store.release_lease("reconcile", "second")
-    assert store.acquire_lease("reconcile", "third", 1062.0, 60)
+    assert store.lease.acquire("reconcile", "first", 1000.0, 60)
+    assert not store.lease.acquire("reconcile", "second", 1030.0, 60)
+    assert store.lease.acquire("reconcile", "second", 1061.0, 60)  # the first one's lapsed
+    store.lease.release("reconcile", "first")  # not the holder: nothing happens
+    assert not store.lease.acquire("reconcile", "third", 1062.0, 60)
+    store.lease.release("reconcile", "second")
+    assert store.lease.acquire("reconcile", "third", 1062.0, 60)
 
 
 def test_count_counts_every_parked_token(store):
@@ -209,8 +209,8 @@ def test_an_unreachable_table_raises_token_store_error_not_a_botocore_error(moto
         lambda: store.remove("c", "t"),
         lambda: store.claim(parked, "me", 1.0),
         lambda: store.arm(parked, accepted_at=T0, joined=False),
-        lambda: store.record_sync("c", SyncRecord("s"), expires_at=1),
-        lambda: store.acquire_lease("reconcile", "me", 1.0, 60),
+        lambda: store.syncs.record("c", SyncRecord("s"), expires_at=1),
+        lambda: store.lease.acquire("reconcile", "me", 1.0, 60),
     ):
         with pytest.raises(TokenStoreError, match="ResourceNotFoundException"):
             action()
@@ -220,11 +220,11 @@ def test_an_unreachable_table_raises_token_store_error_not_a_botocore_error(moto
 
 
 def test_the_budget_counter_starts_at_now_and_advances_one_interval_per_caller(store):
-    assert store.advance_budget_slot(1_000_000, 500) == 1_000_500
-    assert store.advance_budget_slot(1_000_000, 500) == 1_001_000
+    assert store.budget_slots.advance_budget_slot(1_000_000, 500) == 1_000_500
+    assert store.budget_slots.advance_budget_slot(1_000_000, 500) == 1_001_000
     # a caller whose clock is behind queues after the others; one after an idle spell starts afresh
-    assert store.advance_budget_slot(900_000, 500) == 1_001_500
-    assert store.advance_budget_slot(5_000_000, 500) == 5_000_500
+    assert store.budget_slots.advance_budget_slot(900_000, 500) == 1_001_500
+    assert store.budget_slots.advance_budget_slot(5_000_000, 500) == 5_000_500
     assert store.count() == 0  # the budget item is no parked token
 
 
@@ -233,7 +233,9 @@ def test_concurrent_callers_each_get_their_own_slot(store):
     from itertools import pairwise
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        tats = list(pool.map(lambda n: store.advance_budget_slot(1_000_000 + n % 3, 1_000), range(40)))
+        tats = list(
+            pool.map(lambda n: store.budget_slots.advance_budget_slot(1_000_000 + n % 3, 1_000), range(40))
+        )
 
     assert len(set(tats)) == 40
     ordered = sorted(tats)

@@ -17,10 +17,10 @@ from botocore.exceptions import ClientError
 from chalice.test import Client
 
 from app import app
-from chalicelib.platform.dependencies import Dependencies
 from chalicelib.platform.errors import InvalidInput, TransformLeaseError, TransformLeaseTimedOut
 from chalicelib.run.transform_lease import MAX_WAIT_SECONDS, TransformLeases, lease_key, wait_seconds
 from chalicelib.tokens.store import TokenStore
+from chalicelib.wiring import Dependencies
 from tests.conftest import REGION
 
 ROOT = Path(__file__).resolve().parents[2]

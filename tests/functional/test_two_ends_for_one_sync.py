@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform import metrics
 from chalicelib.platform.errors import FivetranApiError
 from chalicelib.platform.log import logger
-from chalicelib.tokens.identity import SyncRecord
 from tests.fakes import FakeFivetran
 from tests.functional.test_webhook_route import Webhook, sync_end_body
 from tests.tokens import WaitingTask, park

@@ -21,11 +21,11 @@ from botocore.exceptions import ClientError
 from chalice.test import Client
 
 from app import app
-from chalicelib.platform.dependencies import Dependencies, set_dependencies
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.log import logger
-from chalicelib.tokens.identity import SyncRecord
 from chalicelib.webhook.handler import MAX_BODY_BYTES
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
+from chalicelib.wiring import Dependencies, set_dependencies
 from tests.conftest import REGION, WEBHOOK_SECRET
 from tests.tokens import WaitingTask, park
 

@@ -18,9 +18,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies, set_dependencies
 from chalicelib.platform.secrets import SecretSource
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
+from chalicelib.wiring import Dependencies, set_dependencies
 from ops.errors import OpsError
 from ops.rotate_secret import rotate_webhook_secret
 from ops.target import StageTarget

@@ -1,6 +1,6 @@
-"""The safety net's webhook watchdog (``chalicelib/run/webhook_watchdog.py``) on the stage's token table
-(moto): what it finds for each webhook, at most one Fivetran read per interval, and a silent webhook told
-apart from one lost delivery."""
+"""The safety net's webhook watchdog (``chalicelib/safety_net/webhook_watchdog.py``) on the stage's token
+table (moto): what it finds for each webhook, at most one Fivetran read per interval, and a silent webhook
+told apart from one lost delivery."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib.platform import metrics
 from chalicelib.platform.errors import FivetranApiError
-from chalicelib.run.webhook_watchdog import (
+from chalicelib.safety_net.webhook_watchdog import (
     SILENT_AFTER_ENDS,
     WebhookState,
     WebhookWatch,

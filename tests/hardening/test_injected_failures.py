@@ -17,14 +17,14 @@ import boto3
 import pytest
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies, set_dependencies
 from chalicelib.platform.secrets import SecretSource
-from chalicelib.run.reconcile import reconcile
+from chalicelib.safety_net.reconcile import reconcile
 from chalicelib.tokens.callbacks import StepFunctionsCallbacks
-from chalicelib.tokens.identity import SyncRecord
 from chalicelib.tokens.resolver import Resolver
 from chalicelib.tokens.store import TokenStore
+from chalicelib.wiring import Dependencies, set_dependencies
 from tests.conftest import REGION, TABLE, WEBHOOK_SECRET
 from tests.fakes import FakeFivetran, connection
 from tests.hardening.support import FaultyClient, Route, encode, outcomes, park, raw_item, sync_end_body

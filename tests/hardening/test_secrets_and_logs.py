@@ -22,10 +22,10 @@ from botocore.exceptions import EndpointConnectionError
 
 import app as app_module
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies, set_dependencies
 from chalicelib.platform.log import logger, token_ref
 from chalicelib.tokens.store import TokenStore
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
+from chalicelib.wiring import Dependencies, set_dependencies
 from infra.template import token_table_spec
 from local.report import build_report
 from local.runtime import API_KEY, API_SECRET, LocalRuntime

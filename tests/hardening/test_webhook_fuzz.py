@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.platform.config import Settings
-from chalicelib.platform.dependencies import Dependencies, set_dependencies
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.webhook.handler import MAX_BODY_BYTES, handle_webhook
 from chalicelib.webhook.signature import SIGNATURE_HEADER, sign
+from chalicelib.wiring import Dependencies, set_dependencies
 from tests.conftest import REGION, TABLE, WEBHOOK_SECRET
 from tests.fakes import FakeFivetran
 from tests.hardening.support import (

@@ -369,7 +369,7 @@ def test_a_webhook_missing_inactive_or_short_of_events_is_refused(
 
 
 def test_the_webhook_watchdogs_last_verdict_in_the_stages_token_table_is_shown(deployed: Deployed) -> None:
-    from chalicelib.run.webhook_watchdog import Verdict, WebhookState, WebhookWatch
+    from chalicelib.safety_net.webhook_watchdog import Verdict, WebhookState, WebhookWatch
 
     table = deployed.outputs["TokenTableName"]
     watch = WebhookWatch(table, deployed.aws("dynamodb"))

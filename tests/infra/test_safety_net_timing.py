@@ -15,7 +15,7 @@ import pytest
 from chalice.app import Rate
 
 import app
-from chalicelib.run.reconcile import lease_seconds_for
+from chalicelib.safety_net.reconcile import lease_seconds_for
 
 ROOT = Path(__file__).resolve().parents[2]
 AWS_STAGES = ("dev", "prod")
@@ -69,18 +69,19 @@ def test_heartbeat_seconds_cannot_be_set_below_the_safety_nets_worst_gap(
 
 
 class LeaseRecorder:
-    """A token store that records the lease a pass asks for and says another pass holds it."""
+    """A token store whose lease records what a pass asks for and says another pass holds it."""
 
     def __init__(self) -> None:
         self.asked: list[float] = []
+        self.lease = self
 
-    def acquire_lease(self, name: str, holder: str, now: float, seconds: float) -> bool:
+    def acquire(self, name: str, holder: str, now: float, seconds: float) -> bool:
         self.asked.append(seconds)
         return False
 
 
 def test_a_pass_asks_for_the_lease_only_until_just_before_its_own_deadline() -> None:
-    from chalicelib.run.reconcile import reconcile
+    from chalicelib.safety_net.reconcile import reconcile
 
     store = LeaseRecorder()
     timeout = reconcile_timeout_seconds("dev")

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from chalicelib.run.waits import BUDGET_REASON
+from chalicelib.run.rate_limit import BUDGET_REASON
 from ops.dbt_build import SHOWN_MODELS, build_lines, read_build
 from ops.display import run_report, sync_line
 from ops.runview import build_run_view

@@ -32,7 +32,7 @@ NOW = datetime(2026, 11, 30, 10, 0, 15, tzinfo=UTC)
 
 
 def test_the_default_budget_is_half_a_paid_accounts_hour_with_a_burst_of_two_thousand():
-    rule = Settings(token_table="t").budget_rule()
+    rule = BudgetRule.of(Settings(token_table="t"))
 
     assert (rule.per_hour, rule.burst) == (10_000, 2_000)
     # the other 8,000 refill evenly over the hour and its margin: one every 0.4575 s
@@ -112,10 +112,10 @@ def test_the_older_per_minute_setting_is_a_burst_of_n_refilled_n_a_minute():
 
 def test_settings_read_the_budget_from_the_environment_and_keep_the_per_minute_alias():
     env = {"TOKEN_TABLE": "t", "FIVETRAN_HOURLY_QUOTA": "500", "FIVETRAN_TRIGGER_QUOTA_SHARE": "40"}
-    assert Settings.from_env(env).budget_rule() == BudgetRule(per_hour=200, burst=40)
+    assert BudgetRule.of(Settings.from_env(env)) == BudgetRule(per_hour=200, burst=40)
 
     env["FIVETRAN_TRIGGER_BURST"] = "10"
-    assert Settings.from_env(env).budget_rule() == BudgetRule(per_hour=200, burst=10)
+    assert BudgetRule.of(Settings.from_env(env)) == BudgetRule(per_hour=200, burst=10)
 
     env["FIVETRAN_TRIGGERS_PER_MINUTE"] = "5"
-    assert Settings.from_env(env).budget_rule() == BudgetRule.per_minute(5)
+    assert BudgetRule.of(Settings.from_env(env)) == BudgetRule.per_minute(5)

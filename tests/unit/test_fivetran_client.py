@@ -453,7 +453,7 @@ def test_the_sync_history_is_read_over_a_window_page_by_page_into_sync_records(c
 
 def test_no_retry_after_is_slept_past_the_callers_deadline(sleeps, mocked):
     client = FivetranClient(BASE, "k", "s", max_retries=3, max_retry_after=30, sleep=sleeps)
-    client.set_deadline(5)
+    client = client.within(5)
     mocked.post(f"{BASE}/v1/connections/a/sync", status=429, headers={"Retry-After": "20"}, json={})
 
     with pytest.raises(FivetranRateLimited) as caught:
@@ -462,6 +462,27 @@ def test_no_retry_after_is_slept_past_the_callers_deadline(sleeps, mocked):
     assert caught.value.retry_after == 20
     assert sleeps.calls == []
     assert len(mocked.calls) == 1
+
+
+def test_each_callers_time_budget_is_its_own_view_of_the_one_client(sleeps, mocked):
+    client = FivetranClient(BASE, "k", "s", max_retries=3, max_retry_after=30, sleep=sleeps)
+    for _ in range(2):
+        mocked.post(f"{BASE}/v1/connections/a/sync", status=429, headers={"Retry-After": "20"}, json={})
+    mocked.post(f"{BASE}/v1/connections/a/sync", status=200, json={"code": "Success"})
+
+    with pytest.raises(FivetranRateLimited):
+        client.within(5).trigger_sync("a")  # 20 s is longer than this caller has
+    answer = client.trigger_sync("a")  # the shared client kept no budget: this caller retries after 20 s
+
+    assert answer.joined is False
+    assert len(mocked.calls) == 3
+
+
+def test_a_caller_without_time_left_calls_nothing(client, mocked):
+    with pytest.raises(FivetranApiError, match="no time left"):
+        client.within(0).trigger_sync("a")
+
+    assert len(mocked.calls) == 0
 
 
 @pytest.mark.parametrize("status", [400, 405, 406, 415, 422])

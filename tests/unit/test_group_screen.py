@@ -1,5 +1,5 @@
 """The safety net's group screen: one listing per waiting group, and only the connections it shows may have
-changed are read further (``chalicelib/run/group_screen.py``)."""
+changed are read further (``chalicelib/safety_net/group_screen.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import pytest
 
 from chalicelib.fivetran.client import Connection
 from chalicelib.platform.errors import FivetranApiError, FivetranAuthError, FivetranNotFound
-from chalicelib.run.group_screen import FULL_CHECK_SECONDS, RESCHEDULED_RECHECK_SECONDS, refused, screen
+from chalicelib.safety_net.group_screen import (
+    FULL_CHECK_SECONDS,
+    RESCHEDULED_RECHECK_SECONDS,
+    refused,
+    screen,
+)
 from chalicelib.tokens.records import TokenRecord
 from tests.fakes import connection
 

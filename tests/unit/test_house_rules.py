@@ -1,5 +1,6 @@
 """The layout rules of the house hold for every tracked module: small modules, no import cycle,
-and each tier imports only from the tiers below it."""
+each tier imports only from the tiers below it, and inside the Lambda code each floor only from its
+own floor and the floors below."""
 
 from __future__ import annotations
 
@@ -17,6 +18,56 @@ FORBIDDEN = {
     "ops": {"deploy", "benchmarks", "tests"},
     "deploy": {"local", "ops", "benchmarks", "tests"},
 }
+
+# The floors of the Lambda code, bottom first: a module may import its own floor and the floors below,
+# never one above. ``platform`` stands on nothing of ours; the composition root (``chalicelib.wiring``)
+# builds every client; ``app`` (the Chalice entry points) only wires events to it.
+FLOORS: list[set[str]] = [
+    {"chalicelib.platform"},
+    {"chalicelib.fivetran"},
+    {"chalicelib.tokens"},
+    {"chalicelib.webhook", "chalicelib.run", "chalicelib.safety_net", "chalicelib.notify"},
+    {"chalicelib.wiring"},
+    {"app"},
+]
+
+
+def floor_of(module: str) -> int | None:
+    """The floor a dotted module name stands on (None: not Lambda code, or the package's own ``__init__``)."""
+    for level, packages in enumerate(FLOORS):
+        if any(module == package or module.startswith(f"{package}.") for package in packages):
+            return level
+    return None
+
+
+def imported_names(module: str, path: Path) -> set[str]:
+    """Every module ``module`` imports anywhere in its body (functions included), relative imports
+    resolved to dotted names."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}".strip(".")
+            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return found
+
+
+def upward_imports(found: dict[str, Path]) -> list[str]:
+    wrong = []
+    for name, path in found.items():
+        level = floor_of(name)
+        if level is None:
+            continue
+        for target in sorted(imported_names(name, path)):
+            target_level = floor_of(target)
+            if target_level is not None and target_level > level:
+                wrong.append(f"{name} (floor {level}) imports {target} (floor {target_level})")
+    return wrong
 
 
 def modules() -> dict[str, Path]:
@@ -103,3 +154,43 @@ def test_each_tier_imports_nothing_from_the_tiers_above_it() -> None:
             wrong += [f"{name} imports {t}" for t in targets if t.split(".")[0] in banned]
 
     assert wrong == []
+
+
+def test_every_module_of_the_lambda_code_stands_on_a_floor() -> None:
+    lambda_code = [name for name in modules() if name == "app" or name.startswith("chalicelib.")]
+
+    assert [name for name in lambda_code if floor_of(name) is None] == []
+
+
+def test_no_module_of_the_lambda_code_imports_a_floor_above_its_own() -> None:
+    assert upward_imports(modules()) == []
+
+
+def test_the_lambda_code_never_imports_the_local_runtime() -> None:
+    found = modules()
+    wrong = [
+        f"{name} imports {target}"
+        for name, path in found.items()
+        if name == "app" or name.startswith("chalicelib.")
+        for target in sorted(imported_names(name, path))
+        if target == "local" or target.startswith("local.")
+    ]
+    named = [
+        f"{name} names {node.value!r}"
+        for name, path in found.items()
+        if name == "app" or name.startswith("chalicelib.")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("local.")
+    ]
+
+    assert wrong + named == []
+
+
+def test_the_floor_check_catches_an_upward_import(tmp_path: Path) -> None:
+    bad = tmp_path / "store.py"
+    bad.write_text("from chalicelib.run.syncs import start_sync\nfrom . import identity\n", encoding="utf-8")
+
+    assert upward_imports({"chalicelib.tokens.store": bad}) == [
+        "chalicelib.tokens.store (floor 2) imports chalicelib.run.syncs (floor 3)",
+        "chalicelib.tokens.store (floor 2) imports chalicelib.run.syncs.start_sync (floor 3)",
+    ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from chalicelib.run.collect import STATE_OUTCOMES, collect
-from chalicelib.run.waits import BUDGET_REASON, LOGGED_WAITS, RESCHEDULED_REASON, compact, read_waits
+from chalicelib.run.rate_limit import BUDGET_REASON
+from chalicelib.run.waits import LOGGED_WAITS, RESCHEDULED_REASON, compact, read_waits
 from tests.unit.test_collect import ITEMS, child
 
 RESCHEDULED = {

@@ -1,7 +1,7 @@
 """Why a waiting token's sync will never end: the connection was deleted, moved, paused, broke, or its
 sync was dropped (a later sync started while it had no end; Fivetran never ends a dropped sync).
 
-The safety net (``chalicelib/run/reconcile.py``) asks this of every token whose sync the complete sync
+The safety net (``chalicelib/safety_net/reconcile.py``) asks this of every token whose sync the complete sync
 history shows still running; it fails such a token at once with the ``Drop``'s status and reason.
 """
 

@@ -10,7 +10,7 @@ returns after one scan of the table):
    deleted.
 2. **Each waiting group is read once; only changed connections further.** Armed tokens parked longer
    than ``older_than_seconds`` (60 s on AWS) are grouped by connection; each of their groups is listed
-   once (``GET /v1/groups/{id}/connections``, ``chalicelib/run/group_screen.py``), and only the
+   once (``GET /v1/groups/{id}/connections``, ``chalicelib/safety_net/group_screen.py``), and only the
    connections it shows may have changed since their tokens were armed (a sync ended, paused, broken,
    gone, rescheduled, or no read for an hour) are read further, least recently checked first, at most
    ``max_connections`` per pass, with bounded concurrency and a per-request timeout:
@@ -49,18 +49,18 @@ from threading import Lock
 from typing import Protocol
 
 from chalicelib.fivetran.client import Connection
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.errors import (
-    FivetranApiError,
+    CallbackError,
     FivetranAuthError,
     FivetranError,
     FivetranNotFound,
     TokenStoreError,
 )
 from chalicelib.platform.log import logger
-from chalicelib.run.dropped import Drop, dropped_reason
-from chalicelib.run.group_screen import ToRead, refused, screen
-from chalicelib.tokens.callbacks import CallbackError, CallbackResult
-from chalicelib.tokens.identity import SyncRecord
+from chalicelib.safety_net.dropped import Drop, dropped_reason
+from chalicelib.safety_net.group_screen import ToRead, refused, screen
+from chalicelib.tokens.callbacks import CallbackResult
 from chalicelib.tokens.outcomes import SyncOutcome
 from chalicelib.tokens.records import TokenRecord
 from chalicelib.tokens.resolver import HISTORY_WINDOW, Resolution, Resolver
@@ -72,7 +72,6 @@ __all__ = [
     "MAX_LEASE_SECONDS",
     "Drop",
     "ReconcileReport",
-    "UnavailableFivetran",
     "dropped_reason",
     "lease_seconds_for",
     "reconcile",
@@ -94,6 +93,8 @@ CLOCK_SLACK = timedelta(hours=1)
 
 
 class ConnectionReader(Protocol):
+    def within(self, seconds: float | None) -> ConnectionReader: ...
+
     def list_group_connections(self, group_id: str, *, timeout: float | None = None) -> list[Connection]: ...
 
     def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection: ...
@@ -101,25 +102,6 @@ class ConnectionReader(Protocol):
     def sync_history(
         self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
     ) -> list[SyncRecord]: ...
-
-
-class UnavailableFivetran:
-    """Stands in for the client when it cannot be built (the API secret is unreadable): every
-    read fails as an API error, and the pass still sends every heartbeat."""
-
-    def __init__(self, why: str) -> None:
-        self._why = why
-
-    def list_group_connections(self, group_id: str, *, timeout: float | None = None) -> list[Connection]:
-        raise FivetranApiError(f"cannot call Fivetran: {self._why}")
-
-    def get_connection(self, connection_id: str, *, timeout: float | None = None) -> Connection:
-        raise FivetranApiError(f"cannot call Fivetran: {self._why}")
-
-    def sync_history(
-        self, connection_id: str, start: datetime, end: datetime, *, timeout: float | None = None
-    ) -> list[SyncRecord]:
-        raise FivetranApiError(f"cannot call Fivetran: {self._why}")
 
 
 @dataclass
@@ -173,7 +155,7 @@ def reconcile(
     holder = uuid.uuid4().hex
     if lease_seconds is None:
         lease_seconds = lease_seconds_for(remaining_ms())
-    if not store.acquire_lease(LEASE_NAME, holder, time.time(), lease_seconds):
+    if not store.lease.acquire(LEASE_NAME, holder, time.time(), lease_seconds):
         report.stopped_early = "another pass holds the lease"
         logger.info("reconcile skipped: another pass is running", extra=report.to_dict())
         return report
@@ -193,7 +175,7 @@ def reconcile(
                 future.result()
         _refused_key(tokens, store, resolver, now, auth_failure_seconds, report)
     finally:
-        store.release_lease(LEASE_NAME, holder)
+        store.lease.release(LEASE_NAME, holder)
     logger.info("reconcile finished", extra=report.to_dict())
     return report
 
@@ -207,10 +189,9 @@ def _due_connections(tokens: Iterable[TokenRecord], cutoff: datetime) -> list[tu
     return sorted(by_connection.items(), key=lambda kv: min(r.checked_at or 0.0 for r in kv[1]))
 
 
-def _end_reads_before_the_pass(fivetran: ConnectionReader, remaining_ms: Callable[[], int]) -> None:
-    """This worker thread's Fivetran reads (retries and backoff too) end before the pass must."""
-    if (set_deadline := getattr(fivetran, "set_deadline", None)) is not None:
-        set_deadline((remaining_ms() - TIME_RESERVE_MS) / 1000)
+def _within_the_pass(fivetran: ConnectionReader, remaining_ms: Callable[[], int]) -> ConnectionReader:
+    """The client a worker reads with: its reads (retries and backoff too) end before the pass must."""
+    return fivetran.within((remaining_ms() - TIME_RESERVE_MS) / 1000)
 
 
 def _screen(
@@ -225,7 +206,7 @@ def _screen(
     read errors (a refused key too)."""
     if not due:
         return []
-    _end_reads_before_the_pass(fivetran, remaining_ms)
+    fivetran = _within_the_pass(fivetran, remaining_ms)
     found = screen(
         due, fivetran, now=now, read_timeout=read_timeout, time_left=lambda: remaining_ms() >= TIME_RESERVE_MS
     )
@@ -276,7 +257,7 @@ def _check(
         return
     connector_id, parked = read.connector_id, read.parked
     ctx = {"connector_id": connector_id, "tokens": len(parked), "why": read.why}
-    _end_reads_before_the_pass(fivetran, remaining_ms)
+    fivetran = _within_the_pass(fivetran, remaining_ms)
     try:
         conn: Connection | None = read.listed
         if conn is None:
@@ -355,11 +336,11 @@ def _refused_key(
     tokens end with ``AUTH_FAILED``. A pass that read a connection clears the mark."""
     try:
         if report.connections_checked or report.groups_listed:  # Fivetran answered a read
-            store.clear_mark(AUTH_MARK)
+            store.lease.clear_mark(AUTH_MARK)
             return
         if not report.auth_errors:
             return
-        since = store.mark_since(AUTH_MARK, now.timestamp())
+        since = store.lease.mark_since(AUTH_MARK, now.timestamp())
         refused_for = now.timestamp() - since
         logger.error(
             "Fivetran refuses the API key on every read",

@@ -1,6 +1,6 @@
 """Which waiting connections may have changed: one read of each waiting group per safety-net pass.
 
-The safety net (``chalicelib/run/reconcile.py``) reads each group that has waiting tokens once per pass
+The safety net (``chalicelib/safety_net/reconcile.py``) reads each group that has waiting tokens once per pass
 (``GET /v1/groups/{group_id}/connections``, cursor pages of up to 1,000 connections: Fivetran API
 reference, "List All Connections within Group"; ``../shared/reference/fivetran.md`` §2.3-2.4) and reads
 the sync history only for the connections the listing shows may have changed since their tokens were

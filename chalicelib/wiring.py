@@ -1,4 +1,7 @@
-"""The one place where AWS clients and the Fivetran client are built.
+"""The composition root: the one place where AWS clients and the Fivetran client are built.
+
+It sits on top of ``chalicelib/`` (next to ``app.py``): it may import every floor, and no module of
+``chalicelib/`` imports it (``tests/unit/test_house_rules.py``).
 
 ``get_dependencies()`` builds them lazily on first use (never at import) and caches them
 for the life of the Lambda container. Tests and the local runtime hand in their own with
@@ -11,54 +14,61 @@ Where AWS comes from:
   ``chalice local`` on a laptop) building fails with ``AwsNotConfigured``, a one-line message
   naming what is missing and the command that serves the webhook locally; the route answers 503.
 - ``AWS_ENDPOINT_URL`` set (``make webhook``, ``make demo``): boto3 talks to that moto server.
-- The ``local`` stage (``EMBEDDED_AWS=true`` in its config) with no ``AWS_ENDPOINT_URL``: an
-  embedded, in-memory token store. moto's in-process DynamoDB (``moto.mock_aws``) runs the real
-  ``TokenStore`` code, so plain ``chalice local --stage local`` answers with nothing else
-  running. moto is a dev dependency, imported only on this path, never on AWS.
+- The ``local`` stage: its config names a wiring outside the Lambda package
+  (``ORCHESTRATOR_LOCAL_WIRING=local.embedded_aws``), run before the clients are built. With
+  ``EMBEDDED_AWS=true`` and no ``AWS_ENDPOINT_URL`` it starts an embedded, in-memory token store
+  (moto's in-process DynamoDB runs the real ``TokenStore`` code), so plain ``chalice local --stage
+  local`` answers with nothing else running. Neither it nor moto ships to Lambda.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from chalicelib.fivetran.client import FivetranClient
+from chalicelib.fivetran.client import FivetranClient, TriggerResult
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.notify.delivery import SlackWebhook, SnsTopic
 from chalicelib.notify.notifier import Channel
 from chalicelib.platform.config import Settings
-from chalicelib.platform.errors import ConfigurationError
+from chalicelib.platform.errors import (
+    AwsNotConfigured,
+    ConfigurationError,
+    FivetranApiError,
+    SecretUnavailable,
+)
 from chalicelib.platform.log import logger
 from chalicelib.platform.secrets import FivetranCredentials, SecretSource
 from chalicelib.run.run_files import RunFiles
 from chalicelib.run.transform_lease import TransformLeases
-from chalicelib.tokens.api_budget import Budget
+from chalicelib.safety_net.scheduled import SafetyNetFivetran, UnavailableFivetran
+from chalicelib.safety_net.webhook_watchdog import WebhookWatch
+from chalicelib.tokens.api_budget import Budget, BudgetRule
 from chalicelib.tokens.callbacks import StepFunctionsCallbacks
 from chalicelib.tokens.resolver import Resolver
 from chalicelib.tokens.store import TokenStore
 
 __all__ = [
-    "EMBEDDED_AWS_ENV",
+    "LOCAL_WIRING_ENV",
     "AwsNotConfigured",
     "Dependencies",
+    "StageFivetran",
     "get_dependencies",
     "reset_dependencies",
     "set_dependencies",
 ]
 
-# Set to "true" only in the `local` stage's config: no AWS endpoint then means the embedded store.
-EMBEDDED_AWS_ENV = "EMBEDDED_AWS"
+# Set only in the `local` stage's config: the module (outside chalicelib/) that prepares local AWS.
+LOCAL_WIRING_ENV = "ORCHESTRATOR_LOCAL_WIRING"
 LOCAL_HINT = "to try the webhook on this machine run `chalice local --stage local` or `make webhook`"
-ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-TEMPLATE = os.path.join(ROOT, "infra", "template.yaml")
-
-
-class AwsNotConfigured(ConfigurationError, error_name="Orchestrator.AwsNotConfigured"):
-    """An AWS stage started without a region or credentials (e.g. plain ``chalice local``)."""
 
 
 # Short, bounded AWS calls: the webhook must answer Fivetran within seconds.
@@ -116,8 +126,36 @@ class Dependencies:
     def resolver(self) -> Resolver:
         return Resolver(self.store, self.callbacks)
 
+    def stage_fivetran(
+        self, budget_seconds: float | None, request_timeout: float | None = None
+    ) -> StageFivetran:
+        """The Fivetran client for one handler call, built on its first call, within ``budget_seconds``."""
+        return StageFivetran(self, budget_seconds, request_timeout)
+
+    def safety_net_fivetran(self, budget_seconds: float | None) -> SafetyNetFivetran | UnavailableFivetran:
+        """The safety net's client within ``budget_seconds``; ``UnavailableFivetran`` when it cannot be
+        built (a missing setting, an unreadable secret): the pass then sends its heartbeats only."""
+        try:
+            return self.fivetran().within(budget_seconds)
+        except (ConfigurationError, SecretUnavailable) as exc:
+            logger.error("safety net cannot read Fivetran; heartbeats only", extra={"error": str(exc)})
+            return UnavailableFivetran(str(exc))
+
+    def webhook_secrets(self) -> Iterator[str]:
+        """The secrets a webhook delivery may be signed with (``SecretSource.webhook_secrets``)."""
+        return self.secrets.webhook_secrets()
+
+    def webhook_watch(self) -> WebhookWatch:
+        """The webhook watchdog's items in the token table."""
+        return WebhookWatch(self.store.table_name, self.store.client)
+
+    def leases(self) -> TransformLeases:
+        if self.transform_leases is None:
+            raise ConfigurationError("no transform lease store: build Dependencies with from_clients")
+        return self.transform_leases
+
     def budget(self) -> Budget:
-        return Budget(self.store, self.settings.budget_rule())
+        return Budget(self.store.budget_slots, BudgetRule.of(self.settings))
 
     def notify_channels(self, *, slack_secret: str = "", topic_arn: str = "") -> list[Channel]:
         """The channels a run's message goes to: Slack when a webhook URL (local stage) or its secret is
@@ -178,56 +216,49 @@ class Dependencies:
         )
 
 
-def _embedded_requested(env: Any = None) -> bool:
-    """The local stage asks for it and no AWS endpoint is set; never inside Lambda, whatever the config."""
-    env = os.environ if env is None else env
-    wanted = env.get(EMBEDDED_AWS_ENV, "").strip().lower() == "true"
-    in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
-    return wanted and not in_lambda and not env.get("AWS_ENDPOINT_URL", "").strip()
+@dataclass(frozen=True)
+class StageFivetran:
+    """The stage's Fivetran client for one handler call: built on the first call (a path that calls
+    nothing never reads the API secret), every call, retry and backoff within ``budget_seconds``
+    (None: no bound) and each request within ``request_timeout`` (None: the client's).
 
+    ``trigger_sync`` lets a missing setting or an unreadable secret fail the call as it is
+    (``Orchestrator.ConfigurationError``, ``Orchestrator.SecretUnavailable``); ``sync_history`` (the
+    resolver's ``HistoryReader``) reads them as Fivetran being unavailable (``FivetranApiError``).
+    """
 
-_embedded_lock = threading.Lock()
-_embedded_mock: Any = None
+    deps: Dependencies
+    budget_seconds: float | None = None
+    request_timeout: float | None = None
 
+    def trigger_sync(self, connection_id: str) -> TriggerResult:
+        return self.deps.fivetran().within(self.budget_seconds).trigger_sync(connection_id)
 
-def _token_table_spec() -> dict[str, Any]:
-    """The token table's keys, read from ``infra/template.yaml`` (their one definition) by
-    ``infra.template``, which a checkout has and the Lambda package does not: only the embedded local
-    path calls this."""
-    try:
-        from infra.template import token_table_spec
-
-        return token_table_spec()
-    except Exception as exc:  # ImportError outside a checkout; OSError, KeyError, YAML errors...
-        raise ConfigurationError(
-            f"embedded token store: cannot read the table's keys from {TEMPLATE}: {exc}"
-        ) from exc
-
-
-def _start_embedded_aws(settings: Settings) -> None:
-    """Start moto's in-process AWS once and create the token table in it (local stage only)."""
-    global _embedded_mock
-    with _embedded_lock:
-        if _embedded_mock is not None:
-            return
+    def sync_history(self, connection_id: str, start: datetime, end: datetime) -> list[SyncRecord]:
         try:
-            from moto import mock_aws
-        except ImportError:
-            raise ConfigurationError(
-                "the local stage's embedded token store needs moto (a dev dependency): run `make install`, "
-                "then `.venv/bin/chalice local --stage local`, or `make webhook`"
-            ) from None
-        mock = mock_aws()
-        mock.start()
-        client = boto3.client("dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
-        client.create_table(
-            TableName=settings.token_table, BillingMode="PAY_PER_REQUEST", **_token_table_spec()
-        )
-        _embedded_mock = mock
-        logger.info(
-            "embedded token store: moto's in-memory DynamoDB, nothing persists across restarts",
-            extra={"token_table": settings.token_table},
-        )
+            client = self.deps.fivetran().within(self.budget_seconds)
+        except (ConfigurationError, SecretUnavailable) as exc:
+            raise FivetranApiError(f"cannot call Fivetran: {exc}") from exc
+        return client.sync_history(connection_id, start, end, timeout=self.request_timeout)
+
+
+def _local_wiring(settings: Settings, env: Any = None) -> None:
+    """Run the wiring the ``local`` stage's environment names (``ORCHESTRATOR_LOCAL_WIRING``, a module
+    outside this package with ``prepare(settings)``: ``local.embedded_aws`` starts the embedded token
+    store); nothing when it is unset, and never inside Lambda, whatever the config."""
+    env = os.environ if env is None else env
+    name = env.get(LOCAL_WIRING_ENV, "").strip()
+    if not name or env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"{LOCAL_WIRING_ENV}={name!r} cannot be imported ({exc}): the local stage's wiring lives in "
+            "the repository, not in the Lambda package; run `chalice local --stage local` from the "
+            "repository root"
+        ) from exc
+    module.prepare(settings)
 
 
 def _check_aws(session: Any) -> None:
@@ -247,8 +278,7 @@ def _check_aws(session: Any) -> None:
 def build_dependencies(settings: Settings | None = None) -> Dependencies:
     """Real clients for the current environment (``AWS_ENDPOINT_URL`` is honoured by boto3)."""
     settings = settings or Settings.from_env()
-    if _embedded_requested():
-        _start_embedded_aws(settings)
+    _local_wiring(settings)
     session = boto3.session.Session()
     _check_aws(session)
     return Dependencies.from_clients(
