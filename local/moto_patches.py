@@ -61,15 +61,9 @@ distributed_map_child_context          ``dmap_children``: a child's ``$$.Executi
 distributed_map_result_writer          ``dmap_result_writer``: the S3 ResultWriter writes only a manifest
                                        with empty ``ResultFiles``: now also ``SUCCEEDED_0``/``FAILED_0``/
                                        ``PENDING_0.json`` with AWS's child records
-distributed_map_tolerated_failures     ``dmap_failure_threshold``: ``ToleratedFailureCount/Percentage``
-                                       ignored (all children failed, map succeeded): now
-                                       ``States.ExceedToleratedFailureThreshold``, after the results are
-                                       written
 distributed_map_concurrency            ``dmap_concurrency``: MaxConcurrency 0 started one worker per item
                                        (AWS: at most 10,000); two threads per child; a worker recursed per
                                        job
-tolerated_failure_percentage_integer   ``dmap_failure_threshold``: ``"ToleratedFailurePercentage": 100``
-                                       (an integer, valid on AWS) fails to parse: only ``100.0`` did
 jsonpath_parse_cache                   ``sfn_jsonpath``: every JSONPath use re-parses it (~10 ms each): 2,500
                                        children took minutes; parsed paths are now cached
 sdk_client_cache                       ``pace``: the interpreter builds a new boto3 client for every Lambda,
@@ -93,6 +87,9 @@ billing_counts                         ``billing`` (a measurement, not a fix): t
 =====================================  ===================================================================
 
 The Distributed Map patches (``dmap_*``) share what they know of a map run in ``dmap_runs``.
+Not emulated: a Distributed Map's ``ToleratedFailureCount``/``ToleratedFailurePercentage`` (moto
+ignores them). The orchestrator's definition tolerates ``100.0`` %, which moto parses (an integer
+``100`` it would refuse) and with which AWS, like moto, never fails the map run for its children.
 """
 
 from __future__ import annotations
@@ -104,7 +101,6 @@ from local.patches import (
     billing,
     dmap_children,
     dmap_concurrency,
-    dmap_failure_threshold,
     dmap_result_writer,
     dynamodb_atomic,
     dynamodb_query,
@@ -157,9 +153,7 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "distributed_map_child_records": dmap_children.patch_distributed_map_child_records,
     "distributed_map_child_context": dmap_children.patch_distributed_map_child_context,
     "distributed_map_result_writer": dmap_result_writer.patch_distributed_map_result_writer,
-    "distributed_map_tolerated_failures": dmap_failure_threshold.patch_distributed_map_tolerated_failures,
     "distributed_map_concurrency": dmap_concurrency.patch_distributed_map_concurrency,
-    "tolerated_failure_percentage_integer": dmap_failure_threshold.patch_tolerated_failure_percentage_integer,
     "jsonpath_parse_cache": sfn_jsonpath.patch_jsonpath_parse_cache,
     "sdk_client_cache": pace.patch_sdk_client_cache,
     "server_backend_lookup_cache": pace.patch_server_backend_lookup_cache,
