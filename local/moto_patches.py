@@ -70,11 +70,13 @@ sdk_client_cache                       ``pace``: the interpreter builds a new bo
                                        ECS and S3 task (~40 ms of CPU each): one client per region,
                                        service and target now serves them all, calling moto's backends
                                        in-process (``in_process_client``; the runtime's clients too)
-server_backend_lookup_cache            ``pace``: moto's server matches every request's ``Host`` against
-                                       hundreds of URL patterns: the answer for a host is now kept
-lambda_local_concurrency               ``pace``: thousands of in-process Lambda invocations at once share
-                                       one interpreter lock until calls time out (AWS never does): at most
-                                       ``LOCAL_LAMBDA_CONCURRENCY`` (16) run at once, the rest wait
+server_backend_lookup_cache            ``pace`` (opt-in, below): moto's server matches every request's
+                                       ``Host`` against hundreds of URL patterns: the answer for a host
+                                       is now kept
+lambda_local_concurrency               ``pace`` (opt-in, below): thousands of in-process Lambda
+                                       invocations at once share one interpreter lock until calls time
+                                       out (AWS never does): at most ``LOCAL_LAMBDA_CONCURRENCY`` (16)
+                                       run at once, the rest wait
 iam_simulate_principal_policy          ``iam_simulate``: ``SimulatePrincipalPolicy`` is not implemented:
                                        now evaluates the role's or user's identity policies (actions,
                                        resources, conditions on the context given), as ``orchestrator
@@ -85,6 +87,14 @@ billing_counts                         ``billing`` (a measurement, not a fix): t
                                        Lambda invocations, budget deferrals and DynamoDB/S3 requests AWS
                                        would bill a run for, counted as they happen (the run report)
 =====================================  ===================================================================
+
+``install(pace=True)`` adds the two opt-in ``pace`` patches (``server_backend_lookup_cache``,
+``lambda_local_concurrency``): a scenario's ``settings.pace`` (the scale scenarios set it) or
+``LocalRuntime(pace=True)`` (the benchmarks) asks for them. ``sdk_client_cache`` stays on for every
+run: without it each Lambda, ECS and S3 task of every run builds a boto3 client (~40 ms of CPU) and
+calls moto's server over HTTP, which slows every e2e test, and the IAM hook ``interpreter_clients``
+(``local/iam/hooks.py``) would meet a new client per task (it attaches the state machine's principal
+once per client, by its ``id()``, which a discarded client's successor can reuse).
 
 The Distributed Map patches (``dmap_*``) share what they know of a map run in ``dmap_runs``.
 Not emulated: a Distributed Map's ``ToleratedFailureCount``/``ToleratedFailurePercentage`` (moto
@@ -156,11 +166,15 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "distributed_map_concurrency": dmap_concurrency.patch_distributed_map_concurrency,
     "jsonpath_parse_cache": sfn_jsonpath.patch_jsonpath_parse_cache,
     "sdk_client_cache": pace.patch_sdk_client_cache,
-    "server_backend_lookup_cache": pace.patch_server_backend_lookup_cache,
-    "lambda_local_concurrency": pace.patch_lambda_local_concurrency,
     "iam_simulate_principal_policy": iam_simulate.patch_simulate_principal_policy,
     "log_group_cfn_arn": logs_arn.patch_log_group_cfn_arn,
     "billing_counts": billing.patch_billing_counts,
+}
+# Opt-in (``install(pace=True)``: the scale scenarios' ``settings.pace``, the benchmarks): they serve
+# only runs of hundreds or thousands of connections.
+_PACE_PATCHES: dict[str, Callable[[], None]] = {
+    "server_backend_lookup_cache": pace.patch_server_backend_lookup_cache,
+    "lambda_local_concurrency": pace.patch_lambda_local_concurrency,
 }
 
 
@@ -168,10 +182,11 @@ def installed_patches() -> list[str]:
     return list(_installed)
 
 
-def install() -> list[str]:
-    """Apply every patch once per process (idempotent, thread-safe). Returns their names."""
+def install(*, pace: bool = False) -> list[str]:
+    """Apply every patch once per process (idempotent, thread-safe); with ``pace``, the opt-in pace
+    patches too (once applied, they stay for the process). Returns the names of those applied."""
     with _lock:
-        for name, apply in _PATCHES.items():
+        for name, apply in (_PATCHES | _PACE_PATCHES if pace else _PATCHES).items():
             if name not in _installed:
                 apply()
                 _installed.append(name)

@@ -76,8 +76,11 @@ class LocalRuntime(RunReads):
         dbt_project: Path | None = None,
         dbt: str | None = None,
         runs_dir: Path | None = None,
+        pace: bool | None = None,
     ) -> None:
         """``dbt``: ``real`` or ``stand-in`` (default: ``$LOCAL_DBT``, else ``real``; see ``ecs_runner``).
+        ``pace``: apply moto's pace patches (``local/patches/pace.py``: for thousands of connections;
+        default: the scenario's ``settings.pace``, else off). Once applied they stay for the process.
         ``runs_dir``: keep each run's files there (``local.run_folders``): copied when the runtime
         stops, and whenever ``run_folders.refresh()`` is called (``serve`` does, every second); None
         keeps none."""
@@ -93,6 +96,7 @@ class LocalRuntime(RunReads):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.duckdb_path = self.workdir / "warehouse.duckdb"
         self.settings_overrides = scenario.settings
+        self.pace = bool(scenario.settings.get("pace", False)) if pace is None else pace
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.heartbeat_seconds = local_heartbeat_seconds(scenario)
@@ -128,7 +132,7 @@ class LocalRuntime(RunReads):
         self.close()
 
     def _start(self) -> None:
-        moto_patches.install()
+        moto_patches.install(pace=self.pace)
         # In-process handler logs (JSON lines) go to the run's log file, not over the progress display.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # moto logs every Fail state it evaluates at ERROR; the run report carries those causes.
