@@ -162,5 +162,5 @@ def test_the_pace_setting_is_off_unless_a_scenario_turns_it_on_as_the_scale_scen
 
     assert [load_scenario(root / f"{name}.yaml").settings.get("pace") for name in scale] == [True] * 3
     assert "pace" not in load_scenario(root / "all_succeed.yaml").settings
-    with pytest.raises(ScenarioError, match="settings.pace must be true or false"):
+    with pytest.raises(ScenarioError, match=r"settings\.pace must be true or false"):
         parse_scenario({"connectors": [STRIPE], "settings": {"pace": "yes"}})
