@@ -170,7 +170,7 @@ def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deps = get_dependencies()
     return collect_run(
         _run_files(deps, event),
-        deps.s3,
+        deps.s3_client(),
         event["map_run"],
         execution_arn=str(event.get("execution_arn") or ""),
         paused="fail" if event.get("paused") == "fail" else "skip",

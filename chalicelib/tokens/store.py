@@ -14,10 +14,10 @@ can be claimed again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -36,6 +36,9 @@ from chalicelib.tokens.records import (
 from chalicelib.tokens.records import (
     token_id as hash_token,
 )
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = ["TokenStore"]
 
@@ -60,13 +63,13 @@ class TokenStore:
     or answers 503); a failed condition is an answer (``False``), never an error.
     """
 
-    def __init__(self, table_name: str, client: Any, *, lease_seconds: int = 60) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient, *, lease_seconds: int = 60) -> None:
         self._table = table_name
         self._client = client
         self._lease_seconds = lease_seconds
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DynamoDBClient:
         """The DynamoDB client (for the other items of the table: ``chalicelib/run/webhook_watchdog.py``)."""
         return self._client
 
@@ -133,7 +136,7 @@ class TokenStore:
         )
 
     def _pages(
-        self, action: str, fn: Callable[..., dict[str, Any]], **kwargs: Any
+        self, action: str, fn: Callable[..., Mapping[str, Any]], **kwargs: Any
     ) -> Iterator[dict[str, Any]]:
         """Every item of a Query or Scan, page after page."""
         while True:
