@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import requests
 from botocore.config import Config
@@ -64,6 +64,11 @@ class RunResult:
     history: list[dict[str, Any]]
     duration_s: float
     notification: dict[str, Any] | None = None  # notify_run's answer (local/run_notifier.py)
+
+
+def _log_handler() -> logging.StreamHandler[IO[str]]:
+    """The handlers' logger's own handler (Powertools registers a ``StreamHandler``)."""
+    return cast("logging.StreamHandler[IO[str]]", app_logger.registered_handler)
 
 
 class LocalRuntime(RunReads):
@@ -112,9 +117,9 @@ class LocalRuntime(RunReads):
         self.reconcile_runs = 0
         self.notifier: RunNotifier | None = None  # the stack's RunEndedRule, locally
         self._reconcile_lock = threading.Lock()
-        self._chalice_log = None
-        self._handler_log = None
-        self._previous_stream = None
+        self._chalice_log: IO[str] | None = None
+        self._handler_log: IO[str] | None = None
+        self._previous_stream: IO[str] | None = None
         self.runs_dir = runs_dir
         self.run_folders: RunFolders | None = None
 
@@ -138,7 +143,7 @@ class LocalRuntime(RunReads):
         # moto logs every Fail state it evaluates at ERROR; the run report carries those causes.
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         self._handler_log = (self.workdir / "handlers.log").open("a", encoding="utf-8")
-        self._previous_stream = app_logger.registered_handler.setStream(self._handler_log)
+        self._previous_stream = _log_handler().setStream(self._handler_log)
         # Their EMF metric lines too (on AWS: the function's log stream, which CloudWatch reads).
         metrics.set_stream(self._handler_log)
         port = free_port()
@@ -330,7 +335,7 @@ class LocalRuntime(RunReads):
             self.server.stop()
             self.server = None
         if self._handler_log is not None:
-            app_logger.registered_handler.setStream(self._previous_stream or sys.stdout)
+            _log_handler().setStream(self._previous_stream or sys.stdout)
             metrics.set_stream(None)
             self._handler_log.close()
             self._handler_log = None
