@@ -1,6 +1,6 @@
 """Every patch this project applies to moto's internals, and ``install()``, which applies them all.
 
-moto is pinned (5.2.5). Its Step Functions executor (the ASL interpreter ported from LocalStack)
+moto is pinned (5.2.6). Its Step Functions executor (the ASL interpreter ported from LocalStack)
 runs our real ``statemachine/orchestrator.asl.json``; these small patches make the parts it needs
 work without Docker, and behave as AWS does where moto differs. Each is named after what it fixes
 and lives in ``local/patches/<module>.py``, whose docstring states the AWS fact it restores;

@@ -1,6 +1,6 @@
 """What the Distributed Map patches know of a map run and of each of its children (``dmap_*.py``).
 
-moto 5.2.5 runs a ``Map`` with ``ProcessorConfig.Mode: DISTRIBUTED`` as threads inside the parent
+moto 5.2.6 runs a ``Map`` with ``ProcessorConfig.Mode: DISTRIBUTED`` as threads inside the parent
 execution and keeps no record of a child. The ``dmap_*`` patches make what the rest of the project
 can observe match AWS: each child's record and counts (``dmap_children``), the ``ResultWriter``
 files (``dmap_result_writer``) and the default concurrency (``dmap_concurrency``). This module

@@ -1,4 +1,4 @@
-"""Patches that let moto keep AWS's pace at thousands of connections (moto 5.2.5).
+"""Patches that let moto keep AWS's pace at thousands of connections (moto 5.2.6).
 
 AWS answers a run's calls in milliseconds whatever their number; moto, one Python process,
 spent most of a large run's CPU redoing work whose result never changes. Each patch below
