@@ -90,7 +90,7 @@ def collect_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     files = deps.run_files(str(event.get("artifacts_bucket") or ""), str(event.get("execution_name") or ""))
     paused = "fail" if event.get("paused") == "fail" else "skip"
     execution_arn = str(event.get("execution_arn") or "")
-    return collect_run(files, deps.s3, event["map_run"], execution_arn=execution_arn, paused=paused)
+    return collect_run(files, deps.s3_client(), event["map_run"], execution_arn=execution_arn, paused=paused)
 
 
 @app.lambda_function(name="transform_lease")

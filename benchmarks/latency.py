@@ -118,7 +118,7 @@ def accepted_sync_ends(deliveries: list[dict[str, Any]]) -> dict[str, list[datet
 def run_ours(sync_durations: list[float], workdir: Path, *, run_dbt: bool = True) -> SideResult:
     scenario = latency_scenario(sync_durations)
     started = time.monotonic()
-    with LocalRuntime(scenario, workdir=workdir) as runtime:
+    with LocalRuntime(scenario, workdir=workdir, pace=True) as runtime:
         if not run_dbt:
             skip_dbt()
         result = runtime.run(timeout=300)

@@ -126,7 +126,7 @@ def run_ours_without_webhooks(durations: list[float], workdir: Path) -> NoWebhoo
     with (
         no_warehouse_writes(),
         mock.patch.object(Resolver, "resolve_token", noted),
-        LocalRuntime(scenario, workdir=workdir) as runtime,
+        LocalRuntime(scenario, workdir=workdir, pace=True) as runtime,
     ):
         skip_dbt()
         result = runtime.run(timeout=900)

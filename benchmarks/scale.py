@@ -109,7 +109,7 @@ def child(raw_scenario: dict[str, Any], out: Path, *, real_warehouse: bool) -> N
     n = len(scenario.connectors)
     writes = contextlib.nullcontext() if real_warehouse else no_warehouse_writes()
     started = time.monotonic()
-    with writes, LocalRuntime(scenario) as runtime:
+    with writes, LocalRuntime(scenario, pace=True) as runtime:
         skip_dbt()
         dynamodb_calls: Counter[str] = Counter()
 

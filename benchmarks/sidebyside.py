@@ -131,7 +131,7 @@ def _ours_child(raw: dict[str, Any], out: Path) -> None:
 
     scenario = parse_scenario(raw)
     ids = {c.id for c in scenario.connectors}
-    with no_warehouse_writes(), LocalRuntime(scenario) as runtime:
+    with no_warehouse_writes(), LocalRuntime(scenario, pace=True) as runtime:
         skip_dbt()
         result = runtime.run(timeout=float(scenario.settings["timeout_s"]))
         report = build_report(runtime, result)

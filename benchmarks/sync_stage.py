@@ -76,7 +76,7 @@ def _child(out: Path) -> None:
 
     scenario = load_scenario(SCENARIO)
     sync_s = float(scenario.connectors[0].sync.duration_s)
-    with LocalRuntime(scenario) as runtime:
+    with LocalRuntime(scenario, pace=True) as runtime:
         result = runtime.run()
         assert runtime.simulator is not None
         zero = result.history[0]["timestamp"]

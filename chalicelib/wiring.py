@@ -26,10 +26,10 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -55,6 +55,13 @@ from chalicelib.tokens.api_budget import Budget, BudgetRule
 from chalicelib.tokens.callbacks import StepFunctionsCallbacks
 from chalicelib.tokens.resolver import Resolver
 from chalicelib.tokens.store import TokenStore
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 __all__ = [
     "LOCAL_WIRING_ENV",
@@ -89,11 +96,11 @@ class Dependencies:
     secrets: SecretSource
     store: TokenStore
     callbacks: StepFunctionsCallbacks
-    fivetran_factory: Any = None  # (credentials) -> FivetranClient; default builds a real one
-    s3: Any = None  # the run files (chalicelib/run/run_files.py): the Map's items and outcomes
+    fivetran_factory: Callable[[FivetranCredentials], FivetranClient] | None = None  # default: a real one
+    s3: S3Client | None = None  # the run files (chalicelib/run/run_files.py): the Map's items and outcomes
     transform_leases: TransformLeases | None = None  # one dbt at a time per target (run/transform_lease.py)
-    sns: Any = None  # run notifications' email channel (chalicelib/notify/)
-    stepfunctions: Any = None  # DescribeExecution of an ended run (chalicelib/notify/)
+    sns: SNSClient | None = None  # run notifications' email channel (chalicelib/notify/)
+    stepfunctions: SFNClient | None = None  # DescribeExecution of an ended run (chalicelib/notify/)
     notify_retry_backoff: float = 0.5  # seconds, doubled per retry of a Slack delivery
     _fivetran: FivetranClient | None = field(default=None, repr=False)
     _credentials: FivetranCredentials | None = field(default=None, repr=False)
@@ -181,22 +188,26 @@ class Dependencies:
             channels.append(SnsTopic(self.sns, topic))
         return channels
 
-    def run_files(self, bucket: str, run_name: str) -> RunFiles:
+    def s3_client(self) -> S3Client:
+        """The S3 client. ``ConfigurationError`` when none was handed in."""
         if self.s3 is None:
             raise ConfigurationError("no S3 client: run files need one (Dependencies.from_clients(s3=...))")
-        return RunFiles(self.s3, bucket, run_name)
+        return self.s3
+
+    def run_files(self, bucket: str, run_name: str) -> RunFiles:
+        return RunFiles(self.s3_client(), bucket, run_name)
 
     @classmethod
     def from_clients(
         cls,
         settings: Settings,
         *,
-        dynamodb: Any,
-        stepfunctions: Any,
-        secretsmanager: Any = None,
-        fivetran_factory: Any = None,
-        s3: Any = None,
-        sns: Any = None,
+        dynamodb: DynamoDBClient,
+        stepfunctions: SFNClient,
+        secretsmanager: SecretsManagerClient | None = None,
+        fivetran_factory: Callable[[FivetranCredentials], FivetranClient] | None = None,
+        s3: S3Client | None = None,
+        sns: SNSClient | None = None,
     ) -> Dependencies:
         from aws_lambda_powertools.utilities import parameters
 
@@ -261,7 +272,7 @@ def _local_wiring(settings: Settings, env: Any = None) -> None:
     module.prepare(settings)
 
 
-def _check_aws(session: Any) -> None:
+def _check_aws(session: boto3.session.Session) -> None:
     """One clear error when an AWS stage has no region or no credentials (before any client is built)."""
     if not session.region_name:
         raise AwsNotConfigured(

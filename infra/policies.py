@@ -82,9 +82,9 @@ def function_policy(
             )
             by_resource.setdefault(arn, set()).add(call.action)
     by_actions: dict[tuple[str, ...], list[str]] = {}
-    for arn, actions in by_resource.items():
-        by_actions.setdefault(tuple(sorted(actions)), []).append(arn)
-    statements = []
+    for arn, granted in by_resource.items():
+        by_actions.setdefault(tuple(sorted(granted)), []).append(arn)
+    statements: list[dict[str, Any]] = []
     for actions, resources in sorted(by_actions.items(), key=lambda item: (item[0][0], item[1])):
         sid = "".join(part.title() for part in re.split(r"[^a-z0-9]+", actions[0].split(":")[0]))
         statements.append(

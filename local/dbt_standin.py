@@ -83,7 +83,7 @@ def main() -> int:
     """Run the entrypoint with the stand-in in dbt's place; its exit code."""
     entrypoint = _entrypoint()
 
-    class StandInProcess(entrypoint.DbtProcess):  # type: ignore[name-defined,misc]
+    class StandInProcess(entrypoint.DbtProcess):  # type: ignore[name-defined]
         """The entrypoint's dbt process, the command written by ``_write`` instead of run."""
 
         def run(self, argv: list[str], env: Mapping[str, str]) -> int:
@@ -93,7 +93,7 @@ def main() -> int:
             entrypoint.log_event("dbt_started", args=" ".join(argv[invocation:]), standin=True)
             return _write(argv[invocation:])
 
-    entrypoint.DbtProcess = StandInProcess
+    entrypoint.DbtProcess = StandInProcess  # type: ignore[attr-defined]
     return int(entrypoint.main([]))
 
 

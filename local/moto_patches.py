@@ -1,6 +1,6 @@
 """Every patch this project applies to moto's internals, and ``install()``, which applies them all.
 
-moto is pinned (5.2.5). Its Step Functions executor (the ASL interpreter ported from LocalStack)
+moto is pinned (5.2.6). Its Step Functions executor (the ASL interpreter ported from LocalStack)
 runs our real ``statemachine/orchestrator.asl.json``; these small patches make the parts it needs
 work without Docker, and behave as AWS does where moto differs. Each is named after what it fixes
 and lives in ``local/patches/<module>.py``, whose docstring states the AWS fact it restores;
@@ -61,26 +61,22 @@ distributed_map_child_context          ``dmap_children``: a child's ``$$.Executi
 distributed_map_result_writer          ``dmap_result_writer``: the S3 ResultWriter writes only a manifest
                                        with empty ``ResultFiles``: now also ``SUCCEEDED_0``/``FAILED_0``/
                                        ``PENDING_0.json`` with AWS's child records
-distributed_map_tolerated_failures     ``dmap_failure_threshold``: ``ToleratedFailureCount/Percentage``
-                                       ignored (all children failed, map succeeded): now
-                                       ``States.ExceedToleratedFailureThreshold``, after the results are
-                                       written
 distributed_map_concurrency            ``dmap_concurrency``: MaxConcurrency 0 started one worker per item
                                        (AWS: at most 10,000); two threads per child; a worker recursed per
                                        job
-tolerated_failure_percentage_integer   ``dmap_failure_threshold``: ``"ToleratedFailurePercentage": 100``
-                                       (an integer, valid on AWS) fails to parse: only ``100.0`` did
 jsonpath_parse_cache                   ``sfn_jsonpath``: every JSONPath use re-parses it (~10 ms each): 2,500
                                        children took minutes; parsed paths are now cached
 sdk_client_cache                       ``pace``: the interpreter builds a new boto3 client for every Lambda,
                                        ECS and S3 task (~40 ms of CPU each): one client per region,
                                        service and target now serves them all, calling moto's backends
                                        in-process (``in_process_client``; the runtime's clients too)
-server_backend_lookup_cache            ``pace``: moto's server matches every request's ``Host`` against
-                                       hundreds of URL patterns: the answer for a host is now kept
-lambda_local_concurrency               ``pace``: thousands of in-process Lambda invocations at once share
-                                       one interpreter lock until calls time out (AWS never does): at most
-                                       ``LOCAL_LAMBDA_CONCURRENCY`` (16) run at once, the rest wait
+server_backend_lookup_cache            ``pace`` (opt-in, below): moto's server matches every request's
+                                       ``Host`` against hundreds of URL patterns: the answer for a host
+                                       is now kept
+lambda_local_concurrency               ``pace`` (opt-in, below): thousands of in-process Lambda
+                                       invocations at once share one interpreter lock until calls time
+                                       out (AWS never does): at most ``LOCAL_LAMBDA_CONCURRENCY`` (16)
+                                       run at once, the rest wait
 iam_simulate_principal_policy          ``iam_simulate``: ``SimulatePrincipalPolicy`` is not implemented:
                                        now evaluates the role's or user's identity policies (actions,
                                        resources, conditions on the context given), as ``orchestrator
@@ -92,7 +88,18 @@ billing_counts                         ``billing`` (a measurement, not a fix): t
                                        would bill a run for, counted as they happen (the run report)
 =====================================  ===================================================================
 
+``install(pace=True)`` adds the two opt-in ``pace`` patches (``server_backend_lookup_cache``,
+``lambda_local_concurrency``): a scenario's ``settings.pace`` (the scale scenarios set it) or
+``LocalRuntime(pace=True)`` (the benchmarks) asks for them. ``sdk_client_cache`` stays on for every
+run: without it each Lambda, ECS and S3 task of every run builds a boto3 client (~40 ms of CPU) and
+calls moto's server over HTTP, which slows every e2e test, and the IAM hook ``interpreter_clients``
+(``local/iam/hooks.py``) would meet a new client per task (it attaches the state machine's principal
+once per client, by its ``id()``, which a discarded client's successor can reuse).
+
 The Distributed Map patches (``dmap_*``) share what they know of a map run in ``dmap_runs``.
+Not emulated: a Distributed Map's ``ToleratedFailureCount``/``ToleratedFailurePercentage`` (moto
+ignores them). The orchestrator's definition tolerates ``100.0`` %, which moto parses (an integer
+``100`` it would refuse) and with which AWS, like moto, never fails the map run for its children.
 """
 
 from __future__ import annotations
@@ -104,7 +111,6 @@ from local.patches import (
     billing,
     dmap_children,
     dmap_concurrency,
-    dmap_failure_threshold,
     dmap_result_writer,
     dynamodb_atomic,
     dynamodb_query,
@@ -157,16 +163,18 @@ _PATCHES: dict[str, Callable[[], None]] = {
     "distributed_map_child_records": dmap_children.patch_distributed_map_child_records,
     "distributed_map_child_context": dmap_children.patch_distributed_map_child_context,
     "distributed_map_result_writer": dmap_result_writer.patch_distributed_map_result_writer,
-    "distributed_map_tolerated_failures": dmap_failure_threshold.patch_distributed_map_tolerated_failures,
     "distributed_map_concurrency": dmap_concurrency.patch_distributed_map_concurrency,
-    "tolerated_failure_percentage_integer": dmap_failure_threshold.patch_tolerated_failure_percentage_integer,
     "jsonpath_parse_cache": sfn_jsonpath.patch_jsonpath_parse_cache,
     "sdk_client_cache": pace.patch_sdk_client_cache,
-    "server_backend_lookup_cache": pace.patch_server_backend_lookup_cache,
-    "lambda_local_concurrency": pace.patch_lambda_local_concurrency,
     "iam_simulate_principal_policy": iam_simulate.patch_simulate_principal_policy,
     "log_group_cfn_arn": logs_arn.patch_log_group_cfn_arn,
     "billing_counts": billing.patch_billing_counts,
+}
+# Opt-in (``install(pace=True)``: the scale scenarios' ``settings.pace``, the benchmarks): they serve
+# only runs of hundreds or thousands of connections.
+_PACE_PATCHES: dict[str, Callable[[], None]] = {
+    "server_backend_lookup_cache": pace.patch_server_backend_lookup_cache,
+    "lambda_local_concurrency": pace.patch_lambda_local_concurrency,
 }
 
 
@@ -174,10 +182,11 @@ def installed_patches() -> list[str]:
     return list(_installed)
 
 
-def install() -> list[str]:
-    """Apply every patch once per process (idempotent, thread-safe). Returns their names."""
+def install(*, pace: bool = False) -> list[str]:
+    """Apply every patch once per process (idempotent, thread-safe); with ``pace``, the opt-in pace
+    patches too (once applied, they stay for the process). Returns the names of those applied."""
     with _lock:
-        for name, apply in _PATCHES.items():
+        for name, apply in (_PATCHES | _PACE_PATCHES if pace else _PATCHES).items():
             if name not in _installed:
                 apply()
                 _installed.append(name)

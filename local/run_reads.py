@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from statemachine.definition import OUTCOME_STATES
-
 
 class RunReads:
     clients: dict[str, Any]
@@ -42,16 +40,9 @@ class RunReads:
 
     def outcomes(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each connection's recorded outcome (works for runs that failed after the sync stage);
-        older inline-Map runs recorded them in the history's ``Record*`` states."""
+        none before ``CollectOutcomes`` has run."""
         collected = self.run_outcomes(history)
-        if collected is not None:
-            return list(collected.get("connections") or [])
-        found = []
-        for event in history:
-            details = event.get("stateExitedEventDetails")
-            if details and details.get("name") in OUTCOME_STATES:
-                found.append(json.loads(details["output"]))
-        return found
+        return list((collected or {}).get("connections") or [])
 
     def read_s3_uri(self, uri: str) -> bytes | None:
         """The object at ``s3://bucket/key`` in moto's S3, or ``None`` for an empty URI."""

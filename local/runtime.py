@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import requests
 from botocore.config import Config
@@ -66,6 +66,11 @@ class RunResult:
     notification: dict[str, Any] | None = None  # notify_run's answer (local/run_notifier.py)
 
 
+def _log_handler() -> logging.StreamHandler[IO[str]]:
+    """The handlers' logger's own handler (Powertools registers a ``StreamHandler``)."""
+    return cast("logging.StreamHandler[IO[str]]", app_logger.registered_handler)
+
+
 class LocalRuntime(RunReads):
     def __init__(
         self,
@@ -76,8 +81,11 @@ class LocalRuntime(RunReads):
         dbt_project: Path | None = None,
         dbt: str | None = None,
         runs_dir: Path | None = None,
+        pace: bool | None = None,
     ) -> None:
         """``dbt``: ``real`` or ``stand-in`` (default: ``$LOCAL_DBT``, else ``real``; see ``ecs_runner``).
+        ``pace``: apply moto's pace patches (``local/patches/pace.py``: for thousands of connections;
+        default: the scenario's ``settings.pace``, else off). Once applied they stay for the process.
         ``runs_dir``: keep each run's files there (``local.run_folders``): copied when the runtime
         stops, and whenever ``run_folders.refresh()`` is called (``serve`` does, every second); None
         keeps none."""
@@ -93,6 +101,7 @@ class LocalRuntime(RunReads):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.duckdb_path = self.workdir / "warehouse.duckdb"
         self.settings_overrides = scenario.settings
+        self.pace = bool(scenario.settings.get("pace", False)) if pace is None else pace
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.heartbeat_seconds = local_heartbeat_seconds(scenario)
@@ -108,9 +117,9 @@ class LocalRuntime(RunReads):
         self.reconcile_runs = 0
         self.notifier: RunNotifier | None = None  # the stack's RunEndedRule, locally
         self._reconcile_lock = threading.Lock()
-        self._chalice_log = None
-        self._handler_log = None
-        self._previous_stream = None
+        self._chalice_log: IO[str] | None = None
+        self._handler_log: IO[str] | None = None
+        self._previous_stream: IO[str] | None = None
         self.runs_dir = runs_dir
         self.run_folders: RunFolders | None = None
 
@@ -128,13 +137,13 @@ class LocalRuntime(RunReads):
         self.close()
 
     def _start(self) -> None:
-        moto_patches.install()
+        moto_patches.install(pace=self.pace)
         # In-process handler logs (JSON lines) go to the run's log file, not over the progress display.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # moto logs every Fail state it evaluates at ERROR; the run report carries those causes.
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         self._handler_log = (self.workdir / "handlers.log").open("a", encoding="utf-8")
-        self._previous_stream = app_logger.registered_handler.setStream(self._handler_log)
+        self._previous_stream = _log_handler().setStream(self._handler_log)
         # Their EMF metric lines too (on AWS: the function's log stream, which CloudWatch reads).
         metrics.set_stream(self._handler_log)
         port = free_port()
@@ -326,7 +335,7 @@ class LocalRuntime(RunReads):
             self.server.stop()
             self.server = None
         if self._handler_log is not None:
-            app_logger.registered_handler.setStream(self._previous_stream or sys.stdout)
+            _log_handler().setStream(self._previous_stream or sys.stdout)
             metrics.set_stream(None)
             self._handler_log.close()
             self._handler_log = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 from datetime import datetime
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -308,7 +308,7 @@ def run_report(run: RunView, flag: str, show_all: bool = False) -> Group:
     header.append(run.status, style=STYLE.get(run.status, ""))
     took = duration(run.duration_s) if run.stopped else "running"
     header.append(f"  ·  started {stamp(run.started)}  ·  took {took}")
-    parts: list[object] = [header, Text(f"arn: {run.arn}", style="dim")]
+    parts: list[RenderableType] = [header, Text(f"arn: {run.arn}", style="dim")]
     if run.retry_of:
         parts.append(Text(f"retry of {run.retry_of}: orchestrator show {run.retry_of} {flag}"))
     if run.retried_by:

@@ -108,7 +108,6 @@ def _outcome(item: dict[str, Any]) -> SyncView:
         ended=moment(item.get("ended_at")),
         error=item.get("error"),
         cause=cause,
-        attempts=as_int(item.get("attempts")),
         waits=waits,
         wait_counts=wait_counts,
     )
@@ -185,7 +184,7 @@ def read_map_run_event(view: RunView, event: dict[str, Any]) -> None:
 
 def distributed_sources(events: list[dict[str, Any]]) -> tuple[S3Location | None, str | None, bool]:
     """What a distributed run's view needs from elsewhere: (outcomes.json's place, the map run's ARN,
-    whether ``CollectOutcomes`` has run). ``(None, None, False)`` for an inline Map run."""
+    whether ``CollectOutcomes`` has run). ``(None, None, False)`` before the Map."""
     location, map_run_arn, collected = None, None, False
     for event in events:
         if event["type"] == "MapRunStarted":

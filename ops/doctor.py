@@ -100,7 +100,8 @@ def stage_of(target: Any, services: Services) -> Stage:
         for r in (read_json(deployed).get("resources", []) if deployed.exists() else [])
         if isinstance(r, dict) and r.get("resource_type") == "iam_role" and r.get("role_name")
     }
-    url, problems = None, ()
+    url: str | None = None
+    problems: tuple[str, ...] = ()
     try:
         url = target.webhook_url()
     except OpsError as exc:

@@ -90,6 +90,7 @@ def _denied(
             account=stage.account,
             app=stage.app,
             stage=stage.stage,
+            pattern=False,
             **_extra(stage),
         )
         by_resource[resource].append(call)

@@ -16,7 +16,7 @@ import logging
 import shlex
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from chalicelib.platform.errors import PausedConnections, TooManyConnections
 from chalicelib.platform.log import logger
@@ -87,7 +87,8 @@ def dry_run(target: Target, run_input: dict[str, Any]) -> DryRun:
     """List what the run ``run_input`` would sync on ``target``; ``OpsError`` if it would fail first."""
     options = parse_run_input(run_input)
     # The listing's own log lines are the Lambda's, not the operator's: only its warnings, on stderr.
-    previous_stream = logger.registered_handler.setStream(sys.stderr)
+    handler = cast(logging.StreamHandler, logger.registered_handler)  # Powertools' own: a StreamHandler
+    previous_stream = handler.setStream(sys.stderr)
     previous_level = logger.log_level
     logger.setLevel(logging.WARNING)
     try:
@@ -96,5 +97,5 @@ def dry_run(target: Target, run_input: dict[str, Any]) -> DryRun:
         raise OpsError(f"the run would fail at its first state: {exc} (nothing was started)") from None
     finally:
         logger.setLevel(previous_level)
-        logger.registered_handler.setStream(previous_stream or sys.stdout)
+        handler.setStream(previous_stream or sys.stdout)
     return DryRun(options, listing)

@@ -45,8 +45,6 @@ from ops.target import Target
 
 __all__ = ["follow", "report_started"]
 
-FINAL = {"succeeded", "failed", "timed_out", "unfinished"}
-
 
 @dataclass
 class _Seen:
@@ -92,10 +90,6 @@ def _news(view: RunView, seen: _Seen) -> list[Text]:
         lines.append(_listed_line(view))
     if view.distributed:
         lines.extend(_distributed_news(view, seen))
-    for sync in view.syncs if not view.distributed else ():
-        if sync.outcome in FINAL and sync.connector_id not in seen.outcomes:
-            seen.outcomes.add(sync.connector_id)
-            lines.append(sync_line(sync))
     if view.dbt.state != seen.dbt:
         if seen.dbt == "not_run":
             lines.append(Text(f"  … dbt {view.dbt.command} started", style="cyan"))

@@ -66,11 +66,9 @@ class SyncView:
     ended: datetime | None = None
     error: str | None = None
     cause: str | None = None
-    # Sync triggers: in the history of inline-Map runs only (ops.inline_map).
-    attempts: int = 0
-    # Free waits (reschedules, rate limits): from the history of an inline-Map run, from the recorded
-    # outcome's ``waits`` of a distributed one. ``waits`` holds the ones known in detail (the first ten
-    # and the last); ``wait_counts`` every one: ``{"count", "rescheduled", "rate_limited"}``.
+    # Free waits (reschedules, rate limits): from the recorded outcome's ``waits``. ``waits`` holds the
+    # ones known in detail (the first ten and the last); ``wait_counts`` every one:
+    # ``{"count", "rescheduled", "rate_limited"}``.
     waits: list[WaitView] = field(default_factory=list)
     wait_counts: dict[str, int] = field(default_factory=dict)
 
@@ -215,7 +213,8 @@ class RunView:
 
     @property
     def complete(self) -> bool:
-        """``syncs`` holds every connection of the run (always so for an inline Map run)."""
+        """``syncs`` holds every connection of the run (always so for a run that never reached
+        the Map: it has none)."""
         if not self.distributed:
             return True
         if self.counts is not None:

@@ -211,8 +211,7 @@ def read_run(
     cache: OutcomesCache | None = None,
 ) -> RunView:
     """The view of one run, with what a distributed run keeps elsewhere: ``outcomes.json`` once
-    ``CollectOutcomes`` has run (read once per ``cache``), else the map run's counts. An inline
-    Map run needs nothing more than its history."""
+    ``CollectOutcomes`` has run (read once per ``cache``), else the map run's counts."""
     cache = cache if cache is not None else OutcomesCache()
     location, map_run_arn, collected = distributed_sources(events)
     if location is not None and not cache.tried:

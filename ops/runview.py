@@ -6,8 +6,7 @@
 - ``ListConnectors``'s output: the skipped connections with their reason, dbt's command, and
   where the connections to sync are;
 - the sync Map: a Distributed Map run's syncs are in child executions, so ``ops.distributed``
-  reads its items file, map run, ``CollectOutcomes`` and ``outcomes.json``; runs of the earlier
-  inline-Map definition are read from their own events by ``ops.inline_map``;
+  reads its items file, map run, ``CollectOutcomes`` and ``outcomes.json``;
 - ``RunDbt``'s entry and exit: dbt's timing, its exit code (output), its command and the sources
   excluded after failed syncs (input); ``ReadDbtBuildSummary``/``ReadDbtSummary``: what dbt built
   and why (``ops.dbt_build``);
@@ -32,7 +31,6 @@ from ops.distributed import (
     read_sources,
 )
 from ops.history import as_utc, entered, exited, parse_json, readable_cause
-from ops.inline_map import RECORD_STATES, read_listed_connectors, read_record, read_sync_event
 from ops.run_model import RunView
 
 __all__ = ["build_run_view"]
@@ -43,7 +41,6 @@ MAX_CAUSE = 500  # an ECS task's failure cause can be the whole task description
 def _listing(view: RunView, output: dict[str, Any]) -> None:
     view.listed = True
     read_listing_items(view, output)
-    read_listed_connectors(view, output)
     view.skipped = read_skipped(output.get("skipped"))
     view.dbt.command = str(((output.get("options") or {}).get("dbt") or {}).get("command") or "build")
 
@@ -89,20 +86,18 @@ def _dbt_step(view: RunView, event: dict[str, Any], at: datetime) -> None:
 
 
 def _state_output(view: RunView, event: dict[str, Any]) -> None:
-    """The listing, a ``Record*`` state's outcome, ``CollectOutcomes``: read from the state's output."""
+    """The listing and ``CollectOutcomes``: read from the state's output."""
     name = exited(event)
-    if name not in ("ListConnectors", "CollectOutcomes", *RECORD_STATES):
+    if name not in ("ListConnectors", "CollectOutcomes"):
         return
     output = parse_json(event["stateExitedEventDetails"].get("output"))
     if not isinstance(output, dict):
         return
     if name == "ListConnectors":
-        if "connectors" in output or "items" in output:
+        if "items" in output:
             _listing(view, output)
-    elif name == "CollectOutcomes":
-        read_collected(view, collect_result(output))
     else:
-        read_record(view, output)
+        read_collected(view, collect_result(output))
 
 
 def build_run_view(
@@ -134,7 +129,6 @@ def build_run_view(
         _state_output(view, event)
         if event["type"] in MAP_RUN_EVENTS:
             read_map_run_event(view, event)
-        read_sync_event(view, event, at)
         _dbt_step(view, event, at)
         if event["type"] == "ExecutionFailed" and not view.error:
             details = event.get("executionFailedEventDetails") or {}

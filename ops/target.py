@@ -131,7 +131,8 @@ class LocalTarget(Target):
 
     def client(self, service: str) -> Any:
         """A client of the runtime's moto for ``service`` (the operator's keys, as the other calls)."""
-        return self._session.client(service, endpoint_url=self.state.aws_endpoint_url)
+        # Any service by name: the stubs type each client by a literal service name only.
+        return self._session.client(service, endpoint_url=self.state.aws_endpoint_url)  # type: ignore[call-overload]
 
     def stepfunctions(self) -> Any:
         if self._sfn is None:
@@ -199,7 +200,7 @@ class StageTarget(Target):
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(service)
+            self._clients[service] = self._session.client(service)  # type: ignore[call-overload]
         return self._clients[service]
 
     def stepfunctions(self) -> Any:

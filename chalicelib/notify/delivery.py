@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,6 +23,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from chalicelib.notify.message import RunMessage
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_sns import SNSClient
 
 __all__ = ["Delivery", "SlackWebhook", "SnsTopic"]
 
@@ -101,7 +104,7 @@ class SnsTopic:
 
     channel = "sns"
 
-    def __init__(self, sns: Any, topic_arn: str) -> None:
+    def __init__(self, sns: SNSClient, topic_arn: str) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
 

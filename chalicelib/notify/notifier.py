@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -28,6 +28,10 @@ from chalicelib.notify.message import ENDED_STATUSES, RunMessage, build_message,
 from chalicelib.platform.errors import InvalidInput, NotificationUndelivered, RunFilesError
 from chalicelib.platform.log import logger
 from chalicelib.run.run_files import RunFiles, S3Location, read_json
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 __all__ = ["Channel", "RunEnded", "notify_run_end", "send_run_end"]
 
@@ -78,7 +82,7 @@ class RunEnded:
         )
 
 
-def _describe(stepfunctions: Any, ended: RunEnded) -> dict[str, Any]:
+def _describe(stepfunctions: SFNClient | None, ended: RunEnded) -> dict[str, Any]:
     """DescribeExecution's answer (full output, error and cause), else the event's own detail."""
     if stepfunctions is None:
         return dict(ended.detail)
@@ -101,7 +105,7 @@ def _read(what: str, read: Any) -> Any:
 
 
 def notify_run_end(
-    ended: RunEnded, *, stepfunctions: Any, s3: Any, channels: Sequence[Channel]
+    ended: RunEnded, *, stepfunctions: SFNClient | None, s3: S3Client | None, channels: Sequence[Channel]
 ) -> dict[str, Any]:
     """Send ``ended``'s message to every channel. Returns ``{"run", "status", "sent": bool, "reason"?,
     "deliveries": [Delivery.to_dict()]}``; never raises for a failed read or delivery."""
@@ -135,7 +139,7 @@ def notify_run_end(
 
 
 def send_run_end(
-    ended: RunEnded, *, stepfunctions: Any, s3: Any, channels: Sequence[Channel]
+    ended: RunEnded, *, stepfunctions: SFNClient | None, s3: S3Client | None, channels: Sequence[Channel]
 ) -> dict[str, Any]:
     """``notify_run_end``, and raises ``NotificationUndelivered`` when there was a channel to send to
     and none took the message (Lambda then retries the asynchronous invocation)."""

@@ -2,7 +2,8 @@
 function's log stream, which CloudWatch turns into metrics. No API call, nothing to wait for.
 
 This module owns every metric name and dimension; ``infra/template.yaml``'s dashboard reads them
-(``tests/infra`` checks both agree). Powertools Metrics builds and validates each EMF document.
+(``tests/infra`` checks both agree). Powertools' ``EphemeralMetrics`` builds, validates and flushes
+each EMF document.
 
 =========================  ===========  ============================  =====================================
 metric                     unit         dimensions (besides service)  emitted by
@@ -27,13 +28,12 @@ it exactly; the watchdog's log line (``webhook watchdog``) says which state and 
 from __future__ import annotations
 
 import json
+import math
 import os
-import sys
 import threading
 from typing import IO, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.metrics.base import MetricManager
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 __all__ = [
     "CONFLICTING_SYNC_ENDS",
@@ -87,36 +87,36 @@ _lock = threading.Lock()
 
 
 def set_stream(stream: IO[str] | None) -> None:
-    """Where EMF lines go: stdout (the Lambda's log stream) by default; the local runtime and tests
-    point it elsewhere."""
+    """Where EMF lines go: stdout (the Lambda's log stream, Powertools' ``flush_metrics``) by default;
+    the local runtime and tests point it elsewhere."""
     global _stream
     _stream = stream
 
 
-def _disabled() -> bool:
-    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _emit(metrics: list[tuple[str, MetricUnit, float]], dimensions: dict[str, str] | None = None) -> None:
-    """One EMF document: ``metrics`` sharing ``dimensions`` (and ``service``). Never raises: a metric
-    must not fail the request it measures."""
-    if _disabled():
+    """One EMF document: ``metrics`` sharing ``dimensions`` (and ``service``), built, validated and
+    flushed by Powertools' ``EphemeralMetrics`` (its own metric set: nothing shared between threads;
+    ``POWERTOOLS_METRICS_DISABLED`` honoured). Never raises: a metric must not fail the request it
+    measures; a value that is not finite (JSON has no NaN: CloudWatch would drop the line) is dropped."""
+    if any(not math.isfinite(value) for _, _, value in metrics):
         return
     try:
-        manager = MetricManager(namespace=NAMESPACE, service=os.environ.get(SERVICE_ENV) or SERVICE)
+        emf = EphemeralMetrics(namespace=NAMESPACE, service=os.environ.get(SERVICE_ENV) or SERVICE)
         for name, unit, value in metrics:
-            manager.add_metric(name=name, unit=unit, value=value)
+            emf.add_metric(name=name, unit=unit, value=value)
         for key, dimension in (dimensions or {}).items():
-            manager.add_dimension(name=key, value=dimension)
-        document = manager.serialize_metric_set()
-        # NaN and infinity are not JSON: CloudWatch would drop the line.
-        line = json.dumps(document, separators=(",", ":"), allow_nan=False)
+            emf.add_dimension(name=key, value=dimension)
+        if _stream is None:  # Lambda: Powertools prints the document on stdout, the function's log stream
+            emf.flush_metrics()
+            return
+        if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lower() in ("1", "true", "yes", "on"):
+            return
+        line = json.dumps(emf.serialize_metric_set(), separators=(",", ":"))
     except Exception:  # a bad value or a schema error: drop the metric, keep the request
         return
     with _lock:
-        stream = _stream or sys.stdout
-        stream.write(line + "\n")
-        stream.flush()
+        _stream.write(line + "\n")
+        _stream.flush()
 
 
 def record_webhook_answer(status: int, latency_ms: float) -> None:

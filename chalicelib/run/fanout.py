@@ -15,12 +15,15 @@ the bounded summary (``Collected.state``) plus where the full files are.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.platform.errors import RunFilesError
 from chalicelib.platform.log import logger
 from chalicelib.run.collect import STATE_OUTCOMES, collect
 from chalicelib.run.run_files import RunFiles, S3Location, read_json
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_s3 import S3Client
 
 __all__ = ["collect_run", "write_items"]
 
@@ -40,7 +43,7 @@ def write_items(
     }
 
 
-def _records(s3: Any, map_run: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _records(s3: S3Client, map_run: Mapping[str, Any]) -> list[dict[str, Any]]:
     details = map_run.get("ResultWriterDetails") if isinstance(map_run, Mapping) else None
     manifest_at = S3Location.from_dict(
         {"bucket": (details or {}).get("Bucket"), "key": (details or {}).get("Key")},
@@ -60,7 +63,7 @@ def _records(s3: Any, map_run: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def collect_run(
-    files: RunFiles, s3: Any, map_run: Mapping[str, Any], *, execution_arn: str, paused: str = "skip"
+    files: RunFiles, s3: S3Client, map_run: Mapping[str, Any], *, execution_arn: str, paused: str = "skip"
 ) -> dict[str, Any]:
     """Read the Map's results, write ``outcomes.json`` and ``exclude_sources.json``.
 

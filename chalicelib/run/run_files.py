@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.platform.errors import RunFilesError
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_s3 import S3Client
 
 __all__ = ["RunFiles", "S3Location"]
 
@@ -57,7 +60,7 @@ class S3Location:
 class RunFiles:
     """Reads and writes one run's files. ``s3`` is a boto3 S3 client (injected)."""
 
-    def __init__(self, s3: Any, bucket: str, run_name: str) -> None:
+    def __init__(self, s3: S3Client, bucket: str, run_name: str) -> None:
         if not bucket:
             raise RunFilesError("no artifacts bucket given: the state machine passes ${ArtifactsBucket}")
         if not run_name or "/" in run_name:
@@ -86,7 +89,7 @@ class RunFiles:
         return read_json(self._s3, self.location(name))
 
 
-def read_json(s3: Any, where: S3Location) -> Any:
+def read_json(s3: S3Client, where: S3Location) -> Any:
     """The parsed JSON object at ``where``; raises ``RunFilesError``."""
     answer = _call(s3.get_object, where, Bucket=where.bucket, Key=where.key)
     try:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,6 +38,10 @@ from chalicelib.platform.errors import InvalidInput, TransformLeaseError, Transf
 from chalicelib.platform.log import logger
 from chalicelib.platform.timeutil import format_timestamp, parse_timestamp
 from chalicelib.tokens.records import LEASE_PARTITION
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 __all__ = [
     "LEASE_PREFIX",
@@ -114,7 +118,7 @@ class TransformLeases:
     table; ``states:DescribeExecution`` on the holder's execution (one of this stage's runs).
     """
 
-    def __init__(self, table_name: str, dynamodb: Any, stepfunctions: Any) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient, stepfunctions: SFNClient) -> None:
         self._table = table_name
         self._dynamodb = dynamodb
         self._sfn = stepfunctions

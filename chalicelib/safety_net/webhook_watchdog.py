@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -46,6 +46,9 @@ from chalicelib.platform.errors import FivetranError
 from chalicelib.platform.log import logger
 from chalicelib.platform.metrics import record_webhook_check
 from chalicelib.tokens.records import LEASE_PARTITION
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = [
     "DEFAULT_INTERVAL_SECONDS",
@@ -166,7 +169,7 @@ def _text(item: dict[str, Any], name: str) -> str | None:
 class WebhookWatch:
     """The watchdog's items in the token table (``table_name``, a DynamoDB ``client``)."""
 
-    def __init__(self, table_name: str, client: Any) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
         self._table = table_name
         self._client = client
 
@@ -174,16 +177,17 @@ class WebhookWatch:
         """The route accepted a delivery at ``now`` (reached at ``url``, when known). Never raises."""
         names = "delivered_at = :now, expires_at = :ttl" + (", #url = :url" if url else "")
         values: dict[str, Any] = {":now": {"N": f"{now:.3f}"}, ":ttl": {"N": str(int(now) + TTL_SECONDS)}}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _key(DELIVERY_ITEM),
+            "UpdateExpression": "SET " + names,
+            "ExpressionAttributeValues": values,
+        }
         if url:
             values[":url"] = {"S": url}
+            request["ExpressionAttributeNames"] = {"#url": "url"}
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(DELIVERY_ITEM),
-                UpdateExpression="SET " + names,
-                ExpressionAttributeValues=values,
-                **({"ExpressionAttributeNames": {"#url": "url"}} if url else {}),
-            )
+            self._client.update_item(**request)
         except (ClientError, BotoCoreError) as exc:
             logger.warning("could not note a webhook delivery", extra={"error": str(exc)})
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.platform.errors import CallbackError
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_stepfunctions import SFNClient
 
 __all__ = ["CallbackResult", "StepFunctionsCallbacks"]
 
@@ -29,7 +32,7 @@ class CallbackResult(enum.Enum):
 
 
 class StepFunctionsCallbacks:
-    def __init__(self, sfn_client: Any) -> None:
+    def __init__(self, sfn_client: SFNClient) -> None:
         self._sfn = sfn_client
 
     def succeed(self, task_token: str, output: dict[str, Any]) -> CallbackResult:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,6 +30,9 @@ from chalicelib.tokens.records import SYNC_PREFIX, TokenRecord, sync_from_item
 from chalicelib.tokens.records import token_id as hash_token
 from chalicelib.tokens.syncs_seen import SyncsSeen
 from chalicelib.tokens.table import TableItems, is_condition_failure, store_error
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = ["TokenStore"]
 
@@ -43,7 +46,7 @@ class TokenStore(TableItems):
     or answers 503); a failed condition is an answer (``False``), never an error.
     """
 
-    def __init__(self, table_name: str, client: Any, *, lease_seconds: int = 60) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient, *, lease_seconds: int = 60) -> None:
         super().__init__(table_name, client)
         self._lease_seconds = lease_seconds
         self.syncs = SyncsSeen(table_name, client)

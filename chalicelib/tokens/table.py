@@ -7,12 +7,15 @@ answers 503; a failed condition is an answer, ``False``, never an error) and pag
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.platform.errors import TokenStoreError
+
+if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = ["CONDITION_FAILED", "TableItems", "is_condition_failure", "store_error"]
 
@@ -33,12 +36,12 @@ def is_condition_failure(exc: ClientError) -> bool:
 class TableItems:
     """One kind of item of the token table (``table_name``), through an injected DynamoDB ``client``."""
 
-    def __init__(self, table_name: str, client: Any) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
         self._table = table_name
         self._client = client
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DynamoDBClient:
         """The DynamoDB client (for the other items of the table:
         ``chalicelib/safety_net/webhook_watchdog.py``)."""
         return self._client
@@ -66,7 +69,7 @@ class TableItems:
             raise store_error(action, exc) from exc
 
     def _pages(
-        self, action: str, fn: Callable[..., dict[str, Any]], **kwargs: Any
+        self, action: str, fn: Callable[..., Mapping[str, Any]], **kwargs: Any
     ) -> Iterator[dict[str, Any]]:
         """Every item of a Query or Scan, page after page."""
         while True:

@@ -29,7 +29,7 @@ class WebhookRegistry:
 
     def add_account(self, url: str, events: list[str], secret: str) -> dict[str, Any]:
         """The account webhook the simulator delivers through, listed (``webhook_account``), active."""
-        record = {
+        record: dict[str, Any] = {
             "id": "webhook_account",
             "type": "account",
             "url": url,

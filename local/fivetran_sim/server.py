@@ -116,7 +116,8 @@ class _Handler(JsonRequestHandler):
         if endpoint.startswith("GET /v1/groups"):
             raw_limit = (query.get("limit") or ["100"])[0]
             limit = int(raw_limit) if raw_limit.isdigit() else 0
-            data = sim.list_connections(ident, (query.get("cursor") or [None])[0], limit)
+            cursor = query.get("cursor")
+            data = sim.list_connections(ident, cursor[0] if cursor else None, limit)
             self.send_json(200, {"code": "Success", "data": data})
         elif endpoint.startswith("POST"):
             sim.trigger(ident)

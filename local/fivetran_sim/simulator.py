@@ -296,8 +296,9 @@ class FivetranSimulator:
 
         now = self.now_f()
         try:
-            end = parse_time(one("end_time")) if one("end_time") else now
-            start = parse_time(one("start_time")) if one("start_time") else end - SYNC_HISTORY_MAX_WINDOW
+            end_time, start_time = one("end_time"), one("start_time")
+            end = parse_time(end_time) if end_time else now
+            start = parse_time(start_time) if start_time else end - SYNC_HISTORY_MAX_WINDOW
         except ValueError as exc:
             raise ApiError(
                 400, {"code": "InvalidInput", "message": f"invalid start_time/end_time: {exc}"}

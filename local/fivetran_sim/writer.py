@@ -82,10 +82,10 @@ class WarehouseWriter:
             except Exception as exc:  # the batch's commit failed: none of its rows landed
                 failures = dict.fromkeys(range(len(ends)), exc)
             for i, (state, sync, outcome, reason) in enumerate(ends):
-                exc = failures.get(i)
-                if exc is not None:
-                    self._errors.append(f"{state.spec.id}: warehouse write failed: {exc}")
-                    outcome, reason = "failure", f"destination write failed: {exc}"
+                failure = failures.get(i)
+                if failure is not None:
+                    self._errors.append(f"{state.spec.id}: warehouse write failed: {failure}")
+                    outcome, reason = "failure", f"destination write failed: {failure}"
                 try:
                     self._finish(state, sync, outcome, reason)
                 except Exception:

@@ -109,11 +109,12 @@ class AccessDenied(Exception):
 
         code = "AccessDenied" if service == "s3" else "AccessDeniedException"
         status = 403 if service == "s3" else 400
+        response: Any = {  # the parts of AWS's error response botocore reads
+            "Error": {"Code": code, "Message": self.message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
         return ClientError(
-            {
-                "Error": {"Code": code, "Message": self.message},
-                "ResponseMetadata": {"HTTPStatusCode": status},
-            },
+            response,
             operation,
         )
 

@@ -83,7 +83,7 @@ def _patch_interpreter_clients() -> None:
                 return client
 
             wrapped[id(original)] = functools.wraps(original)(client_for)
-        module.boto_client_for = wrapped[id(original)]
+        setattr(module, "boto_client_for", wrapped[id(original)])  # noqa: B010 - a module found at run time
 
 
 def _patch_map_run_actions() -> None:

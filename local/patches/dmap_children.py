@@ -14,9 +14,12 @@ reference ``DescribeMapRun``, ``MapRunItemCounts``/``MapRunExecutionCounts``):
 moto keeps no per-child record (a failed child's output is just ``None``), leaves a failed child
 "running" in ``executionCounts``, never counts ``pending``, counts ``total`` only as children
 start (``distributed_map_child_records``), and hands a child the parent's ``$$.Execution`` and
-``$$.StateMachine`` (``distributed_map_child_context``). The map run itself is driven here too:
-its workers (``dmap_concurrency``) and its failure past the tolerated threshold
-(``dmap_failure_threshold``).
+``$$.StateMachine`` (``distributed_map_child_context``). The map run itself is driven here too,
+with its workers (``dmap_concurrency``).
+
+Not emulated: ``ToleratedFailureCount``/``ToleratedFailurePercentage`` (moto ignores them; a map
+run here never fails for its children's failures). The orchestrator's definition tolerates 100 %,
+with which AWS never fails the map run either.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from typing import Any
 
 from local.patches import billing
 from local.patches.dmap_concurrency import run_program, worker_count
-from local.patches.dmap_failure_threshold import check_threshold, fail_map_run
 from local.patches.dmap_runs import ENABLED, Child, iso, run_of
 
 __all__ = ["patch_distributed_map_child_context", "patch_distributed_map_child_records"]
@@ -67,16 +69,12 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
     record = self._map_run_record
     run = run_of(record)
     child = run.child(job.job_index, job.job_input)
-    if run.exceeded:  # taken from the pool just before the map run failed: never started
-        job.job_output = None
-        return
     items, executions = record.item_counter, record.execution_counter
     items.pending.offset(-1)
     items.running.count()
     executions.total.count()
     executions.running.count()
     child.start = datetime.datetime.now(datetime.UTC)
-    child.frame = env
     job_output = None
     try:
         context = env.states.context_object.context_object_data
@@ -104,19 +102,13 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
         child.status, child.error, child.cause = "FAILED", "States.Runtime", f"{type(ex).__name__}({ex})"
     finally:
         child.stop = datetime.datetime.now(datetime.UTC)
-        child.frame = None
         counter = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out"}.get(
             child.status, "aborted"
         )
         for counts in (items, executions):
             counts.running.offset(-1)
             getattr(counts, counter).count()
-        if child.status in ("FAILED", "TIMED_OUT"):
-            with run.lock:
-                run.failed += 1
         job.job_output = job_output
-        if "distributed_map_tolerated_failures" in ENABLED and not run.exceeded:
-            check_threshold(run, env)
 
 
 def _map_run(self: Any, env: Any, eval_input: Any) -> None:
@@ -125,42 +117,19 @@ def _map_run(self: Any, env: Any, eval_input: Any) -> None:
     items: list[Any] = env.stack.pop()
     record = eval_input.map_run_record
     run = run_of(record)
-    state = getattr(env, "_dmap_state", None)
-    run.count_set = bool(getattr(state, "_dmap_count_set", False))
-    run.percentage_set = bool(getattr(state, "_dmap_percentage_set", False))
-    run.total = len(items)
     env._dmap_record = record
     for index, item in enumerate(items):
         run.child(index, item)
     record.item_counter.total.count(len(items))
     record.item_counter.pending.count(len(items))
     job_pool = JobPool(job_program=self._get_iteration_program(), job_inputs=items)
-    run.job_pool = job_pool
     for _ in range(worker_count(record.max_concurrency, len(items))):
         self._launch_worker(env=env, eval_input=eval_input, job_pool=job_pool)
     job_pool.await_jobs()
     worker_exception = job_pool.get_worker_exception()
     if worker_exception is not None:
         raise worker_exception
-    outputs = [closed.job_output for closed in job_pool.get_closed_jobs()]
-    if run.exceeded:
-        fail_map_run(env, state, outputs)
-    env.stack.append(outputs)
-
-
-def _patch_StateMap_eval_execution() -> None:
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
-
-    if getattr(StateMap, "_dmap_wrapped", False):
-        return
-    original = StateMap._eval_execution
-
-    def _eval_execution(self: Any, env: Any) -> None:
-        env._dmap_state = self
-        original(self, env)
-
-    StateMap._eval_execution = _eval_execution  # type: ignore[method-assign]
-    StateMap._dmap_wrapped = True  # type: ignore[attr-defined]
+    env.stack.append([closed.job_output for closed in job_pool.get_closed_jobs()])
 
 
 def patch_distributed_map_child_records() -> None:
@@ -175,7 +144,6 @@ def patch_distributed_map_child_records() -> None:
         distributed_iterator_worker as iterator,
     )
 
-    _patch_StateMap_eval_execution()
     processor.DistributedItemProcessorWorker._eval_job = _eval_child  # type: ignore[method-assign]
     iterator.DistributedIteratorWorker._eval_job = _eval_child  # type: ignore[method-assign]
     component.DistributedIterationComponent._map_run = _map_run  # type: ignore[method-assign]

@@ -71,7 +71,7 @@ def _put_object(
     env.stack.pop()  # the children's outputs: the files are built from the child records
     record = getattr(env, "_dmap_record", None) or env.map_run_record_pool_manager.get_all()[-1]
     run = run_of(record)
-    s3 = boto_client_for(
+    s3: Any = boto_client_for(  # moto's: typed BaseClient, an S3 client
         service="s3", region=resource_runtime_part.region, state_credentials=state_credentials
     )
     bucket = parameters["Bucket"]

@@ -1,11 +1,11 @@
 """What the Distributed Map patches know of a map run and of each of its children (``dmap_*.py``).
 
-moto 5.2.5 runs a ``Map`` with ``ProcessorConfig.Mode: DISTRIBUTED`` as threads inside the parent
+moto 5.2.6 runs a ``Map`` with ``ProcessorConfig.Mode: DISTRIBUTED`` as threads inside the parent
 execution and keeps no record of a child. The ``dmap_*`` patches make what the rest of the project
 can observe match AWS: each child's record and counts (``dmap_children``), the ``ResultWriter``
-files (``dmap_result_writer``), the tolerated failure threshold (``dmap_failure_threshold``) and
-the default concurrency (``dmap_concurrency``). This module holds the state they share: a ``Run``
-per map run record, its ``Child`` per item, and which of those patches are applied (``ENABLED``).
+files (``dmap_result_writer``) and the default concurrency (``dmap_concurrency``). This module
+holds the state they share: a ``Run`` per map run record, its ``Child`` per item, and which of
+those patches are applied (``ENABLED``).
 
 AWS facts relied on (AWS Step Functions Developer Guide):
 
@@ -49,21 +49,15 @@ class Child:
         self.cause: str | None = None
         self.start: datetime.datetime | None = None
         self.stop: datetime.datetime | None = None
-        self.frame: Any = None
 
 
 class Run:
-    """Per map run: its children, and whether the tolerated failure threshold was exceeded."""
+    """Per map run: its children, by item index."""
 
     def __init__(self, record: Any) -> None:
         self.record = record
         self.lock = threading.Lock()
         self.children: dict[int, Child] = {}
-        self.total = 0
-        self.failed = 0
-        self.exceeded = False
-        self.count_set = False
-        self.percentage_set = False
         self.child_prefix = record.map_state_machine_arn.replace(":stateMachine:", ":execution:", 1)
 
     def child(self, index: int, item: Any) -> Child:

@@ -95,7 +95,7 @@ def _states_failure_event(self: Any, env: Any, ex: Any) -> Any:
         env=env,
         error_name=name,
         event_type=HistoryEventType.TaskFailed,
-        event_details=EventDetails(
+        event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict: every key required
             taskFailedEventDetails=TaskFailedEventDetails(
                 resourceType=self._get_sfn_resource_type(),
                 resource=self._get_sfn_resource(),
@@ -138,7 +138,7 @@ def patch_ecs_local_task_runner() -> None:
 
     original_run_task = EC2ContainerServiceBackend.run_task
     original_describe_tasks = EC2ContainerServiceBackend.describe_tasks
-    original_status = Task.last_status
+    original_status: Any = Task.last_status  # a property
     original_stop_task = EC2ContainerServiceBackend.stop_task
 
     def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -170,7 +170,7 @@ def patch_ecs_local_task_runner() -> None:
     EC2ContainerServiceBackend.describe_tasks = describe_tasks  # type: ignore[method-assign]
     EC2ContainerServiceBackend.stop_task = stop_task  # type: ignore[method-assign]
     Task.last_status = property(last_status, original_status.fset)  # type: ignore[assignment]
-    mod.StateTaskServiceEcs._build_sync_resolver = _failing_sync_resolver(
+    mod.StateTaskServiceEcs._build_sync_resolver = _failing_sync_resolver(  # type: ignore[method-assign]
         mod.StateTaskServiceEcs._build_sync_resolver
-    )  # type: ignore[method-assign]
+    )
     mod.StateTaskServiceEcs._get_callback_outcome_failure_event = _states_failure_event  # type: ignore[method-assign]

@@ -1,4 +1,4 @@
-"""``iam:SimulatePrincipalPolicy`` for moto, which does not implement it (moto 5.2.5 answers
+"""``iam:SimulatePrincipalPolicy`` for moto, which does not implement it (moto 5.2.6 answers
 ``NotImplemented``): ``orchestrator doctor`` and the deploy's preflight ask AWS's evaluator whether a
 role or user may make each call, and their tests run against a stage deployed on moto.
 

@@ -2,7 +2,7 @@
 
 AWS fact (AWS::Logs::LogGroup, return values): ``Arn`` is "the ARN of the log group, such as
 ``arn:aws:logs:us-west-1:123456789012:log-group:/mygroup:*``", which is also what
-``DescribeLogGroups`` answers as ``arn``. moto 5.2.5 gives CloudFormation the ARN without ``:*``, so
+``DescribeLogGroups`` answers as ``arn``. moto 5.2.6 gives CloudFormation the ARN without ``:*``, so
 a policy statement on ``!GetAtt LogGroup.Arn`` matches no log stream there while it matches every
 stream of the group on AWS (``orchestrator doctor`` on a moto deployment then refuses the dbt task's
 log writes that AWS allows).

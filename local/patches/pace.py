@@ -1,10 +1,13 @@
-"""Patches that let moto keep AWS's pace at thousands of connections (moto 5.2.5).
+"""Patches that let moto keep AWS's pace at thousands of connections (moto 5.2.6).
 
 AWS answers a run's calls in milliseconds whatever their number; moto, one Python process,
 spent most of a large run's CPU redoing work whose result never changes. Each patch below
 keeps such a result, or bounds how much runs at once, and changes no answer;
 ``tests/functional/test_moto_patches_pace.py`` checks both (the same answer, the work done once).
-Applied with the others by ``local/moto_patches.py``.
+Applied by ``local/moto_patches.py``: ``sdk_client_cache`` with the others, always (every run's
+tasks use it); ``server_backend_lookup_cache`` and ``lambda_local_concurrency`` only when asked
+(``install(pace=True)``: a scenario's ``settings.pace``, as the scale scenarios set it, or
+``LocalRuntime(pace=True)``, as the benchmarks do).
 
 =============================  ==============================================================
 patch                          what moto redid

@@ -69,7 +69,7 @@ def patch_stop_execution_aborts_at_once() -> None:
     original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
 
     def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
-        original_stop(self, stop_date=stop_date, error=error, cause=cause)  # type: ignore[no-untyped-call]
+        original_stop(self, stop_date=stop_date, error=error, cause=cause)
         if self.exec_status == ExecutionStatus.RUNNING:
             self.exec_status = ExecutionStatus.ABORTED
             self.stop_date = stop_date

@@ -50,6 +50,7 @@ SETTINGS_KEYS = {
     "trigger_burst",
     "triggers_per_minute",
     "notify_slack_url",
+    "pace",
 }
 
 
@@ -109,6 +110,8 @@ def parse_scenario(raw: Any, name: str = "scenario") -> Scenario:
     expect = parse_expect(raw.get("expect"), "expect", set(ids))
     settings = mapping(raw.get("settings"), "settings")
     check_keys(settings, SETTINGS_KEYS, "settings.")
+    if not isinstance(settings.get("pace", False), bool):
+        raise ScenarioError(f"settings.pace must be true or false (got {settings['pace']!r})")
     raw_by_id = {str(c.get("id")): c for c in connectors_raw if isinstance(c, dict)}
     return Scenario(
         name=str(raw.get("name") or name),

@@ -67,6 +67,19 @@ def test_each_record_function_writes_one_valid_emf_document(emitted):
     ]
 
 
+def test_without_a_stream_powertools_prints_the_document_on_the_lambdas_stdout(capsys, monkeypatch):
+    metrics.set_stream(None)
+    metrics.record_webhook_answer(202, 1.5)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    metrics.record_token_parked()
+
+    (line,) = capsys.readouterr().out.splitlines()
+    assert metric(json.loads(line)) == {
+        "values": {"WebhookAnswers": ([1.0], "Count"), "WebhookLatency": ([1.5], "Milliseconds")},
+        "dimensions": {"status": "202"},
+    }
+
+
 def test_metrics_can_be_switched_off_and_a_bad_value_never_raises(emitted, monkeypatch):
     metrics.record_webhook_answer(200, float("nan"))  # EMF refuses it: dropped, no exception
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")

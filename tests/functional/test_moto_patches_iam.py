@@ -1,4 +1,4 @@
-"""moto's ``SimulatePrincipalPolicy`` (``local/patches/iam_simulate.py``): moto 5.2.5 does not implement
+"""moto's ``SimulatePrincipalPolicy`` (``local/patches/iam_simulate.py``): moto 5.2.6 does not implement
 it; the patch evaluates a role's identity policies as AWS's simulator does, for `orchestrator doctor`
 and the deploy's preflight. Each test states the AWS behaviour it restores."""
 

@@ -20,6 +20,19 @@ from tests.conftest import REGION
 from tests.functional.moto_support import lambda_function, run_machine
 
 
+def test_only_the_pace_opt_in_applies_the_pace_patches(monkeypatch):
+    applied: list[str] = []
+    fake = {name: (lambda name=name: applied.append(name)) for name in moto_patches._PACE_PATCHES}
+    monkeypatch.setattr(moto_patches, "_PACE_PATCHES", fake)
+    monkeypatch.setattr(moto_patches, "_installed", list(moto_patches.install()))
+
+    moto_patches.install()
+    assert applied == []
+
+    moto_patches.install(pace=True)
+    assert applied == ["server_backend_lookup_cache", "lambda_local_concurrency"]
+
+
 def test_the_interpreter_reuses_one_sdk_client_per_region_and_service(moto_aws):
     first = boto_client.boto_client_for(REGION, "lambda")
 
@@ -47,7 +60,7 @@ def test_lambda_tasks_still_reach_their_handlers_through_the_shared_client(moto_
 
 
 def test_the_server_finds_a_hosts_backend_once_and_answers_as_before():
-    moto_patches.install()
+    moto_patches.install(pace=True)
     app = DomainDispatcherApplication(create_backend_app)
     hosts = ["dynamodb.us-east-1.amazonaws.com", "states.us-east-1.amazonaws.com", "s3.amazonaws.com"]
     first = [app.get_backend_for_host(host) for host in hosts]
@@ -59,6 +72,7 @@ def test_the_server_finds_a_hosts_backend_once_and_answers_as_before():
 
 
 def test_at_most_the_local_concurrency_of_lambda_invocations_run_at_once_and_all_are_answered(moto_aws):
+    moto_patches.install(pace=True)
     lambda_function("slow")
     running, most = 0, 0
     lock = threading.Lock()

@@ -1,5 +1,5 @@
-"""The documented commands: ``python -m deploy`` and the older ``python -m scripts.deploy`` (a shim) are one
-command, and nothing in ``ops/`` imports the deploy package (it reads ``infra.outputs`` instead)."""
+"""The documented command ``python -m deploy`` (what ``make deploy`` runs), and nothing in ``ops/`` imports
+the deploy package (it reads ``infra.outputs`` instead)."""
 
 from __future__ import annotations
 
@@ -17,22 +17,18 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_python_m_scripts_deploy_forwards_to_python_m_deploy() -> None:
-    new = run("-m", "deploy", "render")
-    old = run("-m", "scripts.deploy", "render")
+def test_python_m_deploy_renders_the_template_with_the_definition() -> None:
+    rendered = run("-m", "deploy", "render")
 
-    assert new.returncode == 0, new.stderr
-    assert old.returncode == 0, old.stderr
-    assert old.stdout == new.stdout
-    assert '"StateMachine"' in new.stdout
+    assert rendered.returncode == 0, rendered.stderr
+    assert '"StateMachine"' in rendered.stdout
 
 
-def test_a_bad_command_fails_the_same_way_under_both_names() -> None:
-    new = run("-m", "deploy", "deploy", "--stage", "nowhere")
-    old = run("-m", "scripts.deploy", "deploy", "--stage", "nowhere")
+def test_an_unknown_stage_is_refused_with_a_usage_error() -> None:
+    refused = run("-m", "deploy", "deploy", "--stage", "nowhere")
 
-    assert new.returncode == old.returncode == 2
-    assert "invalid choice: 'nowhere'" in old.stderr
+    assert refused.returncode == 2
+    assert "invalid choice: 'nowhere'" in refused.stderr
 
 
 def _imports(path: Path) -> set[str]:

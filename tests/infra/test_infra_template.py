@@ -140,14 +140,14 @@ def test_the_state_machine_may_read_only_the_dbt_summaries_of_the_artifacts_buck
     assert read["Resource"] == {"Fn::Sub": "${ArtifactsBucket.Arn}/dbt-runs/*"}
 
 
-def test_the_stand_in_definition_fails_every_run_with_a_cause_naming_the_deploy_script(
+def test_the_stand_in_definition_fails_every_run_with_a_cause_naming_the_deploy_command(
     resources: dict[str, Any],
 ) -> None:
     stand_in = resources["StateMachine"]["Properties"]["Definition"]
     only_state = stand_in["States"][stand_in["StartAt"]]
 
     assert only_state["Type"] == "Fail"
-    assert "scripts.deploy" in only_state["Cause"]
+    assert "`python -m deploy deploy --stage <stage>`" in only_state["Cause"]
 
 
 def test_token_table_key_schema_and_settings_match_the_design(resources: dict[str, Any]) -> None:

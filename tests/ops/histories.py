@@ -1,11 +1,11 @@
 """Execution histories shaped like Step Functions' (and moto's), built in a few lines for unit tests.
 
-``RunHistory`` writes the events a run of the earlier inline-Map definition produced (listing,
-Map iterations, ``Record*`` states, reschedule waits, dbt; ``ops.inline_map`` reads them) at
-given offsets in seconds from the run's start; ``described()`` is the matching
-``DescribeExecution`` answer.
+``RunHistory`` writes a Distributed Map run's parent history connection by connection (listing,
+each connection's start, reschedule waits and outcome, then the map run's end and
+``CollectOutcomes`` listing every outcome, dbt) at given offsets in seconds from the run's start;
+``described()`` is the matching ``DescribeExecution`` answer.
 
-``DistributedRunHistory`` writes a Distributed Map run's parent history (the listing's items
+``DistributedRunHistory`` writes one from counts and a whole outcomes file (the listing's items
 file, the map run, ``CollectOutcomes``, dbt); ``outcomes_file`` builds the ``outcomes.json`` of
 any number of connections, ``collect_output`` the bounded ``CollectOutcomes`` output made from
 it (as the state machine's Lambda makes it), ``map_run`` a ``DescribeMapRun`` answer.
@@ -19,6 +19,20 @@ from typing import Any
 
 START = datetime(2026, 1, 15, 10, 0, 0, tzinfo=UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:execution:fivetran-orchestrator-dev:run-1"
+BUCKET = "fivetran-orchestrator-local-artifacts"
+RUN_NAME = ARN.rsplit(":", 1)[-1]
+MAP_RUN_ARN = (
+    "arn:aws:states:us-east-1:123456789012:mapRun:fivetran-orchestrator-dev/SyncConnectors:" + RUN_NAME
+)
+OUTCOMES_KEY = f"runs/{RUN_NAME}/outcomes.json"
+BOUND = 100  # CollectOutcomes keeps at most this many outcomes and skipped connections
+CAUSE_CUT = 1000  # ... and cuts each cause to this many characters
+OPTIONS = {"dbt": {"command": "build", "select": "", "exclude": ""}, "on_sync_failure": "continue"}
+
+
+def iso(seconds: float) -> str:
+    """``2026-01-15T10:00:05.456Z``: a child execution's start or stop as outcomes.json writes it."""
+    return (START + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class RunHistory:
@@ -26,6 +40,9 @@ class RunHistory:
         self.events: list[dict[str, Any]] = []
         self.input = run_input or {"group_id": "projected_sickle"}
         self.connectors: list[str] = []
+        self.outcomes: dict[str, dict[str, Any]] = {}
+        self.skipped: list[dict[str, str]] = []
+        self.options: dict[str, Any] = {}
 
     def at(self, seconds: float) -> datetime:
         return START + timedelta(seconds=seconds)
@@ -51,65 +68,63 @@ class RunHistory:
         self, connectors: list[str], skipped: tuple[tuple[str, str], ...] = (), dbt_command: str = "build"
     ) -> RunHistory:
         self.connectors = list(connectors)
+        self.skipped = [{"connector_id": c, "reason": r} for c, r in skipped]
+        self.options = {"dbt": {"command": dbt_command, "select": "", "exclude": ""}}
         output = {
-            "connectors": [{"connector_id": c, "schema": c.split("_")[0]} for c in connectors],
-            "skipped": [{"connector_id": c, "reason": r} for c, r in skipped],
-            "options": {"dbt": {"command": dbt_command, "select": "", "exclude": ""}},
+            "items": {"bucket": BUCKET, "key": f"runs/{RUN_NAME}/items.json", "count": len(connectors)},
+            "skipped": self.skipped,
+            "skipped_count": len(skipped),
+            "options": self.options,
         }
         self.add("ExecutionStarted", 0, "executionStartedEventDetails", input=json.dumps(self.input))
         self.state("Task", "ListConnectors", 0.0, 0.2, output)
         self.add("MapStateEntered", 0.3, "stateEnteredEventDetails", name="SyncConnectors", input="{}")
+        self.add("MapRunStarted", 0.3, "mapRunStartedEventDetails", mapRunArn=MAP_RUN_ARN)
         return self
 
+    def _outcome(self, index: int) -> dict[str, Any]:
+        connector_id = self.connectors[index]
+        return self.outcomes.setdefault(
+            connector_id, {"connector_id": connector_id, "schema": connector_id.split("_")[0]}
+        )
+
     def iteration_started(self, index: int, seconds: float) -> RunHistory:
-        self.add(
-            "MapIterationStarted",
-            seconds,
-            "mapIterationStartedEventDetails",
-            name="SyncConnectors",
-            index=index,
-        )
-        connector = {"connector": {"connector_id": self.connectors[index]}}
-        self.add(
-            "TaskStateEntered",
-            seconds,
-            "stateEnteredEventDetails",
-            name="StartSyncAndWait",
-            input=json.dumps(connector),
-        )
+        """Connection ``index``'s child execution started (its outcome's ``started_at``)."""
+        self._outcome(index)["started_at"] = iso(seconds)
         return self
 
     def waited(self, index: int, start: float, end: float) -> RunHistory:
-        data = {"connector": {"connector_id": self.connectors[index]}}
-        self.state("Wait", "WaitForReschedule", start, end, data)
-        self.add(
-            "TaskStateEntered",
-            end,
-            "stateEnteredEventDetails",
-            name="StartSyncAndWait",
-            input=json.dumps(data),
-        )
+        """Fivetran rescheduled the sync: a free wait from ``start`` to ``end``."""
+        outcome = self._outcome(index)
+        waits = outcome.setdefault("waits", {"count": 0, "rescheduled": 0, "rate_limited": 0, "items": []})
+        waits["count"] += 1
+        waits["rescheduled"] += 1
+        reason = "Fivetran rescheduled the sync"
+        waits["items"].append({"at": iso(start), "until": iso(end), "kind": "rescheduled", "reason": reason})
         return self
 
     def recorded(self, index: int, seconds: float, outcome: str = "succeeded", **extra: Any) -> RunHistory:
-        connector_id = self.connectors[index]
-        record = {
-            "connector_id": connector_id,
-            "schema": connector_id.split("_")[0],
-            "outcome": outcome,
-            **extra,
-        }
-        name = {"succeeded": "RecordSucceeded", "failed": "RecordFailed", "timed_out": "RecordTimedOut"}[
-            outcome
-        ]
-        self.state("Pass", name, seconds, seconds, record)
-        self.add(
-            "MapIterationSucceeded",
-            seconds,
-            "mapIterationSucceededEventDetails",
-            name="SyncConnectors",
-            index=index,
-        )
+        """Connection ``index``'s outcome; once every listed connection has one, the map run ends
+        and ``CollectOutcomes`` lists them all (in the listing's order)."""
+        self._outcome(index).update(outcome=outcome, ended_at=iso(seconds), **extra)
+        if len(self.outcomes) == len(self.connectors) and all("outcome" in o for o in self.outcomes.values()):
+            self.add("MapRunSucceeded", seconds)
+            self.add("MapStateExited", seconds, "stateExitedEventDetails", name="SyncConnectors", output="{}")
+            connections = [self.outcomes[c] for c in self.connectors]
+            counts = {
+                kind: sum(1 for c in connections if c["outcome"] == kind)
+                for kind in ("succeeded", "failed", "timed_out")
+            }
+            collected = {
+                "options": self.options,
+                "counts": {"total": len(connections), **counts, "skipped": len(self.skipped)},
+                "any_failed": counts["succeeded"] < len(connections),
+                "connectors": connections,
+                "skipped": self.skipped,
+                "excluded_sources": sorted({c["schema"] for c in connections if c["outcome"] != "succeeded"}),
+            }
+            state = {"options": self.options, "result": {"collected": collected}}
+            self.state("Task", "CollectOutcomes", seconds, seconds, state)
         return self
 
     def dbt(
@@ -160,24 +175,6 @@ def succeeded_run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         .dbt(5.0, 11.5)
     )
     return history.described("SUCCEEDED", stopped=12.0), history.events
-
-
-# -- Distributed Map runs ----------------------------------------------------------------------
-
-BUCKET = "fivetran-orchestrator-local-artifacts"
-RUN_NAME = ARN.rsplit(":", 1)[-1]
-MAP_RUN_ARN = (
-    "arn:aws:states:us-east-1:123456789012:mapRun:fivetran-orchestrator-dev/SyncConnectors:" + RUN_NAME
-)
-OUTCOMES_KEY = f"runs/{RUN_NAME}/outcomes.json"
-BOUND = 100  # CollectOutcomes keeps at most this many outcomes and skipped connections
-CAUSE_CUT = 1000  # ... and cuts each cause to this many characters
-OPTIONS = {"dbt": {"command": "build", "select": "", "exclude": ""}, "on_sync_failure": "continue"}
-
-
-def iso(seconds: float) -> str:
-    """``2026-01-15T10:00:05.456Z``: a child execution's start or stop as outcomes.json writes it."""
-    return (START + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def outcomes_file(

@@ -32,7 +32,6 @@ from tests.ops.histories import (
     many_connectors,
     map_run,
     outcomes_file,
-    succeeded_run,
 )
 from tests.ops.support import Elements
 
@@ -185,17 +184,6 @@ def test_a_run_whose_map_run_failed_before_collecting_shows_the_map_run_counts()
     report = printed(run_report(view, "--stage dev"))
     assert "syncing: 10/10 done (3 succeeded, 7 failed), 0 running" in report
     assert "--group projected_sickle" in report  # no names known: re-run the group
-
-
-def test_old_inline_runs_are_still_read_from_their_history() -> None:
-    view = build_run_view(*succeeded_run())
-
-    assert not view.distributed and view.complete and view.progress is None and view.counts is None
-    assert [(s.connector_id, s.outcome) for s in view.syncs] == [
-        ("stripe_prod", "succeeded"),
-        ("hubspot_crm", "succeeded"),
-    ]
-    assert (view.ok, view.failed, view.skipped_total) == (2, 0, 1)
 
 
 def test_run_dbt_input_with_failed_schemas_or_excluded_sources_alike() -> None:
@@ -471,15 +459,6 @@ def test_the_runs_table_counts_a_distributed_run_without_reading_its_outcomes_fi
     assert s3.gets == [] and (view.ok, view.failed, view.skipped_total) == (9_997, 3, 150)
     row = next(line for line in printed(runs_table([view], "a fake stage")).splitlines() if "run-1" in line)
     assert [cell.strip() for cell in row.split("│")[5:9]] == ["9997", "3", "150", "exit 0 · 7.0 s"]
-
-
-def test_an_inline_run_needs_neither_s3_nor_a_map_run() -> None:
-    described, events = succeeded_run()
-    sfn, s3 = FakeStepFunctions([(described, events, None)]), FakeS3({})
-
-    view = read_run(FakeTarget(sfn, s3), described, events)
-
-    assert (s3.gets, sfn.map_run_calls, len(view.syncs)) == ([], 0, 2)
 
 
 # -- the timeline page ---------------------------------------------------------------------------

@@ -67,37 +67,16 @@ def test_a_failed_sync_keeps_its_cause_and_the_sync_id_the_cause_names() -> None
     assert view.dbt.state == "not_run"
 
 
-def test_a_rescheduled_sync_shows_its_free_wait_and_second_attempt() -> None:
+def test_a_rescheduled_sync_shows_its_free_wait() -> None:
     history = RunHistory().listed(["hubspot_crm"]).iteration_started(0, 0.5).waited(0, 1.0, 3.0)
     history.recorded(0, 4.0, sync_id="s2")
 
     sync = build_run_view(history.described("RUNNING"), history.events).syncs[0]
 
-    assert sync.attempts == 2
     assert [(w.start, w.end, w.kind) for w in sync.waits] == [
         (history.at(1.0), history.at(3.0), "rescheduled")
     ]
     assert sync.outcome == "succeeded"
-
-
-def test_a_running_run_has_running_and_queued_syncs_and_dbt_not_started() -> None:
-    history = RunHistory().listed(["a_1", "b_2", "c_3"]).iteration_started(0, 0.5).iteration_started(1, 0.5)
-    history.recorded(0, 1.0, sync_id="s")
-
-    view = build_run_view(history.described("RUNNING"), history.events)
-
-    assert [s.outcome for s in view.syncs] == ["succeeded", "running", "queued"]
-    assert view.dbt.state == "not_run"
-    assert view.stopped is None
-
-
-def test_syncs_left_running_by_an_aborted_run_are_unfinished() -> None:
-    history = RunHistory().listed(["a_1"]).iteration_started(0, 0.5)
-
-    view = build_run_view(history.described("ABORTED", stopped=5.0), history.events)
-
-    assert (view.syncs[0].outcome, view.syncs[0].duration_s) == ("unfinished", 4.5)
-    assert view.failed == 1
 
 
 def test_a_run_that_failed_before_listing_has_no_syncs_and_a_readable_cause() -> None:

@@ -81,17 +81,6 @@ def test_a_rescheduled_sync_shows_its_wait_inside_its_bar() -> None:
     assert percent(wait["style"], "width") == pytest.approx(50.0)
 
 
-def test_a_run_in_progress_is_drawn_up_to_now_with_running_bars() -> None:
-    history = RunHistory().listed(["a_1", "b_2"]).iteration_started(0, 0.0)
-
-    page = render_timeline(build_run_view(history.described("RUNNING"), history.events), now=history.at(10.0))
-
-    elements = Elements(page)
-    (running,) = elements.with_class("bar", "running")
-    assert percent(running["style"], "width") == pytest.approx(100.0)
-    assert "still running" in page and len(elements.with_class("row", "queued")) == 1
-
-
 @pytest.mark.parametrize(
     ("span", "step"),
     [(0.8, 0.1), (1.5, 0.2), (12, 2), (95, 10), (3_600, 600), (6 * 3_600, 3_600), (8e5, 86_400)],

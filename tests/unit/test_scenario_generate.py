@@ -108,12 +108,13 @@ def test_the_scale_scenarios_parse() -> None:
     assert len(big.connectors) == 2500 and big.settings["timeout_s"] >= 900
     assert all(4 <= c.sync.duration_s <= 6 for c in big.connectors)
     hundred = load_scenario(root / "hundred_connections.yaml")
-    assert len(hundred.connectors) == 100 and hundred.settings == {}
+    assert len(hundred.connectors) == 100 and hundred.settings == {"pace": True}
     assert {c.sync.duration_s for c in hundred.connectors} == {5.0}
     thousand = load_scenario(root / "thousand_connections.yaml")
-    # every orchestrator setting at the stack's default (no budget or concurrency key at all)
+    # every orchestrator setting at the stack's default (no budget or concurrency key at all); moto's pace on
     assert len(thousand.connectors) == 1000
     assert set(thousand.settings) == {
+        "pace",
         "heartbeat_seconds",
         "reconcile_after_s",
         "reconcile_interval_s",

@@ -154,3 +154,13 @@ def test_a_sync_of_zero_rows_succeeds_and_loads_nothing(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     assert write_sync(db, schema="stripe", service="stripe", rows=3) > 0
     assert write_sync(db, schema="stripe", service="stripe", rows=0) == 0
+
+
+def test_the_pace_setting_is_off_unless_a_scenario_turns_it_on_as_the_scale_scenarios_do() -> None:
+    root = Path(__file__).resolve().parents[2] / "local" / "scenarios"
+    scale = ("hundred_connections", "thousand_connections", "twenty_five_hundred_connections")
+
+    assert [load_scenario(root / f"{name}.yaml").settings.get("pace") for name in scale] == [True] * 3
+    assert "pace" not in load_scenario(root / "all_succeed.yaml").settings
+    with pytest.raises(ScenarioError, match=r"settings\.pace must be true or false"):
+        parse_scenario({"connectors": [STRIPE], "settings": {"pace": "yes"}})
