@@ -10,16 +10,24 @@ from pathlib import Path
 import pytest
 
 from local import warehouse
-from tests.dbt.support import Run, run_entrypoint
+from tests.dbt.support import FullBuild, Run, run_entrypoint
 
 STRIPE_MODELS = {"model.orchestrator.stg_stripe__customers", "model.orchestrator.stg_stripe__charges"}
 
 
 @pytest.fixture(scope="module")
 def selected_run(
-    dbt_python: Path, seeded_db: Path, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+    dbt_python: Path,
+    seeded_db: Path,
+    s3_endpoint: str,
+    full_build: FullBuild,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Run:
-    """`dbt run` of what the stripe source feeds, less customer_360, with an artifacts bucket that is gone."""
+    """`dbt run` of what the stripe source feeds, less customer_360, with an artifacts bucket that is gone.
+
+    After the session's full build of the same file (``full_build``), as in production: revenue_daily
+    also reads ``stg_app_db__orders``, which this selection does not build, so it must exist already
+    (before, the test passed only when another module's full build happened to run first)."""
     return run_entrypoint(
         dbt_python,
         tmp_path_factory.mktemp("selected"),
