@@ -1,7 +1,7 @@
 """``python -m benchmarks`` (``make bench``): run the benchmarks, print Markdown, write ``results.md``.
 
 Every benchmark is bounded in count and time and talks to 127.0.0.1 only. With no benchmark flag all
-eight run (about half an hour on 2 busy cores: the wall-time and trouble runs start the local runtime
+nine run (about half an hour on 2 busy cores: the wall-time and trouble runs start the local runtime
 once per side and case); ``--quick`` shrinks each (a few minutes). The polling peer's venv
 (``.venv-bench``) is created on first use with pip from PyPI. Progress goes to stderr; the Markdown
 goes to stdout and to ``--output``. ``--readme`` also replaces the table block in README.md's
@@ -21,10 +21,13 @@ from benchmarks import ROOT, cost
 from benchmarks.attribution import run_attribution
 from benchmarks.child import dbt_python
 from benchmarks.latency import SideResult, durations, run_ours, run_peer
+from benchmarks.new_data_pattern import HOURS_IN_A_WEEK
+from benchmarks.new_data_week import run_week
 from benchmarks.peer_env import PEER_VENV, ensure_peer_env
 from benchmarks.report.attribution import attribution_section
 from benchmarks.report.cost import cost_section, distributed_cost_section, lambda_memory_mb
 from benchmarks.report.latency import latency_section
+from benchmarks.report.new_data_week import new_data_week_section
 from benchmarks.report.scale import scale_section
 from benchmarks.report.sidebyside import trouble_section, walltime_section
 from benchmarks.report.sync_stage import sync_stage_section
@@ -55,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     which.add_argument("--trouble", action="store_true", help="API outage and 429 storm, both sides")
     which.add_argument("--attribution", action="store_true", help="attribution under chaos, both rules")
     which.add_argument("--syncstage", action="store_true", help="the sync stage of 100 five-second syncs")
+    which.add_argument(
+        "--new-data-week", action="store_true", help="a week of hourly dbt runs, mode new_data versus all"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller and faster: for a first look")
     parser.add_argument("--connections", type=int, default=8, help="latency: connections (default 8)")
     parser.add_argument("--no-dbt", action="store_true", help="latency: skip the real dbt run at the end")
@@ -99,6 +105,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--attribution-real-worlds", type=int, default=None, help="of which through the real path (all)"
     )
+    parser.add_argument(
+        "--new-data-hours", type=int, default=HOURS_IN_A_WEEK, help="new-data week: hourly runs (168)"
+    )
+    parser.add_argument(
+        "--new-data-log", type=Path, help="new-data week: append a JSON line per run here (the week so far)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS.relative_to(ROOT)}")
     parser.add_argument("--readme", action="store_true", help="also update README.md's Performance table")
     args = parser.parse_args(argv)
@@ -111,10 +123,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.trouble,
         args.attribution,
         args.syncstage,
+        args.new_data_week,
     )
     if not any(chosen):
         args.latency = args.webhook = args.scale = args.cost = True
         args.walltime = args.trouble = args.attribution = args.syncstage = True
+        args.new_data_week = True
     if args.quick:
         args.walltime_sizes = "10,100"
         args.walltime_range = "2,8"
@@ -125,6 +139,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.webhook_requests = min(args.webhook_requests, 100)
         args.webhook_time_limit = min(args.webhook_time_limit, 10.0)
         args.scale_budget = min(args.scale_budget, 90.0)
+        args.new_data_hours = min(args.new_data_hours, 24)
     return args
 
 
@@ -236,6 +251,15 @@ def _trouble(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str
     return trouble_section(cases)
 
 
+def _new_data_week(args: argparse.Namespace, workdir: Path) -> list[str]:
+    """The new-data week's section, if asked for (both modes side by side: under the same load)."""
+    if not args.new_data_week:
+        return []
+    _say(f"new-data week: {args.new_data_hours} hourly runs per mode, both modes side by side")
+    week = run_week(workdir / "new-data-week", args.new_data_hours, parallel=True, log=args.new_data_log)
+    return [new_data_week_section(week)]
+
+
 def _tables_only(section: str) -> str:
     """A section's heading (one level down, under README's Performance) and its tables, without the notes."""
     kept: list[str] = []
@@ -294,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             extra.append(
                 sync_stage_section(run_sync_stage(args.syncstage_runs, workdir=workdir), args.syncstage_runs)
             )
+        extra += _new_data_week(args, workdir)
         if args.cost:
             extra.append(
                 distributed_cost_section(
