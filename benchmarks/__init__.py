@@ -19,11 +19,16 @@
 - ``attribution`` (a package): seeded random event streams through our real ``start_sync`` and
   webhook handler and through dagster-fivetran's completion rule: runs given another sync's outcome
 
+- ``new_data_week``: a week of hourly runs of the dbt task (the real entrypoint, the demo project on
+  DuckDB) under ``mode: new_data`` and ``mode: all``: models built, dbt seconds, ECS task starts, and
+  false skips checked against the warehouse (``new_data_pattern``: the seeded rows and the check)
+
 ``hooks`` is what the runs switch off in the local runtime; ``child`` starts a run in its own process;
 ``report`` renders each benchmark's section of the Markdown.
 The pure helpers (``stats``, ``tables``, ``history``, ``cost``) have a smoke test in
 ``tests/unit/test_bench_helpers.py``, the attribution generator and the peer's rule in
-``tests/unit/test_bench_attribution.py``; everything else needs the local runtime.
+``tests/unit/test_bench_attribution.py``, the new-data week's pattern and check in
+``tests/unit/test_bench_new_data_week.py``; everything else needs the local runtime.
 """
 
 from pathlib import Path

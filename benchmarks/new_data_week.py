@@ -72,6 +72,7 @@ class WeekResult:
     wall_s: float
     started: str = ""  # UTC, when the week began
     load: tuple[float, float] = (0.0, 0.0)  # the 15-minute load average at the start and at the end
+    manifest: dict[str, Any] | None = None  # the project's manifest.json (for the replay of every hour)
 
 
 def _base_env(endpoint: str) -> dict[str, str]:
@@ -204,15 +205,16 @@ def run_mode(
     pattern: list[dict[str, Sync]],
     python: Path,
     log: Path | None = None,
-) -> tuple[ModeResult, int]:
-    """Bootstrap, then one run per hour of ``pattern``: (the mode's result, the project's model count)."""
+) -> tuple[ModeResult, dict[str, Any]]:
+    """Bootstrap, then one run per hour of ``pattern``: (the mode's result, the project's manifest)."""
     runner = ModeRunner(mode, workdir, endpoint, python)
     everything = {c.connector_id: Sync(BOOTSTRAP_ROWS) for c in connections}
     runner.land(connections, everything, seed=1)
     first = runner.run(f"{mode}-bootstrap", connections, everything)
     if first["exit_code"] != 0:
         raise RuntimeError(f"{mode}: the bootstrap run failed: {first}")
-    models = lineage(runner.manifest())
+    manifest = runner.manifest()
+    models = lineage(manifest)
     tables = set().union(*models.values())
     check = TruthCheck(models)
     check.after_run(first["models_built"], runner.truth(tables))
@@ -243,7 +245,7 @@ def run_mode(
             f"exit {summary['exit_code']}, {summary['task_s']:.1f} s"
             + (f", FALSE SKIPS {hour_check.false_skips}" if hour_check.false_skips else "")
         )
-    return result, len(models)
+    return result, manifest
 
 
 def run_week(
@@ -276,13 +278,13 @@ def run_week(
             meta = {"hours": hours, "seed": seed, "started": datetime.now(UTC).isoformat()}
             log.write_text(json.dumps({"week": meta, "load": os.getloadavg()[2]}) + "\n", encoding="utf-8")
 
-        def one(mode: str) -> tuple[ModeResult, int]:
+        def one(mode: str) -> tuple[ModeResult, dict[str, Any]]:
             _say(f"{mode}: bootstrap, then {hours} hourly runs")
             return run_mode(mode, workdir, endpoint, connections, pattern, python, log)
 
         with ThreadPoolExecutor(max_workers=len(modes) if parallel else 1) as pool:
             done = list(pool.map(one, modes))
-        results, models = [r for r, _ in done], max(n for _, n in done)
+        results, manifest = [r for r, _ in done], done[0][1]
     finally:
         server.stop()
     return WeekResult(
@@ -291,16 +293,17 @@ def run_week(
         connections,
         pattern,
         results,
-        models,
+        len(lineage(manifest)),
         time.monotonic() - began,
         started.strftime("%Y-%m-%d %H:%M UTC"),
         (load_before, os.getloadavg()[2]),
+        manifest,
     )
 
 
-def week_from_log(log: Path, seed: int = 21) -> WeekResult:
+def week_from_log(log: Path, seed: int = 21, manifest: Path | None = None) -> WeekResult:
     """The week so far from ``run_week``'s log: every mode's counted runs, the pattern replayed from the
-    seed (as long as the longest mode got)."""
+    seed (as long as the longest mode got); ``manifest``: the project's, kept from the week's runs."""
     lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
     head, runs = lines[0], lines[1:]
     by_mode: dict[str, ModeResult] = {}
@@ -323,6 +326,7 @@ def week_from_log(log: Path, seed: int = 21) -> WeekResult:
         ).total_seconds(),
         datetime.fromisoformat(head["week"]["started"]).strftime("%Y-%m-%d %H:%M UTC"),
         (float(head["load"]), os.getloadavg()[2]),
+        json.loads(manifest.read_text(encoding="utf-8")) if manifest else None,
     )
 
 
@@ -336,9 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", action="store_true", help="both modes side by side")
     parser.add_argument("--log", type=Path, help="append a JSON line per run here")
     parser.add_argument("--from-log", type=Path, help="only print the section of a --log file so far")
+    parser.add_argument("--manifest", type=Path, help="with --from-log: the project's manifest.json")
     args = parser.parse_args(argv)
     if args.from_log:
-        print(new_data_week_section(week_from_log(args.from_log, args.seed)))
+        print(new_data_week_section(week_from_log(args.from_log, args.seed, args.manifest)))
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-week-") as tmp:
         week = run_week(Path(tmp), args.hours, args.seed, parallel=args.parallel, log=args.log)

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from benchmarks.new_data_pattern import (
     FAILURE_PROBABILITY,
+    HOURS_IN_A_WEEK,
     KIND_LOAD_PROBABILITY,
+    ModeResult,
     ModeTotals,
     loading_share,
+    median,
     totals,
+    week_pattern,
 )
+from benchmarks.new_data_replay import Replay, replay
 from benchmarks.new_data_week import WeekResult
 from benchmarks.tables import fmt, markdown_table
 
@@ -25,6 +32,74 @@ def _row(label: str, pick: str, by_mode: dict[str, ModeTotals], digits: int = 0)
         value = getattr(found, pick) if found else None
         cells.append(fmt(value, digits) if not isinstance(value, int) else fmt(value))
     return cells
+
+
+def _estimate_s(result: ModeResult, hours: Replay) -> float | None:
+    """The week's task seconds estimated from the measured runs' medians: a run that built nothing at the
+    median of those that did not start a build, a build at the median of the measured builds."""
+    idle = [h.task_s for h in result.hours if not h.build_started]
+    busy = [h.task_s for h in result.hours if h.build_started]
+    idle_hours = sum(1 for h in hours.hours if not h.build_started)
+    if not busy or (idle_hours and not idle):
+        return None
+    return idle_hours * median(idle) + (len(hours.hours) - idle_hours) * median(busy)
+
+
+def replay_section(week: WeekResult, hours: int = HOURS_IN_A_WEEK) -> str:
+    """The same seeded pattern over ``hours`` hours through the selection rule alone (see
+    ``benchmarks/new_data_replay.py``), checked against the real runs where they measured the hour."""
+    if week.manifest is None:
+        return ""
+    pattern = week_pattern(week.connections, hours, week.seed)
+    measured = {m.mode: m for m in week.modes}
+    replays = {
+        mode: replay(
+            week.manifest, week.connections, pattern, mode, measured[mode].hours if mode in measured else []
+        )
+        for mode in ("new_data", "all")
+    }
+    estimates = {
+        mode: _estimate_s(measured[mode], replays[mode]) if mode in measured else None for mode in replays
+    }
+
+    def cells(label: str, value: Callable[[Replay], int]) -> list[str]:
+        return [label, *(fmt(value(r)) for r in replays.values())]
+
+    rows = [
+        cells("runs (hourly)", lambda r: len(r.hours)),
+        cells("ECS task starts", lambda r: len(r.hours)),
+        cells("dbt builds started", lambda r: r.builds_started),
+        cells("models built, total", lambda r: r.models_built),
+        [
+            "models built, per run (median)",
+            *(fmt(median([float(len(h.built)) for h in r.hours]), 1) for r in replays.values()),
+        ],
+        [
+            "task seconds, total (estimated from the measured medians)",
+            *(fmt(estimates[m], 0) for m in replays),
+        ],
+        cells("false skips (against the replayed warehouse)", lambda r: r.false_skips),
+        cells("models held back by a failed connection", lambda r: sum(len(h.held_back) for h in r.hours)),
+        [
+            "hours where the real run built other models than the replay",
+            *(
+                f"{len(r.mismatches)} of {min(len(measured[m].hours), hours) if m in measured else 0}"
+                for m, r in replays.items()
+            ),
+        ],
+    ]
+    return "\n".join(
+        [
+            f"The same seeded pattern over all {hours} hours, replayed through the selection rule alone"
+            " (`benchmarks/new_data_replay.py`: the task's `select_new_data` and `next_state` over the"
+            " project's real `manifest.json`, the freshness `dbt source freshness` would measure, and the"
+            " exclusion of a failed connection's lineage), each hour checked as the real runs are. Task"
+            " seconds are estimated: an hour with no build at the median of the measured runs without a"
+            " build, any other at the median of the measured builds.",
+            "",
+            markdown_table(["per week (replayed)", "`mode: new_data`", "`mode: all`"], rows, "lrr"),
+        ]
+    )
 
 
 def new_data_week_section(week: WeekResult) -> str:
@@ -81,5 +156,6 @@ def new_data_week_section(week: WeekResult) -> str:
             " task starts whether a sync loaded rows (Fivetran's sync-end webhook and API carry no row"
             " count), so the task starts every hour and decides inside, after `dbt source freshness`;"
             " an hour with no new data then starts no `dbt build`." + saving,
+            *(["", replayed] if (replayed := replay_section(week)) else []),
         ]
     )
