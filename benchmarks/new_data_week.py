@@ -302,8 +302,8 @@ def run_week(
 
 
 def week_from_log(log: Path, seed: int = 21, manifest: Path | None = None) -> WeekResult:
-    """The week so far from ``run_week``'s log: every mode's counted runs, the pattern replayed from the
-    seed (as long as the longest mode got); ``manifest``: the project's, kept from the week's runs."""
+    """The week so far from ``run_week``'s log: the hours every mode measured (the first N of the week),
+    the pattern replayed from the seed; ``manifest``: the project's, kept from the week's runs."""
     lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
     head, runs = lines[0], lines[1:]
     by_mode: dict[str, ModeResult] = {}
@@ -312,7 +312,9 @@ def week_from_log(log: Path, seed: int = 21, manifest: Path | None = None) -> We
         models = max(models, int(run.pop("models")))
         mode = run.pop("mode")
         by_mode.setdefault(mode, ModeResult(mode)).hours.append(HourResult(**run))
-    hours = max((len(m.hours) for m in by_mode.values()), default=0)
+    hours = min((len(m.hours) for m in by_mode.values()), default=0)
+    for result in by_mode.values():  # the hours both modes measured, so their totals compare
+        result.hours = sorted(result.hours, key=lambda h: h.hour)[:hours]
     seed = int(head["week"].get("seed", seed))
     return WeekResult(
         hours,
