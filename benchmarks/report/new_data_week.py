@@ -151,7 +151,8 @@ def new_data_week_section(week: WeekResult) -> str:
         ""
         if week.hours >= HOURS_IN_A_WEEK
         else f" The first {week.hours} of the week's {HOURS_IN_A_WEEK} hours were measured in both modes"
-        " in the time the machine gave (each run starts dbt, 20 to 60 s on 2 busy cores); the replay below plays"
+        " in the time the machine gave (each run starts dbt, 20 to 60 s on 2 busy cores); the replay"
+        " below plays"
         f" all {HOURS_IN_A_WEEK}."
     )
     kinds = ", ".join(
