@@ -37,6 +37,7 @@ import duckdb
 
 from benchmarks import ROOT
 from benchmarks.child import dbt_python
+from benchmarks.tables import machine_line
 from benchmarks.new_data_pattern import (
     DEMO_CONNECTIONS,
     HOURS_IN_A_WEEK,
@@ -345,11 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, help="with --from-log: the project's manifest.json")
     args = parser.parse_args(argv)
     if args.from_log:
-        print(new_data_week_section(week_from_log(args.from_log, args.seed, args.manifest)))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="bench-week-") as tmp:
-        week = run_week(Path(tmp), args.hours, args.seed, parallel=args.parallel, log=args.log)
-    print(new_data_week_section(week))
+        week = week_from_log(args.from_log, args.seed, args.manifest)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-week-") as tmp:
+            week = run_week(Path(tmp), args.hours, args.seed, parallel=args.parallel, log=args.log)
+    title, rest = new_data_week_section(week).split("\n", 1)
+    print(f"{title}\n\nMachine: {machine_line()}.\n{rest}")
     return 0
 
 
