@@ -37,7 +37,6 @@ import duckdb
 
 from benchmarks import ROOT
 from benchmarks.child import dbt_python
-from benchmarks.tables import machine_line
 from benchmarks.new_data_pattern import (
     DEMO_CONNECTIONS,
     HOURS_IN_A_WEEK,
@@ -49,6 +48,7 @@ from benchmarks.new_data_pattern import (
     lineage,
     week_pattern,
 )
+from benchmarks.tables import machine_line
 from local import warehouse
 
 ENTRYPOINT = ROOT / "dbt_container" / "entrypoint.py"
