@@ -184,8 +184,9 @@ def new_data_week_section(week: WeekResult) -> str:
             " counted as held back; it must then build in a later run, or it becomes a false skip).",
             "",
             "ECS task starts are equal under both modes today: the state machine cannot know before the"
-            " task starts whether a sync loaded rows (Fivetran's sync-end webhook and API carry no row"
-            " count), so the task starts every hour and decides inside, after `dbt source freshness`;"
+            " task starts whether a sync loaded rows (Fivetran's `sync_end` webhook carries a status, no"
+            " row count, and no API field for one could be verified), so the task starts every hour and"
+            " decides inside, after `dbt source freshness`;"
             " an hour with no new data then starts no `dbt build`." + saving,
             *(["", replayed] if (replayed := replay_section(week)) else []),
         ]
