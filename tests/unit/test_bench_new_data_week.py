@@ -158,3 +158,27 @@ def test_the_section_sets_both_modes_side_by_side_and_counts_the_false_skips():
     assert "| ECS task starts | 2 | 2 |" in text
     assert "| false skips (against the warehouse) | 1 | 0 |" in text
     assert "built 25% of the models" in text
+
+
+def test_a_stopped_weeks_log_is_read_back_as_the_hours_both_modes_measured(tmp_path):
+    import json
+
+    from benchmarks.new_data_week import week_from_log
+
+    def line(mode: str, number: int) -> str:
+        run = {"mode": mode, "models": 11, "hour": number, "exit_code": 0, "models_built": ["a"]}
+        run |= {"build_started": True, "dbt_s": 1.0, "task_s": 2.0, "false_skips": [], "held_back": []}
+        return json.dumps(run)
+
+    log = tmp_path / "week.jsonl"
+    head = json.dumps(
+        {"week": {"hours": 168, "seed": 5, "started": "2026-12-06T17:00:00+00:00"}, "load": 1.5}
+    )
+    runs = [line("all", 0), line("new_data", 0), line("all", 1), line("all", 2), line("new_data", 1)]
+    log.write_text("\n".join([head, *runs]) + "\n")
+    week = week_from_log(log)
+
+    assert (week.hours, week.seed, week.models) == (2, 5, 11)
+    assert [len(m.hours) for m in week.modes] == [2, 2]
+    assert [m.mode for m in week.modes] == ["new_data", "all"]
+    assert len(week.pattern) == 2 and week.manifest is None
