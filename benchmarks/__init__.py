@@ -26,6 +26,9 @@ their figures live (docs/design.md sums them up and links it):
   the safety net at its production cadence against polling every 10 s, at 10 and 100 connections
 - ``attribution`` (a package): seeded random event streams through our real ``start_sync`` and
   webhook handler and through dagster-fivetran's completion rule: runs given another sync's outcome
+- ``new_data_week``: a week of hourly runs of the dbt task (the real entrypoint, the demo project on
+  DuckDB) under ``mode: new_data`` and ``mode: all``: models built, dbt seconds, ECS task starts, and
+  false skips checked against the warehouse (``new_data_pattern``: the seeded rows and the check)
 
 ``measurements/<date>/`` keeps the raw figures behind ``results.md``'s re-measured sections (what
 ``--measurements DIR`` wrote, and a person's notes): ``python -m benchmarks --walltime --largest
@@ -36,7 +39,8 @@ their figures live (docs/design.md sums them up and links it):
 The pure helpers (``stats``, ``tables``, ``history``, ``cost``) have a smoke test in
 ``tests/unit/test_bench_helpers.py``, the measured cost, the merge and the webhook path's stages in
 ``tests/unit/test_bench_measured_cost.py``, the attribution generator and the peer's rule in
-``tests/unit/test_bench_attribution.py``; everything else needs the local runtime.
+``tests/unit/test_bench_attribution.py``, the new-data week's pattern and check in
+``tests/unit/test_bench_new_data_week.py``; everything else needs the local runtime.
 """
 
 from pathlib import Path

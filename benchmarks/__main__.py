@@ -31,11 +31,13 @@ from benchmarks.measured_runs import (
     merge_sections,
     webhook_line,
 )
+from benchmarks.new_data_week import run_week
 from benchmarks.options import parse_args
 from benchmarks.peer_env import PEER_VENV, ensure_peer_env
 from benchmarks.report.attribution import attribution_section
 from benchmarks.report.cost import lambda_memory_mb
 from benchmarks.report.latency import latency_section
+from benchmarks.report.new_data_week import new_data_week_section
 from benchmarks.report.scale import scale_section
 from benchmarks.report.sidebyside import trouble_section, walltime_section
 from benchmarks.report.sync_stage import sync_stage_section
@@ -249,6 +251,15 @@ def _trouble(args: argparse.Namespace, workdir: Path, peer: tuple[Path, str, str
     return trouble_section(cases)
 
 
+def _new_data_week(args: argparse.Namespace, workdir: Path) -> list[str]:
+    """The new-data week's section, if asked for (both modes side by side: under the same load)."""
+    if not args.new_data_week:
+        return []
+    _say(f"new-data week: {args.new_data_hours} hourly runs per mode, both modes side by side")
+    week = run_week(workdir / "new-data-week", args.new_data_hours, parallel=True, log=args.new_data_log)
+    return [new_data_week_section(week)]
+
+
 def _with_notes(sections: list[str], folder: Path | None) -> list[str]:
     """Each section with ``notes-<n>.txt`` of the measurements folder (a person's notes) appended."""
     if folder is None:
@@ -321,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             extra.append(
                 sync_stage_section(run_sync_stage(args.syncstage_runs, workdir=workdir), args.syncstage_runs)
             )
+        extra += _new_data_week(args, workdir)
         scale_data = None
         if args.scale:
             sizes = sorted({int(s) for s in args.scale_sizes.split(",") if s.strip()})

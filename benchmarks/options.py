@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from benchmarks import ROOT, cost
+from benchmarks.new_data_pattern import HOURS_IN_A_WEEK
 from benchmarks.peer_env import PEER_VENV
 
 __all__ = ["RESULTS", "parse_args"]
@@ -36,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     which.add_argument(
         "--largest", action="store_true", help="the largest run at the default budget (up to 10,000)"
+    )
+    which.add_argument(
+        "--new-data-week", action="store_true", help="a week of hourly dbt runs, mode new_data versus all"
     )
     parser.add_argument("--quick", action="store_true", help="smaller and faster: for a first look")
     parser.add_argument("--connections", type=int, default=8, help="latency: connections (default 8)")
@@ -101,6 +105,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help="keep each section's raw measurements (JSON) in this folder",
     )
+    parser.add_argument(
+        "--new-data-hours", type=int, default=HOURS_IN_A_WEEK, help="new-data week: hourly runs (168)"
+    )
+    parser.add_argument(
+        "--new-data-log", type=Path, help="new-data week: append a JSON line per run here (the week so far)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args(argv)
     chosen = (
@@ -114,12 +124,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.syncstage,
         args.largest,
         args.webhookpath,
+        args.new_data_week,
     )
     if not any(chosen):
         args.latency = args.webhook = args.scale = args.cost = True
         args.walltime = args.trouble = args.attribution = args.syncstage = args.largest = args.webhookpath = (
             True
         )
+        args.new_data_week = True
     if args.cost:
         args.walltime = True
     if args.quick:
@@ -133,4 +145,5 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.webhook_requests = min(args.webhook_requests, 100)
         args.webhook_time_limit = min(args.webhook_time_limit, 10.0)
         args.scale_budget = min(args.scale_budget, 90.0)
+        args.new_data_hours = min(args.new_data_hours, 24)
     return args
