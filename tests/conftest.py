@@ -136,7 +136,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 group = f"module:{item.nodeid.split('::', 1)[0]}"
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
-            if config.getvalue("loadgroup"):  # an xdist worker under --dist loadgroup
+            if config.getoption("loadgroup", default=False):  # an xdist worker under --dist loadgroup
                 _show_group(item, group)
 
 
