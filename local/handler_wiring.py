@@ -64,11 +64,9 @@ def dependencies(settings: Settings, clients: dict[str, Any], principal: Any) ->
     or new in-process clients whose calls are checked as ``principal`` (a principal's name, or
     ``enforce.ACTING_AS``: whichever handler is running at call time)."""
     if principal is not None:
-        session = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto
-            region_name=REGION,
-        )
+        # The shared session: each client still has its own copy of the session's event hooks, so the
+        # enforcer's check attached to one client is on that client only.
+        session = local_session()
         acting = None if principal is enforce.ACTING_AS else principal
         clients = {
             name: enforce.attach(

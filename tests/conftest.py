@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from _pytest.nodeid import NodeId
 from moto import mock_aws
 
 from chalicelib.platform.config import Settings
@@ -110,7 +111,7 @@ def deps(moto_aws: None, token_table: str, settings: Settings, fivetran: FakeFiv
 CHECK_PATHS = ("tests/unit/", "tests/functional/")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks the inner loop's tests ``check`` (``make check``: ``-m check``).
 
     Under pytest-xdist (``make test``: ``-n auto --dist loadgroup``), the tests that share an expensive
@@ -135,6 +136,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 group = f"module:{item.nodeid.split('::', 1)[0]}"
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+            if config.getoption("loadgroup", default=False):  # an xdist worker under --dist loadgroup
+                _show_group(item, group)
+
+
+def _show_group(item: pytest.Item, group: str) -> None:
+    """Appends ``@group`` to the test's id, which is what ``--dist loadgroup`` schedules by.
+
+    pytest-xdist 3.8 does this itself from the ``xdist_group`` mark, by setting ``item._nodeid``, which
+    pytest 9 no longer reads (an item's id is its ``_id``): without this, no group held, and every
+    module's expensive fixture (a ``local serve`` runtime, a dbt build) was built on both workers."""
+    if "@" not in item.nodeid.rpartition("]")[2]:
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -325,6 +325,7 @@ def test_concurrent_conditional_counter_updates_each_get_their_own_value(moto_aw
     assert sorted(values) == list(range(1, 201))
 
 
+@pytest.mark.slow  # ~8 s of CPU: scans of a growing table while 450 items are written (make test runs it)
 def test_scans_never_fail_while_other_threads_write(moto_aws, frequent_thread_switches):
     dynamodb = _keyed_table()
     errors: list[BaseException] = []
