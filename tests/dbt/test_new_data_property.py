@@ -213,10 +213,12 @@ def test_the_property_finds_a_false_skip_when_the_rule_is_weakened(
     name, replacement = WEAKENINGS[weakening]
     monkeypatch.setattr(new_data, name, replacement)
 
+    # derandomized: the same 1,000 projects every run, so whether the weakening is caught does not depend on
+    # the draw (a random draw once missed the seeds-and-snapshots case: NoSuchExample)
     counterexample = find(
         projects(),
         lambda case: bool(false_skips(case)),
-        settings=settings(max_examples=1000, database=None, phases=[Phase.generate]),
+        settings=settings(max_examples=1000, database=None, phases=[Phase.generate], derandomize=True),
     )
 
     assert false_skips(counterexample)
