@@ -178,6 +178,7 @@ def test_the_entry_point_sends_the_runs_message_from_its_files_and_description(
     assert "sf (salesforce): failed: OAuth expired" in body["text"]
 
 
+@pytest.mark.slow  # ~6 s of real time (make test runs it; make check leaves it out)
 def test_the_entry_point_raises_only_when_no_channel_took_the_message_so_lambda_retries(
     ended_run: dict[str, Any],
 ) -> None:

@@ -90,6 +90,7 @@ def test_one_failed_sync_with_policy_continue_runs_dbt_without_its_sources(moto_
     assert json.loads(described["output"])["dbt"]["excluded_sources"] == ["hubspot"]
 
 
+@pytest.mark.slow  # waits out a 15 s sync timeout (make test runs it; make check leaves it out)
 def test_a_sync_that_never_completes_is_recorded_as_timed_out(moto_aws, three_connections):
     pipeline = Pipeline(three_connections, tunables={"HeartbeatSeconds": 60})
     # The run's deadline leaves a loaded machine time to trigger all three and finish two of them.

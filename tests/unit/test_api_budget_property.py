@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -87,6 +88,7 @@ def most_in_a_window(times: list[float], width: float) -> int:
     return most
 
 
+@pytest.mark.slow  # ~9 s of CPU: make test runs it; make check leaves it out
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule=rules, arrivals=runs, rng=st.randoms(use_true_random=False))
 def test_no_trigger_is_deferred_twice_and_no_hour_holds_more_than_the_budget(rule, arrivals, rng):
