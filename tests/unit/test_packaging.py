@@ -74,3 +74,26 @@ def test_every_distribution_the_cli_loads_is_declared_or_a_dependency_of_one() -
     )
 
     assert missing == set()
+
+
+def test_every_module_the_cli_loads_from_this_repository_is_in_a_package_the_build_includes() -> None:
+    # ``pip install .`` ships only the packages ``[tool.setuptools.packages.find]`` includes: a module the
+    # CLI imports from outside them is missing from the install (``chalicelib.safety_net`` once was).
+    from setuptools import find_packages
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    shipped = set(find_packages(where=str(ROOT), include=include))
+    script = (
+        "import json, sys; from pathlib import Path; root = Path.cwd().resolve(); import ops.cli; "
+        "print(json.dumps(sorted(m.__name__ if hasattr(m, '__path__') else m.__name__.rpartition('.')[0] "
+        "for m in list(sys.modules.values()) if getattr(m, '__file__', None) "
+        "and Path(m.__file__).resolve().is_relative_to(root) and 'site-packages' not in m.__file__)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    packages = {name for name in json.loads(loaded.stdout) if name}
+
+    assert packages and packages - shipped == set()
