@@ -28,6 +28,7 @@ retry with the same token finds it already parked and triggers again, which is h
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -168,18 +169,10 @@ def start_sync(
     if turn is not None:
         _wait_for_turn(record, turn, store, resolver, now=now, ctx=ctx)
         return {**result, "rate_limited": True, "budget": True}
-    try:
-        answer: TriggerResult = fivetran.trigger_sync(record.connector_id)
-    except FivetranRateLimited as exc:
-        _wait_for_rate_limit(record, exc, store, resolver, now=now, ctx=ctx)
+    answer = _trigger_in_own_second(record, fivetran, store, ctx)
+    if isinstance(answer, FivetranRateLimited):
+        _wait_for_rate_limit(record, answer, store, resolver, now=now, ctx=ctx)
         return {**result, "rate_limited": True}
-    except FivetranError as exc:
-        store.remove(record.connector_id, record.token_id)
-        logger.warning(
-            "sync trigger failed; token removed",
-            extra={**ctx, "error": type(exc).__name__, "detail": str(exc)[:500]},
-        )
-        raise
     accepted_at = answer.accepted_at
     if accepted_at is None:
         accepted_at = now
@@ -199,6 +192,33 @@ def start_sync(
     if armed is not None:
         resolver.settle(record.connector_id, history_reader=history_reader)
     return {**result, "triggered": True, "joined": answer.joined}
+
+
+def _trigger_in_own_second(
+    record: Any, fivetran: SyncTrigger, store: TokenStore, ctx: dict[str, Any]
+) -> TriggerResult | FivetranRateLimited:
+    """Trigger once the connection's trigger slot is ours (``chalicelib/tokens/trigger_spacing.py``):
+    no two of our triggers of one connection are accepted in one second of Fivetran's clock. A 429
+    comes back as the error (the caller hands the wait to the state machine); any other refusal
+    removes the token and raises the typed Fivetran error."""
+    spacing = store.triggers
+    if not spacing.wait_for_slot(record.connector_id, record.token_id):
+        logger.warning(
+            "another trigger of this connection still holds its slot; triggering all the same", extra=ctx
+        )
+    try:
+        return fivetran.trigger_sync(record.connector_id)
+    except FivetranRateLimited as exc:
+        return exc
+    except FivetranError as exc:
+        store.remove(record.connector_id, record.token_id)
+        logger.warning(
+            "sync trigger failed; token removed",
+            extra={**ctx, "error": type(exc).__name__, "detail": str(exc)[:500]},
+        )
+        raise
+    finally:
+        spacing.release_after(record.connector_id, record.token_id, time.time())
 
 
 def _wait_for_rate_limit(

@@ -1,9 +1,9 @@
 """The token table's items, as Python records (``store`` reads and writes them in DynamoDB).
 
-Key: partition ``connector_id`` (S), sort ``token_id`` (S). Four kinds of item, each with its own
+Key: partition ``connector_id`` (S), sort ``token_id`` (S). Five kinds of item, each with its own
 class over the table (``table.TableItems``): parked tokens (``store.TokenStore``), syncs seen
-(``syncs_seen.SyncsSeen``), the lease and its marks (``pass_lease.PassLease``) and the API budget
-(``budget_slots.BudgetSlots``):
+(``syncs_seen.SyncsSeen``), each connection's trigger slot (``trigger_spacing.TriggerSpacing``), the
+lease and its marks (``pass_lease.PassLease``) and the API budget (``budget_slots.BudgetSlots``):
 
 - **parked token** (``token_id`` = SHA-256 of the task token): ``task_token``,
   ``execution_id``, ``requested_at`` (ISO 8601 UTC, AWS clock), ``expires_at`` (epoch
@@ -20,6 +20,9 @@ class over the table (``table.TableItems``): parked tokens (``store.TokenStore``
   ``source``, ``expires_at``: what the webhooks (and the sync history) said of one sync,
   kept so an event that arrives before its token is armed (or while no token is parked)
   is not lost.
+- **trigger slot** (``token_id`` = ``trigger#spacing``, in the connection's partition): ``holder``,
+  ``until`` (epoch seconds, AWS clock), ``expires_at``: our triggers of one connection are accepted
+  in different seconds of Fivetran's clock (``chalicelib/tokens/trigger_spacing.py``).
 - **lease** (partition ``__lease__``): ``holder``, ``until``: one safety-net pass at a time; in the
   same partition, a **mark** (``since``, epoch seconds) while a condition holds (``fivetran-auth``:
   every safety-net read refused with 401 since then).
@@ -40,9 +43,10 @@ from chalicelib.platform.log import token_id
 from chalicelib.platform.timeutil import format_timestamp, parse_timestamp
 from chalicelib.tokens.identity import Anchor
 
-__all__ = ["SYNC_PREFIX", "TokenRecord", "sync_from_item", "token_id"]
+__all__ = ["SYNC_PREFIX", "TRIGGER_ITEM", "TokenRecord", "sync_from_item", "token_id"]
 
 SYNC_PREFIX = "sync#"
+TRIGGER_ITEM = "trigger#spacing"
 LEASE_PARTITION = "__lease__"
 BUDGET_PARTITION = "__api_budget__"
 BUDGET_ITEM = "triggers"

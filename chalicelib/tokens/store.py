@@ -1,5 +1,5 @@
 """The task-token store (DynamoDB): the parked tokens of the token table (its items: ``records``;
-the other kinds: ``syncs_seen``, ``pass_lease``, ``budget_slots``).
+the other kinds: ``syncs_seen``, ``trigger_spacing``, ``pass_lease``, ``budget_slots``).
 
 While a resolver works on a token it holds a short ``claimed_by``/``claimed_at`` lease, so
 two deliveries of one event (or the webhook and the reconcile job) never send two
@@ -26,10 +26,11 @@ from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.timeutil import format_timestamp
 from chalicelib.tokens.budget_slots import BudgetSlots
 from chalicelib.tokens.pass_lease import PassLease
-from chalicelib.tokens.records import SYNC_PREFIX, TokenRecord, sync_from_item
+from chalicelib.tokens.records import SYNC_PREFIX, TRIGGER_ITEM, TokenRecord, sync_from_item
 from chalicelib.tokens.records import token_id as hash_token
 from chalicelib.tokens.syncs_seen import SyncsSeen
 from chalicelib.tokens.table import TableItems, is_condition_failure, store_error
+from chalicelib.tokens.trigger_spacing import TriggerSpacing
 
 if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda package
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,8 +40,8 @@ __all__ = ["TokenStore"]
 
 class TokenStore(TableItems):
     """The parked tokens of the token table; the table's other kinds of item, over the same table and
-    client: ``syncs`` (syncs seen), ``lease`` (the safety net's lease and marks), ``budget_slots`` (the
-    API budget's counter).
+    client: ``syncs`` (syncs seen), ``triggers`` (each connection's trigger slot), ``lease`` (the
+    safety net's lease and marks), ``budget_slots`` (the API budget's counter).
 
     Every DynamoDB failure surfaces as ``TokenStoreError`` (transient: the caller retries
     or answers 503); a failed condition is an answer (``False``), never an error.
@@ -50,6 +51,7 @@ class TokenStore(TableItems):
         super().__init__(table_name, client)
         self._lease_seconds = lease_seconds
         self.syncs = SyncsSeen(table_name, client)
+        self.triggers = TriggerSpacing(table_name, client)
         self.lease = PassLease(table_name, client)
         self.budget_slots = BudgetSlots(table_name, client)
 
@@ -158,10 +160,11 @@ class TokenStore(TableItems):
             ExpressionAttributeValues={":c": {"S": connector_id}},
             ConsistentRead=True,
         ):
-            if item["token_id"]["S"].startswith(SYNC_PREFIX):
+            kind = item["token_id"]["S"]
+            if kind.startswith(SYNC_PREFIX):
                 if "sync_id" in item:  # moto can show an item being created before its attributes
                     syncs.append(sync_from_item(item))
-            else:
+            elif kind != TRIGGER_ITEM:
                 tokens.append(TokenRecord.from_item(item))
         return tokens, syncs
 
