@@ -4,15 +4,18 @@ The rule (``select_new_data``) never skips a node whose inputs may have changed.
 snapshot) gets an *inputs key*: a hash of its own code and config, the project's macros, the code of every
 node upstream of it, and, for every source upstream of it, that source table's observation now
 (``source_observation``): its ``max_loaded_at`` as ``dbt source freshness`` measured it *and* its row
-count (``count(*)``, ``task/row_counts.py``). The build state (``BuildState``) keeps, per node, the key it
-had when it was last built successfully. A node is skipped only when its key equals the kept one and every
-input upstream of it can be judged; otherwise it is built, and so is everything downstream of it.
+counts (all rows, rows flagged ``_fivetran_deleted``, rows ``_fivetran_active``: ``task/row_counts.py``).
+The build state (``BuildState``) keeps, per node, the key it had when it was last built successfully. A
+node is skipped only when its key equals the kept one and every input upstream of it can be judged;
+otherwise it is built, and so is everything downstream of it.
 
-Why the row count: every row Fivetran writes (an insert, an update, a soft delete, a re-sync's rewrite)
-gets ``_fivetran_synced`` = the time of the write, so ``max(_fivetran_synced)`` moves; a *hard* delete
-(or a re-sync that drops rows gone from the source) removes rows without writing any, and unless it took
-the newest row the max stays where it was. Rows only leave a table by a delete, so a change the max
-cannot show changes the count.
+Why the row counts: Fivetran sets ``_fivetran_synced`` on each row it syncs (an insert, an update, a
+single soft delete), so ``max(_fivetran_synced)`` moves; but a *hard* delete (or a re-sync that drops rows
+gone from the source) writes no row, and Fivetran does not update ``_fivetran_synced`` for bulk operations
+such as TRUNCATE, for mass deletes during a re-sync, nor for rows deleted from history-mode tables
+([official] https://fivetran.com/docs/core-concepts/system-columns-and-tables). Unless such a change took
+the newest row, the max stays where it was; it moves the count of rows, of rows flagged deleted, or of
+active rows instead.
 
 An input the run cannot judge makes everything downstream of it build:
 
@@ -39,6 +42,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# A source table's row counts, compared by equality: task/row_counts.py measures (rows, rows flagged
+# _fivetran_deleted, rows _fivetran_active); a plain count works the same way.
+RowCount = int | tuple[int, ...]
+
 BUILT_TYPES = frozenset({"model", "seed", "snapshot"})
 ALWAYS_BUILT_TYPES = frozenset({"seed", "snapshot"})
 FIVETRAN_LOADER = "fivetran"
@@ -47,12 +54,12 @@ FIVETRAN_LOADER = "fivetran"
 @dataclass(frozen=True)
 class BuildState:
     """Per node (unique_id), the inputs key it had when it was last built successfully; per source, the
-    ``max_loaded_at`` and the row count the last saved run measured (for the run's output only: which
+    ``max_loaded_at`` and the row counts the last saved run measured (for the run's output only: which
     sources changed; the rule itself compares the keys)."""
 
     keys: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
-    row_counts: dict[str, int] = field(default_factory=dict)
+    row_counts: dict[str, RowCount] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,7 +85,7 @@ class BuildState:
         return cls(
             {str(k): str(v) for k, v in raw["keys"].items()},
             {str(k): str(v) for k, v in sources.items()},
-            {str(k): v for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)},
+            {str(k): c for k, c in ((k, _row_count(v)) for k, v in counts.items()) if c is not None},
         )
 
 
@@ -93,7 +100,7 @@ class Selection:
     unjudged_sources: tuple[str, ...]  # "source_name.table" the run cannot judge
     first_run: bool
     freshness: dict[str, str] = field(default_factory=dict)  # the measured max_loaded_at, where known
-    row_counts: dict[str, int] = field(default_factory=dict)  # the measured row counts, where known
+    row_counts: dict[str, RowCount] = field(default_factory=dict)  # the measured row counts, where known
 
     @property
     def reason(self) -> str:
@@ -132,13 +139,23 @@ def source_judgeable(source: Mapping[str, Any], run_sources: Iterable[str]) -> b
     return bool(loaded_at) and loader == FIVETRAN_LOADER and in_run
 
 
-def source_observation(max_loaded_at: str | None, row_count: int | None) -> tuple[str, int] | None:
-    """What the rule compares of one source table between runs: ``(max_loaded_at, row count)``; None when
-    either could not be measured (then the table cannot be judged). Both are needed: new, updated and
-    soft-deleted rows move ``max(_fivetran_synced)``; hard-deleted rows move only the count."""
+def source_observation(max_loaded_at: str | None, row_count: RowCount | None) -> tuple[str, RowCount] | None:
+    """What the rule compares of one source table between runs: ``(max_loaded_at, row counts)``; None
+    when either could not be measured (then the table cannot be judged). Both are needed: new, updated
+    and singly soft-deleted rows move ``max(_fivetran_synced)``; hard deletes, bulk and re-sync deletes
+    and history-mode deletes move only the counts."""
     if not max_loaded_at or row_count is None:
         return None
     return (max_loaded_at, row_count)
+
+
+def _row_count(value: Any) -> RowCount | None:
+    """A row count read back from JSON (a list becomes the tuple it was); None if it is none."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return tuple(value)
+    return None
 
 
 def _digest(value: Any) -> str:
@@ -169,11 +186,12 @@ def select_new_data(
     previous: BuildState | None,
     run_sources: Iterable[str],
     *,
-    row_counts: Mapping[str, int | None],
+    row_counts: Mapping[str, RowCount | None],
 ) -> Selection:
     """The nodes this run must build (see the module's docstring for the rule). ``freshness``: per source
     unique_id, its ``max_loaded_at`` (``freshness_by_source``); ``row_counts``: per source unique_id, its
-    ``count(*)`` now; a source missing from either, or None there, cannot be judged."""
+    row counts now (``task/row_counts.py``; compared by equality); a source missing from either, or None
+    there, cannot be judged."""
     nodes = {k: v for k, v in (manifest.get("nodes") or {}).items() if v.get("resource_type") in BUILT_TYPES}
     sources: Mapping[str, Any] = manifest.get("sources") or {}
     run_sources = tuple(run_sources)

@@ -74,8 +74,13 @@ def build_new_data(
     previous = load_build_state(settings.bucket, settings.target)
     freshness = freshness_by_source(_read_json(settings.target_path / "sources.json"))
     in_run = run_sources(settings.bucket, settings.run_id, sources_by_connection(manifest))
-    sources = manifest.get("sources") if isinstance(manifest.get("sources"), dict) else {}
-    judged = [uid for uid, s in sources.items() if freshness.get(uid) and source_judgeable(s, in_run)]
+    found = manifest.get("sources")
+    sources: Mapping[str, Any] = found if isinstance(found, dict) else {}
+    judged = [  # only what the rule can judge is counted: the rest builds whatever its counts
+        uid
+        for uid, source in sources.items()
+        if isinstance(source, Mapping) and freshness.get(uid) and source_judgeable(source, in_run)
+    ]
     code, row_counts = measure_row_counts(settings, dbt_env, runner, manifest, judged)
     if code >= 128:  # stopped
         return code, {"mode": "new_data", "reason": "stopped while counting source rows", "skipped": True}

@@ -1,20 +1,34 @@
-"""The row count of each source table the rule judges, measured with one ``dbt show`` query.
+"""The row counts of each source table the rule judges, measured with one ``dbt show`` query.
 
 Selection by new data (``task/new_data.py``) compares each source table's ``max_loaded_at`` *and* its row
-count with the last build's: a hard delete (or a re-sync that drops rows) moves only the count. The count
-is one query through the project's own profile and target, so it reads what dbt reads::
+counts with the last build's. Fivetran stamps ``_fivetran_synced`` on every row it writes, but not on
+every change it makes ([official] https://fivetran.com/docs/core-concepts/system-columns-and-tables: it
+is not updated for bulk operations such as TRUNCATE, for mass deletes during a re-sync, nor for rows
+deleted from history-mode tables), and a hard delete writes no row at all. What such a change moves
+instead is one of three counts, the table's ``RowCounts``:
 
-    select 0 as source_index, count(*) as row_count from <relation of source 0>
-    union all select 1, count(*) from <relation of source 1> ...
+- ``rows``: ``count(*)`` (a hard delete, a re-sync that drops rows);
+- ``deleted``: rows with ``_fivetran_deleted`` true (a TRUNCATE or a re-sync's mass delete, soft-deleted);
+- ``active``: rows with ``_fivetran_active`` true (a delete in history mode);
 
-run as ``dbt show --inline <query> --limit -1 --output json``. dbt writes the result as its ``ShowNode``
-event (``data.preview``, a JSON list of rows) in its JSON log file; this run's log goes to a folder of its
-own (``<DBT_LOG_PATH>/row_counts``), emptied first, so no earlier run's result can be read.
+-1 where the table has no such column. The query goes through the project's own profile and target, so it
+reads what dbt reads; per source (its columns looked up with ``adapter.get_columns_in_relation``)::
 
-Cost: one more dbt invocation (dbt's start and parse, seconds) and one ``count(*)`` per judged table: from
-table metadata on Snowflake, BigQuery and Redshift; a scan on Postgres and DuckDB. Anything that goes wrong
-(the query fails, a table was dropped, the log cannot be read) leaves every count unknown (None): then no
-source can be judged and everything downstream of them builds, never less.
+    select <n> as source_index, count(*) as row_count,
+           <sum of _fivetran_deleted, or -1> as deleted_rows, <sum of _fivetran_active, or -1> as active_rows
+    from {{ source(...) }}
+
+joined by ``union all``, run as ``dbt show --inline <query> --limit -1 --output json``. dbt writes the
+result as its ``ShowNode`` event (``data.preview``, a JSON list of rows) in its JSON log file; this run's
+log goes to a folder of its own (``<DBT_LOG_PATH>/row_counts``), emptied first, so no earlier run's result
+can be read.
+
+Cost: one more dbt invocation (dbt's start and parse, seconds), one column lookup per judged table (a
+metadata query), and one query reading the tables: ``count(*)`` comes from table metadata on Snowflake and
+BigQuery, and the flag columns, where a table has them, are read in full (one boolean column; a scan of the
+table on Postgres and DuckDB). Anything that goes wrong (the query fails, a table was dropped, the log
+cannot be read) leaves every count unknown (None): then no source can be judged and everything downstream
+of them builds, never less.
 """
 
 from __future__ import annotations
@@ -35,18 +49,44 @@ LOG_FOLDER = "row_counts"
 SHOW_EVENT = "ShowNode"
 
 
+RowCounts = tuple[
+    int, int, int
+]  # (rows, rows flagged _fivetran_deleted, rows _fivetran_active); -1: no column
+FLAG_COLUMNS = ("_fivetran_deleted", "_fivetran_active")
+
+# One source's part of the query. Jinja, rendered by dbt show: the column names as the warehouse spells them
+# (Snowflake: upper case), quoted by the adapter.
+_PART = """{%- set rel = source(SOURCE_NAME, TABLE_NAME) -%}
+{%- set cols = {} -%}
+{%- for col in adapter.get_columns_in_relation(rel) -%}
+{%- do cols.update({col.name | lower: adapter.quote(col.name)}) -%}
+{%- endfor %}
+select INDEX as source_index, count(*) as row_count,
+FLAGS
+from {{ rel }}"""
+_FLAG = (
+    """{{ ('coalesce(sum(case when ' ~ cols[NAME] ~ ' then 1 else 0 end), 0)') if NAME in cols else '-1' }}"""
+    " as ALIAS"
+)
+
+
 def count_query(manifest: Mapping[str, Any], source_ids: Iterable[str]) -> tuple[str, list[str]]:
     """The one query that counts every listed source's rows, and the source ids in its ``source_index``
-    order; sources the manifest does not know or that have no ``relation_name`` are left out ("" if none)."""
+    order; sources the manifest does not know are left out ("" if none)."""
     sources: Mapping[str, Any] = manifest.get("sources") or {}
     counted: list[str] = []
     parts: list[str] = []
+    flags = ",\n".join(
+        _FLAG.replace("NAME", json.dumps(name)).replace("ALIAS", alias)
+        for name, alias in zip(FLAG_COLUMNS, ("deleted_rows", "active_rows"), strict=True)
+    )
     for uid in sorted(set(source_ids)):
-        relation = (sources.get(uid) or {}).get("relation_name")
-        if not isinstance(relation, str) or not relation.strip():
+        source = sources.get(uid) or {}
+        source_name, table = source.get("source_name"), source.get("name")
+        if not isinstance(source_name, str) or not isinstance(table, str):
             continue
-        # relation_name is dbt's own rendering of the source's relation, quoted by the adapter
-        parts.append(f"select {len(counted)} as source_index, count(*) as row_count from {relation}")  # noqa: S608
+        part = _PART.replace("SOURCE_NAME", json.dumps(source_name)).replace("TABLE_NAME", json.dumps(table))
+        parts.append(part.replace("INDEX", str(len(counted))).replace("FLAGS", flags))
         counted.append(uid)
     return "\nunion all\n".join(parts), counted
 
@@ -70,13 +110,17 @@ def read_show_result(log_text: str) -> list[dict[str, Any]] | None:
     return rows
 
 
-def counts_from_rows(rows: list[dict[str, Any]], counted: list[str]) -> dict[str, int | None]:
-    """``{source id: row count}`` from the query's rows; None for a source whose row is missing or odd."""
-    found: dict[str, int | None] = dict.fromkeys(counted)
+def counts_from_rows(rows: list[dict[str, Any]], counted: list[str]) -> dict[str, RowCounts | None]:
+    """``{source id: RowCounts}`` from the query's rows; None for a source whose row is missing or odd."""
+    found: dict[str, RowCounts | None] = dict.fromkeys(counted)
     for row in rows:
-        index, count = _integer(row.get("source_index")), _integer(row.get("row_count"))
-        if index is not None and 0 <= index < len(counted) and count is not None and count >= 0:
-            found[counted[index]] = count
+        index = _integer(row.get("source_index"))
+        values = [_integer(row.get(name)) for name in ("row_count", "deleted_rows", "active_rows")]
+        if index is None or not 0 <= index < len(counted):
+            continue
+        total, deleted, active = values
+        if total is not None and total >= 0 and deleted is not None and active is not None:
+            found[counted[index]] = (total, deleted, active)
     return found
 
 
@@ -96,8 +140,8 @@ def measure_row_counts(
     runner: DbtProcess,
     manifest: Mapping[str, Any],
     source_ids: Iterable[str],
-) -> tuple[int, dict[str, int | None]]:
-    """(dbt's exit code, ``{source id: row count or None}``) for ``source_ids``; exit 0 and no counts when
+) -> tuple[int, dict[str, RowCounts | None]]:
+    """(dbt's exit code, ``{source id: RowCounts or None}``) for ``source_ids``; exit 0 and no counts when
     there is nothing to count."""
     query, counted = count_query(manifest, source_ids)
     if not counted:

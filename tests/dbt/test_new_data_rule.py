@@ -98,6 +98,22 @@ def test_rows_deleted_from_one_source_build_its_lineage_though_its_max_loaded_at
     assert built_then(project(), BEFORE, rows=selection_rows) == {"stg_stripe", "mart"}
 
 
+def test_rows_flagged_deleted_in_bulk_build_the_lineage_though_no_row_was_added_or_removed():
+    # a TRUNCATE or a re-sync's mass delete, soft: _fivetran_deleted set, _fivetran_synced not updated
+    before = {"source.p.stripe.t": (20, 0, -1), "source.p.hubspot.t": (20, 0, -1)}
+    manifest = project()
+    first = select(manifest, BEFORE, None, RUN, before)
+    state = new_data.BuildState.from_dict(
+        new_data.next_state(None, first, first.nodes).to_dict()
+    )  # kept in S3
+
+    unchanged = select(manifest, BEFORE, state, RUN, before)
+    flagged = select(manifest, BEFORE, state, RUN, {**before, "source.p.hubspot.t": (20, 20, -1)})
+
+    assert unchanged.nodes == frozenset()
+    assert {new_data.node_name(manifest, u) for u in flagged.nodes} == {"stg_hubspot", "mart"}
+
+
 def test_a_source_whose_row_count_could_not_be_measured_builds_its_lineage():
     assert built_then(project(), BEFORE, rows={**ROWS, "source.p.hubspot.t": None}) == {"stg_hubspot", "mart"}
     assert built_then(project(), BEFORE, rows={"source.p.stripe.t": 20}) == {"stg_hubspot", "mart"}
