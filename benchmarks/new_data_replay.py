@@ -5,8 +5,9 @@ takes 20 to 40 s, so a measured week may be cut to a sample of hours. This repla
 of the same seeded pattern through the rule the task runs (``dbt_container/task/new_data.py``:
 ``select_new_data`` and ``next_state``, imported, not copied) over the project's real ``manifest.json``
 (from the bootstrap run), with what ``dbt source freshness`` would measure (each source table's last
-loading hour) and the run's successful connections; dbt's exclusion of a failed connection's lineage
-(``source:<schema>+``) is applied as the task's ``dbt build`` would. Every hour is checked with the same
+loading hour), each table's row count (the rows loaded so far) and the run's successful connections;
+dbt's exclusion of a failed connection's lineage (``source:<schema>+``) is applied as the task's
+``dbt build`` would. Every hour is checked with the same
 ``TruthCheck`` as the real runs. Where the real week measured an hour, the replay's models built must equal
 the real run's, and so must whether a build started: ``mismatches`` lists the hours where they differ.
 """
@@ -74,13 +75,18 @@ def replay(
     }
     tables = _source_tables(manifest)
     loaded_at = dict.fromkeys(tables.values(), "bootstrap")
+    rows = dict.fromkeys(tables.values(), 1)  # the bootstrap hour loaded every table
     everything = set(models)
     check = TruthCheck(models)
     check.after_run(everything, loaded_at)
     state: BuildState | None = None
     if mode == "new_data":
         first = select_new_data(
-            manifest, _freshness(tables, loaded_at), None, [c.schema for c in connections]
+            manifest,
+            _freshness(tables, loaded_at),
+            None,
+            [c.schema for c in connections],
+            row_counts=_counts(tables, rows),
         )
         state = next_state(None, first, first.nodes)
     result = Replay(mode)
@@ -91,11 +97,14 @@ def replay(
                 for table in tables.values():
                     if table.split(".", 1)[0] == connection.schema:
                         loaded_at[table] = f"hour {number:03d}"
+                        rows[table] += hour[connection.connector_id].rows
         failed = {c.schema for c in connections if hour[c.connector_id].failed}
         excluded = {m for m, ts in models.items() if any(t.split(".", 1)[0] in failed for t in ts)}
         if mode == "new_data":
             succeeded = [c.schema for c in connections if c.schema not in failed]
-            selection = select_new_data(manifest, _freshness(tables, loaded_at), state, succeeded)
+            selection = select_new_data(
+                manifest, _freshness(tables, loaded_at), state, succeeded, row_counts=_counts(tables, rows)
+            )
             chosen = {uid for uid in selection.nodes if names.get(uid, "") not in excluded}
             state = next_state(state, selection, chosen)
             built = sorted(names[uid] for uid in chosen if uid in names)
@@ -114,3 +123,7 @@ def replay(
 
 def _freshness(tables: Mapping[str, str], loaded_at: Mapping[str, str]) -> dict[str, str | None]:
     return {uid: loaded_at.get(table) for uid, table in tables.items()}
+
+
+def _counts(tables: Mapping[str, str], rows: Mapping[str, int]) -> dict[str, int | None]:
+    return {uid: rows.get(table) for uid, table in tables.items()}

@@ -50,6 +50,7 @@ from benchmarks.new_data_pattern import (
 )
 from benchmarks.tables import machine_line
 from local import warehouse
+from local.dbt_env import dbt_task_env
 
 ENTRYPOINT = ROOT / "dbt_container" / "entrypoint.py"
 MODES = ("new_data", "all")
@@ -74,24 +75,6 @@ class WeekResult:
     started: str = ""  # UTC, when the week began
     load: tuple[float, float] = (0.0, 0.0)  # the 15-minute load average at the start and at the end
     manifest: dict[str, Any] | None = None  # the project's manifest.json (for the replay of every hour)
-
-
-def _base_env(endpoint: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME") or tempfile.gettempdir(),
-        "LANG": "C.UTF-8",
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_TARGET": "duckdb",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_ENDPOINT_URL": endpoint,
-    }
 
 
 class ModeRunner:
@@ -154,7 +137,7 @@ class ModeRunner:
         )
         exclude_uri = self._put(run_id, "exclude_sources.json", [c.schema for c in failed])
         env = {
-            **_base_env(self.endpoint),
+            **dbt_task_env(self.endpoint),
             "DUCKDB_PATH": str(self.db),
             "DBT_MODE": self.mode,
             "RUN_ID": run_id,

@@ -10,7 +10,9 @@
 - ``process``: running dbt as a child process, and stopping it on SIGTERM/SIGINT
 - ``artifacts``: reading dbt's results, keeping its artifacts in S3
 - ``new_data``: selection by new data, the rule (pure: which nodes a run must build, the build state)
-- ``new_data_run``: a build that selects by new data (source freshness, the rule, the build, the state)
+- ``new_data_run``: a build that selects by new data (source freshness, row counts, the rule, the build,
+  the state)
+- ``row_counts``: the row count of each judged source table, one ``dbt show`` query
 - ``build_state``: the build state and the run's connections in S3
 - ``retry_state``: a retry's ``--state``, the retried run's artifacts from S3
 - ``s3``: the S3 client the settings and the artifacts use

@@ -73,6 +73,26 @@ def freshness_args(settings: Settings) -> list[str]:
     ]
 
 
+def show_args(settings: Settings, query: str) -> list[str]:
+    """`dbt show` of one inline query, every row (``--limit -1``), its result as JSON in dbt's JSON-lines
+    log file (the ``ShowNode`` event): the row counts of selection by new data (``task/row_counts.py``)."""
+    return [
+        "show",
+        "--inline",
+        query,
+        "--limit",
+        "-1",
+        "--output",
+        "json",
+        *_common_args(settings),
+        "--target",
+        settings.target,
+        "--log-format-file",
+        "json",
+        *_vars_args(settings),
+    ]
+
+
 def _vars_args(settings: Settings) -> list[str]:
     """``--vars=<JSON>``: one argument, so nothing in a var can be read as another dbt option."""
     return [f"--vars={settings.vars}"] if settings.vars else []

@@ -1,6 +1,7 @@
-"""A build that selects by new data (``DBT_MODE=new_data``): ``dbt source freshness``, then the rule of
-``task/new_data.py`` over the manifest, the freshness and the build state, then ``dbt build`` of the chosen
-nodes only, or no build at all when nothing changed; then the build state for the next run.
+"""A build that selects by new data (``DBT_MODE=new_data``): ``dbt source freshness``, then the row count
+of every source table it can judge (``task/row_counts.py``: one ``dbt show`` query), then the rule of
+``task/new_data.py`` over the manifest, the freshness, the counts and the build state, then ``dbt build`` of
+the chosen nodes only, or no build at all when nothing changed; then the build state for the next run.
 
 The full choice (every node built and skipped, and why) is written to ``selection.json`` beside the
 run's artifacts; the run's summary gets the counts and the reason (``selection_summary``).
@@ -18,8 +19,16 @@ from task.artifacts import built_nodes
 from task.build_state import load_build_state, run_sources, save_build_state
 from task.command_line import dbt_args, dbt_invocation, freshness_args
 from task.events import log_event
-from task.new_data import Selection, freshness_by_source, next_state, node_name, select_new_data
+from task.new_data import (
+    Selection,
+    freshness_by_source,
+    next_state,
+    node_name,
+    select_new_data,
+    source_judgeable,
+)
 from task.process import DbtProcess
+from task.row_counts import measure_row_counts
 from task.settings import Settings
 from task.source_contract import META_KEY
 
@@ -63,12 +72,19 @@ def build_new_data(
         code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
         return code, {"mode": "new_data", "reason": "project could not be read: everything builds"}
     previous = load_build_state(settings.bucket, settings.target)
-    selection = select_new_data(
-        manifest,
-        freshness_by_source(_read_json(settings.target_path / "sources.json")),
-        previous,
-        run_sources(settings.bucket, settings.run_id, sources_by_connection(manifest)),
-    )
+    freshness = freshness_by_source(_read_json(settings.target_path / "sources.json"))
+    in_run = run_sources(settings.bucket, settings.run_id, sources_by_connection(manifest))
+    found = manifest.get("sources")
+    sources: Mapping[str, Any] = found if isinstance(found, dict) else {}
+    judged = [  # only what the rule can judge is counted: the rest builds whatever its counts
+        uid
+        for uid, source in sources.items()
+        if isinstance(source, Mapping) and freshness.get(uid) and source_judgeable(source, in_run)
+    ]
+    code, row_counts = measure_row_counts(settings, dbt_env, runner, manifest, judged)
+    if code >= 128:  # stopped
+        return code, {"mode": "new_data", "reason": "stopped while counting source rows", "skipped": True}
+    selection = select_new_data(manifest, freshness, previous, in_run, row_counts=row_counts)
     summary = selection_summary(manifest, selection)
     (settings.target_path / SELECTION_FILE).write_text(json.dumps(_selection_file(manifest, selection)))
     log_event("new_data_selection", **summary)

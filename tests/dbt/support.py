@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 
 from local import warehouse
+from local.dbt_env import dbt_task_env
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "dbt_container" / "entrypoint.py"
@@ -77,22 +78,9 @@ def dbt_python_path() -> Path:
 
 
 def base_env(**overrides: str) -> dict[str, str]:
-    """A small, predictable environment for the entrypoint: nothing leaks in from the test runner's."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        "DO_NOT_TRACK": "1",
-        "DBT_TARGET": "duckdb",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    env.update(overrides)
-    return env
+    """A small, predictable environment for the entrypoint (``local/dbt_env.py``): nothing leaks in from
+    the test runner's."""
+    return dbt_task_env(**overrides)
 
 
 def start_entrypoint(dbt_python: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:

@@ -2,7 +2,8 @@
 
 A random project (a DAG of sources, seeds and models) plays several runs against a simulated warehouse.
 Each run some sources receive rows (a Fivetran source with ``loaded_at_field`` shows it in its
-``max_loaded_at``; a source the run cannot judge may change without showing it), some model's code
+``max_loaded_at``; a source the run cannot judge may change without showing it), some sources lose rows
+to a hard delete (their ``max_loaded_at`` stays, their row count drops), some model's code
 changes, some connection fails (its descendants are excluded) and some node fails in dbt. After each
 run, every node the rule skipped must hold what it would hold if built now: 0 false skips. The same
 property, given the rule weakened on purpose, finds a false skip.
@@ -42,6 +43,7 @@ class Run:
     loads: frozenset[int]  # sources that receive rows
     hidden: frozenset[int]  # sources the run cannot judge that change without a new max_loaded_at
     errors: frozenset[int]  # sources whose freshness query errors
+    deletes: frozenset[int]  # sources that lose a row to a hard delete (max_loaded_at does not move)
     code_changes: frozenset[int]  # nodes whose code changes
     failed_connections: frozenset[int]  # sources excluded (their connection failed)
     dbt_failures: frozenset[int]  # nodes that fail in dbt
@@ -74,6 +76,7 @@ def projects(draw: Any) -> tuple[list[Source], list[Node], list[Run]]:
                 subsets(len(sources)),
                 subsets(len(sources)),
                 subsets(len(sources)),
+                subsets(len(sources)),
                 subsets(len(nodes)),
                 subsets(len(sources)),
                 subsets(len(nodes)),
@@ -98,6 +101,7 @@ def false_skips(case: tuple[list[Source], list[Node], list[Run]]) -> list[str]:
     sources, nodes, runs = case
     content = [0] * len(sources)  # what each source table holds (a version)
     stamp = [0] * len(sources)  # its max(_fivetran_synced)
+    rows = [10] * len(sources)  # its count(*)
     code = [0] * len(nodes)
     held: list[Any] = [None] * len(nodes)  # what each node's table holds (None: never built)
     state: new_data.BuildState | None = None
@@ -105,8 +109,13 @@ def false_skips(case: tuple[list[Source], list[Node], list[Run]]) -> list[str]:
     for number, run in enumerate(runs, start=1):
         for s in run.loads | run.hidden:
             content[s] += 1
+            if s in run.loads:  # a hidden change shows in neither the max nor the count
+                rows[s] += 1
             if s in run.loads or _judgeable(sources[s]):  # a judgeable source always shows its rows
                 stamp[s] = number
+        for s in run.deletes - run.loads:  # a sync that only deletes: no row written, the max stays
+            content[s] += 1
+            rows[s] -= 1
         for n in run.code_changes:
             code[n] += 1
         truth: list[Any] = []
@@ -119,8 +128,9 @@ def false_skips(case: tuple[list[Source], list[Node], list[Run]]) -> list[str]:
             for s, src in enumerate(sources)
             if src.loaded_at_field
         }
+        counts = {_uid(-1 - s): (None if s in run.errors else rows[s]) for s in range(len(sources))}
         run_sources = [f"s{s}" for s, src in enumerate(sources) if src.in_run]
-        selection = new_data.select_new_data(manifest, freshness, state, run_sources)
+        selection = new_data.select_new_data(manifest, freshness, state, run_sources, row_counts=counts)
         built: list[str] = []
         for index, node in enumerate(nodes):  # dbt builds the selection, in order, from what tables hold
             uid = _uid(index)
@@ -195,6 +205,10 @@ def _weakly_judged(source: Any, run_sources: Any) -> bool:
     return True  # weakened: every source is taken as judgeable
 
 
+def _max_loaded_at_only(max_loaded_at: Any, row_count: Any) -> Any:
+    return (max_loaded_at, 0) if max_loaded_at else None  # weakened: the row count is not compared
+
+
 def _last_selection_only(previous: Any, selection: Any, built_ok: Any) -> Any:
     return new_data.BuildState(dict(selection.keys))  # weakened: every node's key kept, built or not
 
@@ -203,6 +217,7 @@ WEAKENINGS = {
     "every source judged by its max_loaded_at": ("source_judgeable", _weakly_judged),
     "seeds and snapshots judged like models": ("ALWAYS_BUILT_TYPES", frozenset()),
     "the state keeps nodes that were not built": ("next_state", _last_selection_only),
+    "a source judged by its max_loaded_at alone": ("source_observation", _max_loaded_at_only),
 }
 
 

@@ -44,18 +44,35 @@ def project(**sources: Any) -> dict[str, Any]:
 
 RUN = ["stripe", "hubspot"]
 BEFORE = {"source.p.stripe.t": T1, "source.p.hubspot.t": T1}
+ROWS = {"source.p.stripe.t": 20, "source.p.hubspot.t": 20}
 
 
-def built_then(manifest: dict[str, Any], now: dict[str, str | None], run: list[str] = RUN) -> set[str]:
-    """Build everything at BEFORE, then select with the freshness ``now``: the names selected."""
-    first = new_data.select_new_data(manifest, BEFORE, None, run)
+def select(
+    manifest: dict[str, Any],
+    freshness: dict[str, str | None],
+    state: new_data.BuildState | None,
+    run: list[str],
+    rows: dict[str, int | None] = ROWS,
+) -> new_data.Selection:
+    return new_data.select_new_data(manifest, freshness, state, run, row_counts=rows)
+
+
+def built_then(
+    manifest: dict[str, Any],
+    now: dict[str, str | None],
+    run: list[str] = RUN,
+    rows: dict[str, int | None] = ROWS,
+) -> set[str]:
+    """Build everything at BEFORE (ROWS rows a table), then select with the freshness ``now`` and the row
+    counts ``rows``: the names selected."""
+    first = select(manifest, BEFORE, None, run)
     state = new_data.next_state(None, first, first.nodes)
-    selection = new_data.select_new_data(manifest, now, state, run)
+    selection = select(manifest, now, state, run, rows)
     return {new_data.node_name(manifest, uid) for uid in selection.nodes}
 
 
 def test_a_first_run_builds_everything():
-    selection = new_data.select_new_data(project(), BEFORE, None, RUN)
+    selection = select(project(), BEFORE, None, RUN)
 
     assert selection.first_run
     assert len(selection.nodes) == 3
@@ -63,8 +80,8 @@ def test_a_first_run_builds_everything():
 
 def test_nothing_new_builds_nothing_and_says_so():
     manifest = project()
-    first = new_data.select_new_data(manifest, BEFORE, None, RUN)
-    selection = new_data.select_new_data(manifest, BEFORE, new_data.next_state(None, first, first.nodes), RUN)
+    first = select(manifest, BEFORE, None, RUN)
+    selection = select(manifest, BEFORE, new_data.next_state(None, first, first.nodes), RUN)
 
     assert selection.nodes == frozenset()
     assert selection.reason.startswith("no new data")
@@ -72,6 +89,50 @@ def test_nothing_new_builds_nothing_and_says_so():
 
 def test_new_rows_in_one_source_build_its_lineage_only():
     assert built_then(project(), {**BEFORE, "source.p.stripe.t": T2}) == {"stg_stripe", "mart"}
+
+
+def test_rows_deleted_from_one_source_build_its_lineage_though_its_max_loaded_at_stayed():
+    # a hard delete (or a re-sync that drops rows) writes no row: max(_fivetran_synced) does not move
+    selection_rows = {**ROWS, "source.p.stripe.t": 17}
+
+    assert built_then(project(), BEFORE, rows=selection_rows) == {"stg_stripe", "mart"}
+
+
+def test_rows_flagged_deleted_in_bulk_build_the_lineage_though_no_row_was_added_or_removed():
+    # a TRUNCATE or a re-sync's mass delete, soft: _fivetran_deleted set, _fivetran_synced not updated
+    before = {"source.p.stripe.t": (20, 0, -1), "source.p.hubspot.t": (20, 0, -1)}
+    manifest = project()
+    first = select(manifest, BEFORE, None, RUN, before)
+    state = new_data.BuildState.from_dict(
+        new_data.next_state(None, first, first.nodes).to_dict()
+    )  # kept in S3
+
+    unchanged = select(manifest, BEFORE, state, RUN, before)
+    flagged = select(manifest, BEFORE, state, RUN, {**before, "source.p.hubspot.t": (20, 20, -1)})
+
+    assert unchanged.nodes == frozenset()
+    assert {new_data.node_name(manifest, u) for u in flagged.nodes} == {"stg_hubspot", "mart"}
+
+
+def test_a_source_whose_row_count_could_not_be_measured_builds_its_lineage():
+    assert built_then(project(), BEFORE, rows={**ROWS, "source.p.hubspot.t": None}) == {"stg_hubspot", "mart"}
+    assert built_then(project(), BEFORE, rows={"source.p.stripe.t": 20}) == {"stg_hubspot", "mart"}
+
+
+def test_a_changed_source_is_named_for_new_rows_and_for_deleted_rows():
+    manifest = project()
+    first = select(manifest, BEFORE, None, RUN)
+    state = new_data.next_state(None, first, first.nodes)
+
+    selection = select(
+        manifest, {**BEFORE, "source.p.hubspot.t": T2}, state, RUN, {**ROWS, "source.p.stripe.t": 3}
+    )
+
+    assert selection.changed_sources == ("hubspot.t", "stripe.t")
+    assert new_data.next_state(state, selection, selection.nodes).row_counts == {
+        **ROWS,
+        "source.p.stripe.t": 3,
+    }
 
 
 def test_a_source_whose_freshness_errored_builds_its_lineage():
@@ -94,11 +155,11 @@ def test_a_source_outside_the_runs_connections_always_builds_its_lineage():
 
 def test_a_changed_model_builds_with_everything_downstream():
     manifest = project()
-    first = new_data.select_new_data(manifest, BEFORE, None, RUN)
+    first = select(manifest, BEFORE, None, RUN)
     state = new_data.next_state(None, first, first.nodes)
     manifest["nodes"]["model.p.stg_stripe"]["checksum"]["checksum"] = "v2"
 
-    selection = new_data.select_new_data(manifest, BEFORE, state, RUN)
+    selection = select(manifest, BEFORE, state, RUN)
 
     assert {new_data.node_name(manifest, u) for u in selection.nodes} == {"stg_stripe", "mart"}
 
@@ -113,20 +174,23 @@ def test_a_seed_and_what_reads_it_always_build():
 
 def test_a_node_not_built_last_time_is_still_owed_its_build():
     manifest = project()
-    first = new_data.select_new_data(manifest, BEFORE, None, RUN)
+    first = select(manifest, BEFORE, None, RUN)
     state = new_data.next_state(None, first, first.nodes)
     newer = {**BEFORE, "source.p.stripe.t": T2}
-    second = new_data.select_new_data(manifest, newer, state, RUN)
+    second = select(manifest, newer, state, RUN)
     state = new_data.next_state(state, second, ["model.p.stg_stripe"])  # mart failed (or was excluded)
 
-    third = new_data.select_new_data(manifest, newer, state, RUN)
+    third = select(manifest, newer, state, RUN)
 
     assert {new_data.node_name(manifest, u) for u in third.nodes} == {"mart"}
 
 
 def test_the_build_state_survives_its_json_and_refuses_anything_else():
-    state = new_data.BuildState({"model.p.a": "k"}, {"source.p.s.t": T1})
+    state = new_data.BuildState({"model.p.a": "k"}, {"source.p.s.t": T1}, {"source.p.s.t": 20})
 
     assert new_data.BuildState.from_dict(state.to_dict()) == state
+    assert (
+        new_data.BuildState.from_dict({"version": 1, "keys": {}}) == new_data.BuildState()
+    )  # kept before counts
     assert new_data.BuildState.from_dict({"keys": {}}) is None
     assert new_data.BuildState.from_dict("nonsense") is None

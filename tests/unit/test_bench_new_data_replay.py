@@ -83,8 +83,8 @@ def test_mode_all_builds_everything_but_a_failed_connections_lineage():
 def test_a_weakened_rule_that_skips_what_changed_is_caught(monkeypatch: pytest.MonkeyPatch):
     real_rule = new_data_replay.select_new_data
 
-    def skips_the_marts(*args: Any) -> Any:
-        selection = real_rule(*args)
+    def skips_the_marts(*args: Any, **kwargs: Any) -> Any:
+        selection = real_rule(*args, **kwargs)
         return replace(selection, nodes=selection.nodes - {"model.p.revenue"})
 
     monkeypatch.setattr(new_data_replay, "select_new_data", skips_the_marts)
