@@ -102,10 +102,11 @@ class Pipeline:
         )["executionArn"]
         return self.last_arn
 
-    def wait_for_tokens(self, count: int, timeout: float = PATIENCE_S, *, armed: bool = False) -> None:
-        """Wait until ``count`` tokens are parked; with ``armed``, until their triggers were also
-        answered (``start_sync`` parks first and triggers next, so a parked token may not be
-        triggered yet)."""
+    def wait_for_tokens(self, count: int, timeout: float = PATIENCE_S, *, armed: bool = True) -> None:
+        """Wait until ``count`` tokens are parked and armed: their triggers answered (``start_sync``
+        parks first, waits for the connection's trigger slot, triggers, then arms; an event that
+        arrives in between is kept and settled at arming, so what its webhook answer counts depends
+        on timing). ``armed=False``: parked is enough."""
         deadline = time.monotonic() + timeout
         while (found := self._parked(armed)) < count:
             described = self.sfn.describe_execution(executionArn=self.last_arn)
