@@ -50,7 +50,7 @@ from chalicelib.platform.secrets import FivetranCredentials, SecretSource
 from chalicelib.run.run_files import RunFiles
 from chalicelib.run.transform_lease import TransformLeases
 from chalicelib.safety_net.scheduled import SafetyNetFivetran, UnavailableFivetran
-from chalicelib.safety_net.webhook_watchdog import WebhookWatch
+from chalicelib.safety_net.webhook_watchdog import WebhookWatch, note_every
 from chalicelib.tokens.api_budget import Budget, BudgetRule
 from chalicelib.tokens.callbacks import StepFunctionsCallbacks
 from chalicelib.tokens.resolver import Resolver
@@ -155,9 +155,13 @@ class Dependencies:
 
     def webhook_watch(self) -> WebhookWatch:
         """The webhook watchdog's items in the token table: one instance for the container's life, so
-        the route's delivery notes are throttled per container (``NOTE_EVERY_SECONDS``)."""
+        the route's delivery notes are throttled per container (``note_every`` of the check interval)."""
         if self._webhook_watch is None:
-            self._webhook_watch = WebhookWatch(self.store.table_name, self.store.client)
+            self._webhook_watch = WebhookWatch(
+                self.store.table_name,
+                self.store.client,
+                note_every_seconds=note_every(self.settings.webhook_watchdog_seconds),
+            )
         return self._webhook_watch
 
     def leases(self) -> TransformLeases:

@@ -29,14 +29,14 @@ Two items of the token table, under the ``__lease__`` partition, hold its state:
     webhook-watchdog   checked_at (epoch s), state, detail, webhook_id, found_ends (ADDed each pass)
     webhook-delivery   delivered_at (epoch s), url: the route's last noted delivery
 
-The route notes a delivery at most once per ``NOTE_EVERY_SECONDS`` (60) per container (a Lambda
-container, or ``chalice local``'s process), and at once when it was reached at a new URL: the note is
-one DynamoDB write before the webhook's answer, and the check only asks whether any delivery came since
-the previous check, 15 minutes before. The bound: ``delivered_at`` is at most ``NOTE_EVERY_SECONDS``
-older than the container's latest accepted delivery. A check can therefore miss deliveries only when
-they all came within ``NOTE_EVERY_SECONDS`` of a note made just before it, with none later: a webhook
-that then missed ``SILENT_AFTER_ENDS`` sync ends counts as silent, as it has in effect stopped
-delivering.
+The route notes a delivery at most once per ``note_every(WEBHOOK_WATCHDOG_SECONDS)`` per container (a
+Lambda container, or ``chalice local``'s process), and at once when it was reached at a new URL: a
+fifteenth of the check interval, at most ``NOTE_EVERY_SECONDS`` (60 s of the default 15 minutes). The
+note is one DynamoDB write before the webhook's answer, and the check only asks whether any delivery
+came since the previous check. The bound: ``delivered_at`` is at most that long older than the
+container's latest accepted delivery. A check can therefore miss deliveries only when they all came
+within it of a note made just before the check, with none later: a webhook that delivered only then and
+missed ``SILENT_AFTER_ENDS`` sync ends since counts as silent, as it has in effect stopped delivering.
 
 Nothing here ever fails a pass or a delivery: a Fivetran or DynamoDB error is logged and the check
 waits for its next turn.
@@ -70,6 +70,7 @@ __all__ = [
     "WebhookState",
     "WebhookWatch",
     "judge",
+    "note_every",
     "watch_webhook",
 ]
 
@@ -80,8 +81,19 @@ DEFAULT_INTERVAL_SECONDS = 900
 # Sync ends the safety net must find itself, with no delivery, before an active webhook counts as silent
 # (one lost delivery is Fivetran's ordinary retry, not a silent webhook).
 SILENT_AFTER_ENDS = 3
-# A container writes at most one delivery note per this many seconds (per URL): see the module's text.
+# A container writes at most one delivery note per this many seconds (per URL), and per a fifteenth of
+# the check interval when that is shorter: see the module's text.
 NOTE_EVERY_SECONDS = 60.0
+NOTES_PER_CHECK = 15
+
+
+def note_every(check_seconds: float) -> float:
+    """Seconds between a container's delivery notes for checks every ``check_seconds`` (0: never)."""
+    if check_seconds <= 0:
+        return NOTE_EVERY_SECONDS
+    return min(NOTE_EVERY_SECONDS, check_seconds / NOTES_PER_CHECK)
+
+
 TTL_SECONDS = 30 * 86_400
 CONDITION_FAILED = "ConditionalCheckFailedException"
 REGISTER = "orchestrator register-webhook --group <group_id>"

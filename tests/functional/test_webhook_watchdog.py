@@ -21,6 +21,7 @@ from chalicelib.safety_net.webhook_watchdog import (
     WebhookState,
     WebhookWatch,
     judge,
+    note_every,
     watch_webhook,
 )
 from tests.conftest import REGION
@@ -241,3 +242,14 @@ def test_a_delivery_noted_after_a_check_keeps_the_webhook_healthy_despite_the_th
     watch.note_delivery(T0 + 120, STAGE_WEBHOOK_URL)  # a later delivery is written
 
     assert check(watch, fivetran, T0 + INTERVAL).state is WebhookState.OK
+
+
+def test_notes_keep_pace_with_a_check_interval_shorter_than_fifteen_minutes(token_table) -> None:
+    dynamodb = FlakyDynamoDB()
+    every_second = WebhookWatch(token_table, dynamodb, note_every_seconds=note_every(1))  # type: ignore[arg-type]
+
+    every_second.note_delivery(T0, STAGE_WEBHOOK_URL)
+    every_second.note_delivery(T0 + 0.1, STAGE_WEBHOOK_URL)
+
+    assert (note_every(900), note_every(0)) == (NOTE_EVERY_SECONDS, NOTE_EVERY_SECONDS)
+    assert (dynamodb.updates, every_second.last_delivery()) == (2, (T0 + 0.1, STAGE_WEBHOOK_URL))
