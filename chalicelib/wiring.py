@@ -50,7 +50,7 @@ from chalicelib.platform.secrets import FivetranCredentials, SecretSource
 from chalicelib.run.run_files import RunFiles
 from chalicelib.run.transform_lease import TransformLeases
 from chalicelib.safety_net.scheduled import SafetyNetFivetran, UnavailableFivetran
-from chalicelib.safety_net.webhook_watchdog import WebhookWatch
+from chalicelib.safety_net.webhook_watchdog import WebhookWatch, note_every
 from chalicelib.tokens.api_budget import Budget, BudgetRule
 from chalicelib.tokens.callbacks import StepFunctionsCallbacks
 from chalicelib.tokens.resolver import Resolver
@@ -104,6 +104,7 @@ class Dependencies:
     notify_retry_backoff: float = 0.5  # seconds, doubled per retry of a Slack delivery
     _fivetran: FivetranClient | None = field(default=None, repr=False)
     _credentials: FivetranCredentials | None = field(default=None, repr=False)
+    _webhook_watch: WebhookWatch | None = field(default=None, repr=False)
 
     def fivetran(self) -> FivetranClient:
         """The Fivetran client; rebuilt when the (cached, rotating) credentials change."""
@@ -153,8 +154,15 @@ class Dependencies:
         return self.secrets.webhook_secrets()
 
     def webhook_watch(self) -> WebhookWatch:
-        """The webhook watchdog's items in the token table."""
-        return WebhookWatch(self.store.table_name, self.store.client)
+        """The webhook watchdog's items in the token table: one instance for the container's life, so
+        the route's delivery notes are throttled per container (``note_every`` of the check interval)."""
+        if self._webhook_watch is None:
+            self._webhook_watch = WebhookWatch(
+                self.store.table_name,
+                self.store.client,
+                note_every_seconds=note_every(self.settings.webhook_watchdog_seconds),
+            )
+        return self._webhook_watch
 
     def leases(self) -> TransformLeases:
         if self.transform_leases is None:

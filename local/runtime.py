@@ -237,6 +237,8 @@ class LocalRuntime(RunReads):
                 "AWS_ENDPOINT_URL": endpoint,
                 "FIVETRAN_API_URL": sim_url,
                 "TOKEN_TABLE": self.stack.table_name,
+                # the route's delivery notes keep pace with the watchdog's checks (note_every)
+                "WEBHOOK_WATCHDOG_SECONDS": str(settings_for_handlers.webhook_watchdog_seconds),
                 "AWS_ACCESS_KEY_ID": self.iam.principals["api_handler"].access_key,
                 **({"FIVETRAN_API_SECRET_ARN": secret_name} if secret_name else {}),
             },

@@ -27,7 +27,16 @@ delivery records it), else any webhook whose URL ends in ``/webhooks/fivetran`` 
 Two items of the token table, under the ``__lease__`` partition, hold its state::
 
     webhook-watchdog   checked_at (epoch s), state, detail, webhook_id, found_ends (ADDed each pass)
-    webhook-delivery   delivered_at (epoch s), url: the route's last accepted delivery
+    webhook-delivery   delivered_at (epoch s), url: the route's last noted delivery
+
+The route notes a delivery at most once per ``note_every(WEBHOOK_WATCHDOG_SECONDS)`` per container (a
+Lambda container, or ``chalice local``'s process), and at once when it was reached at a new URL: a
+fifteenth of the check interval, at most ``NOTE_EVERY_SECONDS`` (60 s of the default 15 minutes). The
+note is one DynamoDB write before the webhook's answer, and the check only asks whether any delivery
+came since the previous check. The bound: ``delivered_at`` is at most that long older than the
+container's latest accepted delivery. A check can therefore miss deliveries only when they all came
+within it of a note made just before the check, with none later: a webhook that delivered only then and
+missed ``SILENT_AFTER_ENDS`` sync ends since counts as silent, as it has in effect stopped delivering.
 
 Nothing here ever fails a pass or a delivery: a Fivetran or DynamoDB error is logged and the check
 waits for its next turn.
@@ -35,6 +44,7 @@ waits for its next turn.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,6 +62,7 @@ if TYPE_CHECKING:  # the pinned stubs (requirements-dev.txt); not in the Lambda 
 
 __all__ = [
     "DEFAULT_INTERVAL_SECONDS",
+    "NOTE_EVERY_SECONDS",
     "ROUTE_PATH",
     "SILENT_AFTER_ENDS",
     "Verdict",
@@ -59,6 +70,7 @@ __all__ = [
     "WebhookState",
     "WebhookWatch",
     "judge",
+    "note_every",
     "watch_webhook",
 ]
 
@@ -69,6 +81,19 @@ DEFAULT_INTERVAL_SECONDS = 900
 # Sync ends the safety net must find itself, with no delivery, before an active webhook counts as silent
 # (one lost delivery is Fivetran's ordinary retry, not a silent webhook).
 SILENT_AFTER_ENDS = 3
+# A container writes at most one delivery note per this many seconds (per URL), and per a fifteenth of
+# the check interval when that is shorter: see the module's text.
+NOTE_EVERY_SECONDS = 60.0
+NOTES_PER_CHECK = 15
+
+
+def note_every(check_seconds: float) -> float:
+    """Seconds between a container's delivery notes for checks every ``check_seconds`` (0: never)."""
+    if check_seconds <= 0:
+        return NOTE_EVERY_SECONDS
+    return min(NOTE_EVERY_SECONDS, check_seconds / NOTES_PER_CHECK)
+
+
 TTL_SECONDS = 30 * 86_400
 CONDITION_FAILED = "ConditionalCheckFailedException"
 REGISTER = "orchestrator register-webhook --group <group_id>"
@@ -167,14 +192,36 @@ def _text(item: dict[str, Any], name: str) -> str | None:
 
 
 class WebhookWatch:
-    """The watchdog's items in the token table (``table_name``, a DynamoDB ``client``)."""
+    """The watchdog's items in the token table (``table_name``, a DynamoDB ``client``).
 
-    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+    One instance per container (``chalicelib.wiring.Dependencies.webhook_watch``): it remembers its
+    last delivery note so that ``note_delivery`` writes at most one per ``note_every_seconds``."""
+
+    def __init__(
+        self, table_name: str, client: DynamoDBClient, *, note_every_seconds: float = NOTE_EVERY_SECONDS
+    ) -> None:
         self._table = table_name
         self._client = client
+        self._note_every = note_every_seconds
+        self._noted: tuple[float, str | None] | None = None  # this instance's last written note
+        self._noting = threading.Lock()
 
     def note_delivery(self, now: float, url: str | None) -> None:
-        """The route accepted a delivery at ``now`` (reached at ``url``, when known). Never raises."""
+        """The route accepted a delivery at ``now`` (epoch seconds; reached at ``url``, when known).
+        Written unless this instance wrote one less than ``note_every_seconds`` before ``now`` with the
+        same URL (``url`` None: any); a note that could not be written is retried by the next delivery.
+        Never raises."""
+        with self._noting:
+            last = self._noted
+            if last is not None and 0 <= now - last[0] < self._note_every and url in (None, last[1]):
+                return
+            self._noted = (now, url or (last[1] if last else None))
+        if not self._write_delivery(now, url):
+            with self._noting:
+                if self._noted is not None and self._noted[0] == now:
+                    self._noted = last
+
+    def _write_delivery(self, now: float, url: str | None) -> bool:
         names = "delivered_at = :now, expires_at = :ttl" + (", #url = :url" if url else "")
         values: dict[str, Any] = {":now": {"N": f"{now:.3f}"}, ":ttl": {"N": str(int(now) + TTL_SECONDS)}}
         request: dict[str, Any] = {
@@ -190,6 +237,8 @@ class WebhookWatch:
             self._client.update_item(**request)
         except (ClientError, BotoCoreError) as exc:
             logger.warning("could not note a webhook delivery", extra={"error": str(exc)})
+            return False
+        return True
 
     def last_delivery(self) -> tuple[float | None, str | None]:
         """When the route last accepted a delivery (epoch seconds) and the URL it was reached at."""

@@ -1,7 +1,8 @@
 """``POST /webhooks/fivetran``: one delivery, from its raw body to the answer, with the stage it runs in.
 
 ``receive`` verifies and settles the delivery (``handler.handle_webhook``) and, when it was accepted,
-notes it as the webhook watchdog's proof of life (``chalicelib/safety_net/webhook_watchdog.py``).
+notes it as the webhook watchdog's proof of life (``chalicelib/safety_net/webhook_watchdog.py``): at
+most one DynamoDB write a minute per container (``note_every``), so most answers wait for none.
 The webhook answers Fivetran within seconds: its one sync-history read has ``HISTORY_SECONDS``.
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -206,6 +207,16 @@ def test_a_body_of_exactly_one_mebibyte_is_not_too_large(webhook):
 
 
 # -- events that complete nothing -------------------------------------------------------------------
+
+
+def test_the_route_notes_one_delivery_a_minute_for_the_webhook_watchdog(webhook, deps):
+    first = webhook.deliver(sync_end_body("stripe_prod"))
+    between = time.time()
+    second = webhook.deliver(sync_end_body("hubspot_crm"))
+
+    delivered_at, _ = deps.webhook_watch().last_delivery()
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert delivered_at is not None and delivered_at < between  # the second, within a minute, not written
 
 
 def test_a_signed_sync_end_for_a_connection_with_nothing_parked_is_a_200(webhook, deps):

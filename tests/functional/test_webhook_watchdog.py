@@ -11,14 +11,17 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib.platform import metrics
 from chalicelib.platform.errors import FivetranApiError
 from chalicelib.safety_net.webhook_watchdog import (
+    NOTE_EVERY_SECONDS,
     SILENT_AFTER_ENDS,
     WebhookState,
     WebhookWatch,
     judge,
+    note_every,
     watch_webhook,
 )
 from tests.conftest import REGION
@@ -176,3 +179,77 @@ def test_without_a_fivetran_client_or_with_interval_0_nothing_is_read_but_ends_a
 
     assert never is None and fivetran.webhook_reads == 0
     assert watch.read().found_ends == 3
+
+
+# -- the route's delivery notes, at most one per NOTE_EVERY_SECONDS per container ---------------------
+
+
+class FlakyDynamoDB:
+    """A DynamoDB client whose next ``update_item`` is refused once (``fail_next``)."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("dynamodb", region_name=REGION)
+        self.fail_next = False
+        self.updates = 0
+
+    def update_item(self, **request: Any) -> Any:
+        self.updates += 1
+        if self.fail_next:
+            self.fail_next = False
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+        return self.client.update_item(**request)
+
+    def get_item(self, **request: Any) -> Any:
+        return self.client.get_item(**request)
+
+
+def test_a_container_writes_one_delivery_note_per_interval_and_a_new_url_at_once(token_table) -> None:
+    dynamodb = FlakyDynamoDB()
+    watch = WebhookWatch(token_table, dynamodb)  # type: ignore[arg-type]
+    new_url = STAGE_WEBHOOK_URL.replace("https://", "https://new.")
+
+    watch.note_delivery(T0, STAGE_WEBHOOK_URL)
+    watch.note_delivery(T0 + 30, None)
+    watch.note_delivery(T0 + NOTE_EVERY_SECONDS - 1, STAGE_WEBHOOK_URL)
+    assert (dynamodb.updates, watch.last_delivery()) == (1, (T0, STAGE_WEBHOOK_URL))
+
+    watch.note_delivery(T0 + 40, new_url)  # reached at another URL: noted at once
+    assert watch.last_delivery() == (T0 + 40, new_url)
+
+    watch.note_delivery(T0 + 40 + NOTE_EVERY_SECONDS, None)
+    assert (dynamodb.updates, watch.last_delivery()) == (3, (T0 + 40 + NOTE_EVERY_SECONDS, new_url))
+
+
+def test_a_delivery_note_that_could_not_be_written_is_written_by_the_next_delivery(token_table) -> None:
+    dynamodb = FlakyDynamoDB()
+    watch = WebhookWatch(token_table, dynamodb)  # type: ignore[arg-type]
+
+    dynamodb.fail_next = True
+    watch.note_delivery(T0, STAGE_WEBHOOK_URL)  # refused, logged, never raised
+    assert watch.last_delivery() == (None, None)
+
+    watch.note_delivery(T0 + 1, STAGE_WEBHOOK_URL)
+    assert watch.last_delivery() == (T0 + 1, STAGE_WEBHOOK_URL)
+
+
+def test_a_delivery_noted_after_a_check_keeps_the_webhook_healthy_despite_the_throttle(watch) -> None:
+    fivetran = FakeFivetran()
+    watch.note_delivery(T0 - 10, STAGE_WEBHOOK_URL)
+    check(watch, fivetran, T0)
+    check(watch, fivetran, T0 + 60, found_ends=SILENT_AFTER_ENDS)
+
+    watch.note_delivery(T0 + 20, STAGE_WEBHOOK_URL)  # within the interval of the note before the check
+    watch.note_delivery(T0 + 120, STAGE_WEBHOOK_URL)  # a later delivery is written
+
+    assert check(watch, fivetran, T0 + INTERVAL).state is WebhookState.OK
+
+
+def test_notes_keep_pace_with_a_check_interval_shorter_than_fifteen_minutes(token_table) -> None:
+    dynamodb = FlakyDynamoDB()
+    every_second = WebhookWatch(token_table, dynamodb, note_every_seconds=note_every(1))  # type: ignore[arg-type]
+
+    every_second.note_delivery(T0, STAGE_WEBHOOK_URL)
+    every_second.note_delivery(T0 + 0.1, STAGE_WEBHOOK_URL)
+
+    assert (note_every(900), note_every(0)) == (NOTE_EVERY_SECONDS, NOTE_EVERY_SECONDS)
+    assert (dynamodb.updates, every_second.last_delivery()) == (2, (T0 + 0.1, STAGE_WEBHOOK_URL))
