@@ -184,7 +184,7 @@ def play_ours(world: World, store: Any, callbacks: RecordingCallbacks, base: dat
         start_sync(
             request,
             store,
-            answer,
+            answer(),
             resolver,
             now=f_time(at) - offset,  # the Lambda's clock (AWS)
             ttl_margin_seconds=3600,

@@ -108,3 +108,16 @@ def test_the_sync_durations_are_spread_and_interleaved():
     values = spread(100, 5, 20)
     assert sorted(values) == [round(5 + 15 * i / 99, 2) for i in range(100)]
     assert values[:2] != sorted(values)[:2]
+
+
+def test_the_real_path_gives_each_run_its_own_sync_in_a_few_worlds_with_a_second_run():
+    """Plays the benchmark's real path (start_sync, the signed webhook, the token store on moto) so the
+    benchmark cannot silently stop running it (it once passed start_sync a function for a client)."""
+    from benchmarks.attribution.run import run_attribution
+
+    result = run_attribution(8, seed=16)
+
+    assert result.second_runs >= 1
+    assert result.ours_real.runs == result.runs > 8
+    assert (result.ours_real.wrong, result.ours_real.unresolved_after_safety_net) == (0, 0)
+    assert result.ours_real.completed_twice == 0
