@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.template import token_table_spec
+from local.patches.sfn_parse_cache import repeatable_ids
 from statemachine.definition import render
 
 __all__ = ["APP_NAME", "Stack", "provision"]
@@ -136,13 +137,19 @@ def provision(
     )["taskDefinition"]["taskDefinitionArn"]
 
     ec2 = clients["ec2"]
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    # The default VPC (made at the account's first EC2 call) and the group get the same ids in every
+    # fresh account, so the definition is the same text and moto parses it once per process
+    # (local/patches/sfn_parse_cache.py); the group's seed counts the groups already there.
+    with repeatable_ids("default-vpc"):
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnets = [
         s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
     ]
-    group = ec2.create_security_group(GroupName=f"{prefix}-dbt", Description="dbt egress only", VpcId=vpc)[
-        "GroupId"
-    ]
+    groups = len(ec2.describe_security_groups()["SecurityGroups"])
+    with repeatable_ids(f"security-group-{groups}"):
+        group = ec2.create_security_group(
+            GroupName=f"{prefix}-dbt", Description="dbt egress only", VpcId=vpc
+        )["GroupId"]
 
     values = {
         "MaxConcurrency": 0,

@@ -19,6 +19,9 @@ from tests.fakes import FakeFivetran
 
 # `ci` unless HYPOTHESIS_PROFILE (or --hypothesis-profile) names another: tests/hypothesis_profiles.py.
 hypothesis_profiles.load()
+# Every moto account of the suite without moto's public AMI catalogue, as moto_patches.install() leaves
+# the local runtime's: the deploy and doctor tests' accounts (tests/infra) make no such call themselves.
+os.environ.setdefault(moto_patches.LOAD_DEFAULT_AMIS_ENV, "false")
 
 REGION = "us-east-1"
 # How long a test's wait for the run (tokens parked, an end, a delivery) may take before it fails. A

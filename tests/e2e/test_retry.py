@@ -5,7 +5,8 @@ repository: ``crm_orders`` reads a column that does not exist, so the first run'
 skips ``crm_report``, downstream; ``billing_conn`` and ``ads_conn`` fail their syncs (``continue``: dbt runs
 without their sources). The model is then fixed, as its owner would, and the run retried: the retry
 triggers exactly those 2 syncs (they fail again, so their sources stay excluded) and dbt builds only
-the failed model and what it skipped. The two runs name each other in ``show``.
+the failed model and what it skipped. The two runs name each other in ``show``. A third run, which
+succeeds, has nothing to retry (its dbt is the stand-in: the refusal reads the run's record, not dbt).
 """
 
 from __future__ import annotations
@@ -140,6 +141,9 @@ def retried(tmp_path_factory: pytest.TempPathFactory) -> Retried:
         retry_cli = session.cli("retry", first, "--local", "--wait")
         retry = run_name(retry_cli)
         triggers["retry"] = session.triggers()
+        # The run with nothing to retry is the subject of the orchestrator's record, not of dbt: dbt's
+        # stand-in builds it (the same entrypoint, exit code and artifacts; about 12 s of CPU less).
+        runtime.dbt.dbt = "stand-in"
         succeeded = session.cli(
             "start-run", "--local", "--connector", "crm_conn", "--connector", "shop_conn", "--wait"
         )

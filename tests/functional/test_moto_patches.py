@@ -357,3 +357,12 @@ def test_scans_never_fail_while_other_threads_write(moto_aws, frequent_thread_sw
 
     assert errors == []
     assert dynamodb.scan(TableName="keyed", Select="COUNT")["Count"] == 450
+
+
+def test_a_new_ec2_backend_holds_the_default_vpc_but_no_public_ami_catalogue(moto_aws):
+    # install() keeps moto from loading its public AMIs into every new backend (CPU on every reset);
+    # what the stack uses, the default VPC's subnets, is still there.
+    ec2 = boto3.client("ec2", region_name=REGION)
+
+    assert ec2.describe_images(Owners=["amazon"])["Images"] == []
+    assert ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
