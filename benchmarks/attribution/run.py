@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,10 +57,10 @@ def run_attribution(  # noqa: C901
     poll_intervals: tuple[float, ...] = (10.0, 1.0),
 ) -> AttributionResult:
     """Generate ``worlds`` worlds from ``seed`` and count misattributions on each side."""
-    from aws_lambda_powertools import Logger
-
     began = time.monotonic()
-    Logger(service="fivetran-orchestrator").setLevel("ERROR")  # a line per webhook would drown the output
+    service_log = logging.getLogger("fivetran-orchestrator")  # the handlers' logger (Powertools' service)
+    level = service_log.level
+    service_log.setLevel(logging.ERROR)  # a line per webhook would drown the output; restored below
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     ours, hooks, hist = Tally(), Tally(), Tally()
     peer = {interval: Tally() for interval in poll_intervals}
@@ -112,6 +113,7 @@ def run_attribution(  # noqa: C901
     finally:
         quiet.__exit__(None, None, None)
         store_context.close()
+        service_log.setLevel(level)
     return AttributionResult(
         worlds=worlds,
         runs=hist.runs,

@@ -121,3 +121,17 @@ def test_the_real_path_gives_each_run_its_own_sync_in_a_few_worlds_with_a_second
     assert result.ours_real.runs == result.runs > 8
     assert (result.ours_real.wrong, result.ours_real.unresolved_after_safety_net) == (0, 0)
     assert result.ours_real.completed_twice == 0
+
+
+def test_the_benchmark_gives_the_handlers_logger_its_level_back():
+    """It quiets the handlers' logger while it plays; the tests that read logs run after it on one worker."""
+    import logging
+
+    from benchmarks.attribution.run import run_attribution
+
+    service_log = logging.getLogger("fivetran-orchestrator")
+    before = service_log.level
+
+    run_attribution(1, seed=16)
+
+    assert service_log.level == before
