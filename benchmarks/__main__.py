@@ -323,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.trouble and peer is not None:
             extra.append(_trouble(args, workdir, peer))
         if args.attribution:
-            real_worlds = args.attribution_real_worlds or args.attribution_worlds
+            real_worlds = min(
+                args.attribution_real_worlds or args.attribution_worlds, args.attribution_worlds
+            )
             _say(f"attribution: {args.attribution_worlds} worlds ({real_worlds} through the real path)")
             result = run_attribution(args.attribution_worlds, real_worlds=real_worlds)
             extra.append(attribution_section(result, real_worlds))

@@ -161,7 +161,9 @@ def fit(runs: Sequence[BilledRun], pair: tuple[BilledRun, BilledRun] | None = No
     whose first run did not defer or whose sizes differ."""
     plain = [r for r in runs if r.deferrals == 0]
     deferring = [r for r in runs if r.deferrals > 0]
-    keys = sorted(set().union(*(_counts(r) for r in plain))) if plain else []
+    if len({r.connections for r in plain}) < 2:  # no line through fewer (none: no counts to predict)
+        raise ValueError("fit needs runs of at least two sizes without a deferral")
+    keys = sorted(set().union(*(_counts(r) for r in plain)))
     fixed: dict[str, float] = {}
     slope: dict[str, float] = {}
     for key in keys:

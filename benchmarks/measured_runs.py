@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.largest import LargestRun, budget_estimate, run_largest
-from benchmarks.measured_cost import BilledRun, expected_deferrals, fit
+from benchmarks.measured_cost import BilledRun, Fit, expected_deferrals, fit
 from benchmarks.report.measured import Budget, LargestRow, largest_section, measured_cost_section
 from benchmarks.sidebyside import CaseRun
 
@@ -149,28 +149,30 @@ def measured_sections(
         if run.report is not None and run.report.get("execution", {}).get("status") == "SUCCEEDED"
     ]
     sections: list[str] = []
+    sizes = {r.connections for r in measured} | {b.connections for _, b in big}
+    fitted: Fit | None = None
     try:
         pair = (_billed(probe[0]), _billed(probe[1])) if probe is not None else (None, None)
         fitted = fit(
             [*measured, *(b for _, b in big)],
             (pair[0], pair[1]) if pair[0] is not None and pair[1] is not None else None,
         )
-    except ValueError as exc:
-        return [f"## 8. Cost per run, from measured counts\n\nNot computed: {exc}."]
-    sizes = {r.connections for r in measured} | {b.connections for _, b in big}
-    source = "section 5's runs of ours" + (" and section 11's measured runs" if big else "")
-    sections.append(
-        measured_cost_section(
-            [*measured, *(b for _, b in big)],
-            fitted,
-            extrapolate=[n for n in extrapolate if n not in sizes],
-            budget=budget,
-            memory_mb=memory_mb,
-            dbt_s=dbt_s,
-            window_s=window_s,
-            source=source,
+    except ValueError as exc:  # e.g. --largest alone: no wall-time runs to fit; section 11 still shown
+        sections.append(f"## 8. Cost per run, from measured counts\n\nNot computed: {exc}.")
+    if fitted is not None:
+        source = "section 5's runs of ours" + (" and section 11's measured runs" if big else "")
+        sections.append(
+            measured_cost_section(
+                [*measured, *(b for _, b in big)],
+                fitted,
+                extrapolate=[n for n in extrapolate if n not in sizes],
+                budget=budget,
+                memory_mb=memory_mb,
+                dbt_s=dbt_s,
+                window_s=window_s,
+                source=source,
+            )
         )
-    )
     rows = [
         LargestRow(
             ours.connections,
@@ -209,7 +211,7 @@ def measured_sections(
                 "not run",
                 budget_estimate(n),
                 None,
-                fitted.predict(n, deferred),
+                fitted.predict(n, deferred) if fitted is not None else None,
                 1 if deferred else 0,
             )
         )

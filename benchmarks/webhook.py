@@ -8,18 +8,24 @@ Step Functions. Four cases, each bounded by a request count and a time limit:
 - **chalice local**: the real route over HTTP, started as ``local/chalice_local.py`` does, with a few
   concurrent clients (``chalice local`` is a threaded development server, not API Gateway).
 - **without parked tokens**: every event is for a connection nobody waits for (verify, parse, one
-  DynamoDB Query, answer 200 ``completed: 0``).
-- **with parked tokens**: one token is parked per event's connection beforehand, so each event also
-  claims it, calls ``SendTaskSuccess`` and deletes it. The tokens are written straight into the table,
-  so Step Functions (moto) does not know them and answers ``InvalidToken``, which the handler treats as
-  "already resolved" and deletes: the same four AWS calls as a live token (Query, UpdateItem claim,
-  SendTaskSuccess, DeleteItem). The in-process case counts those calls per event for the cost model.
+  DynamoDB Query, one UpdateItem recording the sync's end for a token parked later, answer 200
+  ``completed: 0``).
+- **with parked tokens**: one token is parked per event's connection beforehand, armed as
+  ``start_sync`` leaves it (Fivetran accepted its trigger) and with its sync's start recorded as the
+  ``sync_start`` webhook leaves it, so the identity rule binds the ``sync_end`` to it
+  (``chalicelib/tokens/identity.py``; a ``sync_end`` whose start is unknown is only ``UNSURE``) and each
+  event also claims the token, calls ``SendTaskSuccess`` and deletes it. The tokens are written
+  straight into the table, so Step Functions (moto) does not know them and answers ``InvalidToken``,
+  which the handler treats as "already resolved" and deletes: the same AWS calls as a live token
+  (Query, UpdateItem for the sync's end, UpdateItem claim, SendTaskSuccess, DeleteItem). The
+  in-process case counts those calls per event for the cost model.
 
 Bodies are signed before the clock starts (the sender signs; the receiver's verification is timed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -38,6 +44,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from benchmarks.stats import percentile
+from chalicelib.fivetran.syncs import SyncRecord
 from chalicelib.platform.config import Settings
 from chalicelib.platform.log import logger as app_logger
 from chalicelib.tokens.store import TokenStore
@@ -79,8 +86,9 @@ class CaseResult:
         return percentile(self.latencies_ms, 99) if self.latencies_ms else 0.0
 
 
-def sync_end_body(connector_id: str, created: datetime) -> bytes:
-    """A ``sync_end`` body shaped like Fivetran's (and like the simulator's)."""
+def sync_end_body(connector_id: str, created: datetime, sync_id: str | None = None) -> bytes:
+    """A ``sync_end`` body shaped like Fivetran's (and like the simulator's); ``sync_id``: a new one
+    when None."""
     return json.dumps(
         {
             "event": "sync_end",
@@ -88,7 +96,7 @@ def sync_end_body(connector_id: str, created: datetime) -> bytes:
             "connector_type": "bench",
             "connector_id": connector_id,
             "connector_name": connector_id,
-            "sync_id": str(uuid.uuid4()),
+            "sync_id": sync_id or str(uuid.uuid4()),
             "destination_group_id": "bench_group",
             "data": {"status": "SUCCESSFUL"},
         },
@@ -152,19 +160,33 @@ class _CallCounter:
             self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
 
-def _park(store: TokenStore, connector_ids: list[str]) -> None:
+def _park(store: TokenStore, connector_ids: list[str]) -> dict[str, str]:
+    """Park and arm one token per connection, with its sync's start recorded: ``{connector id: sync id}``.
+
+    Armed as ``start_sync`` leaves a token whose trigger started a sync (accepted at ``requested``,
+    Fivetran's clock, not joined), and the sync's start recorded as its ``sync_start`` webhook would,
+    inside the acceptance second: the identity rule then binds the ``sync_end`` to the token. A token
+    left unarmed, or a sync whose start is unknown, is never completed by the webhook alone.
+    """
     requested = datetime.now(UTC) - timedelta(seconds=5)
+    expires_at = int(time.time()) + 3600
+    sync_ids: dict[str, str] = {}
     for cid in connector_ids:
         token = (uuid.uuid4().hex * (TOKEN_CHARS // 32 + 1))[:TOKEN_CHARS]
-        store.park(
+        record, _created = store.park(
             store.new_record(
                 connector_id=cid,
                 task_token=token,
                 execution_id="arn:aws:states:us-east-1:123456789012:execution:bench:webhook",
                 requested_at=requested,
-                expires_at=int(time.time()) + 3600,
+                expires_at=expires_at,
             )
         )
+        store.arm(record, accepted_at=requested, joined=False)
+        sync_ids[cid] = str(uuid.uuid4())
+        started = SyncRecord(sync_id=sync_ids[cid], started_at=requested + timedelta(milliseconds=200))
+        store.syncs.record(cid, started, expires_at=expires_at)
+    return sync_ids
 
 
 def run_webhook_benchmark(
@@ -210,7 +232,9 @@ def run_webhook_benchmark(
             return answer.status_code, answer.json()
 
         def in_process(body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-            answer = handle_webhook(body, headers, secret=lambda: SECRET, resolver=deps.resolver)
+            # The handler's metrics (CloudWatch EMF lines on stdout) go with its logs, not into the Markdown.
+            with contextlib.redirect_stdout(handler_log):
+                answer = handle_webhook(body, headers, secret=lambda: SECRET, resolver=deps.resolver)
             return answer.status, answer.body
 
         # Warm both paths (imports, connection pools, chalice local's first request) off the clock.
@@ -225,9 +249,8 @@ def run_webhook_benchmark(
             for parked in (False, True):
                 tag = f"{target.replace(' ', '_')}_{'parked' if parked else 'none'}"
                 ids = [f"wh_{tag}_{i:04d}" for i in range(requests_per_case)]
-                if parked:
-                    _park(deps.store, ids)
-                signed = _signed([sync_end_body(cid, datetime.now(UTC)) for cid in ids])
+                sync_ids = _park(deps.store, ids) if parked else {}
+                signed = _signed([sync_end_body(cid, datetime.now(UTC), sync_ids.get(cid)) for cid in ids])
                 counter.calls.clear()
                 counter.enabled = target == "in-process"
                 latencies, statuses, resolved, elapsed = _drive(send, signed, workers, time_limit_s)

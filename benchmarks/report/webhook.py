@@ -37,8 +37,13 @@ def webhook_section(cases: list[CaseResult], requests_per_case: int, time_limit_
         ],
         rows,
     )
-    per_event = next((c.aws_calls_per_event for c in cases if c.target == "in-process" and c.parked), {})
-    calls = ", ".join(f"`{k}` {v:g}" for k, v in per_event.items()) or "not measured"
+
+    def calls(parked: bool) -> str:
+        per_event = next(
+            (c.aws_calls_per_event for c in cases if c.target == "in-process" and c.parked is parked), {}
+        )
+        return ", ".join(f"`{k}` {v:g}" for k, v in per_event.items()) or "not measured"
+
     return "\n".join(
         [
             "## 2. Webhook receiver throughput",
@@ -51,10 +56,11 @@ def webhook_section(cases: list[CaseResult], requests_per_case: int, time_limit_
             "",
             table,
             "",
-            f"- AWS calls per event with a parked token (in-process, counted): {calls}. Without one: "
-            "a single `Query`.",
-            "- Parked tokens are written straight into the table, so moto's Step Functions answers "
-            "`InvalidToken` and the handler deletes them as already resolved: the same calls as a "
+            f"- AWS calls per event with a parked token (in-process, counted): {calls(True)}. Without "
+            f"one: {calls(False)} (the sync's end is recorded for a token parked later).",
+            "- Parked tokens are written straight into the table, armed and with their sync's start "
+            "recorded (as `start_sync` and the `sync_start` webhook leave them), so moto's Step Functions "
+            "answers `InvalidToken` and the handler deletes them as already resolved: the same calls as a "
             "live token.",
             "- On AWS, API Gateway and Lambda scale out per request; these figures bound one container "
             "(in-process) and a development server (`chalice local`), not the deployed endpoint.",

@@ -13,7 +13,7 @@ from benchmarks.measured_cost import (
     paced_trigger_seconds,
     price_run,
 )
-from benchmarks.measured_runs import merge_sections
+from benchmarks.measured_runs import measured_sections, merge_sections
 from benchmarks.report.measured import Budget, LargestRow, largest_section, measured_cost_section
 
 
@@ -97,6 +97,23 @@ def test_without_a_deferring_run_the_fit_takes_the_definitions_cost_of_a_deferra
 def test_the_fit_needs_two_sizes_without_a_deferral():
     with pytest.raises(ValueError, match="two sizes"):
         fit([_run(100), _run(100)])
+
+
+def test_the_fit_of_no_run_without_a_deferral_is_refused_rather_than_predicting_nothing():
+    with pytest.raises(ValueError, match="two sizes"):
+        fit([])
+    with pytest.raises(ValueError, match="two sizes"):
+        fit([_run(10, 3), _run(100, 30)])
+
+
+def test_the_largest_run_alone_still_gives_section_11_when_no_wall_time_run_gives_a_fit():
+    """``python -m benchmarks --largest`` (``--quick``: 10,000 estimated, not run) has no section-5 runs
+    to fit: section 8 says why it is not computed and section 11 shows the estimate (it once crashed)."""
+    sections = measured_sections([], [], extrapolate=[10_000], memory_mb=256, dbt_s=300, window_s=1800)
+
+    assert sections[0].startswith("## 8. Cost per run, from measured counts\n\nNot computed: fit needs")
+    assert sections[1].startswith("## 11. The largest run at the default budget")
+    assert "| 10,000 | extrapolated | not run | at least " in sections[1]
 
 
 def test_the_default_budget_defers_nothing_within_the_burst_and_each_trigger_over_it_at_most_once():
