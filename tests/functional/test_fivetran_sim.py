@@ -892,6 +892,18 @@ def test_new_scenario_keys_default_to_todays_behaviour():
     assert (spec.api.trigger_status, spec.webhook.fail_first, spec.sync.resume_s) == (0, 0, 2.0)
 
 
+def _sim_without_webhooks(scenario: Any, warehouse_path: Path) -> FivetranSimulator:
+    """A simulator of ``scenario`` writing its real warehouse at ``warehouse_path``, sending no webhook."""
+    return FivetranSimulator(
+        scenario,
+        api_key=KEY,
+        api_secret=SECRET,
+        webhook_secret=HOOK_SECRET,
+        webhook_url=None,
+        duckdb_path=warehouse_path,
+    )
+
+
 def _list_group(sim: FivetranSimulator, limit: int) -> tuple[list[dict[str, Any]], int]:
     """Every connection of the group through the listing's cursor pages, and how many pages it took."""
     listed: list[dict[str, Any]] = []
@@ -917,14 +929,7 @@ def test_twenty_five_hundred_generated_connections_are_all_listed_page_by_page(t
     fewer connections: DuckDB takes about 25 s of CPU to write 2,500 schemas, the same one batch at
     any count. No timing assertion (see the README)."""
     scenario = parse_scenario({"generate": {"count": 2500, "duration_s": [4, 6], "rows": 1, "seed": 1}})
-    sim = FivetranSimulator(
-        scenario,
-        api_key=KEY,
-        api_secret=SECRET,
-        webhook_secret=HOOK_SECRET,
-        webhook_url=None,
-        duckdb_path=tmp_path / "w.duckdb",
-    )
+    sim = _sim_without_webhooks(scenario, tmp_path / "w.duckdb")
     sim.start()
     try:
         listed, pages = _list_group(sim, limit=1000)
@@ -942,14 +947,7 @@ def test_every_generated_connection_is_seeded_with_its_historical_load_in_one_ba
     import duckdb
 
     scenario = parse_scenario({"generate": {"count": 25, "duration_s": [4, 6], "rows": 1, "seed": 1}})
-    sim = FivetranSimulator(
-        scenario,
-        api_key=KEY,
-        api_secret=SECRET,
-        webhook_secret=HOOK_SECRET,
-        webhook_url=None,
-        duckdb_path=tmp_path / "w.duckdb",
-    )
+    sim = _sim_without_webhooks(scenario, tmp_path / "w.duckdb")
     sim.seed_history()
     sim.start()
     try:

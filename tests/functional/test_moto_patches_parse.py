@@ -28,9 +28,8 @@ def _echo_machine() -> dict[str, Any]:
     }
 
 
-def test_a_definition_is_parsed_once_for_every_machine_and_execution_of_it(
-    moto_aws: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One item per ANTLR parse of a definition from now on (moto's ``ASLParser.state_machine``)."""
     parsed: list[int] = []
     original = ASLParser.state_machine
 
@@ -39,6 +38,13 @@ def test_a_definition_is_parsed_once_for_every_machine_and_execution_of_it(
         return original(self)
 
     monkeypatch.setattr(ASLParser, "state_machine", counted)
+    return parsed
+
+
+def test_a_definition_is_parsed_once_for_every_machine_and_execution_of_it(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = _count_parses(monkeypatch)
     definition = _echo_machine()
 
     described = [run_machine(definition, {"n": n}) for n in (1, 2, 3)]  # three machines, one run each
@@ -75,14 +81,7 @@ def test_local_stacks_in_fresh_accounts_have_one_definition_text_so_moto_parses_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     moto_patches.install()
-    parsed: list[int] = []
-    original = ASLParser.state_machine
-
-    def counted(self: ASLParser) -> Any:
-        parsed.append(1)
-        return original(self)
-
-    monkeypatch.setattr(ASLParser, "state_machine", counted)
+    parsed = _count_parses(monkeypatch)
     definitions = []
     for _ in range(2):  # two fresh accounts, as two tests or two local runtimes have
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
