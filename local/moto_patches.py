@@ -28,9 +28,11 @@ heartbeat_before_endpoint              ``sfn_callbacks``: a heartbeat sent while
 ecs_container_memory                   ``ecs_task_definitions``: a Fargate container without
                                        container-level memory crashes RunTask
 ecs_local_task_runner                  ``ecs_task_runner``: an ECS task runs a local process; the first
-                                       ``DescribeTasks`` that says STOPPED carries its real exit code, and
-                                       ``.sync`` fails with ``States.TaskFailed`` (cause: the task JSON)
-                                       when it is non-zero, as AWS does; ``StopTask`` stops the process
+                                       ``DescribeTasks`` that says STOPPED carries its real exit code (never
+                                       moto's default 0: each answer is one moment, moto's own RUNNING ->
+                                       STOPPED progression off), and ``.sync`` fails with
+                                       ``States.TaskFailed`` (cause: the task JSON) when it is non-zero, as
+                                       AWS does; ``StopTask`` SIGTERMs the process, STOPPED when it exits
 wait_until_timestamp                   ``sfn_wait``: a ``Wait`` with ``Timestamp``/``TimestampPath`` ends up
                                        to 1 s early (fraction dropped, whole seconds, naive local clock):
                                        it now never ends before its timestamp, as on AWS

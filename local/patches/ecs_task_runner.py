@@ -2,24 +2,35 @@
 
 moto's ``RunTask`` starts nothing. With a runner set (``set_ecs_task_runner``; the local runtime
 runs dbt, tests run fakes), each task started runs ``runner(task, environment)`` (the containers'
-environment with the overrides applied), and the task stays RUNNING until the handle's ``poll()``
-gives an exit code. The first ``DescribeTasks`` answer that says STOPPED carries the containers'
-real exit codes, as on AWS; a handle with a ``stopped_reason`` never started its container (a
-network interface, the image pull or capacity failed on AWS): no exit code then.
+environment with the overrides applied), and the task stays RUNNING, its containers without an
+exit code, until the handle's ``poll()`` gives one. The first ``DescribeTasks`` answer that says
+STOPPED carries the containers' real exit codes, as on AWS; a handle with a ``stopped_reason``
+never started its container (a network interface, the image pull or capacity failed on AWS): no
+exit code then.
+
+Each answer is one moment of the task. The task is settled once, under a lock, when
+``DescribeTasks`` starts, and nothing else moves it: moto's own progression (RUNNING, DEACTIVATING,
+..., STOPPED, one step per read) is off for these tasks, and reading ``lastStatus`` while the answer
+is serialised does not poll again. It did: a process that exited between the settle and the
+serialisation of ``lastStatus`` (after ``containers``) gave an answer saying STOPPED with moto's
+default exit code 0, and a run whose dbt exited 1 ended SUCCEEDED.
 
 An ``ecs:runTask.sync`` task whose essential container exits non-zero, or never starts, fails on
 AWS with ``States.TaskFailed``, its cause the stopped task's description (JSON), and a Retry or
 Catch matches it by that name; moto did not fail it so, and builds only custom error names
 (which must not start with "States.").
 
-``StopTask`` on such a task also stops its process (the handle's ``stop()``, if it has one), as ECS
-stops the container (SIGTERM; "StopTask", ECS API reference); moto only marked the task STOPPED and
-left the work running.
+``StopTask`` on such a task stops its process (the handle's ``stop()``, if it has one), as ECS
+stops the container (SIGTERM, then SIGKILL after 30 s; "StopTask", ECS API reference): the answer
+says desiredStatus STOPPED with the reason, and the task is STOPPED, with the process's real exit
+code and the reason kept, once the process has ended. moto marked the task STOPPED at once, exit
+code 0, and left the work running.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -33,6 +44,7 @@ class TaskHandle(Protocol):
 TaskRunner = Callable[[Any, dict[str, str]], TaskHandle]
 _ecs_runner: TaskRunner | None = None
 _ecs_handles: dict[str, TaskHandle] = {}
+_settling = threading.Lock()  # one settle at a time: concurrent DescribeTasks see one order
 
 
 def set_ecs_task_runner(runner: TaskRunner | None) -> None:
@@ -54,29 +66,58 @@ def _task_environment(task: Any) -> dict[str, str]:
     return env
 
 
-def _settle(task: Any) -> None:
-    """Give a task run by the local runner its real end state, before anything reads the task.
+def _set_containers(task: Any, status: str, exit_code: int | None) -> None:
+    for container in task.containers:
+        container.exitCode = container.exit_code = exit_code
+        container.last_status = status
 
-    Called at the start of ``DescribeTasks`` (and by ``lastStatus``), so the one answer that first
-    says STOPPED already carries the containers' exit codes, as on AWS.
+
+def _settle(task: Any) -> None:
+    """Give a task run by the local runner its real end state, before its answer is built.
+
+    Called at the start of ``DescribeTasks``, under ``_settling``; reads and writes the task's raw
+    status (``_status``), never moto's progressing ``status``.
     """
     handle = _ecs_handles.get(task.task_arn)
-    if handle is None or task.status == "STOPPED":
+    if handle is None:
         return
-    code = handle.poll()
-    if code is None:
-        task.status = "RUNNING"
-        return
-    # A handle may say its container never started (``stopped_reason``): no exit code then, as
-    # on AWS when a network interface, the image pull or capacity fails.
-    never_started = getattr(handle, "stopped_reason", None)
-    for container in task.containers:
-        container.exitCode = None if never_started else code
-        container.exit_code = container.exitCode
-        container.last_status = "STOPPED"
-    task.desired_status = "STOPPED"
-    task.stopped_reason = never_started or "Essential container in task exited"
-    task.status = "STOPPED"
+    with _settling:
+        if task._status == "STOPPED":
+            return
+        code = handle.poll()
+        if code is None:
+            return
+        # A handle may say its container never started (``stopped_reason``): no exit code then, as
+        # on AWS when a network interface, the image pull or capacity fails.
+        never_started = getattr(handle, "stopped_reason", None)
+        _set_containers(task, "STOPPED", None if never_started else code)
+        stopped_by_user = task.desired_status == "STOPPED" and task.stopped_reason
+        task.desired_status = "STOPPED"
+        if not stopped_by_user:
+            task.stopped_reason = never_started or "Essential container in task exited"
+        task._status = "STOPPED"
+
+
+def _stop_handled(backend: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+    """``StopTask`` of a task run by the local runner: SIGTERM to its process (the handle's
+    ``stop()``), desiredStatus STOPPED with ``reason``; STOPPED once the process has ended. None
+    for any other task (moto's own ``StopTask`` then)."""
+    cluster = backend._get_cluster(cluster_str)
+    task_id = task_str.split("/")[-1]
+    for arn, task in (backend.tasks.get(cluster.name) or {}).items():
+        if arn.endswith(task_id) and task.task_arn in _ecs_handles:
+            break
+    else:
+        return None
+    with _settling:
+        if task._status != "STOPPED":
+            task.desired_status = "STOPPED"
+            task.stopped_reason = reason
+    stop = getattr(_ecs_handles[task.task_arn], "stop", None)
+    if callable(stop):
+        stop()
+    _settle(task)
+    return task
 
 
 def _states_failure_event(self: Any, env: Any, ex: Any) -> Any:
@@ -141,10 +182,13 @@ def patch_ecs_local_task_runner() -> None:
     original_status: Any = Task.last_status  # a property
     original_stop_task = EC2ContainerServiceBackend.stop_task
 
+    original_advance = Task.advance
+
     def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
         tasks = original_run_task(self, *args, **kwargs)
         if _ecs_runner is not None:
             for task in tasks:
+                _set_containers(task, "RUNNING", None)  # no exit code before the container stops
                 _ecs_handles[task.task_arn] = _ecs_runner(task, _task_environment(task))
         return tasks
 
@@ -154,21 +198,23 @@ def patch_ecs_local_task_runner() -> None:
         return original_describe_tasks(self, cluster_str, tasks)
 
     def stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
-        task = original_stop_task(self, cluster_str, task_str, reason)
-        stop = getattr(_ecs_handles.get(task.task_arn), "stop", None)
-        if callable(stop):
-            stop()
-        return task
+        return _stop_handled(self, cluster_str, task_str, reason) or original_stop_task(
+            self, cluster_str, task_str, reason
+        )
+
+    def advance(self: Any) -> None:
+        if self.task_arn not in _ecs_handles:  # the runner, not moto's clock, ends these tasks
+            original_advance(self)
 
     def last_status(self: Any) -> str:
         if self.task_arn not in _ecs_handles:
             return original_status.fget(self)
-        _settle(self)
-        return self.status
+        return self._status  # settled when the call began; never polled mid-answer
 
     EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
     EC2ContainerServiceBackend.describe_tasks = describe_tasks  # type: ignore[method-assign]
     EC2ContainerServiceBackend.stop_task = stop_task  # type: ignore[method-assign]
+    Task.advance = advance  # type: ignore[method-assign]
     Task.last_status = property(last_status, original_status.fset)  # type: ignore[assignment]
     mod.StateTaskServiceEcs._build_sync_resolver = _failing_sync_resolver(  # type: ignore[method-assign]
         mod.StateTaskServiceEcs._build_sync_resolver

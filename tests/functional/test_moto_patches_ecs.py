@@ -64,7 +64,7 @@ def _ecs_machine() -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("running_polls", [0, 1, 3])
+@pytest.mark.parametrize("running_polls", [0, 1, 4])  # 4: the old patch answered STOPPED, exit code 0
 @pytest.mark.parametrize(("exit_code", "status"), [(0, "SUCCEEDED"), (3, "FAILED")])
 def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(
     moto_aws, exit_code, status, running_polls
@@ -234,3 +234,98 @@ def test_stop_task_stops_the_local_process_as_ecs_stops_the_container(moto_aws):
     assert process.stopped
     assert stopped["lastStatus"] == "STOPPED"
     assert stopped["stoppedReason"] == "stopped by a test"
+    assert stopped["containers"][0]["exitCode"] == 143
+
+
+def test_a_stopped_task_is_stopped_only_when_its_process_has_ended_with_its_code_and_the_reason(moto_aws):
+    # ECS sends SIGTERM and the container may take a while (up to 30 s before SIGKILL): until it
+    # exits, the task is RUNNING with desiredStatus STOPPED, never STOPPED with exit code 0.
+    params = _ecs_machine()["States"]["Run"]["Parameters"]
+
+    class Process:
+        code: int | None = None
+
+        def poll(self) -> int | None:
+            return self.code
+
+        def stop(self) -> None:
+            pass  # still shutting down
+
+    process = Process()
+    moto_patches.set_ecs_task_runner(lambda task, environment: process)
+    ecs = boto3.client("ecs", region_name=REGION)
+    task = _run_task(ecs, params)
+
+    stopping = ecs.stop_task(cluster=params["Cluster"], task=task, reason="run stopped")["task"]
+    still = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
+    process.code = 1
+    ended = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
+
+    assert (stopping["lastStatus"], stopping["desiredStatus"]) == ("RUNNING", "STOPPED")
+    assert (still["lastStatus"], still["containers"][0].get("exitCode")) == ("RUNNING", None)
+    assert (ended["lastStatus"], ended["containers"][0]["exitCode"]) == ("STOPPED", 1)
+    assert ended["stoppedReason"] == "run stopped"
+
+
+def _run_task(ecs: Any, params: dict[str, Any]) -> str:
+    return ecs.run_task(
+        cluster=params["Cluster"],
+        taskDefinition=params["TaskDefinition"],
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
+                "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
+            }
+        },
+    )["tasks"][0]["taskArn"]
+
+
+@pytest.mark.parametrize("running_polls", range(1, 7))
+def test_a_process_that_exits_while_an_answer_is_built_never_shows_stopped_with_exit_code_0(
+    moto_aws, running_polls
+):
+    # The dbt process exited (code 1) after DescribeTasks settled the task but before its answer
+    # was serialised (containers come before lastStatus): the answer said STOPPED with moto's
+    # default exit code 0, and a run whose dbt failed ended SUCCEEDED. Every answer must be one
+    # moment of the task, whichever poll of the process first sees it ended: RUNNING with no exit
+    # code, or STOPPED with the real one.
+    params = _ecs_machine()["States"]["Run"]["Parameters"]
+
+    class Process:
+        polls = 0
+
+        def poll(self) -> int | None:
+            self.polls += 1
+            return None if self.polls <= running_polls else 1
+
+    moto_patches.set_ecs_task_runner(lambda task, environment: Process())
+    ecs = boto3.client("ecs", region_name=REGION)
+    task = _run_task(ecs, params)
+
+    answers = [ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0] for _ in range(8)]
+
+    seen = [(a["lastStatus"], a["containers"][0].get("exitCode")) for a in answers]
+    assert set(seen) <= {("RUNNING", None), ("STOPPED", 1)}, seen
+    assert seen[-1] == ("STOPPED", 1)
+
+
+def test_a_running_task_stays_running_however_often_it_is_described(moto_aws):
+    # moto moves a task RUNNING -> DEACTIVATING -> ... -> STOPPED by itself, one step per
+    # DescribeTasks read; a task run by the local runner is STOPPED only when its process ends.
+    params = _ecs_machine()["States"]["Run"]["Parameters"]
+
+    class Process:
+        def poll(self) -> int | None:
+            return None
+
+    moto_patches.set_ecs_task_runner(lambda task, environment: Process())
+    ecs = boto3.client("ecs", region_name=REGION)
+    task = _run_task(ecs, params)
+
+    statuses = set()
+    for _ in range(20):
+        answer = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
+        statuses.add((answer["lastStatus"], answer["containers"][0].get("exitCode")))
+
+    assert statuses == {("RUNNING", None)}
