@@ -29,7 +29,8 @@ Two syncs that both start within one acceptance second cannot be told apart (the
 then have ended within that second). ``start_sync`` makes sure no two of *our* triggers of one
 connection are accepted in one second (``chalicelib/tokens/trigger_spacing.py``), so the rule's
 one limit is a sync started by someone else (Fivetran's schedule, the dashboard) that starts and
-ends inside our trigger's acceptance second, before our trigger, with its webhooks lost.
+ends inside our trigger's acceptance second, before our trigger, whether or not its webhooks
+arrive (it must be shorter than a second).
 
 What the webhooks alone can prove: a sync that spans the acceptance second, or one that
 starts within it. A sync that starts later is the token's only if no other sync started

@@ -16,7 +16,7 @@ so it is accepted more than one second after the first was: in a later ``Date`` 
 0.25 s above the second covers the clock difference between two Lambda hosts (Amazon Time Sync
 keeps them within a millisecond). What is left to the identity rule's documented limit: a sync
 started by someone else (Fivetran's schedule, the dashboard) that starts *and ends* within our
-trigger's acceptance second with its webhooks lost.
+trigger's acceptance second, before our trigger, whether or not its webhooks arrive.
 
 Item: partition = the connection id, ``token_id`` = ``trigger#spacing``; ``holder`` (the token
 id of the trigger holding it), ``until`` (epoch seconds, AWS clock), ``expires_at`` (TTL).
