@@ -64,6 +64,20 @@ def _ecs_machine() -> dict[str, Any]:
     }
 
 
+def _run_task(ecs: Any, params: dict[str, Any]) -> str:
+    return ecs.run_task(
+        cluster=params["Cluster"],
+        taskDefinition=params["TaskDefinition"],
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
+                "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
+            }
+        },
+    )["tasks"][0]["taskArn"]
+
+
 @pytest.mark.parametrize("running_polls", [0, 1, 4])  # 4: the old patch answered STOPPED, exit code 0
 @pytest.mark.parametrize(("exit_code", "status"), [(0, "SUCCEEDED"), (3, "FAILED")])
 def test_an_ecs_task_runs_locally_and_ends_with_its_real_exit_code(
@@ -102,17 +116,7 @@ def test_describe_tasks_reports_the_exit_code_in_the_answer_that_first_says_stop
     process = Process()
     moto_patches.set_ecs_task_runner(lambda task, environment: process)
     ecs = boto3.client("ecs", region_name=REGION)
-    task = ecs.run_task(
-        cluster=params["Cluster"],
-        taskDefinition=params["TaskDefinition"],
-        launchType="FARGATE",
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
-                "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
-            }
-        },
-    )["tasks"][0]["taskArn"]
+    task = _run_task(ecs, params)
 
     first = ecs.describe_tasks(cluster=params["Cluster"], tasks=[task])["tasks"][0]
     process.code = 2  # the process ends between two polls
@@ -217,17 +221,7 @@ def test_stop_task_stops_the_local_process_as_ecs_stops_the_container(moto_aws):
     process = Process()
     moto_patches.set_ecs_task_runner(lambda task, environment: process)
     ecs = boto3.client("ecs", region_name=REGION)
-    task = ecs.run_task(
-        cluster=params["Cluster"],
-        taskDefinition=params["TaskDefinition"],
-        launchType="FARGATE",
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
-                "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
-            }
-        },
-    )["tasks"][0]["taskArn"]
+    task = _run_task(ecs, params)
 
     stopped = ecs.stop_task(cluster=params["Cluster"], task=task, reason="stopped by a test")["task"]
 
@@ -265,20 +259,6 @@ def test_a_stopped_task_is_stopped_only_when_its_process_has_ended_with_its_code
     assert (still["lastStatus"], still["containers"][0].get("exitCode")) == ("RUNNING", None)
     assert (ended["lastStatus"], ended["containers"][0]["exitCode"]) == ("STOPPED", 1)
     assert ended["stoppedReason"] == "run stopped"
-
-
-def _run_task(ecs: Any, params: dict[str, Any]) -> str:
-    return ecs.run_task(
-        cluster=params["Cluster"],
-        taskDefinition=params["TaskDefinition"],
-        launchType="FARGATE",
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"],
-                "securityGroups": params["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"],
-            }
-        },
-    )["tasks"][0]["taskArn"]
 
 
 @pytest.mark.parametrize("running_polls", range(1, 7))
