@@ -8,12 +8,12 @@ STOPPED carries the containers' real exit codes, as on AWS; a handle with a ``st
 never started its container (a network interface, the image pull or capacity failed on AWS): no
 exit code then.
 
-Each answer is one moment of the task. The task is settled once, under a lock, when
-``DescribeTasks`` starts, and nothing else moves it: moto's own progression (RUNNING, DEACTIVATING,
-..., STOPPED, one step per read) is off for these tasks, and reading ``lastStatus`` while the answer
-is serialised does not poll again. It did: a process that exited between the settle and the
-serialisation of ``lastStatus`` (after ``containers``) gave an answer saying STOPPED with moto's
-default exit code 0, and a run whose dbt exited 1 ended SUCCEEDED.
+Each answer is one moment of the task. The task is settled once, under a lock, by ``DescribeTasks``
+before its answer is built, and nothing else moves it: moto's own progression (RUNNING,
+DEACTIVATING, ..., STOPPED, one step per read) is off for these tasks, and reading ``lastStatus``
+while the answer is serialised does not poll again. It did: a process that exited between the
+settle and the serialisation of ``lastStatus`` (after ``containers``) gave an answer saying STOPPED
+with moto's default exit code 0, and a run whose dbt exited 1 ended SUCCEEDED.
 
 An ``ecs:runTask.sync`` task whose essential container exits non-zero, or never starts, fails on
 AWS with ``States.TaskFailed``, its cause the stopped task's description (JSON), and a Retry or
@@ -75,8 +75,9 @@ def _set_containers(task: Any, status: str, exit_code: int | None) -> None:
 def _settle(task: Any) -> None:
     """Give a task run by the local runner its real end state, before its answer is built.
 
-    Called at the start of ``DescribeTasks``, under ``_settling``; reads and writes the task's raw
-    status (``_status``), never moto's progressing ``status``.
+    Called by ``DescribeTasks`` for the tasks it answers, before the answer is built, under
+    ``_settling``; reads and writes the task's raw status (``_status``), never moto's progressing
+    ``status``.
     """
     handle = _ecs_handles.get(task.task_arn)
     if handle is None:
@@ -91,10 +92,9 @@ def _settle(task: Any) -> None:
         # on AWS when a network interface, the image pull or capacity fails.
         never_started = getattr(handle, "stopped_reason", None)
         _set_containers(task, "STOPPED", None if never_started else code)
-        stopped_by_user = task.desired_status == "STOPPED" and task.stopped_reason
         task.desired_status = "STOPPED"
-        if not stopped_by_user:
-            task.stopped_reason = never_started or "Essential container in task exited"
+        # A reason already there is StopTask's (``_stop_handled``): kept, as ECS keeps it.
+        task.stopped_reason = task.stopped_reason or never_started or "Essential container in task exited"
         task._status = "STOPPED"
 
 
@@ -181,7 +181,6 @@ def patch_ecs_local_task_runner() -> None:
     original_describe_tasks = EC2ContainerServiceBackend.describe_tasks
     original_status: Any = Task.last_status  # a property
     original_stop_task = EC2ContainerServiceBackend.stop_task
-
     original_advance = Task.advance
 
     def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -193,9 +192,10 @@ def patch_ecs_local_task_runner() -> None:
         return tasks
 
     def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> Any:
-        for task in (t for cluster_tasks in self.tasks.values() for t in cluster_tasks.values()):
+        described = original_describe_tasks(self, cluster_str, tasks)
+        for task in described:  # before the answer is serialised: one moment per answer
             _settle(task)
-        return original_describe_tasks(self, cluster_str, tasks)
+        return described
 
     def stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
         return _stop_handled(self, cluster_str, task_str, reason) or original_stop_task(
