@@ -4,8 +4,9 @@ This file owns the run from start to end and its contract: the ``--help`` text (
 the environment the ``RunDbt`` task's overrides set), the order of the steps (settings, ``dbt deps`` when
 needed, the command, the results, the artifacts) and the one-line JSON summary printed on stdout and kept
 beside the artifacts in S3. Its parts live in the ``task`` package beside it (see ``task/__init__.py``):
-settings, the dbt command line, the dbt process and its stop on SIGTERM, the artifacts. Its own events are
-JSON lines on stderr; dbt's console output goes to stderr too, so stdout holds only the summary.
+settings, the dbt command lines, the dbt session that runs them and its stop on SIGTERM, the artifacts.
+Its own events are JSON lines on stderr; dbt's console output goes to stderr too, so stdout holds only the
+summary.
 
 Run it as a script (``python entrypoint.py``, as the image does). Only the standard library at import time
 (boto3 is imported when artifacts are uploaded), so the orchestrator's tests can import it from the app's
@@ -42,7 +43,6 @@ from task.command_line import (
     PACKAGE_FILES,
     child_env,
     dbt_args,
-    dbt_invocation,
     deps_args,
     needs_deps,
 )
@@ -92,7 +92,6 @@ __all__ = [
     "child_env",
     "clear_previous_artifacts",
     "dbt_args",
-    "dbt_invocation",
     "default_run_id",
     "deps_args",
     "execute",
@@ -193,7 +192,7 @@ def execute(settings: Settings, env: Mapping[str, str], runner: DbtProcess) -> O
     dbt_env = child_env(settings, env)
     code = 0
     if needs_deps(settings.project_dir):
-        code = runner.run(dbt_invocation() + deps_args(settings), dbt_env)
+        code = runner.run(deps_args(settings), dbt_env)
     result = CommandsResult(exit_code=code)
     if code == 0:
         result = run_commands(settings, dbt_env, runner)
@@ -318,6 +317,8 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         except OSError as exc:  # e.g. the artifacts folders cannot be created: say so, still summarize
             log_event("run_failed", level="error", error=str(exc))
             outcome = Outcome(exit_code=CONFIG_ERROR)
+        finally:
+            runner.close()  # the dbt session ends: every command has run
     outcome = replace(outcome, source_contract_warnings=warnings)
     line = summary_line(settings, outcome, time.monotonic() - started, env)
     if settings is not None:

@@ -89,9 +89,8 @@ def main() -> int:
         def run(self, argv: list[str], env: Mapping[str, str]) -> int:
             if self.stop_signal is not None:
                 return 128 + int(self.stop_signal)
-            invocation = len(entrypoint.dbt_invocation())
-            entrypoint.log_event("dbt_started", args=" ".join(argv[invocation:]), standin=True)
-            return _write(argv[invocation:])
+            entrypoint.log_event("dbt_started", args=" ".join(argv), standin=True)
+            return _write(list(argv))
 
     entrypoint.DbtProcess = StandInProcess  # type: ignore[attr-defined]
     return int(entrypoint.main([]))

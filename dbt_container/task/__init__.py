@@ -7,7 +7,10 @@
 - ``run_steps``: the run's dbt commands in order (one, or each step), a failing step stopping the rest
 - ``selection``: the run's dbt selection re-checked, passed as --select=<selector>, and the selectors
   that matched no node
-- ``process``: running dbt as a child process, and stopping it on SIGTERM/SIGINT
+- ``process``: running the dbt commands in one child process (the dbt session), and stopping them on
+  SIGTERM/SIGINT
+- ``dbt_session``: the dbt session itself: dbt imported once, each command run by dbt's programmatic
+  runner
 - ``artifacts``: reading dbt's results, keeping its artifacts in S3
 - ``new_data``: selection by new data, the rule (pure: which nodes a run must build, the build state)
 - ``new_data_run``: a build that selects by new data (source freshness, row counts, the rule, the build,

@@ -1,5 +1,6 @@
 """The dbt command lines of a run and dbt's environment: ``dbt deps`` when the project needs it, then the
-run's command with its target, paths, selection and exclusions. dbt is started with this interpreter."""
+run's command with its target, paths, selection and exclusions (dbt's arguments, without ``dbt``), and how
+the dbt session that runs them is started: with this interpreter."""
 
 from __future__ import annotations
 
@@ -32,9 +33,12 @@ def _packages_install_path(project_dir: Path) -> str:
     return found.group(1) if found else "dbt_packages"
 
 
-def dbt_invocation() -> list[str]:
-    """How to start dbt with this interpreter (the dbt CLI's own entry point, named dbt)."""
-    return [sys.executable, "-c", "from dbt.cli.main import cli; cli(prog_name='dbt')"]
+def dbt_session_invocation(python: str | None = None) -> list[str]:
+    """How to start the dbt session (``task/dbt_session.py``) with ``python`` (default: this interpreter),
+    from any working directory: the task package's folder is put on ``sys.path`` first."""
+    folder = str(Path(__file__).resolve().parent.parent)
+    code = f"import sys; sys.path.insert(0, {folder!r}); from task.dbt_session import main; sys.exit(main())"
+    return [python or sys.executable, "-c", code]
 
 
 def dbt_args(settings: Settings, state: Path | None = None) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from task.artifacts import built_nodes
 from task.build_state import load_build_state, run_sources, save_build_state
-from task.command_line import dbt_args, dbt_invocation, freshness_args
+from task.command_line import dbt_args, freshness_args
 from task.events import log_event
 from task.new_data import (
     Selection,
@@ -63,13 +63,13 @@ def build_new_data(
 
     ``dbt source freshness`` exits 1 when a source is past its error_after: that is not a failure here
     (its result is read per source; an errored one cannot be judged, so what depends on it builds)."""
-    code = runner.run(dbt_invocation() + freshness_args(settings), dbt_env)
+    code = runner.run(freshness_args(settings), dbt_env)
     if code >= 128:  # stopped
         return code, {"mode": "new_data", "reason": "stopped during dbt source freshness", "skipped": True}
     manifest = _read_json(settings.target_path / "manifest.json")
     if not isinstance(manifest, dict):
         log_event("new_data_unknown", level="warning", reason="no manifest.json after source freshness")
-        code = runner.run(dbt_invocation() + dbt_args(settings), dbt_env)
+        code = runner.run(dbt_args(settings), dbt_env)
         return code, {"mode": "new_data", "reason": "project could not be read: everything builds"}
     previous = load_build_state(settings.bucket, settings.target)
     freshness = freshness_by_source(_read_json(settings.target_path / "sources.json"))
@@ -91,7 +91,7 @@ def build_new_data(
     if not selection.nodes:
         return 0, {**summary, "skipped": True}
     names = sorted({node_name(manifest, uid) for uid in selection.nodes})
-    code = runner.run(dbt_invocation() + dbt_args(replace(settings, select=" ".join(names))), dbt_env)
+    code = runner.run(dbt_args(replace(settings, select=" ".join(names))), dbt_env)
     if code in (0, 1):  # dbt ran to its end: the nodes it built successfully are now up to date
         built = built_nodes(settings.target_path)
         save_build_state(settings.bucket, settings.target, next_state(previous, selection, built))

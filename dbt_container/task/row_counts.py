@@ -40,7 +40,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from task.command_line import dbt_invocation, show_args
+from task.command_line import show_args
 from task.events import log_event
 from task.process import DbtProcess
 from task.settings import Settings
@@ -149,7 +149,7 @@ def measure_row_counts(
     log_path = settings.log_path / LOG_FOLDER
     log_file = log_path / "dbt.log"
     log_file.unlink(missing_ok=True)
-    code = runner.run(dbt_invocation() + show_args(replace(settings, log_path=log_path), query), dbt_env)
+    code = runner.run(show_args(replace(settings, log_path=log_path), query), dbt_env)
     rows = read_show_result(_read(log_file)) if code == 0 else None
     if rows is None:
         log_event("row_counts_unknown", level="warning", dbt_exit=code, sources=len(counted))

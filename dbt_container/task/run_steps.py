@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from task.artifacts import ARTIFACT_FILES, STEP_RESULTS, models_built, read_results
-from task.command_line import dbt_args, dbt_invocation
+from task.command_line import dbt_args
 from task.events import log_event
 from task.new_data_run import build_new_data
 from task.process import DbtProcess
@@ -79,7 +79,7 @@ def run_commands(settings: Settings, dbt_env: Mapping[str, str], runner: DbtProc
                 log_event("retry_state_unreadable", level="error", error=str(exc))
                 code = exc.exit_code
             else:
-                code = runner.run(dbt_invocation() + dbt_args(step, state), dbt_env)
+                code = runner.run(dbt_args(step, state), dbt_env)
         skipped = bool(selection and selection.get("skipped"))
         counts, failed = read_results(step.target_path, "build" if skipped else step.command)
         entry.update(exit_code=code, counts=counts)

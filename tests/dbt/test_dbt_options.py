@@ -32,7 +32,7 @@ class ScriptedDbt(ep.DbtProcess):  # type: ignore[misc,name-defined]
         self.calls: list[list[str]] = []
 
     def run(self, argv: list[str], env: Mapping[str, str]) -> int:
-        self.calls.append(argv[len(ep.dbt_invocation()) :])
+        self.calls.append(list(argv))
         return self.codes.pop(0) if self.codes else 0
 
 
