@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
@@ -98,19 +99,30 @@ def _answer(answers: TextIO, code: int) -> None:
     answers.flush()
 
 
-def main() -> int:
-    # The answers keep the original stdout; everything else written to stdout (dbt's console) goes to stderr.
+def main(runner: Callable[[], Callable[[list[str]], Any]] | None = None) -> int:
+    """The session's process: answers on the original stdout, everything else on stderr, SIGINT as
+    Ctrl-C. ``runner`` makes the function that runs one command (default: dbt's ``dbtRunner``)."""
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # SIGINT raises KeyboardInterrupt (dbt's Ctrl-C) whatever the disposition inherited. The entrypoint
+    # catches SIGINT, so its children start with the default; but a parent that ignores SIGINT (a test
+    # runner's worker, a shell's background job) passes the ignore on, and dbt would never hear the stop.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        from dbt.cli.main import dbtRunner
+        invoke = runner() if runner is not None else _dbt_runner()
     except ImportError as exc:
         print(f"dbt session: dbt cannot be imported: {exc}", file=sys.stderr, flush=True)
         return UNHANDLED_ERROR
     try:
-        return serve(sys.stdin, answers, lambda args: dbtRunner().invoke(args))
+        return serve(sys.stdin, answers, invoke)
     except KeyboardInterrupt:  # SIGINT between two commands
         return 130
+
+
+def _dbt_runner() -> Callable[[list[str]], Any]:
+    from dbt.cli.main import dbtRunner
+
+    return lambda args: dbtRunner().invoke(args)
 
 
 if __name__ == "__main__":

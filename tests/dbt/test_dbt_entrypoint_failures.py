@@ -197,6 +197,7 @@ def test_sigterm_stops_dbt_mid_query_and_exits_non_zero(dbt_python: Path, tmp_pa
     run = Run(proc.returncode, stdout, "".join(seen) + "".join(_drain(stderr)), tmp_path / "target")
     assert run.summary["exit_code"] == 143
     assert run.events("stop_requested")[0]["signal"] == "SIGTERM"
+    assert run.events("dbt_escalate") == []  # dbt's Ctrl-C stopped it: no SIGTERM or SIGKILL was needed
     # dbt is gone: the DuckDB file can be opened for writing again.
     duckdb.connect(str(db)).close()
 

@@ -24,7 +24,7 @@ from task.command_line import dbt_session_invocation  # the dbt image's package,
 from task.dbt_session import serve
 from task.process import DbtProcess
 
-# A session whose "dbt" is a script: the real protocol (task.dbt_session.serve), commands that say what
+# A session whose "dbt" is a script: the real session (task.dbt_session.main), commands that say what
 # the process is and how a command ends. `wait` sleeps until interrupted, as dbt does on a long query:
 # dbt's runner turns the KeyboardInterrupt into a result, as dbtRunner does (it catches BaseException).
 SCRIPTED_SESSION = textwrap.dedent(
@@ -32,7 +32,9 @@ SCRIPTED_SESSION = textwrap.dedent(
     import os, signal, sys, time
     from types import SimpleNamespace
     sys.path.insert(0, {str(REPO / "dbt_container")!r})
-    from task.dbt_session import serve
+    from task.dbt_session import main
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a parent that ignores SIGINT leaves it to its children
 
     def invoke(args):
         if args[0] == "record":
@@ -53,7 +55,7 @@ SCRIPTED_SESSION = textwrap.dedent(
                 return SimpleNamespace(success=False, exception=stopped)
         raise AssertionError(args)
 
-    sys.exit(serve(sys.stdin, sys.stdout, invoke))
+    sys.exit(main(lambda: invoke))
     """
 )
 

@@ -160,6 +160,44 @@ def test_the_section_sets_both_modes_side_by_side_and_counts_the_false_skips():
     assert "built 25% of the models" in text
 
 
+def _week_with_dbt_seconds(new_data: tuple[float, float], every: tuple[float, float]) -> WeekResult:
+    """Two hours: new_data finds nothing the first hour and builds the second; all builds both."""
+    return WeekResult(
+        2,
+        21,
+        DEMO_CONNECTIONS,
+        [{c.connector_id: Sync(0) for c in DEMO_CONNECTIONS}] * 2,
+        [
+            ModeResult(
+                "new_data",
+                [
+                    HourResult(0, 0, [], False, new_data[0], 1.0, [], []),
+                    HourResult(1, 0, ["a"], True, new_data[1], 1.0, [], []),
+                ],
+            ),
+            ModeResult("all", [HourResult(h, 0, ["a", "b"], True, every[h], 1.0, [], []) for h in (0, 1)]),
+        ],
+        11,
+        60.0,
+        "2026-12-06 17:00 UTC",
+        (1.0, 2.0),
+    )
+
+
+def test_the_section_says_whether_judging_the_new_data_cost_more_seconds_than_the_skipped_models_saved():
+    dearer = new_data_week_section(_week_with_dbt_seconds((8.0, 14.0), (10.0, 10.0)))
+    cheaper = new_data_week_section(_week_with_dbt_seconds((4.0, 9.0), (10.0, 10.0)))
+
+    assert (
+        "in 110% of its dbt seconds" in dearer and "costs more seconds than the skipped models save" in dearer
+    )
+    assert "Median dbt seconds per run: 8 s when `new_data` found nothing to build" in dearer
+    assert (
+        "in 65% of its dbt seconds" in cheaper
+        and "costs fewer seconds than the skipped models save" in cheaper
+    )
+
+
 def test_a_stopped_weeks_log_is_read_back_as_the_hours_both_modes_measured(tmp_path):
     import json
 
