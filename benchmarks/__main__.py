@@ -281,7 +281,7 @@ def _document(args: argparse.Namespace, header: str, sections: list[str]) -> str
     if args.merge and args.output.exists():
         numbers = ", ".join(line.split(".")[0].removeprefix("## ") for line in sections)
         machine_and_command = header.split("\n", 2)[2].replace("\n", " ")
-        note = f"Sections {numbers}: {machine_and_command}"
+        note = f"{'Sections' if len(sections) > 1 else 'Section'} {numbers}: {machine_and_command}"
         taken = args.from_measurements / "commands.txt" if args.from_measurements else None
         if taken is not None and taken.exists():  # how the measurements rendered here were taken
             note += " Measured by: " + " ".join(taken.read_text(encoding="utf-8").split())
