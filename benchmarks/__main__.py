@@ -24,6 +24,7 @@ from benchmarks.attribution import run_attribution
 from benchmarks.child import dbt_python
 from benchmarks.latency import SideResult, durations, run_ours, run_peer
 from benchmarks.measured_runs import (
+    LargestRun,
     deferral_probe,
     largest_runs,
     load_walltime,
@@ -129,12 +130,12 @@ def _walltime(
 ) -> tuple[str, list[tuple[int, CaseRun | None, CaseRun | None, str]]]:
     low, high = (float(x) for x in args.walltime_range.split(","))
     if args.from_measurements is not None:
-        rows, loads = load_walltime(args.from_measurements)
-        section = walltime_section(rows, low, high, _definition())
+        saved, loads = load_walltime(args.from_measurements)
+        section = walltime_section(saved, low, high, _definition())
         measured = "- Measured (UTC, load averages 1/5/15 min): " + "; ".join(loads) + "."
         notes = args.from_measurements / "walltime-notes.txt"
         extra = notes.read_text(encoding="utf-8").strip() if notes.exists() else ""
-        return "\n".join([section, "", measured, webhook_line(rows), extra]).rstrip(), rows
+        return "\n".join([section, "", measured, webhook_line(saved), extra]).rstrip(), saved
     rows: list[tuple[int, CaseRun | None, CaseRun | None, str]] = []
     per_connection = 0.0
     for n in sorted(int(x) for x in args.walltime_sizes.split(",") if x.strip()):
@@ -179,7 +180,8 @@ def _measured(
 ) -> list[str]:
     """Sections 8 (cost from measured counts) and 11 (the largest run)."""
     sizes = [int(x) for x in args.largest_sizes.split(",") if x.strip()]
-    runs, notes = [], []
+    runs: list[LargestRun] = []
+    notes: list[str] = []
     if args.largest:
         _say(
             f"largest: {sizes} connections (a size the budget keeps past {args.largest_limit:g} s: estimated)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,7 +43,7 @@ def _by_id(history: Iterable[Event]) -> dict[int, Event]:
     return {int(e["id"]): e for e in history}
 
 
-def _iteration_index(history: list[Event]) -> dict[int, int | None]:
+def _iteration_index(history: Sequence[Event]) -> dict[int, int | None]:
     """Event id -> index of the Map iteration it belongs to (None: not inside an iteration)."""
     events = _by_id(history)
     found: dict[int, int | None] = {}
@@ -70,7 +70,7 @@ def _iteration_index(history: list[Event]) -> dict[int, int | None]:
     return found
 
 
-def events_per_iteration(history: list[Event]) -> dict[int, int]:
+def events_per_iteration(history: Sequence[Event]) -> dict[int, int]:
     """How many history events each Map iteration (one connection) produced."""
     counts: Counter[int] = Counter()
     for index in _iteration_index(history).values():
@@ -122,7 +122,7 @@ class LambdaCall:
     seconds: float
 
 
-def lambda_calls(history: list[Event]) -> list[LambdaCall]:
+def lambda_calls(history: Sequence[Event]) -> list[LambdaCall]:
     """Each Lambda invoke of the execution, with how long it ran (TaskStarted until the invoke returned)."""
     children: dict[int, list[Event]] = defaultdict(list)
     for event in history:
@@ -168,7 +168,7 @@ def largest_payload(history: Iterable[Event]) -> tuple[int, str]:
     return best, where
 
 
-def state_seconds(history: list[Event], name: str) -> float | None:
+def state_seconds(history: Sequence[Event], name: str) -> float | None:
     """Seconds between a state's first ``*StateEntered`` and its last ``*StateExited`` (None if absent)."""
     entered = exited = None
     for event in history:
@@ -184,7 +184,7 @@ def state_seconds(history: list[Event], name: str) -> float | None:
     return (exited - entered).total_seconds()
 
 
-def iteration_connectors(history: list[Event]) -> dict[int, str]:
+def iteration_connectors(history: Sequence[Event]) -> dict[int, str]:
     """Map iteration index -> the connection it synced (from its first ``TaskStateEntered`` input)."""
     index_of = _iteration_index(history)
     found: dict[int, str] = {}

@@ -181,13 +181,15 @@ def fit(runs: Sequence[BilledRun], pair: tuple[BilledRun, BilledRun] | None = No
         return Fit(fixed, slope, extra, basis)
     if not deferring:
         return Fit(fixed, slope, dict(DEFINED_PER_DEFERRAL), "the definition (no measured run deferred)")
-    extra: dict[str, float] = {}
+    per_deferral: dict[str, float] = {}
     for key in keys:
         beyond = sum(_counts(r).get(key, 0.0) - fixed[key] - slope[key] * r.connections for r in deferring)
-        extra[key] = beyond / sum(r.deferrals for r in deferring)
+        per_deferral[key] = beyond / sum(r.deferrals for r in deferring)
     sizes = ", ".join(f"{r.connections:,}" for r in deferring)
-    deferred = sum(r.deferrals for r in deferring)
-    return Fit(fixed, slope, extra, f"measured in a run of {sizes} connections with {deferred:,} deferrals")
+    deferrals = sum(r.deferrals for r in deferring)
+    return Fit(
+        fixed, slope, per_deferral, f"measured in a run of {sizes} connections with {deferrals:,} deferrals"
+    )
 
 
 def expected_deferrals(

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import requests
@@ -201,7 +201,8 @@ def run_webhook_benchmark(
     log = (workdir / "webhook-chalice-local.log").open("w", encoding="utf-8")
     # The in-process handler logs every event (JSON lines) as it would to CloudWatch: into a file here.
     handler_log = (workdir / "webhook-handlers.log").open("w", encoding="utf-8")
-    previous_stream = app_logger.registered_handler.setStream(handler_log)
+    handler = cast(logging.StreamHandler, app_logger.registered_handler)  # Powertools' stream handler
+    previous_stream = handler.setStream(handler_log)
     try:
         requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
         session = boto3.session.Session(
@@ -275,7 +276,7 @@ def run_webhook_benchmark(
     finally:
         if chalice is not None:
             chalice.stop()
-        app_logger.registered_handler.setStream(previous_stream)
+        handler.setStream(previous_stream)
         handler_log.close()
         log.close()
         server.stop()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,7 +40,7 @@ class RecordingCallbacks:
     def succeed(self, task_token: str, output: dict[str, Any]) -> Any:
         from chalicelib.tokens.callbacks import CallbackResult
 
-        self.sent.setdefault(task_token, []).append(output.get("sync_id"))  # type: ignore[arg-type]
+        self.sent.setdefault(task_token, []).append(output.get("sync_id"))
         return CallbackResult.SENT
 
     def fail(self, task_token: str, error: str, cause: str) -> Any:
@@ -56,7 +56,7 @@ class RecordingCallbacks:
         return CallbackResult.SENT
 
 
-def moto_store() -> Iterator[Any]:
+def moto_store() -> Generator[Any, None, None]:
     import boto3
     from moto import mock_aws
 

@@ -69,7 +69,7 @@ def measured_cost_section(
     worker = cost.PollingWorker()
     polling = cost.total(cost.price(cost.polling_usage(worker, window_s, dbt_s)))
     functions = sorted({name for _, run in columns for name in run.billed_invocations})
-    count_rows: list[list[object]] = [
+    count_rows: list[list[str]] = [
         ["state transitions (parent + children)", *[fmt(run.transitions) for _, run in columns]],
         ["budget deferrals", *[fmt(run.deferrals) for _, run in columns]],
         *[

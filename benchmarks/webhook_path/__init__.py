@@ -100,10 +100,10 @@ def stages(deliveries: Sequence[Delivery], calls: Sequence[Call]) -> list[Stages
         counts: dict[str, int] = {}
         for call in made:
             key = f"AWS {call.name}" if call.kind == "aws" else "Fivetran sync-history read"
-            served = _served(call, moto) if call.kind == "aws" else None
+            answered = _served(call, moto) if call.kind == "aws" else None
             spent = call.end - call.start
-            if served is not None:
-                work = served.end - served.start
+            if answered is not None:
+                work = answered.end - answered.start
                 parts[f"{key}: moto's work"] = parts.get(f"{key}: moto's work", 0.0) + work
                 counts[f"{key}: moto's work"] = counts.get(f"{key}: moto's work", 0) + 1
                 spent -= work

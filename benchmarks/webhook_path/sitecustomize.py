@@ -48,13 +48,13 @@ def _install() -> None:
     from chalice import local
 
     client = botocore.client.BaseClient
-    client._make_api_call = _timed(  # type: ignore[method-assign]
+    client._make_api_call = _timed(  # type: ignore[attr-defined]
         "aws", lambda a, k: f"{a[0].meta.service_model.service_name}:{a[1]}"
-    )(client._make_api_call)
+    )(client._make_api_call)  # type: ignore[attr-defined]
     session = requests.Session
     session.request = _timed("http", lambda a, k: f"{a[1]} {a[2]}")(session.request)  # type: ignore[method-assign]
     handler = local.ChaliceRequestHandler
-    handler.do_POST = _timed("request", lambda a, k: a[0].path)(handler.do_POST)  # type: ignore[method-assign]
+    handler.do_POST = _timed("request", lambda a, k: a[0].path)(handler.do_POST)
 
 
 if _LOG and "--no-autoreload" in getattr(sys, "orig_argv", []):
