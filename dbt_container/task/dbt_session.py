@@ -29,14 +29,15 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, TextIO
 
-__all__ = ["MODEL_ERROR", "UNHANDLED_ERROR", "exit_code", "serve"]
+__all__ = ["MODEL_ERROR", "STOPPED", "UNHANDLED_ERROR", "exit_code", "main", "serve"]
 
 # dbt's exit codes (dbt.utils.ExitCodes): what ``dbt`` on the command line returns.
 MODEL_ERROR = 1
 UNHANDLED_ERROR = 2
+STOPPED = 130  # 128 + SIGINT: the session's exit code when a Ctrl-C stopped it
 
 
 def exit_code(result: Any) -> int:
@@ -50,7 +51,7 @@ def serve(
     requests: Iterable[str],
     answers: TextIO,
     invoke: Callable[[list[str]], Any],
-    environ: dict[str, str] | Any = os.environ,
+    environ: MutableMapping[str, str] = os.environ,
 ) -> int:
     """Run each request of ``requests`` (JSON lines) with ``invoke``; answer each on ``answers``.
 
@@ -69,7 +70,7 @@ def serve(
         environ.update(env)
         result = invoke(args)
         if isinstance(result.exception, KeyboardInterrupt):
-            return 130  # stopped: no answer, as a dbt process ended by Ctrl-C gives none
+            return STOPPED  # no answer, as a dbt process ended by Ctrl-C gives none
         if result.exception is not None:
             print(f"dbt: {type(result.exception).__name__}: {result.exception}", file=sys.stderr, flush=True)
         _answer(answers, exit_code(result))
@@ -116,7 +117,7 @@ def main(runner: Callable[[], Callable[[list[str]], Any]] | None = None) -> int:
     try:
         return serve(sys.stdin, answers, invoke)
     except KeyboardInterrupt:  # SIGINT between two commands
-        return 130
+        return STOPPED
 
 
 def _dbt_runner() -> Callable[[list[str]], Any]:

@@ -71,8 +71,7 @@ def _sources(document: Any) -> list[DbtSource]:
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             continue
-        config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
-        meta = {**_mapping(entry.get("meta")), **_mapping(config.get("meta"))}
+        meta = {**_mapping(entry.get("meta")), **_mapping(_mapping(entry.get("config")).get("meta"))}
         connection = meta.get(META_KEY)
         found.append(DbtSource(entry["name"], str(connection) if connection else None))
     return found

@@ -14,8 +14,11 @@ def s3_client() -> Any:
     import boto3  # here, not at the top: only a run that keeps artifacts needs it
     from botocore.config import Config
 
-    s3_config = {"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else {}
+    path_style = bool(os.environ.get("AWS_ENDPOINT_URL"))  # a local endpoint (moto) has no bucket hosts
     config = Config(
-        connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3}, s3=s3_config
+        connect_timeout=5,
+        read_timeout=30,
+        retries={"mode": "standard", "max_attempts": 3},
+        s3={"addressing_style": "path"} if path_style else {},
     )
     return boto3.client("s3", config=config)
