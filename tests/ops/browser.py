@@ -2,8 +2,10 @@
 
 ``ensure_chromium()`` returns the browser's path, installing the package (``apt-get update`` once,
 then ``apt-get install -y chromium``) when it is missing and this process may; when it cannot be
-installed the calling test is skipped with the reason. ``load(page)`` opens a file headless and
-returns the DOM after the scripts ran plus the console lines Chromium logged.
+installed the calling test is skipped with the reason. Test workers side by side install it once: the
+others wait for that install (apt-get holds dpkg's lock, so a second one at the same time would fail).
+``load(page)`` opens a file headless and returns the DOM after the scripts ran plus the console lines
+Chromium logged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 __all__ = ["Loaded", "ensure_chromium", "load", "screenshot"]
 
@@ -30,6 +33,8 @@ FLAGS = [
     "--disable-sync",
 ]
 APT_TIMEOUT_S = 900
+# One install at a time across the suite's processes (pytest-xdist's workers).
+INSTALL_LOCK = Path(tempfile.gettempdir()) / "fivetran-orchestrator-chromium-install.lock"
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,16 @@ def ensure_chromium() -> str:
         pytest.skip("chromium is missing and this system has no apt-get to install it")
     if os.geteuid() != 0:
         pytest.skip("chromium is missing and installing it with apt-get needs root")
-    for args in (("update",), ("install", "-y", "chromium")):
-        done = _apt(*args)
-        if done.returncode != 0:
-            pytest.skip(
-                f"chromium is missing and `apt-get {' '.join(args)}` failed: {done.stderr.strip()[-300:]}"
-            )
+    with FileLock(INSTALL_LOCK, timeout=2 * APT_TIMEOUT_S):
+        found = shutil.which("chromium")  # another worker may have installed it while this one waited
+        if found:
+            return found
+        for args in (("update",), ("install", "-y", "chromium")):
+            done = _apt(*args)
+            if done.returncode != 0:
+                pytest.skip(
+                    f"chromium is missing and `apt-get {' '.join(args)}` failed: {done.stderr.strip()[-300:]}"
+                )
     found = shutil.which("chromium")
     if not found:
         pytest.skip("apt-get installed chromium but no `chromium` executable is on the PATH")
