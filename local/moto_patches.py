@@ -20,7 +20,9 @@ send_task_failure_cause                ``sfn_api``: ``SendTaskFailure`` drops ``
 execution_name_default                 ``sfn_api``: ``StartExecution`` without a name is named ``"None"``
 stop_execution_aborts_at_once          ``sfn_api``: a stopped execution shows ``RUNNING`` until moto's
                                        interpreter thread notices (seconds under load), then may end
-                                       ``FAILED``: it is ``ABORTED`` from the moment the stop answers
+                                       ``FAILED``: it is ``ABORTED`` from the moment the stop answers;
+                                       a stop before the thread has set up raised (a 500), now kept
+                                       and applied once it has
 callback_before_heartbeat              ``sfn_callbacks``: an outcome sent before the heartbeat endpoint
                                        exists is lost
 heartbeat_before_endpoint              ``sfn_callbacks``: a heartbeat sent while the Lambda invoke is still

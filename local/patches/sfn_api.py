@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -61,12 +62,35 @@ def patch_execution_name_default() -> None:
 
 def patch_stop_execution_aborts_at_once() -> None:
     """A running execution is ``ABORTED`` (with its stop date) as soon as it is stopped, and
-    whatever its interpreter thread meets afterwards does not change that."""
+    whatever its interpreter thread meets afterwards does not change that. A stop that comes before
+    the interpreter's thread has set up its environment (right after ``StartExecution``) is kept and
+    applied when it has: moto answered it with a 500 (``'NoneType' object has no attribute
+    'set_stop'``), where AWS aborts the execution."""
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     original_stop = Execution.stop
     original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
+    original_worker_stop = ExecutionWorker.stop
+    original_environment = ExecutionWorker._get_evaluation_environment
+    setting_up = threading.Lock()  # a stop and the environment's creation, one at a time
+
+    def worker_stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        with setting_up:
+            if self.env is None:  # not set up yet: the stop waits for the environment
+                self._pending_stop = {"stop_date": stop_date, "error": error, "cause": cause}
+                return
+        original_worker_stop(self, stop_date=stop_date, error=error, cause=cause)
+
+    def environment(self: Any) -> Any:
+        with setting_up:
+            env = original_environment(self)
+            self.env = env  # set here, under the lock (moto sets it again once this returns)
+            pending = getattr(self, "_pending_stop", None)
+            if pending is not None:
+                env.set_stop(**pending)
+            return env
 
     def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
         original_stop(self, stop_date=stop_date, error=error, cause=cause)
@@ -81,3 +105,5 @@ def patch_stop_execution_aborts_at_once() -> None:
 
     Execution.stop = stop  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication._reflect_execution_status = reflect  # type: ignore[method-assign]
+    ExecutionWorker.stop = worker_stop  # type: ignore[method-assign]
+    ExecutionWorker._get_evaluation_environment = environment  # type: ignore[method-assign]

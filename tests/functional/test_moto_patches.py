@@ -366,3 +366,24 @@ def test_a_new_ec2_backend_holds_the_default_vpc_but_no_public_ami_catalogue(mot
 
     assert ec2.describe_images(Owners=["amazon"])["Images"] == []
     assert ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+
+
+def test_a_stop_that_comes_before_the_execution_has_set_up_aborts_it_as_aws_does(moto_aws, monkeypatch):
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    parse = ExecutionWorker._get_evaluation_entrypoint
+
+    def slow_parse(self):  # the interpreter's thread is still parsing when the stop arrives
+        time.sleep(1.0)
+        return parse(self)
+
+    monkeypatch.setattr(ExecutionWorker, "_get_evaluation_entrypoint", slow_parse)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(name="early", definition=json.dumps(WAIT_30_S), roleArn=ROLE)
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"]
+
+    stopped = sfn.stop_execution(executionArn=execution)  # moto answered 500 here
+    time.sleep(2.0)  # the thread has set up, seen the stop and ended
+    later = sfn.describe_execution(executionArn=execution)
+
+    assert (later["status"], later["stopDate"]) == ("ABORTED", stopped["stopDate"])
