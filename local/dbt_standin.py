@@ -90,7 +90,7 @@ def main() -> int:
             if self.stop_signal is not None:
                 return 128 + int(self.stop_signal)
             entrypoint.log_event("dbt_started", args=" ".join(argv), standin=True)
-            return _write(list(argv))
+            return _write(argv)
 
     entrypoint.DbtProcess = StandInProcess  # type: ignore[attr-defined]
     return int(entrypoint.main([]))

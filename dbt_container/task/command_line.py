@@ -35,7 +35,9 @@ def _packages_install_path(project_dir: Path) -> str:
 
 def dbt_session_invocation(python: str | None = None) -> list[str]:
     """How to start the dbt session (``task/dbt_session.py``) with ``python`` (default: this interpreter),
-    from any working directory: the task package's folder is put on ``sys.path`` first."""
+    from any working directory: the task package's folder is put on ``sys.path`` first. Not run as a
+    script: that would put ``task/`` itself first on ``sys.path``, and its modules (``events``,
+    ``settings``, ``s3``...) would shadow any top-level module of the same name that dbt imports."""
     folder = str(Path(__file__).resolve().parent.parent)
     code = f"import sys; sys.path.insert(0, {folder!r}); from task.dbt_session import main; sys.exit(main())"
     return [python or sys.executable, "-c", code]
