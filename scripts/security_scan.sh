@@ -46,36 +46,51 @@ else
 fi
 
 echo "== pip-audit: ${REQUIREMENTS[*]}"
-audit_args=()
-for file in "${REQUIREMENTS[@]}"; do
-    if [[ "$file" == *.lock ]]; then
-        # pip-audit wants hashes on every file once one has them: audit the lock's pins without them.
-        unhashed="$workdir/$(basename "$file").txt"
-        "$TOOLS/python" -c 'import re, sys; print(re.sub(r"\\\n\s*--hash=\S+", "", open(sys.argv[1]).read()).replace(" \\\n", "\n"))' \
-            "$file" >"$unhashed"
-        file="$unhashed"
-    fi
-    audit_args+=(--requirement "$file")
+# One pip-audit per environment: the app's (requirements.txt with requirements-dev.txt) and the dbt image's
+# (its lock). pip-audit refuses two pins of one package in one audit, and the two environments may pin
+# the same package at different versions (filelock, for one).
+audits=()
+audit=0
+for set in "requirements.txt requirements-dev.txt" "dbt_container/requirements.lock"; do
+    audit=$((audit + 1))
+    audit_args=()
+    for file in $set; do
+        if [[ "$file" == *.lock ]]; then
+            # pip-audit wants hashes on every file once one has them: audit the lock's pins without them.
+            unhashed="$workdir/$(basename "$file").txt"
+            "$TOOLS/python" -c 'import re, sys; print(re.sub(r"\\\n\s*--hash=\S+", "", open(sys.argv[1]).read()).replace(" \\\n", "\n"))' \
+                "$file" >"$unhashed"
+            file="$unhashed"
+        fi
+        audit_args+=(--requirement "$file")
+    done
+    audit_rc=0
+    "$TOOLS/pip-audit" --no-deps --disable-pip --progress-spinner off --timeout 20 \
+        --format json --output "$workdir/audit-$audit.json" "${audit_args[@]}" \
+        >"$workdir/audit-$audit.out" 2>"$workdir/audit-$audit.err" || audit_rc=$?
+    audits+=("$set" "$workdir/audit-$audit.json" "$workdir/audit-$audit.err" "$audit_rc")
 done
-audit_rc=0
-"$TOOLS/pip-audit" --no-deps --disable-pip --progress-spinner off --timeout 20 \
-    --format json --output "$workdir/audit.json" "${audit_args[@]}" \
-    >"$workdir/audit.out" 2>"$workdir/audit.err" || audit_rc=$?
 verdict=0
-"$TOOLS/python" - "$workdir/audit.json" "$workdir/audit.err" "$audit_rc" <<'PY' || verdict=$?
+"$TOOLS/python" - "${audits[@]}" <<'PY' || verdict=$?
 import json
 import sys
 from pathlib import Path
 
-report_path, err_path, rc = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-stderr = [line for line in err_path.read_text(errors="replace").splitlines() if line.strip()]
-try:
-    report = json.loads(report_path.read_text())
-    dependencies = report["dependencies"]
-except (OSError, ValueError, KeyError, TypeError):
-    reason = stderr[-1] if stderr else f"pip-audit exited {rc} without a report"
-    print(f"pip-audit: NOT AUDITED: {reason}")
-    sys.exit(3)
+# (requirement files, report, stderr, exit code) for each environment's audit
+runs = [sys.argv[i : i + 4] for i in range(1, len(sys.argv), 4)]
+dependencies = []
+for files, report_path, err_path, rc in runs:
+    stderr = [line for line in Path(err_path).read_text(errors="replace").splitlines() if line.strip()]
+    try:
+        found = json.loads(Path(report_path).read_text())["dependencies"]
+    except (OSError, ValueError, KeyError, TypeError):
+        reason = stderr[-1] if stderr else f"pip-audit exited {rc} without a report"
+        print(f"pip-audit: NOT AUDITED ({files}): {reason}")
+        sys.exit(3)
+    if int(rc) != 0 and not any(d.get("vulns") for d in found):
+        print(f"pip-audit: NOT AUDITED ({files}): pip-audit exited {rc}: {stderr[-1] if stderr else 'no detail'}")
+        sys.exit(3)
+    dependencies.extend(found)
 vulnerable = [d for d in dependencies if d.get("vulns")]
 skipped = [d for d in dependencies if "skip_reason" in d]
 for dep in vulnerable:
@@ -93,9 +108,6 @@ if skipped:
     )
     if audited:
         print(f"pip-audit: {audited} pins audited, no known vulnerability among them")
-    sys.exit(3)
-if rc != 0:
-    print(f"pip-audit: NOT AUDITED: pip-audit exited {rc}: {stderr[-1] if stderr else 'no detail'}")
     sys.exit(3)
 print(f"pip-audit: OK: {audited} pins audited, no known vulnerabilities")
 PY
