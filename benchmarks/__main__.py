@@ -46,7 +46,7 @@ from benchmarks.report.webhook import webhook_section
 from benchmarks.scale import limits, run_scale
 from benchmarks.sidebyside import CaseRun, run_case, trouble_scenario, walltime_scenario
 from benchmarks.sync_stage import run_sync_stage
-from benchmarks.tables import machine, machine_line
+from benchmarks.tables import machine, machine_line, machine_where
 from benchmarks.webhook import CaseResult, run_webhook_benchmark
 from benchmarks.webhook_path.__main__ import measure as measure_webhook_path
 from benchmarks.webhook_path.__main__ import render as render_webhook_path
@@ -193,13 +193,9 @@ def _measured(
             keep=args.measurements,
             load=args.from_measurements,
         )
-    info = machine()
-    where = f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, {info['os']}"
-    notes.append(
-        f"Machine: {where}; load averages (1/5/15 min) at each run's end: "
-        + ("; ".join(f"{r.connections:,}: {r.load}" for r in runs) or "—")
-        + ". Other work shared the 2 CPUs."
-    )
+    # Each run where it ran (a run kept before machines were recorded: the machine rendering it).
+    where = [f"{r.connections:,}: {r.machine or machine_where()}, load {r.load}" for r in runs]
+    notes.append(f"Machine and load averages (1/5/15 min) at each run's end: {'; '.join(where) or '—'}.")
     probe = None
     saved = (
         [args.from_measurements / f"deferral-{n}.json" for n in ("probe", "twin")]

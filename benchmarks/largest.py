@@ -23,6 +23,7 @@ import yaml
 
 from benchmarks import ROOT
 from benchmarks.measured_cost import paced_trigger_seconds
+from benchmarks.tables import machine_where
 
 __all__ = ["LargestRun", "budget_estimate", "run_largest", "scenario"]
 
@@ -69,6 +70,7 @@ class LargestRun:
     peak_rss_mib: float
     report: dict[str, Any] | None
     load: str  # the load averages when it ended
+    machine: str = ""  # where it ran: "2 CPUs (<cpu>), Python <version>, <os>" (tables.machine_where)
 
 
 def _wait(process: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, float]:
@@ -105,4 +107,5 @@ def run_largest(connections: int, *, workdir: Path, timeout_s: int) -> LargestRu
         peak_rss_mib=peak,
         report=json.loads(report.read_text(encoding="utf-8")) if report.exists() else None,
         load=f"{one:.2f} {five:.2f} {fifteen:.2f}",
+        machine=machine_where(),
     )

@@ -69,6 +69,12 @@ def machine() -> dict[str, str]:
     }
 
 
+def machine_where(info: dict[str, str] | None = None) -> str:
+    """``2 CPUs (<cpu>), Python <version>, <os>``: the machine, without the date."""
+    info = info or machine()
+    return f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, {info['os']}"
+
+
 def machine_line(info: dict[str, str] | None = None) -> str:
     info = info or machine()
     return f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, {info['os']}, run {info['date']}"
