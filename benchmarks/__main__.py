@@ -46,7 +46,7 @@ from benchmarks.report.webhook import webhook_section
 from benchmarks.scale import limits, run_scale
 from benchmarks.sidebyside import CaseRun, run_case, trouble_scenario, walltime_scenario
 from benchmarks.sync_stage import run_sync_stage
-from benchmarks.tables import machine, machine_line, machine_where
+from benchmarks.tables import machine, machine_line
 from benchmarks.webhook import CaseResult, run_webhook_benchmark
 from benchmarks.webhook_path.__main__ import measure as measure_webhook_path
 from benchmarks.webhook_path.__main__ import render as render_webhook_path
@@ -193,8 +193,8 @@ def _measured(
             keep=args.measurements,
             load=args.from_measurements,
         )
-    # Each run where it ran (a run kept before machines were recorded: the machine rendering it).
-    where = [f"{r.connections:,}: {r.machine or machine_where()}, load {r.load}" for r in runs]
+    # Each run where it ran (not the machine rendering it: a kept run may come from another).
+    where = [f"{r.connections:,}: {r.machine or 'machine not recorded'}, load {r.load}" for r in runs]
     notes.append(f"Machine and load averages (1/5/15 min) at each run's end: {'; '.join(where) or '—'}.")
     probe = None
     saved = (

@@ -77,4 +77,4 @@ def machine_where(info: dict[str, str] | None = None) -> str:
 
 def machine_line(info: dict[str, str] | None = None) -> str:
     info = info or machine()
-    return f"{info['cpus']} CPUs ({info['cpu']}), Python {info['python']}, {info['os']}, run {info['date']}"
+    return f"{machine_where(info)}, run {info['date']}"

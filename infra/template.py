@@ -82,8 +82,13 @@ CfnLoader.add_multi_constructor("!", _construct_intrinsic)
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """The template as a new dict (the caller may change it); ``InfraError`` if it is not a template."""
+    return copy.deepcopy(_shared(path))
+
+
+def _shared(path: Path) -> dict[str, Any]:
+    """The parsed template as it is now, one dict shared by every caller: only for readers."""
     stat = path.stat()
-    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
+    return _parsed(path, stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=8)
@@ -96,18 +101,13 @@ def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
     return template
 
 
-@lru_cache(maxsize=4)
-def _cached(path: Path) -> dict[str, Any]:
-    return load_template(path)
-
-
 def token_table_spec(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """``KeySchema`` and ``AttributeDefinitions`` of the ``TokenTable`` resource."""
-    props = _cached(path)["Resources"]["TokenTable"]["Properties"]
+    props = _shared(path)["Resources"]["TokenTable"]["Properties"]
     return {"KeySchema": props["KeySchema"], "AttributeDefinitions": props["AttributeDefinitions"]}
 
 
 def parameter_defaults(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """Each parameter that has a ``Default``, with it (as YAML typed it: ``900``, ``"30, 120"``...)."""
-    declared = _cached(path).get("Parameters", {})
+    declared = _shared(path).get("Parameters", {})
     return {name: spec["Default"] for name, spec in declared.items() if "Default" in spec}
