@@ -3,7 +3,7 @@
 Every benchmark is bounded in count and time and talks to 127.0.0.1 only. With no benchmark flag all
 run (28 minutes on 2 idle cores on 2026-12-07, longer on busy ones: the new-data week, the largest run, 2,500
 connections at the default budget, take most of it; 10,000 is extrapolated, as the budget alone keeps
-it past the hour); ``--quick`` shrinks each (a few minutes). The polling peer's venv
+it past the hour); ``--quick`` shrinks each (7 minutes on 2 idle cores). The polling peer's venv
 (``.venv-bench``) is created on first use with pip from PyPI. Progress goes to stderr; the Markdown
 goes to stdout and to ``--output`` (``benchmarks/results.md``, the one place the figures live).
 """
