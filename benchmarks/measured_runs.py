@@ -90,8 +90,9 @@ def largest_runs(
         estimate = budget_estimate(n)
         if estimate > limit_s:
             notes.append(
-                f"{n:,} connections not run: the default budget alone needs at least {estimate:,.0f} s "
-                f"(over the {limit_s:,.0f} s limit); the row is extrapolated from the measured runs."
+                f"{n:,} connections not run: with the default budget the run needs at least "
+                f"{estimate:,.0f} s (its triggers, then the longest sync; over the {limit_s:,.0f} s limit); "
+                "the row is extrapolated from the measured runs."
             )
             continue
         run = run_largest(n, workdir=workdir / "largest", timeout_s=int(limit_s))

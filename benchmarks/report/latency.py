@@ -103,7 +103,7 @@ def latency_section(
         "- 1-hour model: ours = the measured calls plus the connection's share of the safety net's one"
         f" group listing every {RECONCILE_EVERY_S} s once a token is older than"
         f" {PRODUCTION_RECONCILE_AFTER_S} s (the webhook ends the wait; without one, add one sync-history"
-        " read: section 1b); the peer = its measured setup calls plus one `GET` per poll interval for an"
+        " read: section 10); the peer = its measured setup calls plus one `GET` per poll interval for an"
         " hour.",
     ]
     lines += [f"- **Problem:** {p}" for p in problems]

@@ -132,7 +132,7 @@ def _wall(row: LargestRow) -> str:
     return (
         fmt(row.wall_s, 0)
         if row.how.startswith("measured")
-        else f"at least {fmt(row.wall_s, 0)} (the budget)"
+        else f"at least {fmt(row.wall_s, 0)} (the budget and a sync)"
     )
 
 

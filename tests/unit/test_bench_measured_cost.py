@@ -163,7 +163,7 @@ def test_the_largest_section_says_what_was_measured_and_what_the_budget_alone_ne
     text = largest_section(rows, budget=BUDGET, memory_mb=256, dbt_s=300, notes=["load 12"])
 
     assert "| 5,000 | measured | SUCCEEDED | 1,500 | 2,400 | 30,216 | 1,700 (1) | 6,700 |" in text
-    assert "| 10,000 | extrapolated | not run | at least 3,680 (the budget) |" in text
+    assert "| 10,000 | extrapolated | not run | at least 3,680 (the budget and a sync) |" in text
     assert "10,000 connections need at least 3,660 s of triggers" in text
     assert text.endswith("- load 12")
 
