@@ -21,7 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="${TOOLS:-.venv-tools/bin}"
 ALLOW_UNAUDITED="${ALLOW_UNAUDITED:-0}"
-REQUIREMENTS=(requirements.txt requirements-dev.txt dbt_container/requirements.lock)
+# One pip-audit per environment: the app's (its requirements with the dev ones) and the dbt image's (its
+# lock). pip-audit refuses two pins of one package in one audit, and the two environments may pin the
+# same package at different versions (filelock, for one).
+AUDITED_ENVIRONMENTS=("requirements.txt requirements-dev.txt" "dbt_container/requirements.lock")
 BANDIT_PATHS=(app.py chalicelib contracts deploy infra local dbt_container ops scripts)
 failed=()
 
@@ -45,13 +48,10 @@ else
     failed+=(bandit)
 fi
 
-echo "== pip-audit: ${REQUIREMENTS[*]}"
-# One pip-audit per environment: the app's (requirements.txt with requirements-dev.txt) and the dbt image's
-# (its lock). pip-audit refuses two pins of one package in one audit, and the two environments may pin
-# the same package at different versions (filelock, for one).
+echo "== pip-audit: ${AUDITED_ENVIRONMENTS[*]}"
 audits=()
 audit=0
-for set in "requirements.txt requirements-dev.txt" "dbt_container/requirements.lock"; do
+for set in "${AUDITED_ENVIRONMENTS[@]}"; do
     audit=$((audit + 1))
     audit_args=()
     for file in $set; do
