@@ -105,7 +105,7 @@ scan:
 
 # Every test, side by side: pytest-xdist with 4 workers (PYTEST_WORKERS=auto for one per core). Most
 # e2e scenarios wait on real clocks rather than compute, so 4 workers keep 2 cores busy (measured on 2
-# cores: pytest 6 min 48 s with 4 idle, README's Tests paragraph). Tests that share an expensive fixture stay
+# cores: pytest 6 min 32 s with 4 idle, README's Tests paragraph). Tests that share an expensive fixture stay
 # on one worker (--dist loadgroup, tests/conftest.py). Hypothesis runs its `ci` profile
 # (HYPOTHESIS_PROFILE=thorough for the full sizes: tests/hypothesis_profiles.py).
 PYTEST_WORKERS ?= 4
